@@ -1,0 +1,130 @@
+"""Catalog sync speed against the sandbox with added latency per request.
+
+The emulators run in their own process (`mpc sandbox serve`), as a remote API
+would, so they do not share this process's GIL.  Both runs talk to them over loopback:
+- baseline: the plain sequential walk (FAL page after page, then price batch
+  after price batch, then Comet's two calls), fetch only;
+- ours: `sync_catalog` (FAL pages ahead, prices as ids arrive, both providers at
+  once), including normalise + diff + atomic writes.
+
+Prints wall times (median of --repeat runs), the ratio, and the CPU time of the
+normalise + diff + write phase.  Usage: python bench/sync_bench.py [--latency-ms 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mpc_lib.catalog import CometClient, FalClient, sync_catalog
+from mpc_lib.config import DEFAULT_CONCURRENCY, Secret, Settings
+
+
+@dataclass
+class Emulators:
+    """The URLs of a `mpc sandbox serve` process (it accepts any key with the right scheme)."""
+
+    fal_url: str
+    comet_url: str
+
+    def request_count(self) -> int:
+        # both emulators share one request log
+        return len(httpx.get(f"{self.comet_url}/_sandbox/requests").json()["requests"])
+
+
+@contextlib.contextmanager
+def serve(latency_ms: float) -> Iterator[Emulators]:
+    """Start `mpc sandbox serve` on free ports and read its URLs from stdout."""
+    command = [sys.executable, "-m", "mpc_lib.cli", "sandbox", "serve",
+               "--fal-port", "0", "--comet-port", "0", "--latency-ms", str(latency_ms)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        urls: dict[str, str] = {}
+        assert process.stdout is not None
+        while len(urls) < 2:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("mpc sandbox serve exited early")
+            match = re.match(r"(FAL|Comet) emulator:\s+(\S+)", line)
+            if match:
+                urls[match.group(1)] = match.group(2)
+        yield Emulators(urls["FAL"], urls["Comet"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def sequential_baseline(emulators: Emulators, settings: Settings) -> tuple[float, int]:
+    """Seconds and models for the one-request-at-a-time walk."""
+    started = time.perf_counter()
+    with FalClient(emulators.fal_url, settings.fal_key, settings=settings) as fal:
+        models = fal.list_models_sequential()
+        prices = fal.get_all_prices([m.endpoint_id for m in models])
+    with CometClient(emulators.comet_url, settings.comet_key, settings=settings) as comet:
+        comet_models = comet.list_models()
+        comet.list_catalog()
+    elapsed = time.perf_counter() - started
+    assert prices, "baseline fetched no prices"
+    return elapsed, len(models) + len(comet_models)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    args = parser.parse_args()
+
+    with serve(args.latency_ms) as emulators, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            fal_key=Secret("bench-fal-key"),
+            comet_key=Secret("bench-comet-key"),
+            fal_base_url=emulators.fal_url,
+            comet_base_url=emulators.comet_url,
+            outputs_dir=Path(tmp),
+            concurrency=args.concurrency,
+        )
+        base_times, ours_times, cpu_times, base_requests, our_requests = [], [], [], 0, 0
+        models = 0
+        for _ in range(args.repeat):
+            before = emulators.request_count()
+            seconds, models = sequential_baseline(emulators, settings)
+            base_times.append(seconds)
+            base_requests = emulators.request_count() - before - 1  # less the count call
+
+            before = emulators.request_count()
+            started = time.perf_counter()
+            report = sync_catalog(settings)
+            ours_times.append(time.perf_counter() - started)
+            time.sleep(0.3)  # let pages fetched past the end land before counting
+            our_requests = emulators.request_count() - before - 1
+            cpu_times.append(report.timings["process_cpu_s"])
+            assert sum(report.counts.values()) == models, (report.counts, models)
+
+    base, ours = statistics.median(base_times), statistics.median(ours_times)
+    print(
+        f"sandbox latency {args.latency_ms:.0f} ms/request, {models} models, "
+        f"concurrency {args.concurrency}"
+    )
+    print(f"baseline (sequential): {base:.3f} s  ({base_requests} requests)")
+    print(
+        f"sync_catalog:          {ours:.3f} s  ({our_requests} requests, "
+        "incl. normalise+diff+write)"
+    )
+    print(f"speed-up:              {base / ours:.1f}x")
+    print(f"normalise+diff+write:  {statistics.median(cpu_times) * 1000:.0f} ms CPU")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""MPC Workbench: the operations library behind the notebooks and the `mpc` command.
+
+Data flows provider -> client -> registry -> analysis -> notebook:
+`FalClient`/`CometClient` fetch, `sync_catalog` normalises into `ModelRecord`s and
+writes the registry, `diff_registries` says what changed, `run_notebook` drives it all
+from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
+"""
+
+__version__ = "0.1.0"
+
+from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
+from .config import Secret, Settings
+from .errors import (
+    AuthError,
+    ConfigError,
+    MpcError,
+    NotebookError,
+    NotFound,
+    PaginationError,
+    ProviderError,
+    RateLimited,
+    RegistryError,
+    ResponseFormatError,
+    ServerError,
+    SpecError,
+    SyncError,
+    TransportError,
+)
+from .http import HttpCore, RetryPolicy
+from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
+from .runs import RunResult, run_notebook
+from .sandbox import Fault, Sandbox, SandboxData
+
+__all__ = [
+    "AuthError",
+    "CometClient",
+    "ConfigError",
+    "FalClient",
+    "Fault",
+    "HttpCore",
+    "ModelChange",
+    "ModelRecord",
+    "MpcError",
+    "NotFound",
+    "NotebookError",
+    "PaginationError",
+    "Pricing",
+    "ProviderError",
+    "RateLimited",
+    "RegistryDiff",
+    "RegistryError",
+    "RegistryStore",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "RunResult",
+    "Sandbox",
+    "SandboxData",
+    "Secret",
+    "ServerError",
+    "Settings",
+    "SpecError",
+    "SyncError",
+    "SyncReport",
+    "TransportError",
+    "diff_registries",
+    "load_registry",
+    "run_notebook",
+    "sync_catalog",
+]

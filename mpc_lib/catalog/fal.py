@@ -1,0 +1,266 @@
+"""FAL Platform API v1 client: model listing (cursor pages) and per-unit prices.
+
+The contract is FAL's published OpenAPI spec: `GET /models` pages with an opaque
+`cursor` that "encodes the page number" (base64 of it), and `GET /models/pricing`
+takes 1 to 50 `endpoint_id`s.  `list_models` uses that documented encoding to
+fetch pages ahead concurrently, and checks every link of the chain against what
+the server said, so it returns exactly what the sequential walk returns; when a
+cursor does not decode as a page number it falls back to the sequential walk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from ..config import Secret, Settings
+from ..errors import PaginationError
+from ..http import HttpCore
+from .models import (
+    FalModel,
+    FalModelPage,
+    FalPrice,
+    FalPricePage,
+    ModelRecord,
+    Pricing,
+    parse_payload,
+)
+
+__all__ = [
+    "FAL_PAGE_LIMIT",
+    "FAL_PRICING_BATCH",
+    "FalClient",
+    "normalise_fal",
+]
+
+log = logging.getLogger("mpc_lib.catalog")
+
+FAL_PAGE_LIMIT = 100
+FAL_PRICING_BATCH = 50
+_MAX_PAGES = 10_000
+
+# Called with each page's models, in order, and whether more pages follow.
+PageCallback = Callable[[list[FalModel], bool], None]
+
+
+def _encode_page(page: int) -> str:
+    return base64.b64encode(str(page).encode()).decode()
+
+
+def _decode_page(cursor: str) -> int | None:
+    """The page number inside a cursor, or None when the cursor is not that encoding."""
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+class FalClient:
+    """Reads FAL's model catalog and prices through the shared HTTP core."""
+
+    provider = "fal"
+
+    def __init__(
+        self,
+        base_url: str,
+        key: Secret | None,
+        *,
+        settings: Settings | None = None,
+        client: httpx.Client | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        self.http = HttpCore.for_settings(
+            "fal", settings, base_url=base_url, key=key, scheme="Key", client=client
+        )
+        self.concurrency = concurrency or settings.concurrency
+
+    def close(self) -> None:
+        """Close the HTTP core (and its client, if it made one)."""
+        self.http.close()
+
+    def __enter__(self) -> FalClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- listing ---------------------------------------------------------------------
+
+    def get_page(
+        self,
+        cursor: str | None = None,
+        *,
+        limit: int = FAL_PAGE_LIMIT,
+        category: str | None = None,
+        status: str | None = None,
+    ) -> FalModelPage:
+        """One page of `GET /models`."""
+        params = {"limit": limit, "cursor": cursor, "category": category, "status": status}
+        page = parse_payload(
+            FalModelPage, self.http.get_json("/models", params), provider="fal", path="/models"
+        )
+        if page.has_more and not page.next_cursor:
+            raise PaginationError("fal", "/models", "has_more is true but next_cursor is empty")
+        return page
+
+    def iter_pages(
+        self,
+        *,
+        limit: int = FAL_PAGE_LIMIT,
+        category: str | None = None,
+        status: str | None = None,
+        start: str | None = None,
+        seen: set[str] | None = None,
+    ) -> Iterator[FalModelPage]:
+        """The plain sequential walk: follow next_cursor until has_more is false.
+
+        A cursor that comes back twice is a loop and raises PaginationError.
+        """
+        seen = set() if seen is None else seen
+        cursor = start
+        for _ in range(_MAX_PAGES):
+            if cursor is not None:
+                if cursor in seen:
+                    raise PaginationError(
+                        "fal", "/models", f"cursor {cursor!r} repeated after {len(seen)} pages"
+                    )
+                seen.add(cursor)
+            page = self.get_page(cursor, limit=limit, category=category, status=status)
+            yield page
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+        raise PaginationError("fal", "/models", f"more than {_MAX_PAGES} pages")
+
+    def list_models_sequential(self, **filters: Any) -> list[FalModel]:
+        """Every model, page after page (the baseline `list_models` must equal)."""
+        return _dedupe(model for page in self.iter_pages(**filters) for model in page.models)
+
+    def list_models(
+        self,
+        *,
+        limit: int = FAL_PAGE_LIMIT,
+        category: str | None = None,
+        status: str | None = None,
+        on_page: PageCallback | None = None,
+    ) -> list[FalModel]:
+        """Every model, fetching pages ahead concurrently; `on_page` sees each page in order."""
+        filters = {"limit": limit, "category": category, "status": status}
+        first = self.get_page(None, **filters)  # type: ignore[arg-type]
+        models = list(first.models)
+        if on_page is not None:
+            on_page(first.models, first.has_more)
+        if not first.has_more:
+            return _dedupe(models)
+        assert first.next_cursor is not None  # checked in get_page
+        seen: set[str] = set()
+        if _decode_page(first.next_cursor) != 2:
+            log.info("fal: cursor %r is not a page number; walking sequentially", first.next_cursor)
+            rest = self.iter_pages(start=first.next_cursor, seen=seen, **filters)  # type: ignore[arg-type]
+        else:
+            rest = self._pages_ahead(seen, filters)
+        for page in rest:
+            models.extend(page.models)
+            if on_page is not None:
+                on_page(page.models, page.has_more)
+        return _dedupe(models)
+
+    def _pages_ahead(self, seen: set[str], filters: dict[str, Any]) -> Iterator[FalModelPage]:
+        """Pages 2, 3, ... fetched `concurrency` at a time, yielded in order.
+
+        Each page's next_cursor must name the page we fetched after it; if the
+        server says otherwise, the rest is walked sequentially from its cursor.
+        """
+        window = max(self.concurrency, 1)
+        pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="fal-pages")
+        inflight: dict[int, Future[FalModelPage]] = {}
+        try:
+            number, ahead = 2, 2
+            while True:
+                while len(inflight) < window:
+                    inflight[ahead] = pool.submit(self.get_page, _encode_page(ahead), **filters)
+                    ahead += 1
+                seen.add(_encode_page(number))
+                page = inflight.pop(number).result()
+                yield page
+                if not page.has_more:
+                    return
+                if page.next_cursor != _encode_page(number + 1):
+                    log.info("fal: page %d broke the cursor chain; walking sequentially", number)
+                    break
+                number += 1
+                if number > _MAX_PAGES:
+                    raise PaginationError("fal", "/models", f"more than {_MAX_PAGES} pages")
+        finally:
+            # Pages fetched past the end are discarded (the caller already has the last page).
+            pool.shutdown(wait=True, cancel_futures=True)
+        yield from self.iter_pages(start=page.next_cursor, seen=seen, **filters)
+
+    # --- pricing ---------------------------------------------------------------------
+
+    def get_prices(self, endpoint_ids: Sequence[str]) -> list[FalPrice]:
+        """Prices for at most 50 endpoint ids (`endpoint_id` repeated)."""
+        if not 1 <= len(endpoint_ids) <= FAL_PRICING_BATCH:
+            raise ValueError(
+                f"get_prices takes 1 to {FAL_PRICING_BATCH} ids, got {len(endpoint_ids)}"
+            )
+        body = self.http.get_json("/models/pricing", {"endpoint_id": list(endpoint_ids)})
+        page = parse_payload(FalPricePage, body, provider="fal", path="/models/pricing")
+        return page.prices
+
+    def get_all_prices(self, endpoint_ids: Iterable[str]) -> dict[str, FalPrice]:
+        """Prices for any number of ids, batch after batch."""
+        prices: dict[str, FalPrice] = {}
+        for batch in _batches(list(endpoint_ids), FAL_PRICING_BATCH):
+            prices.update((price.endpoint_id, price) for price in self.get_prices(batch))
+        return prices
+
+
+def _dedupe(models: Iterable[FalModel]) -> list[FalModel]:
+    """Drop repeated endpoint ids (pages can shift under a live catalog); first one wins."""
+    unique: dict[str, FalModel] = {}
+    for model in models:
+        unique.setdefault(model.endpoint_id, model)
+    return list(unique.values())
+
+
+def normalise_fal(model: FalModel, price: FalPrice | None) -> ModelRecord:
+    """One FAL model (and its price, if any) as a registry record."""
+    meta = model.metadata
+    extra: dict[str, Any] = {}
+    if meta is not None:
+        for name in ("tags", "model_url", "thumbnail_url", "license_type", "kind", "date"):
+            value = getattr(meta, name)
+            if value:
+                extra[name] = value
+        if meta.group and meta.group.get("key"):
+            extra["group"] = meta.group["key"]
+    return ModelRecord(
+        provider="fal",
+        model_id=model.endpoint_id,
+        display_name=(meta.display_name if meta and meta.display_name else model.endpoint_id),
+        category=meta.category if meta else None,
+        description=meta.description if meta else None,
+        status=(meta.status if meta and meta.status else "active"),
+        owned_by=model.endpoint_id.split("/", 1)[0],
+        updated_at=meta.updated_at if meta else None,
+        pricing=(
+            Pricing(unit_price=price.unit_price, unit=price.unit, currency=price.currency)
+            if price is not None
+            else None
+        ),
+        meta=extra,
+    )

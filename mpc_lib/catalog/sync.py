@@ -1,0 +1,347 @@
+"""`sync_catalog`: fetch both providers, normalise, diff against the last sync, write.
+
+The recipe, top to bottom:
+1. resolve each provider's source (live with a key, else the sandbox over loopback);
+2. fetch the providers concurrently; FAL lists pages ahead and prices batches of 50
+   as ids arrive;
+3. a provider that failed fails the sync (nothing written), unless `allow_partial`,
+   which keeps its previous records marked stale;
+4. under the registry lock: diff against the previous registry, write the snapshot,
+   `models.json` and `diff.json` atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from ..config import PROVIDERS, Secret, Settings, Source
+from ..errors import MpcError, SyncError
+from ..http import build_client
+from ..registry import RegistryDiff, RegistryStore, diff_registries
+from .comet import CometClient, join_catalog
+from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
+from .models import CometCatalogEntry, CometModel, FalModel, FalPrice, ModelRecord
+
+__all__ = ["ProgressCallback", "SyncReport", "sync_catalog"]
+
+log = logging.getLogger("mpc_lib.catalog")
+
+# (provider, stage, done, total or None); stages: "models", "prices", "done".
+ProgressCallback = Callable[[str, str, int, int | None], None]
+
+
+@dataclass
+class SyncReport:
+    """What a sync did: per-provider sources and counts, the diff, where it wrote."""
+
+    status: Literal["ok", "failed"]
+    sources: dict[str, str]
+    counts: dict[str, int]
+    diff: RegistryDiff
+    duration_s: float
+    registry_path: Path | None = None
+    snapshot_path: Path | None = None
+    stale: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        """All provider errors in one line, or None."""
+        if not self.errors:
+            return None
+        return "; ".join(f"{name}: {message}" for name, message in self.errors.items())
+
+    def to_json(self) -> dict[str, Any]:
+        """The one-line JSON summary `mpc sync --json` prints last."""
+        return {
+            "status": self.status,
+            "sources": self.sources,
+            "counts": self.counts,
+            "added": len(self.diff.added),
+            "removed": len(self.diff.removed),
+            "changed": len(self.diff.changed),
+            "stale": self.stale,
+            "duration_s": round(self.duration_s, 3),
+            "registry": str(self.registry_path) if self.registry_path else None,
+            "error": self.error,
+        }
+
+    def summary(self) -> str:
+        """A few human lines: sources, counts, the diff in brief."""
+        lines = []
+        for name, source in self.sources.items():
+            note = " (emulator: no key set or --source sandbox)" if source == "sandbox" else ""
+            stale = " [STALE: kept previous records]" if name in self.stale else ""
+            lines.append(f"{name}: {self.counts.get(name, 0)} models from {source}{note}{stale}")
+        lines.append(
+            f"diff: +{len(self.diff.added)} added, -{len(self.diff.removed)} removed, "
+            f"~{len(self.diff.changed)} changed"
+        )
+        for key, old, new in self.diff.price_changes()[:10]:
+            lines.append(f"  price {key}: {old} -> {new}")
+        for name, message in self.errors.items():
+            lines.append(f"{name} failed: {message}")
+        if self.registry_path:
+            lines.append(f"registry: {self.registry_path} ({self.duration_s:.2f}s)")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Endpoint:
+    source: Literal["live", "sandbox"]
+    base_url: str
+    key: Secret | None
+    data: str
+
+
+@dataclass
+class _Fetched:
+    records: list[ModelRecord]
+    priced: int
+
+
+def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(p.strip().lower() for p in providers if p.strip()))
+    unknown = [p for p in chosen if p not in PROVIDERS]
+    if unknown or not chosen:
+        raise ValueError(
+            f"unknown provider(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(PROVIDERS)}"
+        )
+    return chosen
+
+
+@contextlib.contextmanager
+def _endpoints(
+    settings: Settings, sources: dict[str, Literal["live", "sandbox"]]
+) -> Iterator[dict[str, _Endpoint]]:
+    """Where each provider is reached; starts the sandbox on loopback when one needs it."""
+    live = {
+        name: _Endpoint("live", settings.base_url_for(name), settings.key_for(name), "live")
+        for name, source in sources.items()
+        if source == "live"
+    }
+    if len(live) == len(sources):
+        yield live
+        return
+    from ..sandbox import Sandbox, SandboxData  # only when a provider needs the emulator
+
+    if settings.sandbox_snapshot is not None:
+        data, label = (
+            SandboxData.from_snapshot(settings.sandbox_snapshot),
+            f"snapshot {settings.sandbox_snapshot}",
+        )
+    else:
+        data, label = SandboxData.generate(), "generated"
+    with Sandbox(data=data, latency_ms=settings.sandbox_latency_ms) as sandbox:
+        emulated = {
+            "fal": _Endpoint("sandbox", sandbox.fal_url, Secret(sandbox.fal_key), label),
+            "comet": _Endpoint("sandbox", sandbox.comet_url, Secret(sandbox.comet_key), label),
+        }
+        yield {name: live.get(name) or emulated[name] for name in sources}
+
+
+def _fetch_fal(
+    endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
+) -> tuple[list[FalModel], dict[str, FalPrice]]:
+    """List FAL models with pages ahead, pricing each batch of 50 ids as soon as it fills."""
+    # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
+    window = max(settings.concurrency // 2, 1)
+    with FalClient(
+        endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window
+    ) as client:
+        pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fal-prices")
+        futures: list[Future[list[FalPrice]]] = []
+        pending: list[str] = []
+        seen: set[str] = set()
+
+        def on_page(models: list[FalModel], more: bool) -> None:
+            for model in models:
+                if model.endpoint_id not in seen:
+                    seen.add(model.endpoint_id)
+                    pending.append(model.endpoint_id)
+            while len(pending) >= FAL_PRICING_BATCH or (pending and not more):
+                futures.append(pool.submit(client.get_prices, pending[:FAL_PRICING_BATCH]))
+                del pending[:FAL_PRICING_BATCH]
+            progress("fal", "models", len(seen), None)
+
+        try:
+            models = client.list_models(on_page=on_page)
+            prices: dict[str, FalPrice] = {}
+            for done, future in enumerate(as_completed(futures), start=1):
+                prices.update((price.endpoint_id, price) for price in future.result())
+                progress("fal", "prices", done, len(futures))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return models, prices
+
+
+def _fetch_comet(
+    endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
+) -> tuple[list[CometModel], list[CometCatalogEntry]]:
+    """Comet's model list and its public catalog, fetched side by side."""
+    with (
+        CometClient(endpoint.base_url, endpoint.key, settings=settings, client=http) as client,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="comet") as pool,
+    ):
+        models_future = pool.submit(client.list_models)
+        catalog_future = pool.submit(client.list_catalog)
+        models = models_future.result()
+        progress("comet", "models", len(models), None)
+        catalog = catalog_future.result()
+        progress("comet", "prices", 1, 1)
+    return models, catalog
+
+
+def _fetch_all(
+    endpoints: dict[str, _Endpoint], settings: Settings, progress: ProgressCallback
+) -> tuple[dict[str, Any], dict[str, MpcError]]:
+    """Raw answers per provider, fetched concurrently; MpcErrors collected per provider."""
+    fetchers = {"fal": _fetch_fal, "comet": _fetch_comet}
+    raw: dict[str, Any] = {}
+    failures: dict[str, MpcError] = {}
+    with (
+        build_client(settings) as http,
+        ThreadPoolExecutor(max_workers=len(endpoints), thread_name_prefix="sync") as pool,
+    ):
+        futures = {
+            pool.submit(fetchers[name], endpoint, settings, http, progress): name
+            for name, endpoint in endpoints.items()
+        }
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                raw[name] = future.result()
+            except MpcError as exc:
+                log.error("%s failed: %s", name, exc)
+                failures[name] = exc
+    return raw, failures
+
+
+def _normalise(name: str, raw: Any) -> _Fetched:
+    if name == "fal":
+        models, prices = raw
+        records = [normalise_fal(model, prices.get(model.endpoint_id)) for model in models]
+    else:
+        models, catalog = raw
+        records = join_catalog(models, catalog)
+    return _Fetched(records, sum(record.pricing is not None for record in records))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _no_progress(provider: str, stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+def sync_catalog(
+    settings: Settings,
+    *,
+    providers: Sequence[str] = PROVIDERS,
+    source: Source | None = None,
+    allow_partial: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Sync the chosen providers into `<outputs>/registry`; raise SyncError if one failed.
+
+    With `allow_partial`, a failed provider keeps its previous records, marked
+    stale, and the sync succeeds.  Providers not chosen keep their records as they are.
+    """
+    started = time.perf_counter()
+    chosen = _check_providers(providers)
+    sources = {name: settings.source_for(name, source) for name in chosen}
+    report_progress = progress or _no_progress
+    store = RegistryStore(settings.outputs_dir, keep=settings.snapshot_keep)
+    # The lock spans the whole sync, so the previous registry is read while the network works.
+    with store.locked(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
+        previous_future = reader.submit(store.load)
+        with _endpoints(settings, sources) as endpoints:
+            raw, failures = _fetch_all(endpoints, settings, report_progress)
+        fetched_s = time.perf_counter() - started
+        previous = previous_future.result()
+        if failures and not allow_partial:
+            raise SyncError(failures)
+
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
+        fetched = {name: _normalise(name, raw[name]) for name in chosen if name in raw}
+        moment = datetime.now(UTC)
+        registry = _assemble(previous, fetched, failures, endpoints, moment)
+        diff = diff_registries(previous["models"] if previous else None, registry["models"])
+        snapshot = store.commit(registry, diff, moment=moment)
+    for name in chosen:
+        report_progress(name, "done", registry["counts"].get(name, 0), None)
+    return SyncReport(
+        status="ok",
+        sources={name: endpoints[name].source for name in chosen},
+        counts={name: registry["counts"].get(name, 0) for name in chosen},
+        diff=diff,
+        duration_s=time.perf_counter() - started,
+        registry_path=store.path,
+        snapshot_path=snapshot,
+        stale=sorted(failures),
+        errors={name: str(exc) for name, exc in failures.items()},
+        timings={
+            "fetch_s": fetched_s,
+            "process_wall_s": time.perf_counter() - wall_started,
+            "process_cpu_s": time.process_time() - cpu_started,
+        },
+    )
+
+
+def _assemble(
+    previous: dict[str, Any] | None,
+    fetched: dict[str, _Fetched],
+    failures: dict[str, MpcError],
+    endpoints: dict[str, _Endpoint],
+    moment: datetime,
+) -> dict[str, Any]:
+    """The new registry: fresh records, stale ones for failed providers, others carried over."""
+    previous = previous or {"sources": {}, "models": []}
+    old_by_provider: dict[str, list[dict[str, Any]]] = {}
+    for record in previous["models"]:
+        old_by_provider.setdefault(record["provider"], []).append(record)
+    sources: dict[str, Any] = dict(previous.get("sources", {}))
+    models: list[dict[str, Any]] = []
+    for name in PROVIDERS:
+        if name in fetched:
+            models.extend(record.model_dump() for record in fetched[name].records)
+            endpoint = endpoints[name]
+            sources[name] = {
+                "source": endpoint.source,
+                "data": endpoint.data,
+                "status": "ok",
+                "fetched_at": _iso(moment),
+                "models": len(fetched[name].records),
+                "priced": fetched[name].priced,
+                "error": None,
+            }
+        elif name in failures:
+            kept = [{**record, "stale": True} for record in old_by_provider.get(name, [])]
+            models.extend(kept)
+            sources[name] = {
+                **sources.get(name, {}),
+                "source": endpoints[name].source,
+                "status": "stale",
+                "error": str(failures[name]),
+                "models": len(kept),
+            }
+        else:
+            models.extend(old_by_provider.get(name, []))
+    models.sort(key=lambda record: (record["provider"], record["model_id"]))
+    counts = {name: 0 for name in PROVIDERS}
+    for record in models:
+        counts[record["provider"]] = counts.get(record["provider"], 0) + 1
+    return {"generated_at": _iso(moment), "sources": sources, "counts": counts, "models": models}

@@ -1,0 +1,236 @@
+"""The `mpc` command: parse, call one library function, map MpcError to an exit code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from .config import PROVIDERS, Settings, Source
+from .errors import MpcError, SyncError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Run the FAL/Comet emulators.")
+app.add_typer(sandbox_app, name="sandbox")
+
+_stderr = Console(stderr=True)
+
+
+class _State:
+    debug = False
+    env_file: Path | None = Path(".env")
+
+
+def _settings() -> Settings:
+    return Settings.from_env(env_file=_State.env_file)
+
+
+def _fail(exc: Exception, code: int) -> typer.Exit:
+    """One stderr line (a traceback only under --debug), then the exit code."""
+    if _State.debug:
+        _stderr.print_exception()
+    _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP call.")] = False,
+    env_file: Annotated[Path, typer.Option(help="dotenv file to read keys and MPC_* from.")] = Path(
+        ".env"
+    ),
+) -> None:
+    _State.debug = debug
+    _State.env_file = env_file
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("mpc_lib").setLevel(level)
+
+
+class _Bars:
+    """Rich progress bars on stderr, one pair per provider, fed by sync progress events."""
+
+    def __init__(self, providers: tuple[str, ...]) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=_stderr,
+            transient=False,
+        )
+        self.tasks: dict[tuple[str, str], TaskID] = {}
+        for name in providers:
+            for stage in ("models", "prices"):
+                self.tasks[name, stage] = self.progress.add_task(f"{name} {stage}", total=None)
+        self.lock = threading.Lock()
+
+    def __call__(self, provider: str, stage: str, done: int, total: int | None) -> None:
+        with self.lock:
+            if stage == "done":
+                for key in ("models", "prices"):
+                    task = self.tasks[provider, key]
+                    current = self.progress.tasks[task].completed
+                    self.progress.update(task, total=max(current, 1), completed=max(current, 1))
+                return
+            self.progress.update(self.tasks[provider, stage], completed=done, total=total)
+
+
+@app.command()
+def sync(
+    source: Annotated[
+        str, typer.Option(help="auto (live where a key is set), live or sandbox.")
+    ] = "auto",
+    providers: Annotated[str, typer.Option(help="Comma-separated: fal,comet.")] = ",".join(
+        PROVIDERS
+    ),
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial", help="Keep a failed provider's previous records, marked stale."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON summary line.")
+    ] = False,
+) -> None:
+    """Sync FAL and Comet into outputs/registry and report what changed."""
+    from .catalog import sync_catalog
+
+    started = time.perf_counter()
+    chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
+    sources: dict[str, str] = {}
+    try:
+        if source not in ("auto", "live", "sandbox"):
+            raise ValueError(f"--source {source!r}: expected auto, live or sandbox")
+        chosen_source = cast(Source, source)
+        settings = _settings()
+        sources = {
+            name: settings.source_for(name, chosen_source) for name in chosen if name in PROVIDERS
+        }
+        bars = _Bars(tuple(sources))
+        with bars.progress:
+            report = sync_catalog(
+                settings,
+                providers=chosen,
+                source=chosen_source,
+                allow_partial=allow_partial,
+                progress=bars,
+            )
+    except (MpcError, ValueError) as exc:
+        if as_json:
+            failed = {
+                "status": "failed", "sources": sources, "counts": {}, "added": 0, "removed": 0,
+                "changed": 0, "stale": [], "duration_s": round(time.perf_counter() - started, 3),
+                "registry": None, "error": str(exc),
+            }  # fmt: skip
+            typer.echo(json.dumps(failed))
+        code = exc.exit_code if isinstance(exc, MpcError) else 2
+        if isinstance(exc, SyncError):
+            for name, err in exc.failures.items():
+                _stderr.print(f"[bold red]{name} failed:[/] {err}", highlight=False, soft_wrap=True)
+        raise _fail(exc, code) from None
+    typer.echo(report.summary())
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+
+
+def _parameters(args: list[str]) -> dict[str, str]:
+    """`-p NAME VALUE` pairs (papermill's spelling), repeated; anything else is a usage error."""
+    params: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        flag = rest.pop(0)
+        if flag not in ("-p", "--parameter") or len(rest) < 2:
+            raise ValueError(f"expected -p NAME VALUE, got {' '.join([flag, *rest[:2]])!r}")
+        name, value = rest.pop(0), rest.pop(0)
+        params[name] = value
+    return params
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    notebook: Annotated[str, typer.Argument(help="A notebook in notebooks/, e.g. catalog_sync.")],
+) -> None:
+    """Execute a notebook with papermill into outputs/runs/<date>/ (plus an HTML copy).
+
+    Pass parameters as -p NAME VALUE (repeatable); values are read as the
+    notebook's declared types.
+    """
+    from .runs import run_notebook
+
+    try:
+        params = _parameters(ctx.args)
+        result = run_notebook(notebook, params, settings=_settings())
+    except (MpcError, ValueError) as exc:
+        raise _fail(exc, exc.exit_code if isinstance(exc, MpcError) else 2) from None
+    typer.echo(f"notebook: {result.output_path}")
+    typer.echo(f"html:     {result.html_path}")
+    typer.echo(f"manifest: {result.manifest_path}")
+    typer.echo(f"ok in {result.duration_s:.1f}s")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
+    fal_port: Annotated[int, typer.Option(help="FAL emulator port (0 = any free).")] = 8801,
+    comet_port: Annotated[int, typer.Option(help="Comet emulator port (0 = any free).")] = 8802,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Serve a registry snapshot instead of generated data.")
+    ] = None,
+) -> None:
+    """Serve the FAL and Comet emulators until interrupted; any key with the right scheme works."""
+    from .sandbox import Sandbox, SandboxData
+
+    try:
+        data = SandboxData.from_snapshot(snapshot) if snapshot else SandboxData.generate()
+        sandbox = Sandbox(
+            data=data, latency_ms=latency_ms, accept_any_key=True,
+            host=host, fal_port=fal_port, comet_port=comet_port,
+        )  # fmt: skip
+        sandbox.start()
+    except (MpcError, OSError, ValueError) as exc:
+        raise _fail(exc, exc.exit_code if isinstance(exc, MpcError) else 2) from None
+    typer.echo(f"FAL emulator:   {sandbox.fal_url}   (Authorization: Key <anything>)")
+    typer.echo(f"Comet emulator: {sandbox.comet_url}   (Authorization: Bearer <anything>)")
+    typer.echo(f"faults: POST {sandbox.fal_url.rsplit('/v1', 1)[0]}/_sandbox/faults; Ctrl-C stops")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

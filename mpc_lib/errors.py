@@ -1,0 +1,184 @@
+"""The one error tree of mpc_lib.
+
+    MpcError
+    ├── ConfigError            a bad setting, parameter or .env line
+    ├── TransportError         no answer arrived (timeout, refused, dropped)
+    ├── ProviderError          an error answer arrived (4xx/5xx)
+    │   ├── AuthError          401/403
+    │   ├── NotFound           404
+    │   ├── RateLimited        429 that outlived the retries
+    │   └── ServerError        5xx that outlived the retries
+    ├── ResponseFormatError    an answer arrived but does not parse or fit the contract
+    │   └── PaginationError    a cursor loop or a broken page chain
+    ├── SyncError              one or more providers failed a catalog sync
+    ├── RegistryError          a registry file on disk is unreadable
+    ├── SpecError              a malformed OpenAPI document
+    └── NotebookError          a notebook run failed in a cell
+
+Bad arguments to our own functions stay `ValueError`.  Every class carries an
+`exit_code`, which the CLI uses, and messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "MpcError",
+    "NotFound",
+    "NotebookError",
+    "PaginationError",
+    "ProviderError",
+    "RateLimited",
+    "RegistryError",
+    "ResponseFormatError",
+    "ServerError",
+    "SpecError",
+    "SyncError",
+    "TransportError",
+]
+
+
+class MpcError(Exception):
+    """Base of every error mpc_lib raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(MpcError):
+    """A setting, parameter or env-file line is missing or malformed."""
+
+    exit_code = 2
+
+
+class TransportError(MpcError):
+    """No answer arrived from a provider: timeout, refused or dropped connection."""
+
+    exit_code = 4
+
+    def __init__(self, provider: str, method: str, path: str, detail: str) -> None:
+        self.provider = provider
+        self.method = method
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{provider}: no answer for {method} {path}: {detail}")
+
+
+class ProviderError(MpcError):
+    """A provider answered with an error status."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        method: str,
+        path: str,
+        *,
+        error_type: str | None = None,
+        detail: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status = status
+        self.method = method
+        self.path = path
+        self.error_type = error_type
+        self.detail = detail
+        self.request_id = request_id
+        what = ": ".join(part for part in (error_type, detail) if part)
+        message = f"{provider}: {status} {method} {path}"
+        if what:
+            message += f": {what}"
+        message += f" (request_id={request_id or '-'})"
+        super().__init__(message)
+
+
+class AuthError(ProviderError):
+    """The provider refused the credentials (401) or their scope (403)."""
+
+
+class NotFound(ProviderError):
+    """The provider has no such resource (404)."""
+
+
+class RateLimited(ProviderError):
+    """The provider kept answering 429 after every retry."""
+
+
+class ServerError(ProviderError):
+    """The provider kept failing with 5xx after every retry."""
+
+
+class ResponseFormatError(MpcError):
+    """An answer arrived but does not parse, or does not fit the provider's contract."""
+
+    exit_code = 5
+
+    def __init__(
+        self, provider: str, path: str, detail: str, *, saved_to: Path | None = None
+    ) -> None:
+        self.provider = provider
+        self.path = path
+        self.detail = detail
+        self.saved_to = saved_to
+        message = f"{provider}: malformed answer from {path}: {detail}"
+        if saved_to is not None:
+            message += f" (payload saved to {saved_to})"
+        super().__init__(message)
+
+
+class PaginationError(ResponseFormatError):
+    """A cursor repeated, or a page chain broke, so the listing cannot be trusted."""
+
+
+class SyncError(MpcError):
+    """A catalog sync failed; `failures` maps each failed provider to its error."""
+
+    exit_code = 3
+
+    def __init__(self, failures: Mapping[str, MpcError]) -> None:
+        self.failures = dict(failures)
+        lines = "; ".join(f"{name} failed: {err}" for name, err in self.failures.items())
+        super().__init__(f"sync failed, registry left untouched. {lines}")
+
+
+class RegistryError(MpcError):
+    """A registry file on disk is unreadable; the message names the file."""
+
+    exit_code = 5
+
+
+class SpecError(MpcError):
+    """An OpenAPI document is malformed; the message names the file and the field."""
+
+    exit_code = 5
+
+
+class NotebookError(MpcError):
+    """A notebook cell raised; the executed notebook was still written to `output_path`."""
+
+    exit_code = 6
+
+    def __init__(
+        self,
+        notebook: str,
+        cell_index: int | None,
+        ename: str,
+        evalue: str,
+        output_path: Path | None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        self.output_path = output_path
+        where = f"cell {cell_index}" if cell_index is not None else "kernel"
+        message = f"notebook {notebook} failed in {where}: {ename}: {evalue}"
+        if output_path is not None:
+            message += f" (executed notebook: {output_path})"
+        super().__init__(message)

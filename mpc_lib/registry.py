@@ -1,0 +1,223 @@
+"""The registry on disk: `models.json`, its timestamped snapshots, and the diff between syncs.
+
+Layout under `<outputs>/registry/`:
+    models.json              the current registry {generated_at, sources, counts, models}
+    diff.json                what the last sync changed
+    snapshots/models-<UTC timestamp>.json   one per successful sync, newest N kept
+
+Every file is written atomically, and a sync holds `registry/.lock` while it
+reads, diffs and writes, so two syncs cannot interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import RegistryError
+from .storage import atomic_write_bytes, atomic_write_json, read_json
+
+__all__ = [
+    "ModelChange",
+    "RegistryDiff",
+    "RegistryStore",
+    "diff_registries",
+    "encode_registry",
+    "load_registry",
+]
+
+# Fields that identify a record or describe our bookkeeping, not the model.
+_IDENTITY_FIELDS = ("provider", "model_id", "stale")
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    """One model whose fields changed: field name -> (old, new)."""
+
+    key: str
+    fields: dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class RegistryDiff:
+    """What changed between two registries, keyed `provider:model_id`."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[ModelChange] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing was added, removed or changed."""
+        return not (self.added or self.removed or self.changed)
+
+    def price_changes(self) -> list[tuple[str, Any, Any]]:
+        """(key, old price, new price) for every change of `pricing.unit_price`."""
+        return [
+            (change.key, *change.fields["pricing.unit_price"])
+            for change in self.changed
+            if "pricing.unit_price" in change.fields
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form, as written to diff.json."""
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": [
+                {
+                    "key": c.key,
+                    "fields": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()},
+                }
+                for c in self.changed
+            ],
+        }
+
+
+def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as flat comparable fields: nested pricing and meta become dotted names."""
+    flat: dict[str, Any] = {}
+    for name, value in record.items():
+        if name in _IDENTITY_FIELDS:
+            continue
+        if name in ("pricing", "meta") and isinstance(value, Mapping):
+            for sub, sub_value in value.items():
+                flat[f"{name}.{sub}"] = sub_value
+        elif name == "pricing" and value is None:
+            flat["pricing"] = None
+        else:
+            flat[name] = value
+    return flat
+
+
+def _key(record: Mapping[str, Any]) -> str:
+    return f"{record['provider']}:{record['model_id']}"
+
+
+def diff_registries(
+    old: Iterable[Mapping[str, Any]] | None, new: Iterable[Mapping[str, Any]]
+) -> RegistryDiff:
+    """Added, removed and changed models between two lists of registry records."""
+    before = {_key(record): record for record in old or ()}
+    after = {_key(record): record for record in new}
+    added = sorted(after.keys() - before.keys())
+    removed = sorted(before.keys() - after.keys())
+    changed: list[ModelChange] = []
+    for key in sorted(before.keys() & after.keys()):
+        if before[key] == after[key]:
+            continue
+        old_flat, new_flat = _flatten(before[key]), _flatten(after[key])
+        fields = {
+            name: (old_flat.get(name), new_flat.get(name))
+            for name in sorted(old_flat.keys() | new_flat.keys())
+            if old_flat.get(name) != new_flat.get(name)
+        }
+        if fields:
+            changed.append(ModelChange(key, fields))
+    return RegistryDiff(added, removed, changed)
+
+
+def load_registry(path: Path) -> dict[str, Any]:
+    """Read a registry file; a missing or broken one raises RegistryError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegistryError(f"{path}: no registry yet; run `mpc sync` first")
+    try:
+        data = read_json(path)
+    except (ValueError, OSError) as exc:
+        raise RegistryError(str(exc)) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        raise RegistryError(f"{path}: not a registry (expected an object with a 'models' list)")
+    for index, record in enumerate(data["models"]):
+        if not isinstance(record, dict) or "provider" not in record or "model_id" not in record:
+            raise RegistryError(f"{path}: models[{index}] lacks provider/model_id")
+    return data
+
+
+def encode_registry(registry: Mapping[str, Any]) -> bytes:
+    """JSON with one model per line: diffable by line, and fast (the C encoder, no indent)."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    fields = [
+        f"{dump(name)}: {dump(value)}" for name, value in registry.items() if name != "models"
+    ]
+    models = ",\n".join(dump(record) for record in registry.get("models", []))
+    fields.append(f'"models": [\n{models}\n]')
+    return ("{\n" + ",\n".join(fields) + "\n}\n").encode("utf-8")
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A sortable, filename-safe UTC timestamp with microseconds."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class RegistryStore:
+    """Reads and writes the registry files under `<outputs_dir>/registry`."""
+
+    def __init__(self, outputs_dir: Path, *, keep: int = 30) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.root = Path(outputs_dir) / "registry"
+        self.keep = keep
+
+    @property
+    def path(self) -> Path:
+        """The current registry file."""
+        return self.root / "models.json"
+
+    @property
+    def diff_path(self) -> Path:
+        """What the last successful sync changed."""
+        return self.root / "diff.json"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Where timestamped copies of each successful sync are kept."""
+        return self.root / "snapshots"
+
+    def load(self) -> dict[str, Any] | None:
+        """The current registry, or None before the first sync."""
+        return load_registry(self.path) if self.path.exists() else None
+
+    def snapshots(self) -> list[Path]:
+        """Snapshot files, oldest first."""
+        if not self.snapshots_dir.is_dir():
+            return []
+        return sorted(self.snapshots_dir.glob("models-*.json"))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the registry lock (an flock on registry/.lock) for a read-diff-write."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def commit(self, registry: Mapping[str, Any], diff: RegistryDiff, *, moment: datetime) -> Path:
+        """Write snapshot, models.json and diff.json atomically; prune old snapshots.
+
+        Returns the snapshot path.  The snapshot goes first, so a crash part-way
+        leaves the old models.json in place and nothing half-written.
+        """
+        snapshot = self.snapshots_dir / f"models-{utc_stamp(moment)}.json"
+        encoded = encode_registry(registry)
+        atomic_write_bytes(snapshot, encoded)
+        atomic_write_bytes(self.path, encoded)
+        atomic_write_json(
+            self.diff_path,
+            {"generated_at": registry.get("generated_at"), **diff.to_json()},
+        )
+        for old in self.snapshots()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return snapshot

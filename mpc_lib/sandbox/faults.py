@@ -1,0 +1,177 @@
+"""Scripted faults for the emulators: which requests fail, how, and how often."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "FaultPlan"]
+
+FaultKind = Literal["latency", "rate_limit", "server_error", "drop", "malformed", "repeat_cursor"]
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "rate_limit",
+    "server_error",
+    "drop",
+    "malformed",
+    "repeat_cursor",
+)
+_PROVIDERS = ("fal", "comet")
+# repeat_cursor only means something on the one cursor-paginated listing.
+_CURSOR_LISTING = ("fal", "/v1/models")
+# Faults in the same slot exclude each other on one request; latency has no slot and stacks.
+_SLOTS = {kind: "answer" for kind in ("rate_limit", "server_error", "drop", "malformed")}
+_SLOTS["repeat_cursor"] = "cursor"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour; `path` is a request-path prefix (a trailing `$` = exact)."""
+
+    kind: FaultKind
+    provider: Literal["fal", "comet"] | None = None
+    path: str | None = None
+    times: int | None = 1
+    after: int = 0
+    status: int = 500
+    retry_after: float | None = 1
+    latency_ms: float = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if self.provider is not None and self.provider not in _PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}; known: fal, comet or None")
+        if self.kind == "repeat_cursor" and self.provider == "comet":
+            raise ValueError("repeat_cursor applies to FAL /v1/models only")
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"fault path must start with '/', got {self.path!r}")
+        if self.times is not None and (_not_int(self.times) or self.times < 0):
+            raise ValueError(f"times must be a non-negative integer or None, got {self.times!r}")
+        if _not_int(self.after) or self.after < 0:
+            raise ValueError(f"after must be a non-negative integer, got {self.after!r}")
+        if _not_int(self.status) or not 400 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {self.status!r}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 or None, got {self.retry_after!r}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Fault:
+        """Build a fault from a JSON object, refusing unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown fault field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if "kind" not in raw:
+            raise ValueError(f"a fault needs a 'kind'; known: {', '.join(FAULT_KINDS)}")
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fault as a JSON-ready dict."""
+        return asdict(self)
+
+    def matches(self, provider: str, path: str) -> bool:
+        """Whether a request to `provider` at `path` is one this fault watches."""
+        if self.provider is not None and self.provider != provider:
+            return False
+        if self.kind == "repeat_cursor" and (provider, path.rstrip("/")) != _CURSOR_LISTING:
+            return False
+        if self.path is None:
+            return True
+        if self.path.endswith("$"):
+            return path == self.path[:-1]
+        return path.startswith(self.path)
+
+    def retry_after_header(self) -> str | None:
+        """The Retry-After value: whole seconds as an integer, else a decimal."""
+        if self.retry_after is None:
+            return None
+        if float(self.retry_after).is_integer():
+            return str(int(self.retry_after))
+        return f"{self.retry_after:g}"
+
+
+def _not_int(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
+@dataclass
+class _Entry:
+    fault: Fault
+    seen: int = 0
+    fired: int = 0
+
+
+class FaultPlan:
+    """A thread-safe list of faults that counts the requests each one has matched."""
+
+    def __init__(self, faults: list[Fault] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[_Entry] = [_Entry(f) for f in faults or ()]
+
+    def add(self, fault: Fault) -> Fault:
+        """Append a fault; it starts counting from the next matching request."""
+        if not isinstance(fault, Fault):
+            raise TypeError(f"expected a Fault, got {type(fault).__name__}")
+        with self._lock:
+            self._entries.append(_Entry(fault))
+        return fault
+
+    def clear(self) -> int:
+        """Remove every fault; return how many there were."""
+        with self._lock:
+            count = len(self._entries)
+            self._entries.clear()
+        return count
+
+    def take(self, provider: str, path: str) -> list[Fault]:
+        """The faults that fire for this request; every matching fault counts it as seen.
+
+        Latency faults add up; of the faults that decide the answer (rate_limit,
+        server_error, drop, malformed) only the first eligible one fires, so the
+        next one waits for a later request. Likewise for repeat_cursor.
+        """
+        firing: list[Fault] = []
+        taken: set[str] = set()
+        with self._lock:
+            for entry in self._entries:
+                fault = entry.fault
+                if not fault.matches(provider, path):
+                    continue
+                entry.seen += 1
+                if entry.seen <= fault.after:
+                    continue
+                if fault.times is not None and entry.fired >= fault.times:
+                    continue
+                slot = _SLOTS.get(fault.kind)
+                if slot is not None:
+                    if slot in taken:
+                        continue
+                    taken.add(slot)
+                entry.fired += 1
+                firing.append(fault)
+        return firing
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults currently planned, in order."""
+        with self._lock:
+            return [entry.fault for entry in self._entries]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each fault as a dict with its `seen` and `fired` counters."""
+        with self._lock:
+            return [{**e.fault.to_dict(), "seen": e.seen, "fired": e.fired} for e in self._entries]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"FaultPlan({self.faults!r})"

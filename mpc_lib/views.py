@@ -1,0 +1,268 @@
+"""Notebook-facing views of the registry and of a sync: frames, a chart, a widget, a banner.
+
+The notebooks stay thin and call these.  pandas, plotly and ipywidgets are
+imported inside the functions, so `import mpc_lib` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from .config import Settings
+from .errors import ConfigError
+
+__all__ = [
+    "ALL",
+    "MODEL_COLUMNS",
+    "category_figure",
+    "counts_by_category",
+    "diff_tables",
+    "filter_models",
+    "model_browser",
+    "models_frame",
+    "sources_banner",
+]
+
+_INSTALL_HINT = "pip install 'mpc-workbench[notebooks]'"
+_KEY_NAMES = {"fal": "FAL_KEY", "comet": "COMETAPI_KEY"}
+_NO_CATEGORY = "(none)"
+_SEARCH_COLUMNS = ("model_id", "display_name", "description")
+
+ALL = "(all)"
+MODEL_COLUMNS = (
+    "provider",
+    "model_id",
+    "key",
+    "display_name",
+    "category",
+    "status",
+    "owned_by",
+    "unit_price",
+    "unit",
+    "currency",
+    "output_unit_price",
+    "updated_at",
+    "stale",
+    "description",
+)
+
+
+def models_frame(registry: Mapping[str, Any]) -> Any:
+    """One row per model with flat columns (pricing spread into unit_price, unit, currency)."""
+    pd = _import("pandas")
+    rows = []
+    for model in registry.get("models", []):
+        pricing = model.get("pricing") or {}
+        rows.append(
+            {
+                "provider": model.get("provider"),
+                "model_id": model.get("model_id"),
+                "key": f"{model.get('provider')}:{model.get('model_id')}",
+                "display_name": model.get("display_name"),
+                "category": model.get("category") or _NO_CATEGORY,
+                "status": model.get("status"),
+                "owned_by": model.get("owned_by"),
+                "unit_price": pricing.get("unit_price"),
+                "unit": pricing.get("unit"),
+                "currency": pricing.get("currency"),
+                "output_unit_price": pricing.get("output_unit_price"),
+                "updated_at": model.get("updated_at"),
+                "stale": bool(model.get("stale", False)),
+                "description": model.get("description"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
+    frame["unit_price"] = pd.to_numeric(frame["unit_price"], errors="coerce")
+    frame["output_unit_price"] = pd.to_numeric(frame["output_unit_price"], errors="coerce")
+    return frame.sort_values(["provider", "model_id"], kind="stable").reset_index(drop=True)
+
+
+def counts_by_category(registry: Mapping[str, Any]) -> Any:
+    """Models per (provider, category), largest first within each provider."""
+    pd = _import("pandas")
+    frame = models_frame(registry)
+    if frame.empty:
+        return pd.DataFrame({"provider": [], "category": [], "models": []})
+    counts = frame.groupby(["provider", "category"]).size().reset_index(name="models")
+    counts = counts.sort_values(
+        ["provider", "models", "category"], ascending=[True, False, True], kind="stable"
+    )
+    return counts.reset_index(drop=True)
+
+
+def category_figure(registry: Mapping[str, Any]) -> Any:
+    """A bar chart of models per category, one coloured trace per provider."""
+    go = _import("plotly.graph_objects")
+    counts = counts_by_category(registry)
+    totals = counts.groupby("category")["models"].sum().sort_values(ascending=False, kind="stable")
+    order = list(totals.index)
+    figure = go.Figure()
+    for provider, rows in counts.groupby("provider", sort=True):
+        by_category = dict(zip(rows["category"], rows["models"], strict=True))
+        x = [category for category in order if category in by_category]
+        figure.add_bar(name=str(provider), x=x, y=[int(by_category[c]) for c in x])
+    figure.update_layout(
+        title="Models per category",
+        barmode="stack",
+        xaxis={"title": "category", "categoryorder": "array", "categoryarray": order},
+        yaxis={"title": "models"},
+        legend_title_text="provider",
+    )
+    return figure
+
+
+def diff_tables(report_or_diff: Any) -> dict[str, Any]:
+    """Added, removed and changed models as frames; `changed` has one row per changed field.
+
+    Takes a SyncReport, a RegistryDiff, or the dict form written to diff.json.
+    """
+    pd = _import("pandas")
+    diff = getattr(report_or_diff, "diff", report_or_diff)
+    added, removed, changed = (_get(diff, name) or [] for name in ("added", "removed", "changed"))
+    key_columns = ["provider", "model_id", "key"]
+    rows = []
+    for change in changed:
+        key = str(_get(change, "key"))
+        for field, values in (_get(change, "fields") or {}).items():
+            old, new = _old_new(values)
+            rows.append({**_split_key(key), "key": key, "field": field, "old": old, "new": new})
+    return {
+        "added": pd.DataFrame([{**_split_key(k), "key": k} for k in added], columns=key_columns),
+        "removed": pd.DataFrame(
+            [{**_split_key(k), "key": k} for k in removed], columns=key_columns
+        ),
+        "changed": pd.DataFrame(rows, columns=[*key_columns, "field", "old", "new"]),
+    }
+
+
+def filter_models(
+    frame: Any,
+    provider: str | None = None,
+    category: str | None = None,
+    text: str | None = None,
+) -> Any:
+    """Rows matching provider and category exactly (None, "" or ALL = any) and `text` anywhere.
+
+    `text` is a case-insensitive substring search over model_id, display_name and description.
+    """
+    pd = _import("pandas")
+    mask = pd.Series(True, index=frame.index)
+    if provider and provider != ALL:
+        mask &= frame["provider"].str.lower() == provider.lower()
+    if category and category != ALL:
+        mask &= frame["category"].str.lower() == category.lower()
+    needle = (text or "").strip().lower()
+    if needle:
+        hits = None
+        for column in _SEARCH_COLUMNS:
+            found = (
+                frame[column].fillna("").astype(str).str.lower().str.contains(needle, regex=False)
+            )
+            hits = found if hits is None else hits | found
+        mask &= hits
+    return frame[mask].reset_index(drop=True)
+
+
+def model_browser(registry: Mapping[str, Any], *, max_rows: int = 50) -> Any:
+    """A searchable table: provider and category dropdowns plus a text box, re-rendered live."""
+    widgets = _import("ipywidgets")
+    frame = models_frame(registry)
+    columns = ["provider", "model_id", "display_name", "category", "unit_price", "unit"]
+
+    provider = widgets.Dropdown(
+        description="provider", options=[ALL, *sorted(frame["provider"].dropna().unique())]
+    )
+    category = widgets.Dropdown(description="category", options=[ALL])
+    text = widgets.Text(description="search", placeholder="id, name or description")
+    summary = widgets.HTML()
+    table = widgets.HTML()
+
+    def categories() -> list[str]:
+        pool = filter_models(frame, provider=provider.value)
+        return [ALL, *sorted(pool["category"].dropna().unique())]
+
+    def render(_change: object = None) -> None:
+        shown = filter_models(frame, provider.value, category.value, text.value)
+        summary.value = f"<b>{len(shown)}</b> of {len(frame)} models" + (
+            f" (first {max_rows} shown)" if len(shown) > max_rows else ""
+        )
+        table.value = shown.head(max_rows)[columns].to_html(index=False, na_rep="", border=0)
+
+    def on_provider(_change: object = None) -> None:
+        options = categories()
+        keep = category.value if category.value in options else ALL
+        category.options = options
+        category.value = keep
+        render()
+
+    category.options = categories()
+    provider.observe(on_provider, names="value")
+    category.observe(render, names="value")
+    text.observe(render, names="value")
+    render()
+    return widgets.VBox([widgets.HBox([provider, category, text]), summary, table])
+
+
+def sources_banner(registry_or_report: Any, settings: Settings | None = None) -> str:
+    """Which source each provider used, in one line: `fal: sandbox (emulator, ...) | comet: live`.
+
+    With `settings`, a sandbox source says why: MPC_SOURCE=sandbox, or no key set.
+    """
+    sources, stale = _sources(registry_or_report)
+    if not sources:
+        return "no providers synced yet"
+    parts = []
+    for provider, source in sources.items():
+        notes = []
+        if source == "sandbox":
+            notes.append("emulator")
+            if settings is not None and settings.source == "sandbox":
+                notes.append("MPC_SOURCE=sandbox")
+            elif settings is not None and settings.key_for(provider) is None:
+                notes.append(f"no {_KEY_NAMES.get(provider, provider.upper() + '_KEY')} set")
+        if provider in stale:
+            notes.append("STALE: previous records kept")
+        parts.append(f"{provider}: {source}" + (f" ({', '.join(notes)})" if notes else ""))
+    return " | ".join(parts)
+
+
+def _import(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigError(
+            f"notebook views need {exc.name or module}, which is not installed: {_INSTALL_HINT}"
+        ) from None
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _old_new(values: Any) -> tuple[Any, Any]:
+    if isinstance(values, Mapping):
+        return values.get("old"), values.get("new")
+    old, new = values
+    return old, new
+
+
+def _split_key(key: str) -> dict[str, str]:
+    provider, _, model_id = key.partition(":")
+    return {"provider": provider, "model_id": model_id}
+
+
+def _sources(obj: Any) -> tuple[dict[str, str], set[str]]:
+    """(provider -> source, stale providers) from a registry dict, a SyncReport or its JSON."""
+    raw = _get(obj, "sources") or {}
+    stale = set(_get(obj, "stale") or [])
+    sources: dict[str, str] = {}
+    for provider, entry in raw.items():
+        if isinstance(entry, Mapping):
+            sources[provider] = str(entry.get("source", "unknown"))
+            if entry.get("status") == "stale":
+                stale.add(provider)
+        else:
+            sources[provider] = str(entry)
+    return sources, stale

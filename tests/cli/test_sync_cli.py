@@ -1,0 +1,86 @@
+"""`mpc sync` as a user runs it: a real subprocess, exit codes, stdout JSON, stderr messages."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", *args],
+        env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sync_json_on_the_sandbox(tmp_path: Path) -> None:
+    result = _mpc("sync", "--json", env={"MPC_OUTPUTS_DIR": str(tmp_path / "out")}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "ok"
+    assert summary["sources"] == {"fal": "sandbox", "comet": "sandbox"}
+    assert summary["counts"]["fal"] > 800 and summary["counts"]["comet"] > 500
+    assert summary["added"] == summary["counts"]["fal"] + summary["counts"]["comet"]
+    assert summary["error"] is None
+    assert "fal:" in result.stdout and "emulator" in result.stdout
+    assert (tmp_path / "out" / "registry" / "models.json").is_file()
+    # the second run sees no change
+    again = _mpc("sync", "--json", env={"MPC_OUTPUTS_DIR": str(tmp_path / "out")}, cwd=tmp_path)
+    second = json.loads(again.stdout.strip().splitlines()[-1])
+    assert (second["added"], second["removed"], second["changed"]) == (0, 0, 0)
+
+
+def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> None:
+    env = {
+        "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
+        "FAL_KEY": "canary-cli-key-000",
+        "MPC_FAL_BASE_URL": f"http://127.0.0.1:{_closed_port()}/v1",
+        "MPC_MAX_RETRIES": "1",
+        "MPC_RETRY_BACKOFF_S": "0.01",
+    }
+    result = _mpc("sync", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 3  # SyncError
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "failed"
+    assert summary["sources"] == {"fal": "live", "comet": "sandbox"}
+    assert "fal" in summary["error"] and "ConnectError" in summary["error"]
+    assert "fal failed:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "canary-cli-key-000" not in result.stdout + result.stderr
+    assert not (tmp_path / "out" / "registry" / "models.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (("sync", "--providers", "openai"), {}, "unknown provider"),
+        (("sync", "--source", "cloud"), {}, "expected auto, live or sandbox"),
+        (("sync",), {"MPC_TIMEOUT_S": "never"}, "MPC_TIMEOUT_S='never': expected a number"),
+        (("sync", "--source", "live"), {}, "FAL_KEY is not set"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    result = _mpc(*args, env={"MPC_OUTPUTS_DIR": str(tmp_path), **env}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_env_file_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FAL_KEY=x\nnot a valid line\n")
+    result = _mpc("sync", env={"MPC_OUTPUTS_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert ".env:2: expected NAME=value" in result.stderr

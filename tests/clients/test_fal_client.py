@@ -1,0 +1,201 @@
+"""FalClient against the FAL emulator over loopback: pages, prices, auth and every fault."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.catalog import FalClient
+from mpc_lib.config import Secret, Settings
+from mpc_lib.errors import (
+    AuthError,
+    PaginationError,
+    ProviderError,
+    RateLimited,
+    ResponseFormatError,
+    ServerError,
+    TransportError,
+)
+from mpc_lib.http import HttpCore
+from mpc_lib.sandbox import Fault
+
+
+@pytest.fixture(autouse=True)
+def _http_log(caplog) -> None:
+    caplog.set_level("INFO", logger="mpc_lib.http")
+
+
+def _client(sandbox, **settings) -> FalClient:
+    defaults = {"retry_backoff_s": 0.01, "max_retries": 3, "timeout_s": 5.0}
+    return FalClient(
+        sandbox.fal_url, Secret(sandbox.fal_key), settings=Settings(**{**defaults, **settings})
+    )
+
+
+def _requests(sandbox, path: str) -> list:
+    return [r for r in sandbox.requests("fal") if r[2] == f"/v1{path}"]
+
+
+def test_concurrent_listing_equals_the_sequential_walk(sandbox) -> None:
+    with _client(sandbox, concurrency=6) as client:
+        fast = client.list_models()
+        slow = client.list_models_sequential()
+    assert [m.endpoint_id for m in fast] == [m.endpoint_id for m in slow]
+    assert [m.endpoint_id for m in fast] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert len(fast) > 800
+
+
+def test_filtered_listing_equals_the_sequential_walk(sandbox) -> None:
+    with _client(sandbox) as client:
+        fast = client.list_models(category="text-to-image", limit=7)
+        slow = client.list_models_sequential(category="text-to-image", limit=7)
+    expected = [
+        m["endpoint_id"]
+        for m in sandbox.data.fal_models
+        if m["metadata"]["category"] == "text-to-image"
+    ]
+    assert [m.endpoint_id for m in fast] == [m.endpoint_id for m in slow] == expected
+
+
+def test_on_page_sees_every_page_in_order(sandbox) -> None:
+    pages: list[int] = []
+    with _client(sandbox) as client:
+        models = client.list_models(on_page=lambda batch, more: pages.append(len(batch)))
+    assert sum(pages) == len(models)
+    assert all(size == 100 for size in pages[:-1])  # the emulator caps pages at 100
+
+
+def test_prices_in_batches_of_fifty(sandbox) -> None:
+    ids = [m["endpoint_id"] for m in sandbox.data.fal_models[:120]]
+    with _client(sandbox) as client:
+        prices = client.get_all_prices(ids)
+        with pytest.raises(ValueError, match="1 to 50 ids"):
+            client.get_prices(ids[:51])
+    expected = {
+        i: sandbox.data.fal_prices[i]["unit_price"] for i in ids if i in sandbox.data.fal_prices
+    }
+    assert {i: p.unit_price for i, p in prices.items()} == expected
+    assert len(_requests(sandbox, "/models/pricing")) == 3  # 50 + 50 + 20
+
+
+def test_more_than_fifty_ids_is_a_validation_error(sandbox) -> None:
+    ids = [m["endpoint_id"] for m in sandbox.data.fal_models[:51]]
+    core = HttpCore("fal", sandbox.fal_url, key=Secret(sandbox.fal_key), scheme="Key")
+    with core, pytest.raises(ProviderError) as info:
+        core.get_json("/models/pricing", {"endpoint_id": ids})
+    assert info.value.status == 400
+    assert info.value.error_type == "validation_error"
+    assert "50" in (info.value.detail or "")
+
+
+def test_bearer_scheme_is_refused_with_the_fal_envelope(sandbox) -> None:
+    core = HttpCore("fal", sandbox.fal_url, key=Secret(sandbox.fal_key), scheme="Bearer")
+    with core, pytest.raises(AuthError) as info:
+        core.get_json("/models/pricing", {"endpoint_id": "x"})
+    assert (info.value.status, info.value.error_type) == (401, "authorization_error")
+    assert info.value.request_id and info.value.request_id.startswith("sbx-")
+    assert sandbox.fal_key not in str(info.value)
+
+
+def test_wrong_key_fails_without_retrying(sandbox) -> None:
+    client = FalClient(sandbox.fal_url, Secret("wrong-key"), settings=Settings(max_retries=3))
+    with client, pytest.raises(AuthError, match="401 GET /models"):
+        client.get_prices(["fal-ai/anything"])
+    assert len(_requests(sandbox, "/models/pricing")) == 1
+
+
+def test_latency_beyond_the_timeout_is_retried(sandbox, caplog) -> None:
+    sandbox.faults.add(
+        Fault(kind="latency", provider="fal", path="/v1/models", latency_ms=1500, times=1)
+    )
+    with _client(sandbox, timeout_s=0.3) as client:
+        page = client.get_page(None)
+    assert len(page.models) == 100
+    # the slow answer is abandoned (the emulator logs it only when it finishes), the retry succeeds
+    attempts = [r.getMessage() for r in caplog.records if r.name == "mpc_lib.http"]
+    assert any("ReadTimeout" in m and "attempt 1" in m for m in attempts)
+    assert any("-> 200" in m and "attempt 2" in m for m in attempts)
+
+
+def test_latency_that_never_ends_is_a_transport_error(sandbox) -> None:
+    sandbox.faults.add(
+        Fault(kind="latency", provider="fal", path="/v1/models", latency_ms=1500, times=None)
+    )
+    with (
+        _client(sandbox, timeout_s=0.2, max_retries=1) as client,
+        pytest.raises(TransportError) as info,
+    ):
+        client.get_page(None)
+    assert "ReadTimeout" in str(info.value)
+    assert info.value.provider == "fal"
+
+
+def test_429_retry_after_is_honoured(sandbox) -> None:
+    sandbox.faults.add(
+        Fault(kind="rate_limit", provider="fal", path="/v1/models", retry_after=1, times=1)
+    )
+    started = time.monotonic()
+    with _client(sandbox, retry_backoff_s=0.0) as client:
+        page = client.get_page(None)
+    assert page.models
+    log = _requests(sandbox, "/models")
+    assert [entry[4] for entry in log] == [429, 200]
+    assert log[1][5] - log[0][5] >= 0.95  # waited for Retry-After, not the 0 s backoff
+    assert time.monotonic() - started >= 0.95
+
+
+def test_429_forever_raises_rate_limited(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="rate_limit", provider="fal", retry_after=0, times=None))
+    with _client(sandbox, max_retries=2) as client, pytest.raises(RateLimited) as info:
+        client.get_page(None)
+    assert (info.value.status, info.value.error_type) == (429, "rate_limited")
+    assert len(_requests(sandbox, "/models")) == 3
+
+
+def test_5xx_is_retried_then_succeeds(sandbox) -> None:
+    sandbox.faults.add(
+        Fault(kind="server_error", provider="fal", path="/v1/models/pricing", status=503, times=2)
+    )
+    ids = [m["endpoint_id"] for m in sandbox.data.fal_models[:5]]
+    with _client(sandbox) as client:
+        assert len(client.get_prices(ids)) >= 4
+    assert [entry[4] for entry in _requests(sandbox, "/models/pricing")] == [503, 503, 200]
+
+
+def test_5xx_forever_raises_server_error(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="server_error", provider="fal", status=500, times=None))
+    with _client(sandbox, max_retries=1) as client, pytest.raises(ServerError) as info:
+        client.get_page(None)
+    assert (info.value.status, info.value.error_type) == (500, "server_error")
+    assert info.value.request_id and info.value.request_id.startswith("sbx-")
+
+
+def test_dropped_connection_is_retried(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="drop", provider="fal", path="/v1/models", times=1))
+    with _client(sandbox) as client:
+        assert len(client.get_page(None).models) == 100
+
+
+def test_dropped_connection_forever_is_a_transport_error(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="drop", provider="fal", times=None))
+    with _client(sandbox, max_retries=1) as client, pytest.raises(TransportError) as info:
+        client.get_page(None)
+    assert "RemoteProtocolError" in str(info.value)
+
+
+def test_malformed_json_is_a_failure_not_an_empty_list(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="malformed", provider="fal", path="/v1/models", after=2, times=1))
+    with _client(sandbox) as client, pytest.raises(ResponseFormatError) as info:
+        client.list_models()
+    assert "not valid JSON" in str(info.value)
+    assert info.value.saved_to is not None
+    assert Path(info.value.saved_to).read_bytes()
+
+
+def test_repeating_cursor_is_a_pagination_error(sandbox) -> None:
+    sandbox.faults.add(Fault(kind="repeat_cursor", provider="fal", times=None))
+    with _client(sandbox) as client:
+        with pytest.raises(PaginationError, match="repeated"):
+            client.list_models()
+        with pytest.raises(PaginationError, match="repeated"):
+            client.list_models_sequential()

@@ -1,0 +1,102 @@
+"""Fault validation and FaultPlan counting, without a server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mpc_lib.sandbox import Fault, FaultPlan
+
+
+def test_unknown_kind_lists_the_known_ones() -> None:
+    with pytest.raises(
+        ValueError, match="latency, rate_limit, server_error, drop, malformed, repeat_cursor"
+    ):
+        Fault("explode")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"provider": "openai"},
+        {"path": "v1/models"},
+        {"times": -1},
+        {"after": -1},
+        {"status": 200},
+        {"retry_after": -1},
+        {"latency_ms": -5},
+    ],
+)
+def test_bad_fault_fields(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Fault("server_error", **kwargs)  # type: ignore[arg-type]
+
+
+def test_repeat_cursor_is_fal_only() -> None:
+    with pytest.raises(ValueError, match="FAL"):
+        Fault("repeat_cursor", provider="comet")
+
+
+def test_from_dict_round_trip_and_unknown_keys() -> None:
+    fault = Fault("rate_limit", provider="fal", retry_after=0.5, times=None)
+    assert Fault.from_dict(fault.to_dict()) == fault
+    with pytest.raises(ValueError, match="unknown fault field"):
+        Fault.from_dict({"kind": "drop", "colour": "red"})
+    with pytest.raises(ValueError, match="needs a 'kind'"):
+        Fault.from_dict({"provider": "fal"})
+
+
+@pytest.mark.parametrize(("value", "header"), [(1, "1"), (2.0, "2"), (0.25, "0.25"), (None, None)])
+def test_retry_after_header(value: float | None, header: str | None) -> None:
+    assert Fault("rate_limit", retry_after=value).retry_after_header() == header
+
+
+def test_take_counts_after_and_times() -> None:
+    plan = FaultPlan()
+    plan.add(Fault("server_error", provider="fal", path="/v1/models", after=2, times=2))
+    fired = [bool(plan.take("fal", "/v1/models")) for _ in range(6)]
+    assert fired == [False, False, True, True, False, False]
+    assert plan.take("comet", "/v1/models") == []
+    assert plan.take("fal", "/v1/other") == []
+    assert plan.describe()[0] | {} == {**plan.faults[0].to_dict(), "seen": 6, "fired": 2}
+
+
+def test_answer_faults_queue_and_latency_stacks() -> None:
+    plan = FaultPlan()
+    first, second = Fault("rate_limit"), Fault("server_error")
+    slow = Fault("latency", latency_ms=10, times=None)
+    for fault in (first, slow, second):
+        plan.add(fault)
+    assert plan.take("fal", "/v1/models") == [first, slow]
+    assert plan.take("comet", "/api/models") == [slow, second]
+    assert plan.take("fal", "/v1/models") == [slow]
+    assert plan.clear() == 3 and len(plan) == 0
+
+
+def test_repeat_cursor_only_watches_the_fal_listing() -> None:
+    plan = FaultPlan([Fault("repeat_cursor", times=None)])
+    assert plan.take("fal", "/v1/models/pricing") == []
+    assert plan.take("comet", "/v1/models") == []
+    assert [f.kind for f in plan.take("fal", "/v1/models")] == ["repeat_cursor"]
+
+
+def test_take_is_thread_safe() -> None:
+    plan = FaultPlan([Fault("server_error", times=500)])
+    hits: list[int] = []
+
+    def worker() -> None:
+        hits.append(sum(bool(plan.take("fal", "/x")) for _ in range(200)))
+
+    threads = [threading.Thread(target=worker) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(hits) == 500
+    assert plan.describe()[0]["seen"] == 1000
+
+
+def test_add_refuses_non_faults() -> None:
+    with pytest.raises(TypeError):
+        FaultPlan().add({"kind": "drop"})  # type: ignore[arg-type]

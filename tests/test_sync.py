@@ -1,0 +1,160 @@
+"""sync_catalog end to end over loopback: files, diffs, failure semantics, partial syncs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.catalog import sync_catalog
+from mpc_lib.config import Secret, Settings
+from mpc_lib.errors import PaginationError, ServerError, SyncError
+from mpc_lib.registry import RegistryStore, load_registry
+from mpc_lib.sandbox import Fault
+
+
+def _live(sandbox, outputs: Path, **changes) -> Settings:
+    """Settings that reach the session sandbox the way they would reach the real APIs."""
+    base = Settings(
+        fal_key=Secret(sandbox.fal_key),
+        comet_key=Secret(sandbox.comet_key),
+        fal_base_url=sandbox.fal_url,
+        comet_base_url=sandbox.comet_url,
+        source="auto",
+        outputs_dir=outputs,
+        max_retries=1,
+        retry_backoff_s=0.01,
+    )
+    return base.with_(**changes)
+
+
+def _snapshot_state(outputs: Path) -> tuple[bytes, list[Path]]:
+    store = RegistryStore(outputs)
+    return store.path.read_bytes(), store.snapshots()
+
+
+def test_full_sync_writes_registry_snapshot_and_diff(sandbox, tmp_path: Path) -> None:
+    report = sync_catalog(_live(sandbox, tmp_path))
+    n_fal, n_comet = len(sandbox.data.fal_models), len(sandbox.data.comet_models)
+    assert report.status == "ok"
+    assert report.sources == {"fal": "live", "comet": "live"}
+    assert report.counts == {"fal": n_fal, "comet": n_comet}
+    registry = load_registry(tmp_path / "registry" / "models.json")
+    assert set(registry) == {"generated_at", "sources", "counts", "models"}
+    assert registry["counts"] == {"fal": n_fal, "comet": n_comet}
+    assert len(registry["models"]) == n_fal + n_comet
+    assert registry["sources"]["fal"]["status"] == "ok"
+    assert registry["sources"]["fal"]["priced"] == sum(
+        1 for m in sandbox.data.fal_models if m["endpoint_id"] in sandbox.data.fal_prices
+    )
+    some = next(m for m in registry["models"] if m["provider"] == "fal" and m["pricing"])
+    assert some["pricing"]["unit_price"] == sandbox.data.fal_prices[some["model_id"]]["unit_price"]
+    assert report.snapshot_path is not None and report.snapshot_path.exists()
+    assert json.loads(report.snapshot_path.read_text()) == registry
+    assert len(report.diff.added) == n_fal + n_comet
+    diff = json.loads((tmp_path / "registry" / "diff.json").read_text())
+    assert len(diff["added"]) == n_fal + n_comet
+
+
+def test_second_sync_reports_price_change_addition_and_removal(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    priced_id = next(
+        m["endpoint_id"]
+        for m in sandbox.data.fal_models
+        if m["endpoint_id"] in sandbox.data.fal_prices
+    )
+    old_price = sandbox.data.fal_prices[priced_id]["unit_price"]
+    sandbox.data.fal_prices[priced_id]["unit_price"] = old_price + 1.0
+    removed = sandbox.data.comet_models.pop()
+    sandbox.data.comet_models.append({**removed, "id": "brand-new-model"})
+
+    report = sync_catalog(settings)
+    assert report.diff.added == ["comet:brand-new-model"]
+    assert report.diff.removed == [f"comet:{removed['id']}"]
+    assert [(c.key, c.fields) for c in report.diff.changed] == [
+        (f"fal:{priced_id}", {"pricing.unit_price": (old_price, old_price + 1.0)})
+    ]
+    assert f"price fal:{priced_id}: {old_price} -> {old_price + 1.0}" in report.summary()
+
+
+def test_failed_provider_fails_the_sync_and_touches_nothing(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    before = _snapshot_state(tmp_path)
+    sandbox.faults.add(Fault(kind="server_error", provider="comet", status=503, times=None))
+    with pytest.raises(SyncError) as info:
+        sync_catalog(settings)
+    assert set(info.value.failures) == {"comet"}
+    assert isinstance(info.value.failures["comet"], ServerError)
+    assert "comet failed: comet: 503 GET" in str(info.value)
+    assert _snapshot_state(tmp_path) == before
+
+
+def test_first_sync_failing_writes_nothing(sandbox, tmp_path: Path) -> None:
+    sandbox.faults.add(Fault(kind="repeat_cursor", provider="fal", times=None))
+    with pytest.raises(SyncError) as info:
+        sync_catalog(_live(sandbox, tmp_path))
+    assert isinstance(info.value.failures["fal"], PaginationError)
+    assert not (tmp_path / "registry" / "models.json").exists()
+    assert RegistryStore(tmp_path).snapshots() == []
+
+
+def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    sandbox.faults.add(Fault(kind="drop", provider="fal", times=None))
+    report = sync_catalog(settings, allow_partial=True)
+    assert report.status == "ok"
+    assert report.stale == ["fal"]
+    assert "fal" in (report.error or "")
+    assert report.diff.is_empty
+    registry = load_registry(report.registry_path)
+    fal = [m for m in registry["models"] if m["provider"] == "fal"]
+    assert len(fal) == len(sandbox.data.fal_models) and all(m["stale"] for m in fal)
+    assert not any(m["stale"] for m in registry["models"] if m["provider"] == "comet")
+    assert registry["sources"]["fal"]["status"] == "stale"
+    assert "RemoteProtocolError" in registry["sources"]["fal"]["error"]
+    assert report.to_json()["stale"] == ["fal"]
+
+
+def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    sandbox.data.comet_models.clear()  # would remove every comet model if comet were synced
+    report = sync_catalog(settings, providers=["fal"])
+    assert report.counts == {"fal": len(sandbox.data.fal_models)}
+    registry = load_registry(report.registry_path)
+    assert registry["counts"]["comet"] > 500
+    assert report.diff.is_empty
+
+
+def test_snapshots_keep_the_newest_n(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path, snapshot_keep=2)
+    paths = [sync_catalog(settings, providers=["comet"]).snapshot_path for _ in range(3)]
+    assert RegistryStore(tmp_path).snapshots() == paths[1:]
+
+
+def test_no_keys_means_the_in_process_sandbox(tmp_path: Path) -> None:
+    report = sync_catalog(Settings(outputs_dir=tmp_path))
+    assert report.sources == {"fal": "sandbox", "comet": "sandbox"}
+    assert report.counts["fal"] > 800 and report.counts["comet"] > 500
+    registry = load_registry(report.registry_path)
+    assert registry["sources"]["fal"]["source"] == "sandbox"
+    assert registry["sources"]["comet"]["data"] == "generated"
+    assert "emulator" in report.summary()
+
+
+def test_unknown_provider_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown provider"):
+        sync_catalog(Settings(outputs_dir=tmp_path), providers=["openai"])
+
+
+def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path: Path) -> None:
+    settings = Settings(outputs_dir=tmp_path, source="sandbox", sandbox_snapshot=seed_registry)
+    report = sync_catalog(settings)
+    assert report.counts == {"fal": 866, "comet": 568}
+    registry = load_registry(report.registry_path)
+    assert registry["sources"]["fal"]["data"] == f"snapshot {seed_registry}"
+    fal = {m["model_id"]: m for m in registry["models"] if m["provider"] == "fal"}
+    assert len({m["category"] for m in fal.values()}) == 21
+    assert all(m["display_name"] for m in fal.values())
