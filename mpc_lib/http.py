@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
 
@@ -40,6 +40,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_RETRY_POLICY",
     "HttpCore",
+    "ProviderClient",
     "QueryValue",
     "RetryPolicy",
     "build_client",
@@ -367,6 +368,41 @@ class HttpCore:
         except httpx.RequestError as exc:
             detail = self._redact(f"{type(exc).__name__}: {exc}") or type(exc).__name__
             raise TransportError(self.provider, method, path, detail) from exc
+
+
+class ProviderClient:
+    """Base of the provider clients: one HttpCore from settings, usable as a context manager."""
+
+    provider: ClassVar[str]
+    scheme: ClassVar[AuthScheme]
+
+    def __init__(
+        self,
+        base_url: str,
+        key: Secret | None,
+        *,
+        settings: Settings | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.http = HttpCore.for_settings(
+            self.provider,
+            self.settings,
+            base_url=base_url,
+            key=key,
+            scheme=self.scheme,
+            client=client,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP core (and its httpx client, if it made one)."""
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _save_payload(provider: str, content: bytes) -> Path:

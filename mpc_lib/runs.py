@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import ConfigError, NotebookError
+from .extras import require
 from .storage import atomic_write_json, atomic_write_text
 
 __all__ = [
@@ -43,7 +43,6 @@ logger = logging.getLogger("mpc_lib")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
-_INSTALL_HINT = "pip install 'mpc-workbench[notebooks]'"
 _SECRET_WORDS = ("key", "token", "secret", "password")
 _KEY_VARS = {"fal": ("FAL_KEY", "FAL_API_KEY"), "comet": ("COMETAPI_KEY", "COMET_API_KEY")}
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -76,8 +75,8 @@ def run_notebook(
     timeout_s: float | None = None,
 ) -> RunResult:
     """Execute `notebook`; outputs are written even when it fails, then NotebookError is raised."""
-    pm = _import("papermill")
-    _import("nbconvert")
+    pm = require("papermill", "notebook runs")
+    require("nbconvert", "notebook runs")
     path = resolve_notebook(notebook, notebooks_dir)
     name = path.stem
     params = validate_parameters(path, parameters)
@@ -175,7 +174,7 @@ def validate_parameters(
                 f"parameter {name!r} looks like a secret; API keys come only from the "
                 "environment (FAL_KEY, COMETAPI_KEY), never from notebook parameters"
             )
-    declared = _import("papermill").inspect_notebook(str(notebook))
+    declared = require("papermill", "notebook runs").inspect_notebook(str(notebook))
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         known = ", ".join(declared) or "(none: the notebook has no cell tagged 'parameters')"
@@ -187,15 +186,6 @@ def validate_parameters(
         name: _coerce(name, value, _default_value(declared[name].get("default")))
         for name, value in parameters.items()
     }
-
-
-def _import(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ConfigError(
-            f"notebook runs need {exc.name or module}, which is not installed: {_INSTALL_HINT}"
-        ) from None
 
 
 def _default_value(source: object) -> object:

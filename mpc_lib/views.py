@@ -6,12 +6,11 @@ imported inside the functions, so `import mpc_lib` stays light.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
 from .config import Settings
-from .errors import ConfigError
+from .extras import require
 
 __all__ = [
     "ALL",
@@ -25,7 +24,6 @@ __all__ = [
     "sources_banner",
 ]
 
-_INSTALL_HINT = "pip install 'mpc-workbench[notebooks]'"
 _KEY_NAMES = {"fal": "FAL_KEY", "comet": "COMETAPI_KEY"}
 _NO_CATEGORY = "(none)"
 _SEARCH_COLUMNS = ("model_id", "display_name", "description")
@@ -51,7 +49,7 @@ MODEL_COLUMNS = (
 
 def models_frame(registry: Mapping[str, Any]) -> Any:
     """One row per model with flat columns (pricing spread into unit_price, unit, currency)."""
-    pd = _import("pandas")
+    pd = require("pandas", "notebook views")
     rows = []
     for model in registry.get("models", []):
         pricing = model.get("pricing") or {}
@@ -81,7 +79,7 @@ def models_frame(registry: Mapping[str, Any]) -> Any:
 
 def counts_by_category(registry: Mapping[str, Any]) -> Any:
     """Models per (provider, category), largest first within each provider."""
-    pd = _import("pandas")
+    pd = require("pandas", "notebook views")
     frame = models_frame(registry)
     if frame.empty:
         return pd.DataFrame({"provider": [], "category": [], "models": []})
@@ -94,7 +92,7 @@ def counts_by_category(registry: Mapping[str, Any]) -> Any:
 
 def category_figure(registry: Mapping[str, Any]) -> Any:
     """A bar chart of models per category, one coloured trace per provider."""
-    go = _import("plotly.graph_objects")
+    go = require("plotly.graph_objects", "notebook views")
     counts = counts_by_category(registry)
     totals = counts.groupby("category")["models"].sum().sort_values(ascending=False, kind="stable")
     order = list(totals.index)
@@ -118,7 +116,7 @@ def diff_tables(report_or_diff: Any) -> dict[str, Any]:
 
     Takes a SyncReport, a RegistryDiff, or the dict form written to diff.json.
     """
-    pd = _import("pandas")
+    pd = require("pandas", "notebook views")
     diff = getattr(report_or_diff, "diff", report_or_diff)
     added, removed, changed = (_get(diff, name) or [] for name in ("added", "removed", "changed"))
     key_columns = ["provider", "model_id", "key"]
@@ -147,7 +145,7 @@ def filter_models(
 
     `text` is a case-insensitive substring search over model_id, display_name and description.
     """
-    pd = _import("pandas")
+    pd = require("pandas", "notebook views")
     mask = pd.Series(True, index=frame.index)
     if provider and provider != ALL:
         mask &= frame["provider"].str.lower() == provider.lower()
@@ -167,7 +165,7 @@ def filter_models(
 
 def model_browser(registry: Mapping[str, Any], *, max_rows: int = 50) -> Any:
     """A searchable table: provider and category dropdowns plus a text box, re-rendered live."""
-    widgets = _import("ipywidgets")
+    widgets = require("ipywidgets", "notebook views")
     frame = models_frame(registry)
     columns = ["provider", "model_id", "display_name", "category", "unit_price", "unit"]
 
@@ -226,15 +224,6 @@ def sources_banner(registry_or_report: Any, settings: Settings | None = None) ->
             notes.append("STALE: previous records kept")
         parts.append(f"{provider}: {source}" + (f" ({', '.join(notes)})" if notes else ""))
     return " | ".join(parts)
-
-
-def _import(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ConfigError(
-            f"notebook views need {exc.name or module}, which is not installed: {_INSTALL_HINT}"
-        ) from None
 
 
 def _get(obj: Any, name: str) -> Any:

@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from ..config import Secret, Settings
 from ..errors import ResponseFormatError
-from ..http import HttpCore
+from ..http import ProviderClient
 from .models import (
     CometCatalog,
     CometCatalogEntry,
@@ -28,37 +25,11 @@ from .models import (
 __all__ = ["CometClient", "join_catalog", "normalise_comet"]
 
 
-class CometClient:
+class CometClient(ProviderClient):
     """Reads Comet's model list and public catalog through the shared HTTP core."""
 
     provider = "comet"
-
-    def __init__(
-        self,
-        base_url: str,
-        key: Secret | None,
-        *,
-        settings: Settings | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
-        self.http = HttpCore.for_settings(
-            "comet",
-            settings or Settings(),
-            base_url=base_url,
-            key=key,
-            scheme="Bearer",
-            client=client,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP core (and its client, if it made one)."""
-        self.http.close()
-
-    def __enter__(self) -> CometClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    scheme = "Bearer"
 
     def list_models(self) -> list[CometModel]:
         """`GET /v1/models`: the models this key may call."""

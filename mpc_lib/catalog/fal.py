@@ -21,7 +21,7 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import PaginationError
-from ..http import HttpCore
+from ..http import ProviderClient
 from .models import (
     FalModel,
     FalModelPage,
@@ -67,10 +67,11 @@ def _batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(ids[start : start + size])
 
 
-class FalClient:
+class FalClient(ProviderClient):
     """Reads FAL's model catalog and prices through the shared HTTP core."""
 
     provider = "fal"
+    scheme = "Key"
 
     def __init__(
         self,
@@ -81,21 +82,8 @@ class FalClient:
         client: httpx.Client | None = None,
         concurrency: int | None = None,
     ) -> None:
-        settings = settings or Settings()
-        self.http = HttpCore.for_settings(
-            "fal", settings, base_url=base_url, key=key, scheme="Key", client=client
-        )
-        self.concurrency = concurrency or settings.concurrency
-
-    def close(self) -> None:
-        """Close the HTTP core (and its client, if it made one)."""
-        self.http.close()
-
-    def __enter__(self) -> FalClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        super().__init__(base_url, key, settings=settings, client=client)
+        self.concurrency = concurrency or self.settings.concurrency
 
     # --- listing ---------------------------------------------------------------------
 

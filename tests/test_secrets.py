@@ -1,0 +1,83 @@
+"""A canary key must never reach stdout, stderr, logs or any file under outputs/."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.sandbox import Sandbox
+
+FAL_CANARY = "canary-fal-7f3a9c21e4b84d0f"
+COMET_CANARY = "canary-comet-51d0be8a2c6f4e93"
+
+
+@pytest.fixture(scope="module")
+def keyed_sandbox() -> Iterator[Sandbox]:
+    """Emulators that accept exactly the canary keys, reached as if they were the live APIs."""
+    with Sandbox(fal_key=FAL_CANARY, comet_key=COMET_CANARY) as sandbox:
+        yield sandbox
+
+
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _leaks(outputs: Path) -> list[str]:
+    found = []
+    for path in outputs.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if FAL_CANARY.encode() in data or COMET_CANARY.encode() in data:
+                found.append(str(path.relative_to(outputs)))
+    return found
+
+
+def test_canary_keys_never_leave_the_process(keyed_sandbox: Sandbox, tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    env = {
+        "FAL_KEY": FAL_CANARY,
+        "COMETAPI_KEY": COMET_CANARY,
+        "MPC_FAL_BASE_URL": keyed_sandbox.fal_url,
+        "MPC_COMET_BASE_URL": keyed_sandbox.comet_url,
+        "MPC_OUTPUTS_DIR": str(outputs),
+        "MPC_MAX_RETRIES": "0",
+    }
+    # a live sync, logging every HTTP call
+    synced = _mpc("--verbose", "sync", "--json", env=env, cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert '"sources": {"fal": "live", "comet": "live"}' in synced.stdout
+    assert "GET http://127.0.0.1" in synced.stderr  # the HTTP log lines are there...
+    # a notebook run through papermill, with its HTML copy and manifest
+    ran = _mpc("run", "catalog_sync", env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    # a key the provider refuses: the error names provider and status, never the key
+    keyed_sandbox.state.fal_key = FAL_CANARY + "-rotated"
+    try:
+        refused = _mpc("--debug", "sync", "--providers", "fal", env=env, cwd=tmp_path)
+    finally:
+        keyed_sandbox.state.fal_key = FAL_CANARY
+    assert refused.returncode == 3
+    assert "fal: 401 GET /models" in refused.stderr
+
+    assert sorted(p.name for p in (outputs / "registry").iterdir()) == [
+        ".lock",
+        "diff.json",
+        "models.json",
+        "snapshots",
+    ]
+    assert list((outputs / "runs").rglob("*.html"))
+    for result in (synced, ran, refused):
+        assert FAL_CANARY not in result.stdout + result.stderr
+        assert COMET_CANARY not in result.stdout + result.stderr
+    assert _leaks(outputs) == []
