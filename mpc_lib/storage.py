@@ -10,6 +10,8 @@ from typing import Any
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json"]
 
+_DEFAULT_MODE = 0o644
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to a temp file beside `path`, fsync it, then rename it over `path`."""
@@ -17,6 +19,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; keep an existing file's mode, else the usual 0644.
+        mode = path.stat().st_mode & 0o777 if path.exists() else _DEFAULT_MODE
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -62,11 +62,11 @@ def test_canary_keys_never_leave_the_process(keyed_sandbox: Sandbox, tmp_path: P
     ran = _mpc("run", "catalog_sync", env=env, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     # a key the provider refuses: the error names provider and status, never the key
-    keyed_sandbox.state.fal_key = FAL_CANARY + "-rotated"
+    keyed_sandbox.state.keys["fal"] = FAL_CANARY + "-rotated"
     try:
         refused = _mpc("--debug", "sync", "--providers", "fal", env=env, cwd=tmp_path)
     finally:
-        keyed_sandbox.state.fal_key = FAL_CANARY
+        keyed_sandbox.state.keys["fal"] = FAL_CANARY
     assert refused.returncode == 3
     assert "fal: 401 GET /models" in refused.stderr
 

@@ -145,11 +145,11 @@ def _endpoints(
     else:
         data, label = SandboxData.generate(), "generated"
     with Sandbox(data=data, latency_ms=settings.sandbox_latency_ms) as sandbox:
-        emulated = {
-            "fal": _Endpoint("sandbox", sandbox.fal_url, Secret(sandbox.fal_key), label),
-            "comet": _Endpoint("sandbox", sandbox.comet_url, Secret(sandbox.comet_key), label),
+        yield {
+            name: live.get(name)
+            or _Endpoint("sandbox", sandbox.url(name), Secret(sandbox.key(name)), label)
+            for name in sources
         }
-        yield {name: live.get(name) or emulated[name] for name in sources}
 
 
 def _fetch_fal(

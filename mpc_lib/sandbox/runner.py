@@ -1,8 +1,18 @@
-"""`Sandbox`: both emulators on loopback ports, sharing one state the caller can steer."""
+"""`Sandbox`: the emulators on loopback ports, sharing one state the caller can steer.
+
+Each emulator is an entry in `EMULATORS`: an ASGI app factory over the shared
+`SandboxState` and the path a client's base URL ends in.  A new emulator (Apidog,
+an OpenAI-style upstream) is one more module with `create_app(state)` and one
+more entry here; `Sandbox.url(name)` and `Sandbox.key(name)` then serve it.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp
 
 from . import comet, fal
 from .data import SandboxData
@@ -10,7 +20,21 @@ from .faults import FaultPlan
 from .server import SandboxServer
 from .state import RequestRecord, SandboxState
 
-__all__ = ["Sandbox"]
+__all__ = ["EMULATORS", "Emulator", "Sandbox"]
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """How to serve one provider: its app factory and the base path its clients use."""
+
+    create_app: Callable[[SandboxState], ASGIApp]
+    base_path: str = ""
+
+
+EMULATORS: dict[str, Emulator] = {
+    "fal": Emulator(fal.create_app, base_path="/v1"),
+    "comet": Emulator(comet.create_app),
+}
 
 
 def _random_key(provider: str) -> str:
@@ -18,7 +42,7 @@ def _random_key(provider: str) -> str:
 
 
 class Sandbox:
-    """FAL and Comet emulators in background threads; use as a context manager or start()/stop()."""
+    """The emulators in background threads; use as a context manager or start()/stop()."""
 
     def __init__(
         self,
@@ -30,24 +54,63 @@ class Sandbox:
         host: str = "127.0.0.1",
         fal_port: int = 0,
         comet_port: int = 0,
+        *,
+        keys: Mapping[str, str] | None = None,
+        ports: Mapping[str, int] | None = None,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
+        given_keys = {"fal": fal_key, "comet": comet_key, **(keys or {})}
+        given_ports = {"fal": fal_port, "comet": comet_port, **(ports or {})}
+        unknown = (set(keys or {}) | set(ports or {})) - set(EMULATORS)
+        if unknown:
+            raise ValueError(
+                f"unknown emulator(s) {sorted(unknown)}; known: {', '.join(EMULATORS)}"
+            )
         live = data if data is not None else SandboxData.generate()
         self._initial = live.copy()
         self._initial_latency_ms = float(latency_ms)
-        self.fal_key = fal_key or _random_key("fal")
-        self.comet_key = comet_key or _random_key("comet")
+        self._keys = {name: given_keys.get(name) or _random_key(name) for name in EMULATORS}
         self.state = SandboxState(
             data=live,
-            fal_key=None if accept_any_key else self.fal_key,
-            comet_key=None if accept_any_key else self.comet_key,
+            keys={name: None if accept_any_key else key for name, key in self._keys.items()},
             latency_ms=float(latency_ms),
         )
-        self._fal = SandboxServer(fal.create_app(self.state), host=host, port=fal_port, name="fal")
-        self._comet = SandboxServer(
-            comet.create_app(self.state), host=host, port=comet_port, name="comet"
-        )
+        self._servers = {
+            name: SandboxServer(
+                emulator.create_app(self.state), host=host, port=given_ports.get(name, 0), name=name
+            )
+            for name, emulator in EMULATORS.items()
+        }
+
+    def url(self, name: str) -> str:
+        """The base URL a client of emulator `name` uses (FAL's ends in /v1)."""
+        return self._server(name).url + EMULATORS[name].base_path
+
+    def key(self, name: str) -> str:
+        """The key emulator `name` accepts (any key, when started with accept_any_key)."""
+        self._server(name)
+        return self._keys[name]
+
+    @property
+    def fal_url(self) -> str:
+        """The FAL base URL, ending in /v1, as a FAL client expects."""
+        return self.url("fal")
+
+    @property
+    def comet_url(self) -> str:
+        """The Comet root URL; clients add /v1/models and /api/models."""
+        return self.url("comet")
+
+    @property
+    def fal_key(self) -> str:
+        """The key the FAL emulator accepts."""
+        return self._keys["fal"]
+
+    @property
+    def comet_key(self) -> str:
+        """The key the Comet emulator accepts."""
+        return self._keys["comet"]
 
     @property
     def data(self) -> SandboxData:
@@ -56,7 +119,7 @@ class Sandbox:
 
     @property
     def faults(self) -> FaultPlan:
-        """The fault plan both emulators consult (`Fault.provider` picks one)."""
+        """The fault plan every emulator consults (`Fault.provider` picks one)."""
         return self.state.faults
 
     @property
@@ -71,24 +134,14 @@ class Sandbox:
         self.state.latency_ms = float(value)
 
     @property
-    def fal_url(self) -> str:
-        """The FAL base URL, ending in /v1, as a FAL client expects."""
-        return f"{self._fal.url}/v1"
-
-    @property
-    def comet_url(self) -> str:
-        """The Comet root URL; clients add /v1/models and /api/models."""
-        return self._comet.url
-
-    @property
     def running(self) -> bool:
-        """Whether both emulators are serving."""
-        return self._fal.running and self._comet.running
+        """Whether every emulator is serving."""
+        return all(server.running for server in self._servers.values())
 
     def requests(self, provider: str | None = None) -> list[RequestRecord]:
         """The request log (control routes excluded), optionally for one provider."""
-        if provider not in (None, "fal", "comet"):
-            raise ValueError(f"unknown provider {provider!r}; known: fal, comet")
+        if provider is not None:
+            self._server(provider)
         return self.state.log.records(provider)
 
     def reset(self) -> None:
@@ -100,21 +153,27 @@ class Sandbox:
         self.state.latency_ms = self._initial_latency_ms
 
     def start(self) -> Sandbox:
-        """Start both emulators (a no-op when already running)."""
+        """Start every emulator (a no-op when already running)."""
         try:
-            self._fal.start()
-            self._comet.start()
+            for server in self._servers.values():
+                server.start()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Stop both emulators and wait for their threads."""
-        self._fal.request_stop()
-        self._comet.request_stop()
-        self._fal.join()
-        self._comet.join()
+        """Stop every emulator and wait for their threads."""
+        for server in self._servers.values():
+            server.request_stop()
+        for server in self._servers.values():
+            server.join()
+
+    def _server(self, name: str) -> SandboxServer:
+        try:
+            return self._servers[name]
+        except KeyError:
+            raise ValueError(f"unknown emulator {name!r}; known: {', '.join(EMULATORS)}") from None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -125,4 +184,5 @@ class Sandbox:
     def __repr__(self) -> str:
         if not self.running:
             return "Sandbox(stopped)"
-        return f"Sandbox(fal_url={self.fal_url!r}, comet_url={self.comet_url!r})"
+        urls = ", ".join(f"{name}_url={self.url(name)!r}" for name in EMULATORS)
+        return f"Sandbox({urls})"

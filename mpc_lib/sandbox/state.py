@@ -77,8 +77,7 @@ class SandboxState:
 
     data: SandboxData
     faults: FaultPlan = field(default_factory=FaultPlan)
-    fal_key: str | None = None
-    comet_key: str | None = None
+    keys: dict[str, str | None] = field(default_factory=dict)
     latency_ms: float = 0.0
     log: RequestLog = field(default_factory=RequestLog)
     _ids: dict[str, int] = field(default_factory=dict, repr=False)
@@ -86,8 +85,8 @@ class SandboxState:
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8], repr=False)
 
     def key_for(self, provider: str) -> str | None:
-        """The key `provider`'s emulator accepts (None = any non-empty key)."""
-        return {"fal": self.fal_key, "comet": self.comet_key}[provider]
+        """The key `provider`'s emulator accepts (None or absent = any non-empty key)."""
+        return self.keys.get(provider)
 
     def next_request_id(self, provider: str) -> str:
         """A unique request id such as `sbx-fal-1a2b3c4d-000042`."""

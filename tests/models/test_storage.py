@@ -1,0 +1,44 @@
+"""Atomic writes: whole files or nothing, readable modes, no temp files left behind."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.storage import atomic_write_bytes, atomic_write_json, read_json
+
+
+def test_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "models.json"
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"b": [1, 2]})
+    assert read_json(target) == {"b": [1, 2]}
+    assert [p.name for p in target.parent.iterdir()] == ["models.json"]
+
+
+def test_new_files_are_0644_and_existing_modes_are_kept(tmp_path: Path) -> None:
+    target = tmp_path / "run.html"
+    atomic_write_bytes(target, b"x")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    os.chmod(target, 0o600)
+    atomic_write_bytes(target, b"y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_bytes() == b"y"
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "models.json"
+    atomic_write_json(target, {"good": True})
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "str is not bytes")  # type: ignore[arg-type]  # fails mid-write
+    assert json.loads(target.read_text()) == {"good": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["models.json"]
+
+
+def test_read_json_names_file_line_and_column(tmp_path: Path) -> None:
+    broken = tmp_path / "models.json"
+    broken.write_text('{\n  "models": [,]\n}')
+    with pytest.raises(ValueError, match=r"models\.json:2:\d+: invalid JSON"):
+        read_json(broken)
