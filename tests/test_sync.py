@@ -158,3 +158,20 @@ def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path:
     fal = {m["model_id"]: m for m in registry["models"] if m["provider"] == "fal"}
     assert len({m["category"] for m in fal.values()}) == 21
     assert all(m["display_name"] for m in fal.values())
+
+
+def test_an_emptied_catalog_never_replaces_the_previous_one(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    had = sync_catalog(settings).counts["comet"]
+    before = _snapshot_state(tmp_path)
+    sandbox.data.comet_models.clear()  # a valid answer with no models: the old hub wrote this
+    with pytest.raises(SyncError) as info:
+        sync_catalog(settings)
+    assert str(info.value.failures["comet"]) == (
+        f"comet: malformed answer from /v1/models: listed 0 models where the previous sync had "
+        f"{had}; not replacing them"
+    )
+    assert _snapshot_state(tmp_path) == before
+    partial = sync_catalog(settings, allow_partial=True)
+    assert partial.stale == ["comet"]
+    assert partial.counts["comet"] == had > 500

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import httpx
 
 from ..config import PROVIDERS, Secret, Settings, Source
-from ..errors import MpcError, SyncError
+from ..errors import MpcError, ResponseFormatError, SyncError
 from ..http import build_client
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
@@ -229,6 +229,23 @@ def _fetch_all(
     return raw, failures
 
 
+_LIST_PATHS = {"fal": "/models", "comet": "/v1/models"}
+
+
+def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, MpcError]:
+    """Providers that listed no models where the last sync had some: a failure, not a wipe."""
+    if previous is None:
+        return {}
+    emptied: dict[str, MpcError] = {}
+    for name in list(raw):
+        before = previous.get("counts", {}).get(name, 0)
+        if before and not raw[name][0]:
+            detail = f"listed 0 models where the previous sync had {before}; not replacing them"
+            emptied[name] = ResponseFormatError(name, _LIST_PATHS[name], detail)
+            del raw[name]
+    return emptied
+
+
 def _normalise(name: str, raw: Any) -> _Fetched:
     if name == "fal":
         models, prices = raw
@@ -272,6 +289,7 @@ def sync_catalog(
             raw, failures = _fetch_all(endpoints, settings, report_progress)
         fetched_s = time.perf_counter() - started
         previous = previous_future.result()
+        failures.update(_emptied(previous, raw))
         if failures and not allow_partial:
             raise SyncError(failures)
 
