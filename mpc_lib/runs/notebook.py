@@ -9,9 +9,6 @@ so a notebook's own `Settings.from_env()` agrees with the caller's.
 
 from __future__ import annotations
 
-import ast
-import copy
-import json
 import logging
 import os
 import re
@@ -23,10 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import ConfigError, NotebookError
-from .extras import require
-from .storage import atomic_write_json, atomic_write_text
+from ..config import Settings
+from ..errors import ConfigError, NotebookError
+from ..extras import require
+from ..storage import atomic_write_json
+from .html import write_html
+from .kernel import check_kernel, kernel_env, kernel_manager_class
+from .parameters import validate_parameters
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -35,20 +35,13 @@ __all__ = [
     "available_notebooks",
     "resolve_notebook",
     "run_notebook",
-    "validate_parameters",
 ]
 
 logger = logging.getLogger("mpc_lib")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
-_SECRET_WORDS = ("key", "token", "secret", "password")
-_KEY_VARS = {"fal": ("FAL_KEY", "FAL_API_KEY"), "comet": ("COMETAPI_KEY", "COMET_API_KEY")}
-_TRUE = frozenset({"true", "yes", "1", "on"})
-_FALSE = frozenset({"false", "no", "0", "off"})
-_NULL = frozenset({"none", "null"})
-_PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _START_TIMEOUT_S = 60
 
 
@@ -80,7 +73,7 @@ def run_notebook(
     path = resolve_notebook(notebook, notebooks_dir)
     name = path.stem
     params = validate_parameters(path, parameters)
-    _check_kernel(kernel_name)
+    check_kernel(kernel_name)
 
     started = now or datetime.now(UTC)
     outputs_dir = Path(settings.outputs_dir).resolve()
@@ -108,7 +101,9 @@ def run_notebook(
     try:
         error = _execute(pm, path, output_path, params, settings, kernel_name, timeout_s)
         try:
-            _write_html(output_path, html_path)
+            executed = _load(output_path)
+            if executed is not None:
+                write_html(executed, html_path)
         except Exception:
             if error is None:
                 raise
@@ -162,104 +157,6 @@ def resolve_notebook(notebook: str | Path, notebooks_dir: Path | None = None) ->
     raise ConfigError(f"unknown notebook {text!r} in {folder}; available: {known}")
 
 
-def validate_parameters(
-    notebook: Path, parameters: Mapping[str, object] | None
-) -> dict[str, object]:
-    """Check names against the notebook's parameters cell and coerce string values to its types."""
-    if not parameters:
-        return {}
-    for name in parameters:
-        if any(word in name.lower() for word in _SECRET_WORDS):
-            raise ConfigError(
-                f"parameter {name!r} looks like a secret; API keys come only from the "
-                "environment (FAL_KEY, COMETAPI_KEY), never from notebook parameters"
-            )
-    declared = require("papermill", "notebook runs").inspect_notebook(str(notebook))
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        known = ", ".join(declared) or "(none: the notebook has no cell tagged 'parameters')"
-        raise ConfigError(
-            f"unknown parameter(s) {', '.join(unknown)} for notebook {notebook.stem}; "
-            f"known: {known}"
-        )
-    return {
-        name: _coerce(name, value, _default_value(declared[name].get("default")))
-        for name, value in parameters.items()
-    }
-
-
-def _default_value(source: object) -> object:
-    """The declared default as a Python value; a non-literal expression gives `...`."""
-    if not isinstance(source, str):
-        return ...
-    try:
-        return ast.literal_eval(source)
-    except (ValueError, SyntaxError):
-        return ...
-
-
-def _coerce(name: str, value: object, default: object) -> object:
-    if not isinstance(value, str):
-        _check_plain(name, value)
-        return value
-    raw = value.strip()
-    expected = type(default).__name__
-    if isinstance(default, str) or default is ...:
-        return value
-    if raw.lower() in _NULL:
-        return None
-    if isinstance(default, bool):
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        raise ConfigError(f"parameter {name}={value!r}: expected a bool (true/false/yes/no/1/0)")
-    try:
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except ValueError:
-        raise ConfigError(f"parameter {name}={value!r}: expected {expected}") from None
-    if default is None:
-        try:
-            parsed: object = json.loads(raw)
-        except json.JSONDecodeError:
-            return value
-        return parsed
-    if isinstance(default, list | dict | tuple):
-        try:
-            parsed = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"parameter {name}={value!r}: expected a JSON {expected} ({exc.msg})"
-            ) from None
-        if isinstance(default, tuple) and isinstance(parsed, list):
-            return parsed
-        if not isinstance(parsed, type(default)):
-            raise ConfigError(f"parameter {name}={value!r}: expected a JSON {expected}")
-        return parsed
-    return value
-
-
-def _check_plain(name: str, value: object) -> None:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"parameter {name}: {type(value).__name__} is not a plain JSON value"
-        ) from None
-
-
-def _check_kernel(kernel_name: str) -> None:
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    specs = KernelSpecManager().find_kernel_specs()
-    if kernel_name not in specs:
-        known = ", ".join(sorted(specs)) or "(none)"
-        raise ConfigError(f"no Jupyter kernel named {kernel_name!r}; available: {known}")
-
-
 def _reserve_paths(outputs_dir: Path, name: str, started: datetime) -> tuple[Path, Path, Path]:
     """Claim `<name>-<HHMMSS>[-N]` in today's run folder by creating its manifest exclusively."""
     folder = outputs_dir / "runs" / started.strftime("%Y-%m-%d")
@@ -276,44 +173,6 @@ def _reserve_paths(outputs_dir: Path, name: str, started: datetime) -> tuple[Pat
             continue
         return folder / f"{stem}.ipynb", folder / f"{stem}.html", manifest
     raise ConfigError(f"{folder}: too many runs of {name} in the same second")
-
-
-def _kernel_env(settings: Settings) -> dict[str, str]:
-    """The kernel's environment: ours, overlaid with the caller's settings (keys blank if unset)."""
-    env = dict(os.environ)
-    env.update(settings.public_env())
-    env["MPC_OUTPUTS_DIR"] = str(Path(settings.outputs_dir).resolve())
-    snapshot = settings.sandbox_snapshot
-    env["MPC_SANDBOX_SNAPSHOT"] = str(Path(snapshot).resolve()) if snapshot else ""
-    for provider, names in _KEY_VARS.items():
-        key = settings.key_for(provider)
-        for var in names:
-            env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
-        if key is not None:
-            env[names[0]] = key.reveal()
-    return env
-
-
-def _kernel_manager_class(env: dict[str, str], cwd: Path) -> type:
-    """An AsyncKernelManager that starts its kernel with `env` in `cwd` (nothing process-global).
-
-    CurveZMQ transport encryption is on whenever pyzmq and the kernelspec support it.
-    """
-    import zmq
-    from jupyter_client import AsyncKernelManager
-    from traitlets import default
-
-    class _RunKernelManager(AsyncKernelManager):
-        @default("transport_encryption")
-        def _encrypt_when_possible(self) -> str:
-            return "auto" if zmq.has("curve") else "disabled"
-
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw["env"] = {**env, **kw.get("env", {})}
-            kw.setdefault("cwd", str(cwd))
-            await super().start_kernel(**kw)
-
-    return _RunKernelManager
 
 
 def _execute(
@@ -337,7 +196,7 @@ def _execute(
             progress_bar=False,
             start_timeout=_START_TIMEOUT_S,
             execution_timeout=timeout_s,
-            kernel_manager_class=_kernel_manager_class(_kernel_env(settings), REPO_ROOT),
+            kernel_manager_class=kernel_manager_class(kernel_env(settings), REPO_ROOT),
         )
     except pm.PapermillExecutionError as exc:
         index = _input_cell_index(output_path, exc.cell_index)
@@ -389,49 +248,6 @@ def _running_cell_index(output_path: Path) -> int | None:
             found = index
         index += 1
     return found
-
-
-def _write_html(output_path: Path, html_path: Path) -> None:
-    """Export the executed notebook to self-contained HTML (plotly figures drawn offline)."""
-    nb = _load(output_path)
-    if nb is None:
-        return
-    from nbconvert import HTMLExporter
-
-    nb = _with_plotly_html(nb)
-    body, _resources = HTMLExporter().from_notebook_node(nb)
-    atomic_write_text(html_path, body)
-
-
-def _with_plotly_html(nb: Any) -> Any:
-    """Add a text/html rendering beside each plotly JSON output; plotly.js is inlined once."""
-    outputs = [
-        output
-        for cell in nb.cells
-        for output in cell.get("outputs", [])
-        if _PLOTLY_MIME in output.get("data", {})
-    ]
-    if not outputs:
-        return nb
-    try:
-        import plotly.io as pio
-    except ImportError:
-        return nb
-    nb = copy.deepcopy(nb)
-    first = True
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if _PLOTLY_MIME not in data or "text/html" in data:
-                continue
-            data["text/html"] = pio.to_html(
-                dict(data[_PLOTLY_MIME]),
-                include_plotlyjs=first,
-                full_html=False,
-                validate=False,
-            )
-            first = False
-    return nb
 
 
 def _error_record(error: NotebookError) -> dict[str, object]:

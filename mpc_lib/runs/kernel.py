@@ -1,0 +1,62 @@
+"""The Jupyter kernel of a run: it must exist, and it sees the caller's settings, not ours."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import ConfigError
+
+__all__ = ["check_kernel", "kernel_env", "kernel_manager_class"]
+
+_KEY_VARS = {"fal": ("FAL_KEY", "FAL_API_KEY"), "comet": ("COMETAPI_KEY", "COMET_API_KEY")}
+
+
+def check_kernel(kernel_name: str) -> None:
+    """Raise ConfigError naming the installed kernels when `kernel_name` is not one."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if kernel_name not in specs:
+        known = ", ".join(sorted(specs)) or "(none)"
+        raise ConfigError(f"no Jupyter kernel named {kernel_name!r}; available: {known}")
+
+
+def kernel_env(settings: Settings) -> dict[str, str]:
+    """The kernel's environment: ours, overlaid with the caller's settings (keys blank if unset)."""
+    env = dict(os.environ)
+    env.update(settings.public_env())
+    env["MPC_OUTPUTS_DIR"] = str(Path(settings.outputs_dir).resolve())
+    snapshot = settings.sandbox_snapshot
+    env["MPC_SANDBOX_SNAPSHOT"] = str(Path(snapshot).resolve()) if snapshot else ""
+    for provider, names in _KEY_VARS.items():
+        key = settings.key_for(provider)
+        for var in names:
+            env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
+        if key is not None:
+            env[names[0]] = key.reveal()
+    return env
+
+
+def kernel_manager_class(env: dict[str, str], cwd: Path) -> type:
+    """An AsyncKernelManager that starts its kernel with `env` in `cwd` (nothing process-global).
+
+    CurveZMQ transport encryption is on whenever pyzmq and the kernelspec support it.
+    """
+    import zmq
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class _RunKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt_when_possible(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**env, **kw.get("env", {})}
+            kw.setdefault("cwd", str(cwd))
+            await super().start_kernel(**kw)
+
+    return _RunKernelManager
