@@ -157,21 +157,6 @@ def test_keys_reach_the_kernel_but_no_output_file(fixtures_dir: Path, tmp_path: 
         assert secret not in path.read_text(encoding="utf-8"), path
 
 
-def test_an_unexpected_failure_still_closes_the_manifest(
-    fixtures_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def explode(*_args: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(runs, "_execute", explode)
-    with pytest.raises(OSError, match="disk full"):
-        run_notebook("ok", settings=settings, notebooks_dir=fixtures_dir)
-    (manifest_path,) = (settings.outputs_dir / "runs").glob("*/ok-*.json")
-    manifest = _manifest(manifest_path)
-    assert manifest["status"] == "failed"
-    assert manifest["error"] == {"type": "OSError", "message": "disk full"}
-
-
 # --- resolution and parameters (no kernel) -------------------------------------------------
 
 
