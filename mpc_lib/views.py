@@ -21,6 +21,7 @@ __all__ = [
     "filter_models",
     "model_browser",
     "models_frame",
+    "provider_summary",
     "sources_banner",
 ]
 
@@ -88,6 +89,19 @@ def counts_by_category(registry: Mapping[str, Any]) -> Any:
         ["provider", "models", "category"], ascending=[True, False, True], kind="stable"
     )
     return counts.reset_index(drop=True)
+
+
+def provider_summary(registry: Mapping[str, Any]) -> Any:
+    """Per provider: how many models, how many of them priced, how many categories."""
+    return (
+        models_frame(registry)
+        .groupby("provider")
+        .agg(
+            models=("key", "size"),
+            priced=("unit_price", "count"),
+            categories=("category", "nunique"),
+        )
+    )
 
 
 def category_figure(registry: Mapping[str, Any]) -> Any:

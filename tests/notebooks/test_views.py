@@ -233,3 +233,9 @@ def test_importing_mpc_lib_views_stays_light(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_provider_summary_counts_models_prices_and_categories(registry: dict[str, Any]) -> None:
+    summary = views.provider_summary(registry)
+    assert summary.loc["fal"].tolist() == [3, 2, 2]  # 3 models, 2 priced, 2 categories
+    assert summary.loc["comet"].tolist() == [2, 0, 2]  # "text" and "(none)"
