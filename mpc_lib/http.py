@@ -298,17 +298,9 @@ class HttpCore:
                     )
                     response.read()
             except TransportError as exc:
-                retryable = isinstance(exc.__cause__, _RETRYABLE_TRANSPORT)
-                log.warning(
-                    "%s %s%s failed: %s (attempt %d)",
-                    method,
-                    self.base_url,
-                    path,
-                    exc.detail,
-                    attempt,
-                )
-                if retryable and attempt <= self.retry.max_retries:
-                    self._sleep(self._delay(attempt, None))
+                if isinstance(exc.__cause__, _RETRYABLE_TRANSPORT) and self._retry_later(
+                    attempt, None, f"{method} {self.base_url}{path} failed: {exc.detail}"
+                ):
                     continue
                 raise
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -319,13 +311,22 @@ class HttpCore:
             )  # fmt: skip
             if response.status_code < 400:
                 return response
-            if (
-                self.retry.should_retry_status(response.status_code)
-                and attempt <= self.retry.max_retries
+            if self.retry.should_retry_status(response.status_code) and self._retry_later(
+                attempt,
+                response.headers,
+                f"{method} {self.base_url}{path} -> {response.status_code}",
             ):
-                self._sleep(self._delay(attempt, response.headers))
                 continue
             raise self._provider_error(method, path, response)
+
+    def _retry_later(self, attempt: int, headers: Mapping[str, str] | None, what: str) -> bool:
+        """Sleep before the next try and say so; False once the retry budget is spent."""
+        if attempt > self.retry.max_retries:
+            return False
+        delay = self._delay(attempt, headers)
+        log.warning("%s; retry %d/%d in %.2fs", what, attempt, self.retry.max_retries, delay)
+        self._sleep(delay)
+        return True
 
     def _delay(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         with self._rng_lock:

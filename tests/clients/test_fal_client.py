@@ -113,7 +113,7 @@ def test_latency_beyond_the_timeout_is_retried(sandbox, caplog) -> None:
     assert len(page.models) == 100
     # the slow answer is abandoned (the emulator logs it only when it finishes), the retry succeeds
     attempts = [r.getMessage() for r in caplog.records if r.name == "mpc_lib.http"]
-    assert any("ReadTimeout" in m and "attempt 1" in m for m in attempts)
+    assert any("ReadTimeout" in m and "retry 1/3" in m for m in attempts)
     assert any("-> 200" in m and "attempt 2" in m for m in attempts)
 
 
@@ -142,6 +142,16 @@ def test_429_retry_after_is_honoured(sandbox) -> None:
     assert [entry[4] for entry in log] == [429, 200]
     assert log[1][5] - log[0][5] >= 0.95  # waited for Retry-After, not the 0 s backoff
     assert time.monotonic() - started >= 0.95
+
+
+def test_each_retry_is_logged_with_its_wait(sandbox, caplog) -> None:
+    sandbox.faults.add(Fault(kind="server_error", provider="fal", status=502, times=2))
+    with _client(sandbox, retry_backoff_s=0.01) as client:
+        client.get_page(None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert warnings[0].startswith(f"GET {sandbox.fal_url}/models -> 502; retry 1/3 in 0.0")
+    assert "retry 2/3" in warnings[1]
 
 
 def test_429_forever_raises_rate_limited(sandbox) -> None:
