@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from .config import PROVIDERS, Settings, Source
-from .errors import MpcError, SyncError
+from .errors import MpcError
 
 __all__ = ["app", "main"]
 
@@ -147,9 +147,6 @@ def sync(
             }  # fmt: skip
             typer.echo(json.dumps(failed))
         code = exc.exit_code if isinstance(exc, MpcError) else 2
-        if isinstance(exc, SyncError):
-            for name, err in exc.failures.items():
-                _stderr.print(f"[bold red]{name} failed:[/] {err}", highlight=False, soft_wrap=True)
         raise _fail(exc, code) from None
     typer.echo(report.summary())
     if as_json:

@@ -224,7 +224,7 @@ def _fetch_all(
             try:
                 raw[name] = future.result()
             except MpcError as exc:
-                log.error("%s failed: %s", name, exc)
+                log.info("%s failed: %s", name, exc)  # reported by SyncError or SyncReport
                 failures[name] = exc
     return raw, failures
 
