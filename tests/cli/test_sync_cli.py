@@ -55,7 +55,7 @@ def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> Non
     assert summary["status"] == "failed"
     assert summary["sources"] == {"fal": "live", "comet": "sandbox"}
     assert "fal" in summary["error"] and "ConnectError" in summary["error"]
-    assert "error: sync failed, registry left untouched. fal failed: fal: no answer" in result.stderr
+    assert "sync failed, registry left untouched. fal failed: fal: no answer" in result.stderr
     assert "Traceback" not in result.stderr
     assert "canary-cli-key-000" not in result.stdout + result.stderr
     assert not (tmp_path / "out" / "registry" / "models.json").exists()

@@ -1,0 +1,46 @@
+"""`mpc run` as a user runs it: exit codes and one-line errors that point at the evidence."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _mpc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env["MPC_OUTPUTS_DIR"] = str(cwd / "out")
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_failing_cell_exits_6_and_names_cell_and_notebook(tmp_path: Path) -> None:
+    # source=live with no key set: the sync cell raises ConfigError inside the kernel
+    result = _mpc("run", "catalog_sync", "-p", "source", "live", cwd=tmp_path)
+    assert result.returncode == 6, result.stderr
+    match = re.search(r"failed in cell (\d+): ConfigError: .*FAL_KEY is not set", result.stderr)
+    assert match, result.stderr
+    executed = re.search(r"executed notebook: (\S+\.ipynb)\)", result.stderr)
+    assert executed and Path(executed.group(1)).is_file()
+    assert Path(executed.group(1)).with_suffix(".html").is_file()
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    unknown = _mpc("run", "no_such_notebook", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "unknown notebook 'no_such_notebook'" in unknown.stderr
+    assert "available: catalog_sync" in unknown.stderr
+    dangling = _mpc("run", "catalog_sync", "-p", "providers", cwd=tmp_path)
+    assert dangling.returncode == 2
+    assert "expected -p NAME VALUE" in dangling.stderr
+    secret = _mpc("run", "catalog_sync", "-p", "api_key", "x", cwd=tmp_path)
+    assert secret.returncode == 2
+    assert "looks like a secret" in secret.stderr
+    assert not (tmp_path / "out" / "runs").exists()
