@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from .config import PROVIDERS, Settings, Source
-from .errors import MpcError
+from .errors import ConfigError, MpcError
 
 __all__ = ["app", "main"]
 
@@ -36,10 +36,14 @@ _stderr = Console(stderr=True)
 
 class _State:
     debug = False
-    env_file: Path | None = Path(".env")
+    env_file: Path | None = None
 
 
 def _settings() -> Settings:
+    if _State.env_file is None:
+        return Settings.from_env(env_file=".env")  # optional: read when present
+    if not _State.env_file.is_file():
+        raise ConfigError(f"{_State.env_file}: no such env file (--env-file)")
     return Settings.from_env(env_file=_State.env_file)
 
 
@@ -55,9 +59,10 @@ def _fail(exc: Exception, code: int) -> typer.Exit:
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and debug logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP call.")] = False,
-    env_file: Annotated[Path, typer.Option(help="dotenv file to read keys and MPC_* from.")] = Path(
-        ".env"
-    ),
+    env_file: Annotated[
+        Path | None,
+        typer.Option(help="dotenv file with keys and MPC_* settings [default: ./.env if present]"),
+    ] = None,
 ) -> None:
     _State.debug = debug
     _State.env_file = env_file

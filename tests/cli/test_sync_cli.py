@@ -84,3 +84,13 @@ def test_bad_env_file_names_the_line(tmp_path: Path) -> None:
     result = _mpc("sync", env={"MPC_OUTPUTS_DIR": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 2
     assert ".env:2: expected NAME=value" in result.stderr
+
+
+def test_named_env_file_is_read_and_a_missing_one_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "ops.env").write_text(f"MPC_OUTPUTS_DIR={tmp_path / 'from-env-file'}\n")
+    result = _mpc("--env-file", "ops.env", "sync", "--providers", "comet", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "from-env-file" / "registry" / "models.json").is_file()
+    missing = _mpc("--env-file", "nope.env", "sync", env={}, cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "nope.env: no such env file" in missing.stderr
