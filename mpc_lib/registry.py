@@ -196,8 +196,14 @@ class RegistryStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the registry lock (an flock on registry/.lock) for a read-diff-write."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise RegistryError(
+                f"{self.root}: cannot write the registry here: {exc.strerror}"
+            ) from exc
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -212,12 +218,17 @@ class RegistryStore:
         """
         snapshot = self.snapshots_dir / f"models-{utc_stamp(moment)}.json"
         encoded = encode_registry(registry)
-        atomic_write_bytes(snapshot, encoded)
-        atomic_write_bytes(self.path, encoded)
-        atomic_write_json(
-            self.diff_path,
-            {"generated_at": registry.get("generated_at"), **diff.to_json()},
-        )
+        try:
+            atomic_write_bytes(snapshot, encoded)
+            atomic_write_bytes(self.path, encoded)
+            atomic_write_json(
+                self.diff_path,
+                {"generated_at": registry.get("generated_at"), **diff.to_json()},
+            )
+        except OSError as exc:
+            raise RegistryError(
+                f"{exc.filename or self.root}: write failed: {exc.strerror}"
+            ) from exc
         for old in self.snapshots()[: -self.keep]:
             old.unlink(missing_ok=True)
         return snapshot

@@ -7,7 +7,7 @@ import pytest
 
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
-from mpc_lib.errors import PaginationError, ServerError, SyncError
+from mpc_lib.errors import PaginationError, RegistryError, ServerError, SyncError
 from mpc_lib.registry import RegistryStore, load_registry
 from mpc_lib.sandbox import Fault
 
@@ -175,3 +175,19 @@ def test_an_emptied_catalog_never_replaces_the_previous_one(sandbox, tmp_path: P
     partial = sync_catalog(settings, allow_partial=True)
     assert partial.stale == ["comet"]
     assert partial.counts["comet"] == had > 500
+
+
+def test_a_corrupt_registry_is_named_and_left_alone(sandbox, tmp_path: Path) -> None:
+    registry = tmp_path / "registry" / "models.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
+    with pytest.raises(RegistryError, match=r"registry/models\.json:2:\d+: invalid JSON"):
+        sync_catalog(_live(sandbox, tmp_path))
+    assert registry.read_text() == '{"models": [\n  {"provider": "fal",,}\n]}\n'
+
+
+def test_an_unwritable_outputs_dir_is_named(sandbox, tmp_path: Path) -> None:
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file where the outputs folder should be")
+    with pytest.raises(RegistryError, match=r"outputs/registry: cannot write the registry here"):
+        sync_catalog(_live(sandbox, blocker))
