@@ -47,6 +47,13 @@ def _settings() -> Settings:
     return Settings.from_env(env_file=_State.env_file)
 
 
+def _exit_code(exc: Exception) -> int:
+    """MpcErrors carry their own code; bad arguments are 2; an OS error (disk, permissions) 1."""
+    if isinstance(exc, MpcError):
+        return exc.exit_code
+    return 2 if isinstance(exc, ValueError) else 1
+
+
 def _fail(exc: Exception, code: int) -> typer.Exit:
     """One stderr line (a traceback only under --debug), then the exit code."""
     if _State.debug:
@@ -143,7 +150,7 @@ def sync(
                 allow_partial=allow_partial,
                 progress=bars,
             )
-    except (MpcError, ValueError) as exc:
+    except (MpcError, ValueError, OSError) as exc:
         if as_json:
             failed = {
                 "status": "failed", "sources": sources, "counts": {}, "added": 0, "removed": 0,
@@ -151,7 +158,7 @@ def sync(
                 "registry": None, "error": str(exc),
             }  # fmt: skip
             typer.echo(json.dumps(failed))
-        code = exc.exit_code if isinstance(exc, MpcError) else 2
+        code = _exit_code(exc)
         raise _fail(exc, code) from None
     typer.echo(report.summary())
     if as_json:
@@ -186,8 +193,8 @@ def run(
     try:
         params = _parameters(ctx.args)
         result = run_notebook(notebook, params, settings=_settings())
-    except (MpcError, ValueError) as exc:
-        raise _fail(exc, exc.exit_code if isinstance(exc, MpcError) else 2) from None
+    except (MpcError, ValueError, OSError) as exc:
+        raise _fail(exc, _exit_code(exc)) from None
     typer.echo(f"notebook: {result.output_path}")
     typer.echo(f"html:     {result.html_path}")
     typer.echo(f"manifest: {result.manifest_path}")
@@ -215,7 +222,7 @@ def sandbox_serve(
         )  # fmt: skip
         sandbox.start()
     except (MpcError, OSError, ValueError) as exc:
-        raise _fail(exc, exc.exit_code if isinstance(exc, MpcError) else 2) from None
+        raise _fail(exc, _exit_code(exc)) from None
     typer.echo(f"FAL emulator:   {sandbox.fal_url}   (Authorization: Key <anything>)")
     typer.echo(f"Comet emulator: {sandbox.comet_url}   (Authorization: Bearer <anything>)")
     typer.echo(f"faults: POST {sandbox.fal_url.rsplit('/v1', 1)[0]}/_sandbox/faults; Ctrl-C stops")

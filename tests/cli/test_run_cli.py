@@ -44,3 +44,11 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert secret.returncode == 2
     assert "looks like a secret" in secret.stderr
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_an_unwritable_outputs_dir_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file where the outputs folder should be")
+    result = _mpc("run", "catalog_sync", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Not a directory" in result.stderr and "out/runs" in result.stderr
+    assert "Traceback" not in result.stderr
