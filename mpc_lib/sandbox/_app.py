@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,6 +24,7 @@ __all__ = [
     "ErrorBody",
     "SandboxMiddleware",
     "control_routes",
+    "emulator_app",
     "install_drop_filter",
     "request_id",
     "scope_faults",
@@ -235,3 +238,28 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
         Route(f"{CONTROL_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{CONTROL_PREFIX}/requests", requests, methods=["GET"]),
     ]
+
+
+# (request, the HTTPException or error) -> an answer in the provider's error envelope
+NotFoundHandler = Callable[[Request, Exception], Any]
+
+
+def emulator_app(
+    state: SandboxState,
+    provider: str,
+    routes: list[Route],
+    *,
+    error_body: ErrorBody,
+    not_found: NotFoundHandler,
+) -> Starlette:
+    """An emulator: control routes plus the provider's, behind the shared middleware.
+
+    Unknown routes and wrong methods answer through `not_found`, in the provider's envelope.
+    """
+    return Starlette(
+        routes=[*control_routes(state, provider), *routes],
+        middleware=[
+            Middleware(SandboxMiddleware, state=state, provider=provider, error_body=error_body)
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+    )

@@ -6,12 +6,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import SandboxMiddleware, control_routes, request_id
+from ._app import emulator_app, request_id
 from .state import SandboxState
 
 __all__ = ["COMET_DEFAULT_PAGE_SIZE", "COMET_MAX_PAGE_SIZE", "create_app"]
@@ -118,14 +117,8 @@ def create_app(state: SandboxState) -> Starlette:
         return JSONResponse(_openai_error(status, message), status_code=status)
 
     routes = [
-        *control_routes(state, "comet"),
         Route("/v1/models", v1_models, methods=["GET"]),
         Route("/api/models", api_models, methods=["GET"]),
         Route("/api/model/{code:path}", api_model, methods=["GET"]),
     ]
-    middleware = [
-        Middleware(SandboxMiddleware, state=state, provider="comet", error_body=_fault_body)
-    ]
-    return Starlette(
-        routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_found}
-    )
+    return emulator_app(state, "comet", routes, error_body=_fault_body, not_found=not_found)

@@ -9,12 +9,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import SandboxMiddleware, control_routes, request_id, scope_faults
+from ._app import emulator_app, request_id, scope_faults
 from .state import SandboxState
 
 __all__ = ["FAL_DEFAULT_LIMIT", "FAL_MAX_IDS", "FAL_MAX_LIMIT", "create_app", "encode_cursor"]
@@ -207,17 +206,11 @@ def create_app(state: SandboxState) -> Starlette:
         )
 
     routes = [
-        *control_routes(state, "fal"),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/pricing", pricing, methods=["GET"]),
         Route("/v1/models/pricing/estimate", estimate, methods=["POST"]),
     ]
-    middleware = [
-        Middleware(SandboxMiddleware, state=state, provider="fal", error_body=_fault_body)
-    ]
-    return Starlette(
-        routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_found}
-    )
+    return emulator_app(state, "fal", routes, error_body=_fault_body, not_found=not_found)
 
 
 def _estimate(state: SandboxState, raw: bytes) -> tuple[str, float]:
