@@ -3,8 +3,8 @@
 Each emulator is an entry in `EMULATORS`: an ASGI app factory over the shared
 `SandboxState` and the path a client's base URL ends in.  A new emulator (Apidog,
 an OpenAI-style upstream) is one more module whose `create_app(state)` returns
-`_app.emulator_app(...)` with its routes, and one
-more entry here; `Sandbox.url(name)` and `Sandbox.key(name)` then serve it.
+`_app.emulator_app(...)` with its routes, plus one entry here; `Sandbox.url(name)`
+and `Sandbox.key(name)` then serve it.
 """
 
 from __future__ import annotations
