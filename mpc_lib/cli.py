@@ -112,8 +112,9 @@ class _Bars:
 @app.command()
 def sync(
     source: Annotated[
-        str, typer.Option(help="auto (live where a key is set), live or sandbox.")
-    ] = "auto",
+        str | None,
+        typer.Option(help="auto (live where a key is set), live or sandbox [default: MPC_SOURCE]"),
+    ] = None,
     providers: Annotated[str, typer.Option(help="Comma-separated: fal,comet.")] = ",".join(
         PROVIDERS
     ),
@@ -134,9 +135,9 @@ def sync(
     chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
     sources: dict[str, str] = {}
     try:
-        if source not in ("auto", "live", "sandbox"):
+        if source not in (None, "auto", "live", "sandbox"):
             raise ValueError(f"--source {source!r}: expected auto, live or sandbox")
-        chosen_source = cast(Source, source)
+        chosen_source = cast(Source | None, source)
         settings = _settings()
         sources = {
             name: settings.source_for(name, chosen_source) for name in chosen if name in PROVIDERS

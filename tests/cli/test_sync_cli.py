@@ -94,3 +94,20 @@ def test_named_env_file_is_read_and_a_missing_one_is_an_error(tmp_path: Path) ->
     missing = _mpc("--env-file", "nope.env", "sync", env={}, cwd=tmp_path)
     assert missing.returncode == 2
     assert "nope.env: no such env file" in missing.stderr
+
+
+def test_mpc_source_from_the_environment_is_honoured(tmp_path: Path) -> None:
+    env = {
+        "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
+        "MPC_SOURCE": "sandbox",
+        "FAL_KEY": "a-real-looking-key",  # would make auto go live
+        "MPC_FAL_BASE_URL": f"http://127.0.0.1:{_closed_port()}/v1",
+        "MPC_MAX_RETRIES": "0",
+    }
+    result = _mpc("sync", "--json", "--providers", "fal", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["sources"] == {"fal": "sandbox"}
+    explicit = _mpc(
+        "sync", "--json", "--providers", "fal", "--source", "auto", env=env, cwd=tmp_path
+    )
+    assert explicit.returncode == 3  # an explicit --source auto overrides MPC_SOURCE: live, refused
