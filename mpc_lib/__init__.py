@@ -13,6 +13,7 @@ from .config import Secret, Settings
 from .errors import (
     AuthError,
     ConfigError,
+    EmptyCatalog,
     MpcError,
     NotebookError,
     NotFound,
@@ -35,6 +36,7 @@ __all__ = [
     "AuthError",
     "CometClient",
     "ConfigError",
+    "EmptyCatalog",
     "FalClient",
     "Fault",
     "HttpCore",

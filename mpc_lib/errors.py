@@ -9,7 +9,8 @@
     │   ├── RateLimited        429 that outlived the retries
     │   └── ServerError        5xx that outlived the retries
     ├── ResponseFormatError    an answer arrived but does not parse or fit the contract
-    │   └── PaginationError    a cursor loop or a broken page chain
+    │   ├── PaginationError    a cursor loop or a broken page chain
+    │   └── EmptyCatalog       a provider listed 0 models where the last sync had some
     ├── SyncError              one or more providers failed a catalog sync
     ├── RegistryError          a registry file on disk is unreadable
     ├── SpecError              a malformed OpenAPI document
@@ -27,6 +28,7 @@ from pathlib import Path
 __all__ = [
     "AuthError",
     "ConfigError",
+    "EmptyCatalog",
     "MpcError",
     "NotFound",
     "NotebookError",
@@ -118,6 +120,7 @@ class ResponseFormatError(MpcError):
     """An answer arrived but does not parse, or does not fit the provider's contract."""
 
     exit_code = 5
+    what = "malformed answer"
 
     def __init__(
         self, provider: str, path: str, detail: str, *, saved_to: Path | None = None
@@ -126,7 +129,7 @@ class ResponseFormatError(MpcError):
         self.path = path
         self.detail = detail
         self.saved_to = saved_to
-        message = f"{provider}: malformed answer from {path}: {detail}"
+        message = f"{provider}: {self.what} from {path}: {detail}"
         if saved_to is not None:
             message += f" (payload saved to {saved_to})"
         super().__init__(message)
@@ -134,6 +137,14 @@ class ResponseFormatError(MpcError):
 
 class PaginationError(ResponseFormatError):
     """A cursor repeated, or a page chain broke, so the listing cannot be trusted."""
+
+    what = "broken pagination"
+
+
+class EmptyCatalog(ResponseFormatError):
+    """A well-formed but empty listing where the last sync had models: refused, never a wipe."""
+
+    what = "empty catalog"
 
 
 class SyncError(MpcError):

@@ -168,7 +168,7 @@ def test_an_emptied_catalog_never_replaces_the_previous_one(sandbox, tmp_path: P
     with pytest.raises(SyncError) as info:
         sync_catalog(settings)
     assert str(info.value.failures["comet"]) == (
-        f"comet: malformed answer from /v1/models: listed 0 models where the previous sync had "
+        f"comet: empty catalog from /v1/models: 0 models where the previous sync had "
         f"{had}; not replacing them"
     )
     assert _snapshot_state(tmp_path) == before

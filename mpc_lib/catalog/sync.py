@@ -25,7 +25,7 @@ from typing import Any, Literal
 import httpx
 
 from ..config import PROVIDERS, Secret, Settings, Source
-from ..errors import MpcError, ResponseFormatError, SyncError
+from ..errors import EmptyCatalog, MpcError, SyncError
 from ..http import build_client
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
@@ -240,8 +240,8 @@ def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, 
     for name in list(raw):
         before = previous.get("counts", {}).get(name, 0)
         if before and not raw[name][0]:
-            detail = f"listed 0 models where the previous sync had {before}; not replacing them"
-            emptied[name] = ResponseFormatError(name, _LIST_PATHS[name], detail)
+            detail = f"0 models where the previous sync had {before}; not replacing them"
+            emptied[name] = EmptyCatalog(name, _LIST_PATHS[name], detail)
             del raw[name]
     return emptied
 
