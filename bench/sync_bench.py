@@ -68,10 +68,10 @@ def serve(latency_ms: float) -> Iterator[Emulators]:
 def sequential_baseline(emulators: Emulators, settings: Settings) -> tuple[float, int]:
     """Seconds and models for the one-request-at-a-time walk."""
     started = time.perf_counter()
-    with FalClient(emulators.fal_url, settings.fal_key, settings=settings) as fal:
+    with FalClient(emulators.fal_url, settings.key_for("fal"), settings=settings) as fal:
         models = fal.list_models_sequential()
         prices = fal.get_all_prices([m.endpoint_id for m in models])
-    with CometClient(emulators.comet_url, settings.comet_key, settings=settings) as comet:
+    with CometClient(emulators.comet_url, settings.key_for("comet"), settings=settings) as comet:
         comet_models = comet.list_models()
         comet.list_catalog()
     elapsed = time.perf_counter() - started

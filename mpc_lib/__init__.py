@@ -9,7 +9,7 @@ from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
 __version__ = "0.1.0"
 
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
-from .config import Secret, Settings
+from .config import Secret, Settings, Source
 from .errors import (
     AuthError,
     ConfigError,
@@ -21,13 +21,16 @@ from .errors import (
     ProviderError,
     RateLimited,
     RegistryError,
+    RegistryLocked,
     ResponseFormatError,
     ServerError,
     SpecError,
+    StorageError,
     SyncError,
     TransportError,
 )
 from .http import HttpCore, RetryPolicy
+from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
 from .runs import RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
@@ -48,9 +51,12 @@ __all__ = [
     "PaginationError",
     "Pricing",
     "ProviderError",
+    "ProviderName",
+    "ProviderSpec",
     "RateLimited",
     "RegistryDiff",
     "RegistryError",
+    "RegistryLocked",
     "RegistryStore",
     "ResponseFormatError",
     "RetryPolicy",
@@ -60,7 +66,9 @@ __all__ = [
     "Secret",
     "ServerError",
     "Settings",
+    "Source",
     "SpecError",
+    "StorageError",
     "SyncError",
     "SyncReport",
     "TransportError",

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,14 +22,17 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .config import PROVIDERS, Settings, Source
+from .config import SOURCES, Settings
 from .errors import ConfigError, MpcError
+from .providers import PROVIDERS
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run the FAL/Comet emulators.")
+registry_app = typer.Typer(no_args_is_help=True, help="Look after outputs/registry.")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(registry_app, name="registry")
 
 _stderr = Console(stderr=True)
 
@@ -40,14 +43,13 @@ class _State:
 
 
 def _settings() -> Settings:
-    if _State.env_file is None:
-        return Settings.from_env(env_file=".env")  # optional: read when present
-    if not _State.env_file.is_file():
+    """Settings from the environment over `--env-file` (default: the workbook's .env)."""
+    if _State.env_file is not None and not _State.env_file.is_file():
         raise ConfigError(f"{_State.env_file}: no such env file (--env-file)")
     return Settings.from_env(env_file=_State.env_file)
 
 
-def _exit_code(exc: Exception) -> int:
+def _exit_code(exc: BaseException) -> int:
     """MpcErrors carry their own code; bad arguments are 2; an OS error (disk, permissions) 1."""
     if isinstance(exc, MpcError):
         return exc.exit_code
@@ -68,7 +70,10 @@ def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP call.")] = False,
     env_file: Annotated[
         Path | None,
-        typer.Option(help="dotenv file with keys and MPC_* settings [default: ./.env if present]"),
+        typer.Option(
+            help="dotenv file with keys and MPC_* settings.",
+            show_default="<workbook root>/.env when present",
+        ),
     ] = None,
 ) -> None:
     _State.debug = debug
@@ -78,6 +83,9 @@ def _main(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("mpc_lib").setLevel(level)
+    # mpc_lib.http logs one line per call; httpx's own per-request line would double it.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 class _Bars:
@@ -113,11 +121,13 @@ class _Bars:
 def sync(
     source: Annotated[
         str | None,
-        typer.Option(help="auto (live where a key is set), live or sandbox [default: MPC_SOURCE]"),
+        typer.Option(
+            help="auto (live where a key is set), live or sandbox.", show_default="MPC_SOURCE"
+        ),
     ] = None,
-    providers: Annotated[str, typer.Option(help="Comma-separated: fal,comet.")] = ",".join(
-        PROVIDERS
-    ),
+    providers: Annotated[
+        str, typer.Option(help=f"Comma-separated, from: {', '.join(PROVIDERS)}.")
+    ] = ",".join(PROVIDERS),
     allow_partial: Annotated[
         bool,
         typer.Option(
@@ -135,19 +145,18 @@ def sync(
     chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
     sources: dict[str, str] = {}
     try:
-        if source not in (None, "auto", "live", "sandbox"):
-            raise ValueError(f"--source {source!r}: expected auto, live or sandbox")
-        chosen_source = cast(Source | None, source)
+        if source is not None and source not in SOURCES:
+            raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
         settings = _settings()
         sources = {
-            name: settings.source_for(name, chosen_source) for name in chosen if name in PROVIDERS
+            name: settings.source_for(name, source) for name in chosen if name in PROVIDERS
         }
         bars = _Bars(tuple(sources))
         with bars.progress:
             report = sync_catalog(
                 settings,
                 providers=chosen,
-                source=chosen_source,
+                source=source,
                 allow_partial=allow_partial,
                 progress=bars,
             )
@@ -196,18 +205,50 @@ def run(
         result = run_notebook(notebook, params, settings=_settings())
     except (MpcError, ValueError, OSError) as exc:
         raise _fail(exc, _exit_code(exc)) from None
+    if result.sources:
+        used = ", ".join(f"{name}={source}" for name, source in result.sources.items())
+        typer.echo(f"sources:  {used}")
     typer.echo(f"notebook: {result.output_path}")
     typer.echo(f"html:     {result.html_path}")
     typer.echo(f"manifest: {result.manifest_path}")
     typer.echo(f"ok in {result.duration_s:.1f}s")
 
 
+@registry_app.command("restore")
+def registry_restore(
+    snapshot: Annotated[
+        Path | None,
+        typer.Argument(help="A snapshot file.", show_default="the newest snapshot that parses"),
+    ] = None,
+) -> None:
+    """Put a registry snapshot back as outputs/registry/models.json (the old file is kept)."""
+    from .registry import RegistryStore
+
+    try:
+        settings = _settings()
+        store = RegistryStore(
+            settings.outputs_dir,
+            keep=settings.snapshot_keep,
+            lock_timeout_s=settings.lock_timeout_s,
+        )
+        used = store.restore(snapshot)
+    except (MpcError, ValueError, OSError) as exc:
+        raise _fail(exc, _exit_code(exc)) from None
+    typer.echo(f"restored {store.path} from {used}")
+
+
 @sandbox_app.command("serve")
 def sandbox_serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
-    fal_port: Annotated[int, typer.Option(help="FAL emulator port (0 = any free).")] = 8801,
-    comet_port: Annotated[int, typer.Option(help="Comet emulator port (0 = any free).")] = 8802,
-    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    fal_port: Annotated[
+        int, typer.Option(help="FAL emulator port (0 = any free).", min=0, max=65535)
+    ] = 8801,
+    comet_port: Annotated[
+        int, typer.Option(help="Comet emulator port (0 = any free).", min=0, max=65535)
+    ] = 8802,
+    latency_ms: Annotated[
+        float, typer.Option(help="Added latency per request.", min=0, max=600_000)
+    ] = 0.0,
     snapshot: Annotated[
         Path | None, typer.Option(help="Serve a registry snapshot instead of generated data.")
     ] = None,

@@ -1,68 +1,82 @@
-"""Settings: read once from the environment and `.env`, then passed around frozen.
+"""Settings: one frozen, validated pydantic model, read from the environment and `.env`.
 
-The process environment wins over `.env`.  Secrets are kept in `Secret`, whose
-repr never shows the value, and `Settings.public_env()` leaves them out.
+Every way of building `Settings` validates (the constructor, `from_env`, `with_`);
+a bad value raises `ConfigError` naming its environment variable.  Relative paths
+and `.env` are resolved against the workbook root: `MPC_HOME`, else the nearest
+folder upward from the working directory whose `pyproject.toml` has a `[tool.mpc]`
+table, else the working directory.  So a notebook kernel started in `notebooks/`
+reads the same `.env` and writes the same `outputs/` as `mpc` run from the root.
+The process environment wins over `.env`.  Keys are `Secret`s (pydantic `SecretStr`),
+never shown in repr, logs or `public_env()`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from .errors import ConfigError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError, describe_validation_error
+from .providers import PROVIDERS, provider_spec
 
 __all__ = [
-    "DEFAULT_COMET_BASE_URL",
-    "DEFAULT_FAL_BASE_URL",
-    "PROVIDERS",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_OUTPUTS_DIR",
+    "SOURCES",
     "Secret",
     "Settings",
     "Source",
+    "find_home",
     "load_env_file",
 ]
 
 Source = Literal["auto", "live", "sandbox"]
-Provider = Literal["fal", "comet"]
-PROVIDERS: tuple[Provider, ...] = ("fal", "comet")
+SOURCES: tuple[str, ...] = ("auto", "live", "sandbox")
 
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
+DEFAULT_OUTPUTS_DIR = Path("outputs")
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_DEADLINE_S = 120.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_RETRY_BACKOFF_S = 0.25
+DEFAULT_CONCURRENCY = 16
+DEFAULT_SNAPSHOT_KEEP = 30
+DEFAULT_LOCK_TIMEOUT_S = 30.0
 
-class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
+class Secret(SecretStr):
+    """A key: a pydantic SecretStr, shown as `Secret('**********')` everywhere."""
 
     def reveal(self) -> str:
         """The raw value, for an Authorization header and nothing else."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+        return self.get_secret_value()
 
 
 def load_env_file(path: Path) -> dict[str, str]:
     """Parse a dotenv file; a malformed line raises ConfigError naming file and line."""
     values: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read env file ({exc.strerror or exc})") from exc
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -83,6 +97,215 @@ def load_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def find_home(start: Path | None = None) -> Path:
+    """The workbook root: the nearest folder upward whose pyproject.toml has `[tool.mpc]`.
+
+    Falls back to `start` (default: the working directory) when there is none.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _marks_workbook(pyproject):
+            return folder
+    return here
+
+
+def _marks_workbook(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "mpc" in tool
+
+
+def _env(name: str, **bounds: Any) -> Any:
+    """A settings field read from environment variable `name`."""
+    return Field(json_schema_extra={"env": name}, **bounds)
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class Settings(BaseModel):
+    """Everything mpc_lib reads from the outside world, validated once and frozen.
+
+    Provider keys and base URLs live in `keys` and `base_urls`, keyed by provider
+    name (see `mpc_lib.providers`); `fal_key=`, `comet_base_url=` and the like
+    are accepted as keyword shorthands.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    keys: dict[str, Secret] = Field(default_factory=dict)
+    base_urls: dict[str, _HttpUrl] = Field(default_factory=dict)
+    source: Source = _env("MPC_SOURCE", default="auto")
+    home: Path | None = _env("MPC_HOME", default=None)
+    outputs_dir: Path = _env("MPC_OUTPUTS_DIR", default=DEFAULT_OUTPUTS_DIR)
+    timeout_s: _Finite = _env("MPC_TIMEOUT_S", default=DEFAULT_TIMEOUT_S, gt=0, le=3600)
+    deadline_s: _Finite = _env("MPC_DEADLINE_S", default=DEFAULT_DEADLINE_S, gt=0, le=86400)
+    max_retries: int = _env("MPC_MAX_RETRIES", default=DEFAULT_MAX_RETRIES, ge=0, le=20)
+    retry_backoff_s: _Finite = _env(
+        "MPC_RETRY_BACKOFF_S", default=DEFAULT_RETRY_BACKOFF_S, ge=0, le=60
+    )
+    concurrency: int = _env("MPC_CONCURRENCY", default=DEFAULT_CONCURRENCY, ge=1, le=256)
+    snapshot_keep: int = _env("MPC_SNAPSHOT_KEEP", default=DEFAULT_SNAPSHOT_KEEP, ge=1, le=100_000)
+    lock_timeout_s: _Finite = _env(
+        "MPC_LOCK_TIMEOUT_S", default=DEFAULT_LOCK_TIMEOUT_S, ge=0, le=86400
+    )
+    sandbox_snapshot: Path | None = _env("MPC_SANDBOX_SNAPSHOT", default=None)
+    sandbox_latency_ms: _Finite = _env("MPC_SANDBOX_LATENCY_MS", default=0.0, ge=0, le=600_000)
+    env_file: Path | None = Field(default=None, exclude=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    # --- validation ------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, values: Any) -> Any:
+        """Fold `fal_key=` / `fal_base_url=` shorthands into `keys` / `base_urls`."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        keys = dict(values.pop("keys", None) or {})
+        urls = dict(values.pop("base_urls", None) or {})
+        for name in PROVIDERS:
+            if f"{name}_key" in values:
+                keys[name] = values.pop(f"{name}_key")
+            if f"{name}_base_url" in values:
+                urls[name] = values.pop(f"{name}_base_url")
+        values["keys"] = {name: key for name, key in keys.items() if key is not None}
+        values["base_urls"] = {
+            name: urls.get(name) or spec.default_base_url for name, spec in PROVIDERS.items()
+        } | urls
+        # Relative paths are the workbook root's, wherever the process started.
+        home = values.get("home")
+        home = Path(home).expanduser().resolve() if home else find_home()
+        values["home"] = home
+        for name in ("outputs_dir", "sandbox_snapshot"):
+            if isinstance(values.get(name), (str, Path)) and str(values[name]):
+                values[name] = home / Path(values[name]).expanduser()
+        values.setdefault("outputs_dir", home / DEFAULT_OUTPUTS_DIR)
+        return values
+
+    @field_validator("keys")
+    @classmethod
+    def _known_keys(cls, keys: dict[str, Secret]) -> dict[str, Secret]:
+        for name in keys:
+            provider_spec(name)
+        return {name: key for name, key in keys.items() if key.get_secret_value().strip()}
+
+    @field_validator("base_urls")
+    @classmethod
+    def _known_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        for name in urls:
+            provider_spec(name)
+        return urls
+
+    # --- construction ----------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | str | None = None
+    ) -> Settings:
+        """Settings from `environ` (default os.environ) over a `.env` file.
+
+        `env_file` None means `<workbook root>/.env` when it exists; a path given
+        explicitly must exist.
+        """
+        process = dict(os.environ if environ is None else environ)
+        home_raw = process.get("MPC_HOME", "").strip()
+        home = Path(home_raw).expanduser().resolve() if home_raw else find_home()
+        env_path: Path | None
+        if env_file is None:
+            default = home / ".env"
+            env_path = default if default.is_file() else None
+        else:
+            env_path = Path(env_file)
+            if not env_path.is_file():
+                raise ConfigError(f"{env_path}: no such env file")
+        env = load_env_file(env_path) if env_path is not None else {}
+        env.update(process)
+
+        values: dict[str, Any] = {"home": home, "env_file": env_path}
+        for name in cls.model_fields:
+            var = _env_var(name)
+            raw = env.get(var, "").strip() if var and name != "home" else ""
+            if raw:
+                values[name] = raw.lower() if name == "source" else raw
+        values["keys"] = {
+            name: key
+            for name, spec in PROVIDERS.items()
+            if (key := _first(env, *spec.key_vars)) is not None
+        }
+        values["base_urls"] = {
+            name: url for name, spec in PROVIDERS.items() if (url := env.get(spec.base_url_var))
+        }
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated like the constructor."""
+        current: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**current, **changes})
+
+    # --- questions -------------------------------------------------------------------
+
+    def key_for(self, provider: str) -> Secret | None:
+        """The API key configured for `provider`, if any."""
+        provider_spec(provider)
+        return self.keys.get(provider)
+
+    def base_url_for(self, provider: str) -> str:
+        """The live base URL configured for `provider`."""
+        provider_spec(provider)
+        return self.base_urls[provider]
+
+    def source_for(self, provider: str, override: str | None = None) -> Literal["live", "sandbox"]:
+        """Resolve auto/live/sandbox for one provider: auto means live when its key is set."""
+        spec = provider_spec(provider)
+        source = override or self.source
+        if source not in SOURCES:
+            raise ConfigError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+        if source == "sandbox":
+            return "sandbox"
+        has_key = self.key_for(provider) is not None
+        if source == "live":
+            if not has_key:
+                raise ConfigError(f"source is live but {spec.key_var} is not set for {provider}")
+            return "live"
+        return "live" if has_key else "sandbox"
+
+    def public_env(self) -> dict[str, str]:
+        """The non-secret settings as MPC_* variables, to hand to a child process."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            var, value = _env_var(name), getattr(self, name)
+            if not var or value is None:
+                continue
+            env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
+        env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})
+        return env
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).model_fields)
+        return f"Settings({parts})"
+
+    __str__ = __repr__
+
+
 def _first(env: Mapping[str, str], *names: str) -> str | None:
     for name in names:
         value = env.get(name, "").strip()
@@ -91,138 +314,35 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
-    return value
+def _variable(loc: tuple[Any, ...]) -> str:
+    """The environment variable behind a validation error location."""
+    if not loc:
+        return "settings"
+    head = str(loc[0])
+    if head in ("keys", "base_urls") and len(loc) > 1 and str(loc[1]) in PROVIDERS:
+        spec = PROVIDERS[str(loc[1])]
+        return spec.key_var if head == "keys" else spec.base_url_var
+    return _env_var(head) or head
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip() or default
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={value!r}: expected an http:// or https:// URL")
-    return value.rstrip("/")
+def _env_var(field_name: str) -> str | None:
+    """The environment variable a settings field is read from, if any."""
+    field = Settings.model_fields.get(field_name)
+    extra = field.json_schema_extra if field is not None else None
+    return str(extra["env"]) if isinstance(extra, dict) and extra.get("env") else None
 
 
-DEFAULT_FAL_BASE_URL = "https://api.fal.ai/v1"
-DEFAULT_COMET_BASE_URL = "https://api.cometapi.com"
-DEFAULT_OUTPUTS_DIR = Path("outputs")
-DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_MAX_RETRIES = 4
-DEFAULT_RETRY_BACKOFF_S = 0.25
-DEFAULT_CONCURRENCY = 16
-DEFAULT_SNAPSHOT_KEEP = 30
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything mpc_lib reads from the outside world, validated once."""
-
-    fal_key: Secret | None = None
-    comet_key: Secret | None = None
-    fal_base_url: str = DEFAULT_FAL_BASE_URL
-    comet_base_url: str = DEFAULT_COMET_BASE_URL
-    source: Source = "auto"
-    outputs_dir: Path = DEFAULT_OUTPUTS_DIR
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    max_retries: int = DEFAULT_MAX_RETRIES
-    retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
-    concurrency: int = DEFAULT_CONCURRENCY
-    snapshot_keep: int = DEFAULT_SNAPSHOT_KEEP
-    sandbox_snapshot: Path | None = None
-    sandbox_latency_ms: float = 0.0
-    env_file: Path | None = field(default=None, compare=False)
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, env_file: Path | str | None = ".env"
-    ) -> Settings:
-        """Build settings from `environ` (default os.environ) over an optional `.env` file."""
-        env: dict[str, str] = {}
-        env_path = Path(env_file) if env_file is not None else None
-        if env_path is not None and env_path.is_file():
-            env.update(load_env_file(env_path))
+def _explain(exc: ValidationError) -> str:
+    """One line per bad value: `VARIABLE='value': reason`."""
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        value = error.get("input")
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        if isinstance(value, (dict, BaseModel)) or (loc and str(loc[0]) in ("keys",)):
+            shown = ""
         else:
-            env_path = None
-        env.update(os.environ if environ is None else environ)
-
-        source = env.get("MPC_SOURCE", "").strip().lower() or "auto"
-        if source not in ("auto", "live", "sandbox"):
-            raise ConfigError(f"MPC_SOURCE={source!r}: expected auto, live or sandbox")
-        fal_key = _first(env, "FAL_KEY", "FAL_API_KEY")
-        comet_key = _first(env, "COMETAPI_KEY", "COMET_API_KEY")
-        snapshot = env.get("MPC_SANDBOX_SNAPSHOT", "").strip()
-        return cls(
-            fal_key=Secret(fal_key) if fal_key else None,
-            comet_key=Secret(comet_key) if comet_key else None,
-            fal_base_url=_url(env, "MPC_FAL_BASE_URL", DEFAULT_FAL_BASE_URL),
-            comet_base_url=_url(env, "MPC_COMET_BASE_URL", DEFAULT_COMET_BASE_URL),
-            source=source,  # type: ignore[arg-type]
-            outputs_dir=Path(env.get("MPC_OUTPUTS_DIR", "").strip() or DEFAULT_OUTPUTS_DIR),
-            timeout_s=_number(env, "MPC_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.1),
-            max_retries=int(_number(env, "MPC_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)),
-            retry_backoff_s=_number(env, "MPC_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S, minimum=0),
-            concurrency=int(_number(env, "MPC_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)),
-            snapshot_keep=int(_number(env, "MPC_SNAPSHOT_KEEP", DEFAULT_SNAPSHOT_KEEP, minimum=1)),
-            sandbox_snapshot=Path(snapshot) if snapshot else None,
-            sandbox_latency_ms=_number(env, "MPC_SANDBOX_LATENCY_MS", 0.0, minimum=0),
-            env_file=env_path,
-        )
-
-    def with_(self, **changes: object) -> Settings:
-        """A copy with some fields changed (validated like the constructor)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
-
-    def key_for(self, provider: str) -> Secret | None:
-        """The API key configured for `provider`, if any."""
-        return {"fal": self.fal_key, "comet": self.comet_key}[provider]
-
-    def base_url_for(self, provider: str) -> str:
-        """The live base URL configured for `provider`."""
-        return {"fal": self.fal_base_url, "comet": self.comet_base_url}[provider]
-
-    def source_for(
-        self, provider: str, override: Source | None = None
-    ) -> Literal["live", "sandbox"]:
-        """Resolve auto/live/sandbox for one provider: auto means live when its key is set."""
-        if provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
-        source = override or self.source
-        if source == "sandbox":
-            return "sandbox"
-        has_key = self.key_for(provider) is not None
-        if source == "live":
-            if not has_key:
-                names = {"fal": "FAL_KEY", "comet": "COMETAPI_KEY"}[provider]
-                raise ConfigError(f"source is live but {names} is not set for {provider}")
-            return "live"
-        return "live" if has_key else "sandbox"
-
-    def public_env(self) -> dict[str, str]:
-        """The non-secret settings as MPC_* variables, to hand to a child process."""
-        env = {
-            "MPC_FAL_BASE_URL": self.fal_base_url,
-            "MPC_COMET_BASE_URL": self.comet_base_url,
-            "MPC_SOURCE": self.source,
-            "MPC_OUTPUTS_DIR": str(self.outputs_dir),
-            "MPC_TIMEOUT_S": f"{self.timeout_s:g}",
-            "MPC_MAX_RETRIES": str(self.max_retries),
-            "MPC_RETRY_BACKOFF_S": f"{self.retry_backoff_s:g}",
-            "MPC_CONCURRENCY": str(self.concurrency),
-            "MPC_SNAPSHOT_KEEP": str(self.snapshot_keep),
-            "MPC_SANDBOX_LATENCY_MS": f"{self.sandbox_latency_ms:g}",
-        }
-        if self.sandbox_snapshot is not None:
-            env["MPC_SANDBOX_SNAPSHOT"] = str(self.sandbox_snapshot)
-        return env
-
-    def __repr__(self) -> str:
-        parts = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
-        return f"Settings({parts})"
+            shown = f"={value!r}"
+        lines.append(f"{_variable(loc)}{shown}: {describe_validation_error(error)}")
+    return "; ".join(lines)

@@ -12,18 +12,23 @@
     │   ├── PaginationError    a cursor loop or a broken page chain
     │   └── EmptyCatalog       a provider listed 0 models where the last sync had some
     ├── SyncError              one or more providers failed a catalog sync
-    ├── RegistryError          a registry file on disk is unreadable
+    ├── RegistryError          a registry file on disk does not parse or fit
+    │   └── RegistryLocked     another sync held the registry lock past the timeout
+    ├── StorageError           the disk refused a read or write (permissions, space)
     ├── SpecError              a malformed OpenAPI document
     └── NotebookError          a notebook run failed in a cell
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
-`exit_code`, which the CLI uses, and messages never contain secrets.
+`exit_code`, which the CLI uses (0 ok, 1 OS or lock, 2 bad input, 3 error answer,
+4 no answer, 5 malformed answer or file, 6 notebook cell), and messages never
+contain secrets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "AuthError",
@@ -36,11 +41,14 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "RegistryError",
+    "RegistryLocked",
     "ResponseFormatError",
     "ServerError",
     "SpecError",
+    "StorageError",
     "SyncError",
     "TransportError",
+    "describe_validation_error",
 ]
 
 
@@ -148,20 +156,38 @@ class EmptyCatalog(ResponseFormatError):
 
 
 class SyncError(MpcError):
-    """A catalog sync failed; `failures` maps each failed provider to its error."""
+    """A catalog sync failed; `failures` maps each failed provider to its error.
 
-    exit_code = 3
+    Its exit code is the first failed provider's (3 error answer, 4 no answer, 5 malformed).
+    """
 
     def __init__(self, failures: Mapping[str, MpcError]) -> None:
         self.failures = dict(failures)
         lines = "; ".join(f"{name} failed: {err}" for name, err in self.failures.items())
         super().__init__(f"sync failed, registry left untouched. {lines}")
 
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        """The exit code of the first failure, so `no answer` stays 4 and `malformed` 5."""
+        return next((err.exit_code for err in self.failures.values()), 3)
+
 
 class RegistryError(MpcError):
-    """A registry file on disk is unreadable; the message names the file."""
+    """A registry file on disk does not parse or is not a registry; the message names it."""
 
     exit_code = 5
+
+
+class RegistryLocked(RegistryError):
+    """Another sync held the registry lock for longer than the lock timeout."""
+
+    exit_code = 1
+
+
+class StorageError(MpcError):
+    """The disk refused a read or write (permissions, space, a file where a folder should be)."""
+
+    exit_code = 1
 
 
 class SpecError(MpcError):
@@ -193,3 +219,31 @@ class NotebookError(MpcError):
         if output_path is not None:
             message += f" (executed notebook: {output_path})"
         super().__init__(message)
+
+
+def describe_validation_error(error: Mapping[str, Any]) -> str:
+    """A short reason for one pydantic error (`must be at least 1`), for ConfigError messages."""
+    ctx = error.get("ctx") or {}
+    reasons = {
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "finite_number": "must be a finite number",
+        "float_parsing": "expected a number",
+        "float_type": "expected a number",
+        "int_parsing": "expected a whole number",
+        "int_from_float": "expected a whole number",
+        "int_type": "expected a whole number",
+        "bool_parsing": "expected a bool (true/false/yes/no/1/0)",
+        "bool_type": "expected a bool (true/false/yes/no/1/0)",
+        "list_type": "expected a list (a,b or a JSON list)",
+        "dict_type": "expected a JSON object",
+        "string_type": "expected a string",
+        "literal_error": f"expected one of {ctx.get('expected')}",
+        "extra_forbidden": "unknown setting",
+    }
+    kind = str(error.get("type"))
+    if kind in reasons:
+        return reasons[kind]
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")

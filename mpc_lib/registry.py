@@ -5,27 +5,33 @@ Layout under `<outputs>/registry/`:
     diff.json                what the last sync changed
     snapshots/models-<UTC timestamp>.json   one per successful sync, newest N kept
 
-Every file is written atomically, and a sync holds `registry/.lock` while it
-reads, diffs and writes, so two syncs cannot interleave.
+Every file is written atomically.  A sync holds `registry/.lock` (a filelock, with
+a timeout) only while it re-reads, diffs and writes, never during the network
+phase, so two syncs cannot interleave and neither waits long for the other.
+A corrupt `models.json` is never overwritten by a read; `restore()` puts the
+newest snapshot that parses back in its place.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import RegistryError
+from filelock import FileLock, Timeout
+
+from .errors import RegistryError, RegistryLocked, StorageError
 from .storage import atomic_write_bytes, atomic_write_json, read_json
 
 __all__ = [
     "ModelChange",
     "RegistryDiff",
+    "RegistryStamp",
     "RegistryStore",
     "diff_registries",
     "encode_registry",
@@ -130,8 +136,10 @@ def load_registry(path: Path) -> dict[str, Any]:
         raise RegistryError(f"{path}: no registry yet; run `mpc sync` first")
     try:
         data = read_json(path)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         raise RegistryError(str(exc)) from exc
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise RegistryError(f"{path}: not a registry (expected an object with a 'models' list)")
     for index, record in enumerate(data["models"]):
@@ -159,14 +167,21 @@ def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+# (inode, size, mtime in ns) of models.json, or None when absent: "has it changed since?"
+RegistryStamp = tuple[int, int, int] | None
+
+
 class RegistryStore:
     """Reads and writes the registry files under `<outputs_dir>/registry`."""
 
-    def __init__(self, outputs_dir: Path, *, keep: int = 30) -> None:
+    def __init__(self, outputs_dir: Path, *, keep: int = 30, lock_timeout_s: float = 30.0) -> None:
         if keep < 1:
             raise ValueError("keep must be at least 1")
+        if lock_timeout_s < 0:
+            raise ValueError("lock_timeout_s must be >= 0")
         self.root = Path(outputs_dir) / "registry"
         self.keep = keep
+        self.lock_timeout_s = lock_timeout_s
 
     @property
     def path(self) -> Path:
@@ -184,8 +199,64 @@ class RegistryStore:
         return self.root / "snapshots"
 
     def load(self) -> dict[str, Any] | None:
-        """The current registry, or None before the first sync."""
-        return load_registry(self.path) if self.path.exists() else None
+        """The current registry, or None before the first sync.
+
+        A corrupt file raises RegistryError that says how to restore a snapshot.
+        """
+        if not self.path.exists():
+            return None
+        try:
+            return load_registry(self.path)
+        except RegistryError as exc:
+            raise RegistryError(f"{exc}; {self._restore_hint()}") from exc
+
+    def stamp(self) -> RegistryStamp:
+        """What models.json looks like on disk now, to tell whether it changed since a read."""
+        try:
+            info = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def load_stamped(self) -> tuple[dict[str, Any] | None, RegistryStamp]:
+        """The current registry and the stamp of the file it was read from."""
+        stamp = self.stamp()
+        return self.load(), stamp
+
+    def restore(self, snapshot: Path | None = None) -> Path:
+        """Put a snapshot back as models.json (default: the newest one that parses).
+
+        Returns the snapshot used.  Held under the registry lock; the replaced file,
+        if any, is kept beside it as `models.json.broken`.
+        """
+        with self.locked():
+            candidates = [Path(snapshot)] if snapshot is not None else self.snapshots()[::-1]
+            if not candidates:
+                raise RegistryError(f"{self.snapshots_dir}: no snapshots to restore from")
+            for candidate in candidates:
+                try:
+                    load_registry(candidate)
+                except RegistryError:
+                    if snapshot is not None:
+                        raise
+                    continue
+                data = candidate.read_bytes()
+                try:
+                    if self.path.exists():
+                        os.replace(self.path, self.path.with_name("models.json.broken"))
+                    atomic_write_bytes(self.path, data)
+                except OSError as exc:
+                    raise StorageError(
+                        f"{exc.filename or self.path}: restore failed: {exc.strerror}"
+                    ) from exc
+                return candidate
+            raise RegistryError(f"{self.snapshots_dir}: no snapshot parses; nothing restored")
+
+    def _restore_hint(self) -> str:
+        newest = next(reversed(self.snapshots()), None)
+        if newest is None:
+            return "no snapshot to restore from: move it aside and run `mpc sync` again"
+        return f"restore the newest snapshot ({newest.name}) with `mpc registry restore`"
 
     def snapshots(self) -> list[Path]:
         """Snapshot files, oldest first."""
@@ -195,20 +266,25 @@ class RegistryStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the registry lock (an flock on registry/.lock) for a read-diff-write."""
+        """Hold registry/.lock for a read-diff-write; RegistryLocked after the timeout."""
+        lock_path = self.root / ".lock"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+            lock = FileLock(lock_path, timeout=self.lock_timeout_s)
+            lock.acquire()
+        except Timeout:
+            raise RegistryLocked(
+                f"{lock_path}: another sync holds the lock (waited {self.lock_timeout_s:g} s); "
+                "try again when it has finished, or raise MPC_LOCK_TIMEOUT_S"
+            ) from None
         except OSError as exc:
-            raise RegistryError(
+            raise StorageError(
                 f"{self.root}: cannot write the registry here: {exc.strerror}"
             ) from exc
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            lock.release()
 
     def commit(self, registry: Mapping[str, Any], diff: RegistryDiff, *, moment: datetime) -> Path:
         """Write snapshot, models.json and diff.json atomically; prune old snapshots.
@@ -226,7 +302,7 @@ class RegistryStore:
                 {"generated_at": registry.get("generated_at"), **diff.to_json()},
             )
         except OSError as exc:
-            raise RegistryError(
+            raise StorageError(
                 f"{exc.filename or self.root}: write failed: {exc.strerror}"
             ) from exc
         for old in self.snapshots()[: -self.keep]:

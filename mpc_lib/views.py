@@ -11,10 +11,13 @@ from typing import Any
 
 from .config import Settings
 from .extras import require
+from .providers import PROVIDERS
+from .runs.facts import RUN_FACTS_MIME
 
 __all__ = [
     "ALL",
     "MODEL_COLUMNS",
+    "SourcesBanner",
     "category_figure",
     "counts_by_category",
     "diff_tables",
@@ -25,7 +28,6 @@ __all__ = [
     "sources_banner",
 ]
 
-_KEY_NAMES = {"fal": "FAL_KEY", "comet": "COMETAPI_KEY"}
 _NO_CATEGORY = "(none)"
 _SEARCH_COLUMNS = ("model_id", "display_name", "description")
 
@@ -217,14 +219,29 @@ def model_browser(registry: Mapping[str, Any], *, max_rows: int = 50) -> Any:
     return widgets.VBox([widgets.HBox([provider, category, text]), summary, table])
 
 
-def sources_banner(registry_or_report: Any, settings: Settings | None = None) -> str:
+class SourcesBanner(str):
+    """The banner line; displayed in a notebook it also reports the sources to `mpc run`."""
+
+    sources: dict[str, str]
+
+    def __new__(cls, text: str, sources: Mapping[str, str]) -> SourcesBanner:
+        banner = super().__new__(cls, text)
+        banner.sources = dict(sources)
+        return banner
+
+    def _repr_mimebundle_(self, **_kwargs: Any) -> dict[str, Any]:
+        return {"text/plain": str(self), RUN_FACTS_MIME: {"sources": self.sources}}
+
+
+def sources_banner(registry_or_report: Any, settings: Settings | None = None) -> SourcesBanner:
     """Which source each provider used, in one line: `fal: sandbox (emulator, ...) | comet: live`.
 
     With `settings`, a sandbox source says why: MPC_SOURCE=sandbox, or no key set.
+    Displayed as a cell's result, it also tells `mpc run` which sources the run used.
     """
     sources, stale = _sources(registry_or_report)
     if not sources:
-        return "no providers synced yet"
+        return SourcesBanner("no providers synced yet", {})
     parts = []
     for provider, source in sources.items():
         notes = []
@@ -232,12 +249,16 @@ def sources_banner(registry_or_report: Any, settings: Settings | None = None) ->
             notes.append("emulator")
             if settings is not None and settings.source == "sandbox":
                 notes.append("MPC_SOURCE=sandbox")
-            elif settings is not None and settings.key_for(provider) is None:
-                notes.append(f"no {_KEY_NAMES.get(provider, provider.upper() + '_KEY')} set")
+            elif (
+                settings is not None
+                and provider in PROVIDERS
+                and settings.key_for(provider) is None
+            ):
+                notes.append(f"no {PROVIDERS[provider].key_var} set")
         if provider in stale:
             notes.append("STALE: previous records kept")
         parts.append(f"{provider}: {source}" + (f" ({', '.join(notes)})" if notes else ""))
-    return " | ".join(parts)
+    return SourcesBanner(" | ".join(parts), sources)
 
 
 def _get(obj: Any, name: str) -> Any:

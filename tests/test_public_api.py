@@ -16,16 +16,27 @@ def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert public == set(mpc_lib.__all__)
 
 
-def test_every_error_is_an_mpc_error_with_an_exit_code() -> None:
+def test_every_exported_exception_is_an_mpc_error_with_an_exit_code() -> None:
     errors = [
-        getattr(mpc_lib, name)
+        value
         for name in mpc_lib.__all__
-        if name.endswith(("Error", "Limited", "NotFound")) or name == "EmptyCatalog"
+        if isinstance(value := getattr(mpc_lib, name), type) and issubclass(value, BaseException)
     ]
-    assert len(errors) == 15
+    assert mpc_lib.MpcError in errors and mpc_lib.SyncError in errors
     for error in errors:
-        assert issubclass(error, mpc_lib.MpcError)
-        assert error.exit_code >= 1
+        assert issubclass(error, mpc_lib.MpcError), error
+        assert error is mpc_lib.SyncError or 1 <= error.exit_code <= 6, error
+
+
+def test_every_error_class_in_errors_module_is_exported() -> None:
+    from mpc_lib import errors
+
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, mpc_lib.MpcError)
+    }
+    assert defined <= set(mpc_lib.__all__)
 
 
 def test_import_does_not_pull_notebook_dependencies() -> None:
@@ -36,3 +47,9 @@ def test_import_does_not_pull_notebook_dependencies() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_package_imports_without_posix_only_modules() -> None:
+    """No fcntl (or other POSIX-only module) on the import path: mpc_lib imports on Windows."""
+    code = "import sys; sys.modules['fcntl'] = None; import mpc_lib, mpc_lib.cli, mpc_lib.registry"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,13 +1,22 @@
 """sync_catalog end to end over loopback: files, diffs, failure semantics, partial syncs."""
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
-from mpc_lib.errors import PaginationError, RegistryError, ServerError, SyncError
+from mpc_lib.errors import (
+    ConfigError,
+    PaginationError,
+    RegistryError,
+    ServerError,
+    StorageError,
+    SyncError,
+)
 from mpc_lib.registry import RegistryStore, load_registry
 from mpc_lib.sandbox import Fault
 
@@ -144,9 +153,12 @@ def test_no_keys_means_the_in_process_sandbox(tmp_path: Path) -> None:
     assert "emulator" in report.summary()
 
 
-def test_unknown_provider_is_a_value_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown provider"):
+def test_unknown_provider_or_source_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown provider"):
         sync_catalog(Settings(outputs_dir=tmp_path), providers=["openai"])
+    with pytest.raises(ConfigError, match="source 'sanbox': expected one of auto, live, sandbox"):
+        sync_catalog(Settings(outputs_dir=tmp_path), source="sanbox")
+    assert not (tmp_path / "registry").exists()
 
 
 def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path: Path) -> None:
@@ -189,5 +201,54 @@ def test_a_corrupt_registry_is_named_and_left_alone(sandbox, tmp_path: Path) -> 
 def test_an_unwritable_outputs_dir_is_named(sandbox, tmp_path: Path) -> None:
     blocker = tmp_path / "outputs"
     blocker.write_text("a file where the outputs folder should be")
-    with pytest.raises(RegistryError, match=r"outputs/registry: cannot write the registry here"):
+    with pytest.raises(StorageError, match=r"outputs/registry: cannot write the registry here"):
         sync_catalog(_live(sandbox, blocker))
+
+
+def test_a_sync_that_lands_during_the_fetch_becomes_the_baseline(sandbox, tmp_path: Path) -> None:
+    """The lock is not held while fetching; the registry is re-read before the commit."""
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings, providers=["comet"])
+    sandbox.faults.add(Fault("latency", provider="fal", latency_ms=800))  # a slow first page
+    sandbox.data.comet_models.append({**sandbox.data.comet_models[0], "id": "landed-meanwhile"})
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(sync_catalog, settings, providers=["fal"])
+        time.sleep(0.2)  # the FAL sync is fetching now; a comet sync commits meanwhile
+        meanwhile = sync_catalog(settings, providers=["comet"])
+        report = slow.result()
+    assert meanwhile.diff.added == ["comet:landed-meanwhile"]
+    keys = {
+        f"{m['provider']}:{m['model_id']}" for m in load_registry(report.registry_path)["models"]
+    }
+    assert "comet:landed-meanwhile" in keys  # not lost by the slower sync's commit
+    assert "comet:landed-meanwhile" not in report.diff.added
+    assert len(report.diff.added) == len(sandbox.data.fal_models)
+
+
+def test_restore_puts_the_newest_parsing_snapshot_back(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    first = sync_catalog(settings, providers=["comet"]).snapshot_path
+    second = sync_catalog(settings, providers=["comet"]).snapshot_path
+    store = RegistryStore(tmp_path)
+    good = store.path.read_bytes()
+    second.write_text("{broken")  # the newest snapshot is damaged too
+    store.path.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
+    with pytest.raises(RegistryError, match=r"restore the newest snapshot \(models-.*\) with"):
+        store.load()
+    assert store.restore() == first
+    assert load_registry(store.path)["counts"] == json.loads(good)["counts"]
+    assert (store.root / "models.json.broken").read_text().startswith('{"models": [')
+
+
+def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    from mpc_lib.errors import RegistryLocked
+
+    store = RegistryStore(tmp_path, lock_timeout_s=0.1)
+    store.root.mkdir(parents=True)
+    with FileLock(store.root / ".lock"), pytest.raises(RegistryLocked) as caught:
+        sync_catalog(Settings(outputs_dir=tmp_path, lock_timeout_s=0.1), providers=["comet"])
+    assert "another sync holds the lock (waited 0.1 s)" in str(caught.value)
+    assert caught.value.exit_code == 1
+    assert not store.path.exists()

@@ -2,11 +2,12 @@
 
 The recipe, top to bottom:
 1. resolve each provider's source (live with a key, else the sandbox over loopback);
-2. fetch the providers concurrently; FAL lists pages ahead and prices batches of 50
-   as ids arrive;
-3. a provider that failed fails the sync (nothing written), unless `allow_partial`,
+2. fetch the providers concurrently, reading the previous registry meanwhile; FAL
+   lists pages ahead and prices batches of 50 as ids arrive;
+3. under the registry lock: re-read the registry if another sync replaced it; a
+   provider that failed fails the sync (nothing written), unless `allow_partial`,
    which keeps its previous records marked stale;
-4. under the registry lock: diff against the previous registry, write the snapshot,
+4. still under the lock: diff against the previous registry, write the snapshot,
    `models.json` and `diff.json` atomically.
 """
 
@@ -24,9 +25,10 @@ from typing import Any, Literal
 
 import httpx
 
-from ..config import PROVIDERS, Secret, Settings, Source
-from ..errors import EmptyCatalog, MpcError, SyncError
+from ..config import Secret, Settings
+from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
 from ..http import build_client
+from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
@@ -115,7 +117,7 @@ def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(p.strip().lower() for p in providers if p.strip()))
     unknown = [p for p in chosen if p not in PROVIDERS]
     if unknown or not chosen:
-        raise ValueError(
+        raise ConfigError(
             f"unknown provider(s) {', '.join(unknown) or '(none given)'}; "
             f"known: {', '.join(PROVIDERS)}"
         )
@@ -229,9 +231,6 @@ def _fetch_all(
     return raw, failures
 
 
-_LIST_PATHS = {"fal": "/models", "comet": "/v1/models"}
-
-
 def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, MpcError]:
     """Providers that listed no models where the last sync had some: a failure, not a wipe."""
     if previous is None:
@@ -241,7 +240,7 @@ def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, 
         before = previous.get("counts", {}).get(name, 0)
         if before and not raw[name][0]:
             detail = f"0 models where the previous sync had {before}; not replacing them"
-            emptied[name] = EmptyCatalog(name, _LIST_PATHS[name], detail)
+            emptied[name] = EmptyCatalog(name, PROVIDERS[name].list_path, detail)
             del raw[name]
     return emptied
 
@@ -267,8 +266,8 @@ def _no_progress(provider: str, stage: str, done: int, total: int | None) -> Non
 def sync_catalog(
     settings: Settings,
     *,
-    providers: Sequence[str] = PROVIDERS,
-    source: Source | None = None,
+    providers: Sequence[str] = tuple(PROVIDERS),
+    source: str | None = None,
     allow_partial: bool = False,
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
@@ -276,19 +275,28 @@ def sync_catalog(
 
     With `allow_partial`, a failed provider keeps its previous records, marked
     stale, and the sync succeeds.  Providers not chosen keep their records as they are.
+    The registry lock is held only to re-read, compare and write, not while fetching.
     """
     started = time.perf_counter()
     chosen = _check_providers(providers)
     sources = {name: settings.source_for(name, source) for name in chosen}
     report_progress = progress or _no_progress
-    store = RegistryStore(settings.outputs_dir, keep=settings.snapshot_keep)
-    # The lock spans the whole sync, so the previous registry is read while the network works.
-    with store.locked(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
-        previous_future = reader.submit(store.load)
+    store = RegistryStore(
+        settings.outputs_dir, keep=settings.snapshot_keep, lock_timeout_s=settings.lock_timeout_s
+    )
+    # The previous registry is read while the network works; it is re-read under the
+    # lock only if another sync replaced it in the meantime.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
+        previous_future = reader.submit(store.load_stamped)
         with _endpoints(settings, sources) as endpoints:
             raw, failures = _fetch_all(endpoints, settings, report_progress)
-        fetched_s = time.perf_counter() - started
-        previous = previous_future.result()
+        previous, stamp = previous_future.result()
+    fetched_s = time.perf_counter() - started
+
+    with store.locked():
+        if store.stamp() != stamp:
+            log.info("registry changed during the fetch; comparing against the new one")
+            previous = store.load()
         failures.update(_emptied(previous, raw))
         if failures and not allow_partial:
             raise SyncError(failures)

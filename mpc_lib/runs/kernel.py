@@ -8,10 +8,9 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..providers import PROVIDERS
 
 __all__ = ["check_kernel", "kernel_env", "kernel_manager_class"]
-
-_KEY_VARS = {"fal": ("FAL_KEY", "FAL_API_KEY"), "comet": ("COMETAPI_KEY", "COMET_API_KEY")}
 
 
 def check_kernel(kernel_name: str) -> None:
@@ -27,16 +26,15 @@ def check_kernel(kernel_name: str) -> None:
 def kernel_env(settings: Settings) -> dict[str, str]:
     """The kernel's environment: ours, overlaid with the caller's settings (keys blank if unset)."""
     env = dict(os.environ)
-    env.update(settings.public_env())
-    env["MPC_OUTPUTS_DIR"] = str(Path(settings.outputs_dir).resolve())
-    snapshot = settings.sandbox_snapshot
-    env["MPC_SANDBOX_SNAPSHOT"] = str(Path(snapshot).resolve()) if snapshot else ""
-    for provider, names in _KEY_VARS.items():
-        key = settings.key_for(provider)
-        for var in names:
+    env.update(settings.public_env())  # absolute paths, MPC_HOME included
+    if settings.sandbox_snapshot is None:
+        env["MPC_SANDBOX_SNAPSHOT"] = ""  # blank beats one in the kernel's .env
+    for name, spec in PROVIDERS.items():
+        key = settings.key_for(name)
+        for var in spec.key_vars:
             env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
         if key is not None:
-            env[names[0]] = key.reveal()
+            env[spec.key_var] = key.reveal()
     return env
 
 

@@ -13,9 +13,10 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,23 +25,30 @@ from ..config import Settings
 from ..errors import ConfigError, NotebookError
 from ..extras import require
 from ..storage import atomic_write_json
+from .facts import run_facts
 from .html import write_html
 from .kernel import check_kernel, kernel_env, kernel_manager_class
 from .parameters import validate_parameters
 
 __all__ = [
-    "NOTEBOOKS_DIR",
-    "REPO_ROOT",
+    "SHIPPED_NOTEBOOKS_DIR",
     "RunResult",
     "available_notebooks",
+    "notebook_dirs",
     "resolve_notebook",
     "run_notebook",
 ]
 
 logger = logging.getLogger("mpc_lib")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+_SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]
+_INSTALLED_NOTEBOOKS = Path(sys.prefix) / "share" / "mpc-workbench" / "notebooks"
+# The notebooks this package ships: installed beside it, or in the source checkout.
+SHIPPED_NOTEBOOKS_DIR = (
+    _INSTALLED_NOTEBOOKS
+    if _INSTALLED_NOTEBOOKS.is_dir() and not (_SOURCE_CHECKOUT / "notebooks").is_dir()
+    else _SOURCE_CHECKOUT / "notebooks"
+)
 
 _START_TIMEOUT_S = 60
 
@@ -55,6 +63,12 @@ class RunResult:
     html_path: Path
     manifest_path: Path
     duration_s: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Which source (live, sandbox…) each provider used, as the notebook reported it."""
+        return dict(self.facts.get("sources") or {})
 
 
 def run_notebook(
@@ -67,12 +81,15 @@ def run_notebook(
     now: datetime | None = None,
     timeout_s: float | None = None,
 ) -> RunResult:
-    """Execute `notebook`; outputs are written even when it fails, then NotebookError is raised."""
-    pm = require("papermill", "notebook runs")
-    require("nbconvert", "notebook runs")
-    path = resolve_notebook(notebook, notebooks_dir)
+    """Execute `notebook`; outputs are written even when it fails, then NotebookError is raised.
+
+    The kernel starts in the workbook root (`settings.home`) with the caller's settings.
+    """
+    path = resolve_notebook(notebook, notebooks_dir, home=settings.home)
     name = path.stem
     params = validate_parameters(path, parameters)
+    pm = require("papermill", "notebook runs")
+    require("nbconvert", "notebook runs")
     check_kernel(kernel_name)
 
     started = now or datetime.now(UTC)
@@ -87,7 +104,7 @@ def run_notebook(
         "finished_at": None,
         "duration_s": None,
         "kernel_name": kernel_name,
-        "git_sha": _git_sha(REPO_ROOT),
+        "git_sha": _git_sha(path.parent),
         "outputs": {
             "notebook": str(output_path),
             "html": str(html_path),
@@ -98,11 +115,13 @@ def run_notebook(
     atomic_write_json(manifest_path, manifest)
 
     clock = time.monotonic()
+    facts: dict[str, Any] = {}
     try:
         error = _execute(pm, path, output_path, params, settings, kernel_name, timeout_s)
         try:
             executed = _load(output_path)
             if executed is not None:
+                facts = run_facts(executed)
                 write_html(executed, html_path)
         except Exception:
             if error is None:
@@ -123,38 +142,56 @@ def run_notebook(
         status="ok" if error is None else "failed",
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         duration_s=duration_s,
+        sources=facts.get("sources"),
         error=None if error is None else _error_record(error),
     )
     atomic_write_json(manifest_path, manifest)
     logger.info("notebook %s %s in %.1fs: %s", name, manifest["status"], duration_s, output_path)
     if error is not None:
         raise error
-    return RunResult(name, params, output_path, html_path, manifest_path, duration_s)
+    return RunResult(name, params, output_path, html_path, manifest_path, duration_s, facts)
 
 
-def available_notebooks(notebooks_dir: Path | None = None) -> list[str]:
-    """The names of the runnable notebooks in `notebooks_dir` (default: the repo's notebooks/)."""
-    folder = notebooks_dir or NOTEBOOKS_DIR
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+def notebook_dirs(notebooks_dir: Path | None = None, home: Path | None = None) -> list[Path]:
+    """Where notebooks are looked up, first match wins: `notebooks_dir` if given, else the
+    workbook's own `notebooks/` and then the shipped ones."""
+    if notebooks_dir is not None:
+        return [Path(notebooks_dir)]
+    folders = [Path(home) / "notebooks"] if home is not None else []
+    folders.append(SHIPPED_NOTEBOOKS_DIR)
+    return list(dict.fromkeys(folder.resolve() for folder in folders))
 
 
-def resolve_notebook(notebook: str | Path, notebooks_dir: Path | None = None) -> Path:
+def available_notebooks(notebooks_dir: Path | None = None, home: Path | None = None) -> list[str]:
+    """The names of the runnable notebooks (see `notebook_dirs`)."""
+    names = {
+        p.stem
+        for folder in notebook_dirs(notebooks_dir, home)
+        if folder.is_dir()
+        for p in folder.glob("*.ipynb")
+        if not p.name.startswith(".")
+    }
+    return sorted(names)
+
+
+def resolve_notebook(
+    notebook: str | Path, notebooks_dir: Path | None = None, *, home: Path | None = None
+) -> Path:
     """A bare name (`catalog_sync`) or a path to an .ipynb file; unknown names raise ConfigError."""
-    folder = notebooks_dir or NOTEBOOKS_DIR
     text = str(notebook)
     given = Path(text)
-    if given.suffix == ".ipynb" or given.parent != Path("."):
+    if given.parent != Path(".") or (given.suffix == ".ipynb" and given.is_file()):
         if given.is_file():
             return given.resolve()
-        candidate = folder / given.name if given.parent == Path(".") else given
-    else:
-        candidate = folder / f"{text}.ipynb"
-    if candidate.is_file():
-        return candidate.resolve()
-    known = ", ".join(available_notebooks(folder)) or "(none)"
-    raise ConfigError(f"unknown notebook {text!r} in {folder}; available: {known}")
+        raise ConfigError(f"no such notebook file {text!r}")
+    filename = given.name if given.suffix == ".ipynb" else f"{text}.ipynb"
+    folders = notebook_dirs(notebooks_dir, home)
+    for folder in folders:
+        if (folder / filename).is_file():
+            return (folder / filename).resolve()
+    known = ", ".join(available_notebooks(notebooks_dir, home)) or "(none)"
+    where = " or ".join(str(folder) for folder in folders)
+    raise ConfigError(f"unknown notebook {text!r} in {where}; available: {known}")
 
 
 def _reserve_paths(outputs_dir: Path, name: str, started: datetime) -> tuple[Path, Path, Path]:
@@ -196,7 +233,7 @@ def _execute(
             progress_bar=False,
             start_timeout=_START_TIMEOUT_S,
             execution_timeout=timeout_s,
-            kernel_manager_class=kernel_manager_class(kernel_env(settings), REPO_ROOT),
+            kernel_manager_class=kernel_manager_class(kernel_env(settings), _kernel_cwd(settings)),
         )
     except pm.PapermillExecutionError as exc:
         index = _input_cell_index(output_path, exc.cell_index)
@@ -205,6 +242,11 @@ def _execute(
         index = _running_cell_index(output_path)
         return NotebookError(path.stem, index, type(exc).__name__, _one_line(str(exc)), output_path)
     return None
+
+
+def _kernel_cwd(settings: Settings) -> Path:
+    """The workbook root, as for `mpc` itself (relative paths in cells mean the same)."""
+    return Path(settings.home) if settings.home is not None else Path.cwd()
 
 
 def _one_line(text: str) -> str:

@@ -52,3 +52,10 @@ def test_an_unwritable_outputs_dir_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Not a directory" in result.stderr and "out/runs" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_says_which_sources_it_used(tmp_path: Path) -> None:
+    result = _mpc("run", "catalog_sync", "-p", "providers", "comet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sources:  comet=sandbox" in result.stdout
+    assert not (tmp_path / "notebooks").exists()

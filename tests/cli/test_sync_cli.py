@@ -50,7 +50,7 @@ def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> Non
         "MPC_RETRY_BACKOFF_S": "0.01",
     }
     result = _mpc("sync", "--json", env=env, cwd=tmp_path)
-    assert result.returncode == 3  # SyncError
+    assert result.returncode == 4  # no answer: the refused connection's code, not a generic 3
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["status"] == "failed"
     assert summary["sources"] == {"fal": "live", "comet": "sandbox"}
@@ -65,7 +65,7 @@ def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> Non
     ("args", "env", "message"),
     [
         (("sync", "--providers", "openai"), {}, "unknown provider"),
-        (("sync", "--source", "cloud"), {}, "expected auto, live or sandbox"),
+        (("sync", "--source", "cloud"), {}, "expected one of auto, live, sandbox"),
         (("sync",), {"MPC_TIMEOUT_S": "never"}, "MPC_TIMEOUT_S='never': expected a number"),
         (("sync", "--source", "live"), {}, "FAL_KEY is not set"),
     ],
@@ -110,4 +110,4 @@ def test_mpc_source_from_the_environment_is_honoured(tmp_path: Path) -> None:
     explicit = _mpc(
         "sync", "--json", "--providers", "fal", "--source", "auto", env=env, cwd=tmp_path
     )
-    assert explicit.returncode == 3  # an explicit --source auto overrides MPC_SOURCE: live, refused
+    assert explicit.returncode == 4  # an explicit --source auto overrides MPC_SOURCE: live, refused

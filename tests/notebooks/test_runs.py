@@ -72,9 +72,9 @@ def test_ok_run_writes_notebook_html_and_manifest(
         "ratio": 0.5,
         "tags": ["b", "c"],
     }
-    # the kernel is this interpreter, runs in the repo root and sees the caller's settings
+    # the kernel is this interpreter, runs in the workbook root and sees the caller's settings
     assert probe == {
-        "cwd": str(runs.REPO_ROOT),
+        "cwd": str(settings.home),
         "executable": sys.executable,
         "fal_key_set": False,
         "outputs": str((tmp_path / "outputs").resolve()),
@@ -171,8 +171,19 @@ def test_notebook_resolves_by_name_or_path(fixtures_dir: Path) -> None:
     assert runs.resolve_notebook("ok.ipynb", fixtures_dir) == expected
     assert runs.resolve_notebook(fixtures_dir / "ok.ipynb") == expected
     assert "catalog_sync" in runs.available_notebooks()
-    with pytest.raises(ConfigError, match="unknown notebook"):
+    with pytest.raises(ConfigError, match="no such notebook file"):
         runs.resolve_notebook(fixtures_dir / "missing" / "ok.ipynb", fixtures_dir)
+
+
+def test_a_workbook_notebook_shadows_a_shipped_one(tmp_path: Path, fixtures_dir: Path) -> None:
+    own = tmp_path / "notebooks" / "catalog_sync.ipynb"
+    own.parent.mkdir()
+    own.write_bytes((fixtures_dir / "ok.ipynb").read_bytes())
+    assert runs.resolve_notebook("catalog_sync", home=tmp_path) == own.resolve()
+    assert runs.resolve_notebook("catalog_sync") == (
+        runs.SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
+    ).resolve()
+    assert runs.notebook_dirs(home=tmp_path)[0] == (tmp_path / "notebooks").resolve()
 
 
 def test_unknown_parameter_lists_the_known_ones(fixtures_dir: Path) -> None:
@@ -206,6 +217,7 @@ def test_a_notebook_without_parameters_cell_takes_none(fixtures_dir: Path) -> No
         ("limit", "NULL", None),
         ("limit", "plain words", "plain words"),
         ("tags", '["x", 2]', ["x", 2]),
+        ("tags", "x, y", ["x", "y"]),
         ("options", '{"a": [1]}', {"a": [1]}),
     ],
 )
@@ -218,12 +230,11 @@ def test_string_values_are_coerced_to_the_declared_type(
 @pytest.mark.parametrize(
     ("name", "raw", "expected"),
     [
-        ("count", "1.5", "expected int"),
-        ("ratio", "fast", "expected float"),
+        ("count", "1.5", "expected a whole number"),
+        ("ratio", "fast", "expected a number"),
         ("flag", "maybe", "expected a bool"),
-        ("tags", "a,b", "expected a JSON list"),
-        ("tags", '{"a": 1}', "expected a JSON list"),
-        ("options", "[1]", "expected a JSON dict"),
+        ("tags", '{"a": 1}', "expected a list"),
+        ("options", "[1]", "expected a JSON object"),
     ],
 )
 def test_failed_coercion_names_parameter_and_type(
@@ -236,8 +247,65 @@ def test_failed_coercion_names_parameter_and_type(
 def test_python_values_pass_through(fixtures_dir: Path) -> None:
     params = {"count": 3, "tags": ["z"], "flag": True}
     assert validate_parameters(fixtures_dir / "ok.ipynb", params) == params
-    with pytest.raises(ValueError, match="not a plain JSON value"):
+    with pytest.raises(ConfigError, match="parameter label=.*expected a string"):
         validate_parameters(fixtures_dir / "ok.ipynb", {"label": object()})
+    with pytest.raises(ConfigError, match="not a plain JSON value"):
+        validate_parameters(fixtures_dir / "ok.ipynb", {"limit": object()})
+
+
+# --- declared types: the parameters cell's annotations ----------------------------------------
+
+
+def test_declared_types_come_from_the_cells_annotations(fixtures_dir: Path) -> None:
+    declared = runs.declared_parameters(fixtures_dir / "typed.ipynb")
+    assert list(declared) == ["providers", "source", "mode", "retries", "note"]
+    assert declared["source"].annotation == "Optional[Source]"
+    assert declared["mode"].help == "fast or thorough"
+    assert declared["note"].annotation is None and declared["note"].default == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("providers", "fal", ["fal"]),
+        ("providers", "fal,comet", ["fal", "comet"]),
+        ("providers", '["comet"]', ["comet"]),
+        ("source", "sandbox", "sandbox"),
+        ("source", "none", None),
+        ("mode", "thorough", "thorough"),
+        ("retries", "3", 3),
+    ],
+)
+def test_typed_values_are_read_as_declared(
+    fixtures_dir: Path, name: str, raw: str, expected: object
+) -> None:
+    assert validate_parameters(fixtures_dir / "typed.ipynb", {name: raw}) == {name: expected}
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("source", "sanbox", r"parameter source='sanbox': expected one of 'auto', 'live' or"),
+        ("providers", "fal,openai", r"parameter providers\[1\]='fal,openai': expected one of"),
+        ("mode", "quick", r"parameter mode='quick': expected one of 'fast' or 'thorough'"),
+        ("retries", "-1", r"parameter retries='-1': must be at least 0"),
+    ],
+)
+def test_a_value_outside_the_declared_type_is_refused(
+    fixtures_dir: Path, name: str, raw: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_parameters(fixtures_dir / "typed.ipynb", {name: raw})
+
+
+def test_an_annotation_naming_an_unimported_type_is_reported(tmp_path: Path) -> None:
+    notebook = tmp_path / "bad.ipynb"
+    cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "x: Mystery = 1",
+            "outputs": [], "execution_count": None}  # fmt: skip
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 5}))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"parameter x: cannot read its type 'Mystery'"):
+        validate_parameters(notebook, {"x": "1"})
 
 
 @pytest.mark.parametrize("name", ["api_key", "FAL_KEY", "token", "client_secret", "password"])

@@ -1,0 +1,79 @@
+"""The table of model providers: one entry per provider, read by config, sync, views and runs.
+
+A provider entry names everything the rest of the library needs to reach it: the
+environment variables that hold its key, how the key is sent, which setting holds
+its base URL, and the catalog client that reads it.  Adding a provider is one
+entry here plus its client class (and an emulator in `mpc_lib.sandbox`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+__all__ = ["PROVIDERS", "AuthScheme", "ProviderName", "ProviderSpec", "provider_spec"]
+
+AuthScheme = Literal["Key", "Bearer"]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How to reach one provider: key variables, auth scheme, base URL setting, client class."""
+
+    name: str
+    title: str
+    key_vars: tuple[str, ...]
+    scheme: AuthScheme
+    base_url_var: str
+    default_base_url: str
+    client: str
+    list_path: str
+
+    @property
+    def key_var(self) -> str:
+        """The primary key variable (the one the README and error messages name)."""
+        return self.key_vars[0]
+
+    def client_class(self) -> Any:
+        """The catalog client class, imported on first use (`module:Class` in `client`)."""
+        module, _, name = self.client.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "fal": ProviderSpec(
+        name="fal",
+        title="FAL",
+        key_vars=("FAL_KEY", "FAL_API_KEY"),
+        scheme="Key",
+        base_url_var="MPC_FAL_BASE_URL",
+        default_base_url="https://api.fal.ai/v1",
+        client="mpc_lib.catalog.fal:FalClient",
+        list_path="/models",
+    ),
+    "comet": ProviderSpec(
+        name="comet",
+        title="Comet API",
+        key_vars=("COMETAPI_KEY", "COMET_API_KEY"),
+        scheme="Bearer",
+        base_url_var="MPC_COMET_BASE_URL",
+        default_base_url="https://api.cometapi.com",
+        client="mpc_lib.catalog.comet:CometClient",
+        list_path="/v1/models",
+    ),
+}
+
+if TYPE_CHECKING:
+    ProviderName = str
+else:
+    # The names above as a Literal, so notebook parameters and pydantic can check them.
+    ProviderName = Literal[tuple(PROVIDERS)]
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    """The entry for `name`; an unknown name raises ValueError listing the known ones."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}") from None
