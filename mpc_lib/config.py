@@ -132,6 +132,7 @@ class Settings:
     source: Source = "auto"
     outputs_dir: Path = DEFAULT_OUTPUTS_DIR
     timeout_s: float = DEFAULT_TIMEOUT_S
+    deadline_s: float = 120.0  # one call, all attempts and backoff sleeps included
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
     concurrency: int = DEFAULT_CONCURRENCY
@@ -167,6 +168,7 @@ class Settings:
             source=source,  # type: ignore[arg-type]
             outputs_dir=Path(env.get("MPC_OUTPUTS_DIR", "").strip() or DEFAULT_OUTPUTS_DIR),
             timeout_s=_number(env, "MPC_TIMEOUT_S", DEFAULT_TIMEOUT_S, minimum=0.1),
+            deadline_s=_number(env, "MPC_DEADLINE_S", 120.0, minimum=0.1),
             max_retries=int(_number(env, "MPC_MAX_RETRIES", DEFAULT_MAX_RETRIES, minimum=0)),
             retry_backoff_s=_number(env, "MPC_RETRY_BACKOFF_S", DEFAULT_RETRY_BACKOFF_S, minimum=0),
             concurrency=int(_number(env, "MPC_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)),
@@ -213,6 +215,7 @@ class Settings:
             "MPC_SOURCE": self.source,
             "MPC_OUTPUTS_DIR": str(self.outputs_dir),
             "MPC_TIMEOUT_S": f"{self.timeout_s:g}",
+            "MPC_DEADLINE_S": f"{self.deadline_s:g}",
             "MPC_MAX_RETRIES": str(self.max_retries),
             "MPC_RETRY_BACKOFF_S": f"{self.retry_backoff_s:g}",
             "MPC_CONCURRENCY": str(self.concurrency),
