@@ -6,8 +6,7 @@ writes the registry, `diff_registries` says what changed, `run_notebook` drives 
 from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__ as __version__
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
@@ -20,6 +19,7 @@ from .errors import (
     PaginationError,
     ProviderError,
     RateLimited,
+    Redirected,
     RegistryError,
     RegistryLocked,
     ResponseFormatError,
@@ -54,6 +54,7 @@ __all__ = [
     "ProviderName",
     "ProviderSpec",
     "RateLimited",
+    "Redirected",
     "RegistryDiff",
     "RegistryError",
     "RegistryLocked",

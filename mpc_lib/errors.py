@@ -3,10 +3,11 @@
     MpcError
     ├── ConfigError            a bad setting, parameter or .env line
     ├── TransportError         no answer arrived (timeout, refused, dropped)
-    ├── ProviderError          an error answer arrived (4xx/5xx)
+    ├── ProviderError          an error answer arrived (3xx/4xx/5xx)
+    │   ├── Redirected         3xx: never followed, the message names the Location
     │   ├── AuthError          401/403
     │   ├── NotFound           404
-    │   ├── RateLimited        429 that outlived the retries
+    │   ├── RateLimited        429 that outlived the retries, or asked for too long a wait
     │   └── ServerError        5xx that outlived the retries
     ├── ResponseFormatError    an answer arrived but does not parse or fit the contract
     │   ├── PaginationError    a cursor loop or a broken page chain
@@ -40,6 +41,7 @@ __all__ = [
     "PaginationError",
     "ProviderError",
     "RateLimited",
+    "Redirected",
     "RegistryError",
     "RegistryLocked",
     "ResponseFormatError",
@@ -100,12 +102,38 @@ class ProviderError(MpcError):
         self.error_type = error_type
         self.detail = detail
         self.request_id = request_id
-        what = ": ".join(part for part in (error_type, detail) if part)
-        message = f"{provider}: {status} {method} {path}"
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        what = ": ".join(part for part in (self.error_type, self.detail) if part)
+        message = f"{self.provider}: {self.status} {self.method} {self.path}"
         if what:
             message += f": {what}"
-        message += f" (request_id={request_id or '-'})"
-        super().__init__(message)
+        return message + f" (request_id={self.request_id or '-'})"
+
+
+class Redirected(ProviderError):
+    """A 3xx answer: never followed (it could carry the key to another host); names `location`."""
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        method: str,
+        path: str,
+        *,
+        location: str | None,
+        request_id: str | None = None,
+    ) -> None:
+        self.location = location
+        super().__init__(provider, status, method, path, request_id=request_id)
+
+    def _message(self) -> str:
+        where = self.location or "(no Location header)"
+        return (
+            f"{self.provider}: {self.status} {self.method} {self.path} -> {where}"
+            f" (request_id={self.request_id or '-'})"
+        )
 
 
 class AuthError(ProviderError):
@@ -117,7 +145,30 @@ class NotFound(ProviderError):
 
 
 class RateLimited(ProviderError):
-    """The provider kept answering 429 after every retry."""
+    """429 after every retry, or a wait longer than we allow; `retry_after_s` is the asked wait."""
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        method: str,
+        path: str,
+        *,
+        error_type: str | None = None,
+        detail: str | None = None,
+        request_id: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            provider,
+            status,
+            method,
+            path,
+            error_type=error_type,
+            detail=detail,
+            request_id=request_id,
+        )
 
 
 class ServerError(ProviderError):

@@ -1,9 +1,19 @@
 """The one HTTP core: every outbound call of mpc_lib goes through `HttpCore.request`.
 
 It owns timeouts and pooling (through one `httpx.Client`), bounded retries with
-exponential backoff and jitter that honour `Retry-After`, the provider auth
-schemes, and the mapping of httpx exceptions and error answers to the typed
-errors in `mpc_lib.errors`.  This is the only module that catches `httpx.*`.
+exponential backoff and jitter that honour `Retry-After`, one overall deadline per
+call, the provider auth schemes, and the mapping of httpx exceptions and error
+answers to the typed errors in `mpc_lib.errors`.  This is the only module that
+catches `httpx.*`.
+
+Redirects are never followed: a 3xx is a `Redirected` error naming the Location,
+because following an authenticated call could carry the key to another host.
+
+Logging, on the `mpc_lib.http` logger: exactly one INFO line per request attempt
+that got an answer (method, URL, status, request id, ms, attempt number), plus at
+most one WARNING per retry decision (what failed, and the wait before the next
+try).  A call that gives up logs nothing more: the error it raises says why.
+httpx's own "HTTP Request: ..." lines are the CLI's to silence.
 """
 
 from __future__ import annotations
@@ -15,27 +25,31 @@ import logging
 import random
 import re
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
 
 import httpx
 
-from . import __version__
+from ._version import __version__
 from .config import Secret, Settings
 from .errors import (
     AuthError,
     NotFound,
     ProviderError,
     RateLimited,
+    Redirected,
     ResponseFormatError,
     ServerError,
     TransportError,
 )
+from .providers import AuthScheme
+from .storage import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
@@ -49,28 +63,42 @@ __all__ = [
 
 log = logging.getLogger("mpc_lib.http")
 
-AuthScheme = Literal["Key", "Bearer"]
 QueryValue = str | int | float | bool | Sequence[str] | None
 _Scalar = str | int | float | bool | None
 
 # Connection-level failures that are worth another try; the rest are our own misuse.
 _RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _SAVED_PAYLOAD_LIMIT = 1_000_000
+# No server asks for a wait of 31 years: an x-ratelimit-reset past these is a moment, not a wait.
+_EPOCH_S = 1e9  # Unix seconds (2001-09-09)
+_EPOCH_MS = 1e12  # Unix milliseconds
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to wait before trying a request again."""
+    """How often and how long to retry one call.
+
+    `max_retry_after_s` caps a server-requested wait: asked for longer, the call
+    fails fast instead.  `deadline_s` bounds the whole call, every attempt and
+    backoff sleep included.
+    """
 
     max_retries: int = 4
     backoff_base_s: float = 0.25
     backoff_max_s: float = 8.0
     max_retry_after_s: float = 60.0
     jitter: float = 0.5
+    deadline_s: float = 120.0
 
     def should_retry_status(self, status: int) -> bool:
         """429 and every 5xx are retried; other answers are final."""
         return status == 429 or status >= 500
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Exponential backoff after failed try number `attempt` (1-based), plus jitter."""
+        backoff = min(self.backoff_base_s * (2 ** (attempt - 1)), self.backoff_max_s)
+        spread = (rng or random).random() * self.jitter * backoff
+        return backoff + spread
 
     def delay(
         self,
@@ -80,26 +108,30 @@ class RetryPolicy:
     ) -> float:
         """Seconds to wait after failed try number `attempt` (1-based).
 
-        A server's Retry-After (or x-ratelimit-reset) wins, capped at
-        `max_retry_after_s`; otherwise exponential backoff with up to `jitter`
-        of itself added at random.
+        A server's Retry-After (or x-ratelimit-reset) wins as given, uncapped:
+        `HttpCore` refuses a wait beyond `max_retry_after_s` rather than shortening it.
         """
-        if headers is not None:
-            hinted = parse_retry_after(headers)
-            if hinted is not None:
-                return min(hinted, self.max_retry_after_s)
-        backoff = min(self.backoff_base_s * (2 ** (attempt - 1)), self.backoff_max_s)
-        spread = (rng or random).random() * self.jitter * backoff
-        return backoff + spread
+        hinted = parse_retry_after(headers) if headers is not None else None
+        return hinted if hinted is not None else self.backoff(attempt, rng)
+
+    def exceeds_cap(self, wait_s: float) -> bool:
+        """Whether a server-requested wait is longer than we are willing to sleep."""
+        return wait_s > self.max_retry_after_s
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds a server asked us to wait: Retry-After (seconds or HTTP date),
-    retry-after-ms, or x-ratelimit-reset (seconds); None when it did not say."""
+    """Seconds a server asked us to wait; None when it did not say.
+
+    Reads retry-after-ms, Retry-After (seconds or an HTTP date) and
+    x-ratelimit-reset, which is seconds until the reset or, when it looks like a
+    Unix time (> 1e9 s, or > 1e12 ms), the moment of the reset.  A moment in the
+    past means no wait.
+    """
     lowered = {k.lower(): v for k, v in headers.items()}
+    clock = time.time() if now is None else now
     if "retry-after-ms" in lowered:
         with contextlib.suppress(ValueError):
             return max(float(lowered["retry-after-ms"]) / 1000.0, 0.0)
@@ -109,13 +141,18 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
             continue
         value = value.strip()
         with contextlib.suppress(ValueError):
-            return max(float(value), 0.0)
+            seconds = float(value)
+            if name == "x-ratelimit-reset" and seconds > _EPOCH_MS:
+                seconds = seconds / 1000.0 - clock
+            elif name == "x-ratelimit-reset" and seconds > _EPOCH_S:
+                seconds -= clock
+            return max(seconds, 0.0)
         if name == "retry-after":
             try:
                 parsed = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 continue
-            return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
+            return max(parsed.timestamp() - clock, 0.0)
     return None
 
 
@@ -201,6 +238,11 @@ def _request_id(response: httpx.Response) -> str | None:
     return None
 
 
+def _seconds(value: float) -> str:
+    """A wait for a message: 3600 -> '3600', 2.345 -> '2.3'."""
+    return f"{round(value, 1):g}"
+
+
 class HttpCore:
     """Calls one provider: base URL, auth scheme, retries, typed errors, one log line per call."""
 
@@ -214,11 +256,13 @@ class HttpCore:
         client: httpx.Client | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        payload_dir: Path | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.retry = retry
-        self._key = key
+        self.payload_dir = payload_dir
+        self._key = (key.reveal() or None) if key is not None else None
         self._scheme = scheme
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
@@ -237,7 +281,7 @@ class HttpCore:
         scheme: AuthScheme,
         client: httpx.Client | None = None,
     ) -> HttpCore:
-        """A core whose client, timeouts and retry budget come from `settings`."""
+        """A core built from `settings`: client, timeouts, retries, deadline, payload folder."""
         core = cls(
             provider,
             base_url,
@@ -245,8 +289,11 @@ class HttpCore:
             scheme=scheme,
             client=client or build_client(settings),
             retry=RetryPolicy(
-                max_retries=settings.max_retries, backoff_base_s=settings.retry_backoff_s
+                max_retries=settings.max_retries,
+                backoff_base_s=settings.retry_backoff_s,
+                deadline_s=settings.deadline_s,
             ),
+            payload_dir=Path(settings.outputs_dir) / "payloads",
         )
         core._owns_client = client is None
         return core
@@ -281,83 +328,196 @@ class HttpCore:
         json_body: Any = None,
         auth: bool = True,
     ) -> httpx.Response:
-        """Send one request with retries; return a 2xx/3xx answer or raise a typed error."""
+        """Send one request, retried within the deadline; return a 2xx answer or raise."""
         url = self.base_url + path
         headers = {"Accept": "application/json"}
         if auth and self._key is not None:
-            headers["Authorization"] = f"{self._scheme} {self._key.reveal()}"
+            headers["Authorization"] = f"{self._scheme} {self._key}"
         query = _clean_params(params)
+        deadline = time.monotonic() + self.retry.deadline_s
         attempt = 0
         while True:
             attempt += 1
-            started = time.perf_counter()
+            started = time.monotonic()
             try:
                 with self._map_transport_errors(method, path):
                     response = self._client.request(
-                        method, url, params=query, json=json_body, headers=headers
+                        method,
+                        url,
+                        params=query,
+                        json=json_body,
+                        headers=headers,
+                        timeout=self._timeout_within(deadline - started),
+                        follow_redirects=False,
                     )
                     response.read()
             except TransportError as exc:
-                if isinstance(exc.__cause__, _RETRYABLE_TRANSPORT) and self._retry_later(
-                    attempt, None, f"{method} {self.base_url}{path} failed: {exc.detail}"
-                ):
-                    continue
-                raise
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            log.info(
-                "%s %s -> %d (request_id=%s, %.0f ms, attempt %d)",
-                method, response.request.url, response.status_code,
-                _request_id(response) or "-", elapsed_ms, attempt,
-            )  # fmt: skip
-            if response.status_code < 400:
-                return response
-            if self.retry.should_retry_status(response.status_code) and self._retry_later(
-                attempt,
-                response.headers,
-                f"{method} {self.base_url}{path} -> {response.status_code}",
-            ):
-                continue
-            raise self._provider_error(method, path, response)
+                if not isinstance(exc.__cause__, _RETRYABLE_TRANSPORT):
+                    raise
+                failure: TransportError | httpx.Response = exc
+                what = f"{method} {url} failed: {exc.detail}"
+                hint = None
+            else:
+                log.info(
+                    "%s %s -> %d (request_id=%s, %.0f ms, attempt %d)",
+                    method, response.request.url, response.status_code,
+                    _request_id(response) or "-", (time.monotonic() - started) * 1000, attempt,
+                )  # fmt: skip
+                if response.is_success:
+                    return response
+                if 300 <= response.status_code < 400:
+                    raise self._redirected(method, path, response)
+                if not self.retry.should_retry_status(response.status_code):
+                    raise self._provider_error(method, path, response)
+                failure = response
+                what = f"{method} {url} -> {response.status_code}"
+                hint = parse_retry_after(response.headers)
+            wait, note = self._next_wait(attempt, hint, deadline)
+            if wait is None:
+                raise self._give_up(method, path, failure, note, hint)
+            log.warning("%s; retry %d/%d in %.2fs", what, attempt, self.retry.max_retries, wait)
+            self._sleep(wait)
 
-    def _retry_later(self, attempt: int, headers: Mapping[str, str] | None, what: str) -> bool:
-        """Sleep before the next try and say so; False once the retry budget is spent."""
-        if attempt > self.retry.max_retries:
-            return False
-        delay = self._delay(attempt, headers)
-        log.warning("%s; retry %d/%d in %.2fs", what, attempt, self.retry.max_retries, delay)
-        self._sleep(delay)
-        return True
+    def _next_wait(
+        self, attempt: int, hint: float | None, deadline: float
+    ) -> tuple[float | None, str | None]:
+        """(seconds to sleep, None) before another try, or (None, why not) to give up."""
+        policy = self.retry
+        if hint is not None and policy.exceeds_cap(hint):
+            cap = _seconds(policy.max_retry_after_s)
+            return None, f"asked to retry after {_seconds(hint)} s, more than the {cap} s cap"
+        if attempt > policy.max_retries:
+            return None, None  # the budget is spent; the last error speaks for itself
+        if hint is not None:
+            wait = hint
+        else:
+            with self._rng_lock:
+                wait = policy.backoff(attempt, self._rng)
+        left = deadline - time.monotonic()
+        if wait >= left:
+            return None, (
+                f"gave up after {attempt} attempt(s): the {_seconds(policy.deadline_s)} s deadline"
+                f" for this call was reached ({_seconds(max(left, 0.0))} s left,"
+                f" next try due in {_seconds(wait)} s)"
+            )
+        return wait, None
 
-    def _delay(self, attempt: int, headers: Mapping[str, str] | None) -> float:
-        with self._rng_lock:
-            return self.retry.delay(attempt, headers, self._rng)
+    def _timeout_within(self, left: float) -> httpx.Timeout:
+        """The client's timeouts, each clipped to the time left before the deadline."""
+        left = max(left, 0.001)
+        base = self._client.timeout
+
+        def clip(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=clip(base.connect), read=clip(base.read), write=clip(base.write),
+            pool=clip(base.pool),
+        )  # fmt: skip
+
+    def _give_up(
+        self,
+        method: str,
+        path: str,
+        failure: TransportError | httpx.Response,
+        note: str | None,
+        hint: float | None,
+    ) -> TransportError | ProviderError:
+        """The error that ends a call: the last failure, with why we stopped retrying."""
+        if isinstance(failure, httpx.Response):
+            return self._provider_error(method, path, failure, note=note, retry_after_s=hint)
+        if note is None:
+            return failure
+        error = TransportError(self.provider, method, path, f"{failure.detail}; {note}")
+        error.__cause__ = failure.__cause__
+        return error
 
     def _redact(self, text: str | None) -> str | None:
         if text is None or self._key is None:
             return text
-        return text.replace(self._key.reveal(), "***")
+        return text.replace(self._key, "***")
 
-    def _provider_error(self, method: str, path: str, response: httpx.Response) -> ProviderError:
+    def _provider_error(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        *,
+        note: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> ProviderError:
         error_type, message, body_request_id = _error_fields(response)
+        detail = "; ".join(part for part in (self._redact(message), note) if part) or None
+        request_id = _request_id(response) or body_request_id
         cls = _error_class(response.status_code)
+        if cls is RateLimited:
+            return RateLimited(
+                self.provider,
+                response.status_code,
+                method,
+                path,
+                error_type=error_type,
+                detail=detail,
+                request_id=request_id,
+                retry_after_s=retry_after_s,
+            )
         return cls(
             self.provider,
             response.status_code,
             method,
             path,
             error_type=error_type,
-            detail=self._redact(message),
-            request_id=_request_id(response) or body_request_id,
+            detail=detail,
+            request_id=request_id,
+        )
+
+    def _redirected(self, method: str, path: str, response: httpx.Response) -> Redirected:
+        location = response.headers.get("location")
+        if location is not None:
+            # A relative Location is named in full, so the operator sees which host it means.
+            with contextlib.suppress(httpx.InvalidURL):
+                location = str(response.request.url.join(location))
+        return Redirected(
+            self.provider,
+            response.status_code,
+            method,
+            path,
+            location=self._redact(location),
+            request_id=_request_id(response),
         )
 
     def _parse_json(self, response: httpx.Response, path: str) -> Any:
         try:
             return response.json()
         except (ValueError, UnicodeDecodeError) as exc:
-            saved = _save_payload(self.provider, response.content)
-            raise ResponseFormatError(
-                self.provider, path, f"body is not valid JSON ({exc})", saved_to=saved
-            ) from exc
+            detail = f"body is not valid JSON ({exc})"
+            saved: Path | None = None
+            if self.payload_dir is None:
+                detail += "; payload not saved (no payload folder set)"
+            else:
+                try:
+                    saved = self._save_payload(self.payload_dir, response.content)
+                except OSError as os_exc:
+                    detail += f"; payload not saved ({os_exc})"
+            raise ResponseFormatError(self.provider, path, detail, saved_to=saved) from exc
+
+    def _save_payload(self, folder: Path, content: bytes) -> Path:
+        """Keep a malformed answer, key redacted, as `<folder>/<provider>-<UTC stamp>.txt`."""
+        if self._key is not None:
+            for form in (self._key, quote(self._key, safe="")):
+                content = content.replace(form.encode(), b"***")
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^a-z0-9_-]", "_", self.provider.lower())
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        for number in range(1, 1000):
+            suffix = "" if number == 1 else f"-{number}"
+            path = folder / f"{safe}-{stamp}{suffix}.txt"
+            try:
+                path.open("xb").close()  # claim the name, so two failures never share a file
+            except FileExistsError:
+                continue
+            return atomic_write_bytes(path, content[:_SAVED_PAYLOAD_LIMIT])
+        raise FileExistsError(f"no free payload file name in {folder} for {stamp}")
 
     @contextlib.contextmanager
     def _map_transport_errors(self, method: str, path: str) -> Iterator[None]:
@@ -404,14 +564,3 @@ class ProviderClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _save_payload(provider: str, content: bytes) -> Path:
-    """Keep a malformed answer on disk (outside outputs/) so an operator can look at it."""
-    folder = Path(tempfile.gettempdir()) / "mpc-payloads"
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^a-z0-9_-]", "_", provider.lower())
-    fd, name = tempfile.mkstemp(prefix=f"{safe}-", suffix=".txt", dir=folder)
-    with open(fd, "wb") as handle:
-        handle.write(content[:_SAVED_PAYLOAD_LIMIT])
-    return Path(name)

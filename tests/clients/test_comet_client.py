@@ -63,10 +63,10 @@ def test_5xx_forever_fails_loud(sandbox) -> None:
         client.list_models()
 
 
-def test_malformed_catalog_is_a_format_error(sandbox) -> None:
+def test_malformed_catalog_is_a_format_error(sandbox, tmp_path) -> None:
     sandbox.faults.add(Fault(kind="malformed", provider="comet", path="/api/models"))
     with (
-        _client(sandbox) as client,
+        _client(sandbox, outputs_dir=tmp_path) as client,
         pytest.raises(ResponseFormatError, match="comet: malformed answer from /api/models"),
     ):
         client.list_catalog()

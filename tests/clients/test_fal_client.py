@@ -193,9 +193,12 @@ def test_dropped_connection_forever_is_a_transport_error(sandbox) -> None:
     assert "RemoteProtocolError" in str(info.value)
 
 
-def test_malformed_json_is_a_failure_not_an_empty_list(sandbox) -> None:
+def test_malformed_json_is_a_failure_not_an_empty_list(sandbox, tmp_path) -> None:
     sandbox.faults.add(Fault(kind="malformed", provider="fal", path="/v1/models", after=2, times=1))
-    with _client(sandbox) as client, pytest.raises(ResponseFormatError) as info:
+    with (
+        _client(sandbox, outputs_dir=tmp_path) as client,
+        pytest.raises(ResponseFormatError) as info,
+    ):
         client.list_models()
     assert "not valid JSON" in str(info.value)
     assert info.value.saved_to is not None

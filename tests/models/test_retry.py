@@ -1,6 +1,7 @@
 """The retry policy: which answers are retried and how long we wait."""
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -26,11 +27,19 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
         assert max(delays) > base * 1.2  # the jitter really spreads the waits
 
 
-def test_retry_after_wins_over_backoff_and_is_capped() -> None:
+def test_retry_after_wins_over_backoff_uncapped_and_the_cap_is_a_separate_question() -> None:
     policy = RetryPolicy(backoff_base_s=0.1, max_retry_after_s=10)
     assert policy.delay(1, {"Retry-After": "3"}) == 3.0
     assert policy.delay(5, {"retry-after": "0"}) == 0.0
-    assert policy.delay(1, {"Retry-After": "3600"}) == 10.0
+    # a long wait is not shortened to the cap (the core refuses it instead of retrying early)
+    assert policy.delay(1, {"Retry-After": "3600"}) == 3600.0
+    assert policy.exceeds_cap(3600.0)
+    assert not policy.exceeds_cap(10.0)
+
+
+def test_delay_without_a_hint_is_the_backoff() -> None:
+    policy = RetryPolicy(backoff_base_s=0.5, jitter=0.0)
+    assert policy.delay(3, {"X-Other": "1"}) == policy.backoff(3) == 2.0
 
 
 @pytest.mark.parametrize(
@@ -53,3 +62,32 @@ def test_parse_retry_after_http_date() -> None:
     now = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
     later = format_datetime(now + timedelta(seconds=30), usegmt=True)
     assert parse_retry_after({"Retry-After": later}, now=now.timestamp()) == pytest.approx(30.0)
+
+
+NOW = 1_800_000_000.0  # 2027-01-15, a fixed "now" for the epoch readings
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected"),
+    [
+        ("30", 30.0),  # seconds until the window resets (fal's documented reading)
+        ("0", 0.0),
+        (str(NOW + 42), 42.0),  # a Unix time: reset at that moment
+        (f"{NOW + 2.5:.1f}", 2.5),
+        (str(NOW - 600), 0.0),  # a moment already past: no wait
+        (str(int((NOW + 7) * 1000)), 7.0),  # a Unix time in milliseconds
+        (str(int((NOW - 7) * 1000)), 0.0),
+    ],
+)
+def test_x_ratelimit_reset_as_seconds_or_as_a_moment(reset: str, expected: float) -> None:
+    assert parse_retry_after({"X-RateLimit-Reset": reset}, now=NOW) == pytest.approx(expected)
+
+
+def test_epoch_reset_without_now_uses_the_clock() -> None:
+    wait = parse_retry_after({"x-ratelimit-reset": str(int(time.time()) + 100)})
+    assert wait is not None and 95 <= wait <= 100
+
+
+def test_retry_after_wins_over_x_ratelimit_reset() -> None:
+    headers = {"Retry-After": "4", "x-ratelimit-reset": str(NOW + 50)}
+    assert parse_retry_after(headers, now=NOW) == 4.0
