@@ -1,0 +1,57 @@
+"""The `mpc` command: parse, call one library function, map MpcError to an exit code.
+
+One module per command group (`catalog`, `runs`, `sandbox`, ...); each defines its
+commands or a sub-app, and this module only registers them.  Shared plumbing
+(settings, one-line errors, exit codes) lives in `_common`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import CliState
+from .catalog import registry_app, sync
+from .runs import run
+from .sandbox import sandbox_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
+app.command()(sync)
+app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
+app.add_typer(registry_app, name="registry")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every HTTP call.")] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="dotenv file with keys and MPC_* settings.",
+            show_default="<workbook root>/.env when present",
+        ),
+    ] = None,
+) -> None:
+    CliState.debug = debug
+    CliState.env_file = env_file
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("mpc_lib").setLevel(level)
+    # mpc_lib.http logs one line per call; httpx's own per-request line would double it.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

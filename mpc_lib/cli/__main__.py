@@ -1,0 +1,5 @@
+"""`python -m mpc_lib.cli`."""
+
+from . import main
+
+main()

@@ -1,0 +1,134 @@
+"""`mpc sync` and `mpc registry`: the catalog sync and the registry it writes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ..config import SOURCES
+from ..errors import ConfigError, MpcError
+from ..providers import PROVIDERS
+from ._common import cli_settings, fail, reported_errors, stderr
+
+__all__ = ["registry_app", "sync"]
+
+registry_app = typer.Typer(no_args_is_help=True, help="Look after outputs/registry.")
+
+
+class _Bars:
+    """Rich progress bars on stderr, one pair per provider, fed by sync progress events."""
+
+    def __init__(self, providers: tuple[str, ...]) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=False,
+        )
+        self.tasks: dict[tuple[str, str], TaskID] = {}
+        for name in providers:
+            for stage in ("models", "prices"):
+                self.tasks[name, stage] = self.progress.add_task(f"{name} {stage}", total=None)
+        self.lock = threading.Lock()
+
+    def __call__(self, provider: str, stage: str, done: int, total: int | None) -> None:
+        with self.lock:
+            if stage == "done":
+                for key in ("models", "prices"):
+                    task = self.tasks[provider, key]
+                    current = self.progress.tasks[task].completed
+                    self.progress.update(task, total=max(current, 1), completed=max(current, 1))
+                return
+            self.progress.update(self.tasks[provider, stage], completed=done, total=total)
+
+
+def sync(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="auto (live where a key is set), live or sandbox.", show_default="MPC_SOURCE"
+        ),
+    ] = None,
+    providers: Annotated[
+        str, typer.Option(help=f"Comma-separated, from: {', '.join(PROVIDERS)}.")
+    ] = ",".join(PROVIDERS),
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial", help="Keep a failed provider's previous records, marked stale."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON summary line.")
+    ] = False,
+) -> None:
+    """Sync FAL and Comet into outputs/registry and report what changed."""
+    from ..catalog import sync_catalog
+
+    started = time.perf_counter()
+    chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
+    sources: dict[str, str] = {}
+    try:
+        if source is not None and source not in SOURCES:
+            raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+        settings = cli_settings()
+        sources = {
+            name: settings.source_for(name, source) for name in chosen if name in PROVIDERS
+        }
+        bars = _Bars(tuple(sources))
+        with bars.progress:
+            report = sync_catalog(
+                settings,
+                providers=chosen,
+                source=source,
+                allow_partial=allow_partial,
+                progress=bars,
+            )
+    except (MpcError, ValueError, OSError) as exc:
+        if as_json:
+            failed = {
+                "status": "failed", "sources": sources, "counts": {}, "added": 0, "removed": 0,
+                "changed": 0, "stale": [], "duration_s": round(time.perf_counter() - started, 3),
+                "registry": None, "error": str(exc),
+            }  # fmt: skip
+            typer.echo(json.dumps(failed))
+        raise fail(exc) from None
+    typer.echo(report.summary())
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+
+
+@registry_app.command("restore")
+def registry_restore(
+    snapshot: Annotated[
+        Path | None,
+        typer.Argument(help="A snapshot file.", show_default="the newest snapshot that parses"),
+    ] = None,
+) -> None:
+    """Put a registry snapshot back as outputs/registry/models.json (the old file is kept)."""
+    from ..registry import RegistryStore
+
+    with reported_errors():
+        settings = cli_settings()
+        store = RegistryStore(
+            settings.outputs_dir,
+            keep=settings.snapshot_keep,
+            lock_timeout_s=settings.lock_timeout_s,
+        )
+        used = store.restore(snapshot)
+    typer.echo(f"restored {store.path} from {used}")

@@ -1,0 +1,55 @@
+"""`mpc sandbox serve`: the provider emulators on fixed loopback ports, until interrupted."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import reported_errors
+
+__all__ = ["sandbox_app"]
+
+sandbox_app = typer.Typer(no_args_is_help=True, help="Run the FAL/Comet emulators.")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
+    fal_port: Annotated[
+        int, typer.Option(help="FAL emulator port (0 = any free).", min=0, max=65535)
+    ] = 8801,
+    comet_port: Annotated[
+        int, typer.Option(help="Comet emulator port (0 = any free).", min=0, max=65535)
+    ] = 8802,
+    latency_ms: Annotated[
+        float, typer.Option(help="Added latency per request.", min=0, max=600_000)
+    ] = 0.0,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Serve a registry snapshot instead of generated data.")
+    ] = None,
+) -> None:
+    """Serve the FAL and Comet emulators until interrupted; any key with the right scheme works."""
+    from ..sandbox import Sandbox, SandboxData
+
+    with reported_errors():
+        data = SandboxData.from_snapshot(snapshot) if snapshot else SandboxData.generate()
+        sandbox = Sandbox(
+            data=data, latency_ms=latency_ms, accept_any_key=True,
+            host=host, fal_port=fal_port, comet_port=comet_port,
+        )  # fmt: skip
+        sandbox.start()
+    typer.echo(f"FAL emulator:   {sandbox.fal_url}   (Authorization: Key <anything>)")
+    typer.echo(f"Comet emulator: {sandbox.comet_url}   (Authorization: Bearer <anything>)")
+    typer.echo(f"faults: POST {sandbox.fal_url.rsplit('/v1', 1)[0]}/_sandbox/faults; Ctrl-C stops")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
