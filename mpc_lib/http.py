@@ -263,10 +263,16 @@ class HttpCore:
         self.close()
 
     def get_json(
-        self, path: str, params: Mapping[str, QueryValue] | None = None, *, auth: bool = True
+        self,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        auth: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> Any:
-        """GET `path` and return its parsed JSON body."""
-        return self._parse_json(self.request("GET", path, params=params, auth=auth), path)
+        """GET `path` and return its parsed JSON body; `retry` overrides the policy once."""
+        response = self.request("GET", path, params=params, auth=auth, retry=retry)
+        return self._parse_json(response, path)
 
     def post_json(self, path: str, body: Any, *, auth: bool = True) -> Any:
         """POST a JSON body to `path` and return the parsed JSON answer."""
@@ -280,8 +286,10 @@ class HttpCore:
         params: Mapping[str, QueryValue] | None = None,
         json_body: Any = None,
         auth: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
         """Send one request with retries; return a 2xx/3xx answer or raise a typed error."""
+        policy = retry or self.retry
         url = self.base_url + path
         headers = {"Accept": "application/json"}
         if auth and self._key is not None:
@@ -299,7 +307,7 @@ class HttpCore:
                     response.read()
             except TransportError as exc:
                 if isinstance(exc.__cause__, _RETRYABLE_TRANSPORT) and self._retry_later(
-                    attempt, None, f"{method} {self.base_url}{path} failed: {exc.detail}"
+                    policy, attempt, None, f"{method} {self.base_url}{path} failed: {exc.detail}"
                 ):
                     continue
                 raise
@@ -311,7 +319,8 @@ class HttpCore:
             )  # fmt: skip
             if response.status_code < 400:
                 return response
-            if self.retry.should_retry_status(response.status_code) and self._retry_later(
+            if policy.should_retry_status(response.status_code) and self._retry_later(
+                policy,
                 attempt,
                 response.headers,
                 f"{method} {self.base_url}{path} -> {response.status_code}",
@@ -319,18 +328,17 @@ class HttpCore:
                 continue
             raise self._provider_error(method, path, response)
 
-    def _retry_later(self, attempt: int, headers: Mapping[str, str] | None, what: str) -> bool:
+    def _retry_later(
+        self, policy: RetryPolicy, attempt: int, headers: Mapping[str, str] | None, what: str
+    ) -> bool:
         """Sleep before the next try and say so; False once the retry budget is spent."""
-        if attempt > self.retry.max_retries:
+        if attempt > policy.max_retries:
             return False
-        delay = self._delay(attempt, headers)
-        log.warning("%s; retry %d/%d in %.2fs", what, attempt, self.retry.max_retries, delay)
+        with self._rng_lock:
+            delay = policy.delay(attempt, headers, self._rng)
+        log.warning("%s; retry %d/%d in %.2fs", what, attempt, policy.max_retries, delay)
         self._sleep(delay)
         return True
-
-    def _delay(self, attempt: int, headers: Mapping[str, str] | None) -> float:
-        with self._rng_lock:
-            return self.retry.delay(attempt, headers, self._rng)
 
     def _redact(self, text: str | None) -> str | None:
         if text is None or self._key is None:
