@@ -269,6 +269,11 @@ def parse_items(
             shown = _show(ident) if key in raw else "missing"
             warnings.append(f"{path} entry #{index}{hint}: skipped: no usable {key} ({shown})")
             continue
+        try:
+            parsed.append(model.model_validate(raw))
+            continue
+        except ValidationError:
+            pass  # below: drop what fails, on a copy, and say so
         item = _copy_dicts(raw)
         problems: list[str] = []
         for _ in range(_MAX_DROP_ROUNDS):
