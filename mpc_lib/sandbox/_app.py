@@ -193,6 +193,9 @@ def _tagging_send(send: Send, rid: str, recorder: _Recorder | None) -> Send:
             message = {**message, "headers": [*headers, header]}
             if recorder is not None and recorder.status is None:
                 recorder.status = int(message["status"])
+                # With no body to follow, the client is done once the headers arrive.
+                if (b"content-length", b"0") in headers:
+                    recorder.record()
         elif recorder is not None and not message.get("more_body", False):
             recorder.record()
         await send(message)
