@@ -310,10 +310,16 @@ class HttpCore:
         self.close()
 
     def get_json(
-        self, path: str, params: Mapping[str, QueryValue] | None = None, *, auth: bool = True
+        self,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        auth: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> Any:
-        """GET `path` and return its parsed JSON body."""
-        return self._parse_json(self.request("GET", path, params=params, auth=auth), path)
+        """GET `path` and return its parsed JSON body; `retry` overrides the policy once."""
+        response = self.request("GET", path, params=params, auth=auth, retry=retry)
+        return self._parse_json(response, path)
 
     def post_json(self, path: str, body: Any, *, auth: bool = True) -> Any:
         """POST a JSON body to `path` and return the parsed JSON answer."""
@@ -327,14 +333,19 @@ class HttpCore:
         params: Mapping[str, QueryValue] | None = None,
         json_body: Any = None,
         auth: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
-        """Send one request, retried within the deadline; return a 2xx answer or raise."""
+        """Send one request, retried within the deadline; return a 2xx answer or raise.
+
+        `retry` replaces the core's policy for this call (e.g. no retries for a guess).
+        """
+        policy = retry or self.retry
         url = self.base_url + path
         headers = {"Accept": "application/json"}
         if auth and self._key is not None:
             headers["Authorization"] = f"{self._scheme} {self._key}"
         query = _clean_params(params)
-        deadline = time.monotonic() + self.retry.deadline_s
+        deadline = time.monotonic() + policy.deadline_s
         attempt = 0
         while True:
             attempt += 1
@@ -367,22 +378,21 @@ class HttpCore:
                     return response
                 if 300 <= response.status_code < 400:
                     raise self._redirected(method, path, response)
-                if not self.retry.should_retry_status(response.status_code):
+                if not policy.should_retry_status(response.status_code):
                     raise self._provider_error(method, path, response)
                 failure = response
                 what = f"{method} {url} -> {response.status_code}"
                 hint = parse_retry_after(response.headers)
-            wait, note = self._next_wait(attempt, hint, deadline)
+            wait, note = self._next_wait(policy, attempt, hint, deadline)
             if wait is None:
                 raise self._give_up(method, path, failure, note, hint)
-            log.warning("%s; retry %d/%d in %.2fs", what, attempt, self.retry.max_retries, wait)
+            log.warning("%s; retry %d/%d in %.2fs", what, attempt, policy.max_retries, wait)
             self._sleep(wait)
 
     def _next_wait(
-        self, attempt: int, hint: float | None, deadline: float
+        self, policy: RetryPolicy, attempt: int, hint: float | None, deadline: float
     ) -> tuple[float | None, str | None]:
         """(seconds to sleep, None) before another try, or (None, why not) to give up."""
-        policy = self.retry
         if hint is not None and policy.exceeds_cap(hint):
             cap = _seconds(policy.max_retry_after_s)
             return None, f"asked to retry after {_seconds(hint)} s, more than the {cap} s cap"

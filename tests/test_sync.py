@@ -1,9 +1,12 @@
 """sync_catalog end to end over loopback: files, diffs, failure semantics, partial syncs."""
 
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -12,13 +15,15 @@ from mpc_lib.config import Secret, Settings
 from mpc_lib.errors import (
     ConfigError,
     PaginationError,
+    ProviderError,
     RegistryError,
     ServerError,
     StorageError,
     SyncError,
 )
 from mpc_lib.registry import RegistryStore, load_registry
-from mpc_lib.sandbox import Fault
+from mpc_lib.sandbox import Fault, SandboxData
+from mpc_lib.sandbox.modes import odd_comet
 
 
 def _live(sandbox, outputs: Path, **changes) -> Settings:
@@ -52,9 +57,14 @@ def test_full_sync_writes_registry_snapshot_and_diff(sandbox, tmp_path: Path) ->
     assert registry["counts"] == {"fal": n_fal, "comet": n_comet}
     assert len(registry["models"]) == n_fal + n_comet
     assert registry["sources"]["fal"]["status"] == "ok"
+    assert registry["sources"]["fal"]["prices"] == "live API"
     assert registry["sources"]["fal"]["priced"] == sum(
         1 for m in sandbox.data.fal_models if m["endpoint_id"] in sandbox.data.fal_prices
     )
+    assert registry["sources"]["fal"]["unpriced"] == n_fal - registry["sources"]["fal"]["priced"]
+    assert report.warnings == {"fal": [], "comet": []}
+    assert registry["sources"]["comet"]["warnings"] == []
+    assert "warning" not in report.summary() and report.to_json()["warnings"] == {}
     some = next(m for m in registry["models"] if m["provider"] == "fal" and m["pricing"])
     assert some["pricing"]["unit_price"] == sandbox.data.fal_prices[some["model_id"]]["unit_price"]
     assert report.snapshot_path is not None and report.snapshot_path.exists()
@@ -128,12 +138,13 @@ def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Pa
 
 def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
+    n_comet = len(sandbox.data.comet_models)
     sync_catalog(settings)
     sandbox.data.comet_models.clear()  # would remove every comet model if comet were synced
     report = sync_catalog(settings, providers=["fal"])
     assert report.counts == {"fal": len(sandbox.data.fal_models)}
     registry = load_registry(report.registry_path)
-    assert registry["counts"]["comet"] > 500
+    assert registry["counts"]["comet"] == n_comet
     assert report.diff.is_empty
 
 
@@ -145,11 +156,16 @@ def test_snapshots_keep_the_newest_n(sandbox, tmp_path: Path) -> None:
 
 def test_no_keys_means_the_in_process_sandbox(tmp_path: Path) -> None:
     report = sync_catalog(Settings(outputs_dir=tmp_path))
+    generated = SandboxData.generate()
     assert report.sources == {"fal": "sandbox", "comet": "sandbox"}
-    assert report.counts["fal"] > 800 and report.counts["comet"] > 500
+    assert report.counts == {
+        "fal": len(generated.fal_models),
+        "comet": len(generated.comet_models),
+    }
     registry = load_registry(report.registry_path)
     assert registry["sources"]["fal"]["source"] == "sandbox"
     assert registry["sources"]["comet"]["data"] == "generated"
+    assert registry["sources"]["fal"]["prices"] == "generated"
     assert "emulator" in report.summary()
 
 
@@ -167,6 +183,11 @@ def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path:
     assert report.counts == {"fal": 866, "comet": 568}
     registry = load_registry(report.registry_path)
     assert registry["sources"]["fal"]["data"] == f"snapshot {seed_registry}"
+    # the seed's raw items carry no price: what the sandbox served is made up, and says so
+    for name in ("fal", "comet"):
+        assert (
+            registry["sources"][name]["prices"] == f"synthetic prices over snapshot {seed_registry}"
+        )
     fal = {m["model_id"]: m for m in registry["models"] if m["provider"] == "fal"}
     assert len({m["category"] for m in fal.values()}) == 21
     assert all(m["display_name"] for m in fal.values())
@@ -186,7 +207,7 @@ def test_an_emptied_catalog_never_replaces_the_previous_one(sandbox, tmp_path: P
     assert _snapshot_state(tmp_path) == before
     partial = sync_catalog(settings, allow_partial=True)
     assert partial.stale == ["comet"]
-    assert partial.counts["comet"] == had > 500
+    assert partial.counts["comet"] == had == len(SandboxData.generate().comet_models)
 
 
 def test_a_corrupt_registry_is_named_and_left_alone(sandbox, tmp_path: Path) -> None:
@@ -252,3 +273,161 @@ def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
     assert "another sync holds the lock (waited 0.1 s)" in str(caught.value)
     assert caught.value.exit_code == 1
     assert not store.path.exists()
+# --- answers the real APIs can give ----------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _comet_prices_stated(catalog: list[dict[str, Any]]) -> dict[str, tuple | None]:
+    """Per catalog id and code: (unit, unit price, output price) as numbers the entry states."""
+    stated: dict[str, tuple | None] = {}
+    for entry in catalog:
+        price = entry.get("pricing") or {}
+        tokens = (_number(price.get("input")), _number(price.get("output")))
+        if tokens != (None, None):
+            value: tuple | None = ("1M tokens", *tokens)
+        elif _number(price.get("per_request")) is not None:
+            value = ("request", price["per_request"], None)
+        elif _number(price.get("per_second")) is not None:
+            value = ("second", price["per_second"], None)
+        else:
+            value = None
+        for key in (entry.get("id"), entry.get("code")):
+            if key:
+                stated.setdefault(key, value)
+    return stated
+
+
+def _pricing_requests(sandbox) -> list[tuple[list[str], int]]:
+    return [
+        (parse_qs(r.query)["endpoint_id"], r.status)
+        for r in sandbox.requests("fal")
+        if r.path == "/v1/models/pricing"
+    ]
+
+
+def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path: Path) -> None:
+    """Done-when of issue 5: a 404 per batch naming an unpriced id, and odd Comet entries."""
+    sandbox.set_modes(fal_pricing="strict", comet_odd_entries=True)
+    report = sync_catalog(_live(sandbox, tmp_path))
+    assert report.status == "ok" and report.errors == {}
+    registry = load_registry(report.registry_path)
+    records = {(m["provider"], m["model_id"]): m for m in registry["models"]}
+
+    prices = sandbox.data.fal_prices
+    fal_ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert {i: records["fal", i]["pricing"] for i in fal_ids} == {
+        i: (
+            {
+                "unit_price": prices[i]["unit_price"],
+                "unit": prices[i]["unit"],
+                "currency": prices[i]["currency"],
+                "output_unit_price": None,
+            }
+            if i in prices
+            else None
+        )
+        for i in fal_ids
+    }
+    unpriced = {i for i in fal_ids if i not in prices}
+    assert unpriced  # the strict 404s really happened
+    calls = _pricing_requests(sandbox)
+    assert sorted(ids[0] for ids, status in calls if status == 404 and len(ids) == 1) == sorted(
+        unpriced
+    )
+    batches = [fal_ids[start : start + 50] for start in range(0, len(fal_ids), 50)]
+    bound = sum(
+        1 + 2 * len(set(batch) & unpriced) * math.ceil(math.log2(len(batch))) for batch in batches
+    )
+    assert len(batches) < len(calls) <= bound
+
+    odd_catalog, _ = odd_comet(sandbox.data.comet_catalog, sandbox.data.comet_models)
+    stated = _comet_prices_stated(odd_catalog)
+    for model in sandbox.data.comet_models:
+        pricing = records["comet", model["id"]]["pricing"]
+        got = pricing and (pricing["unit"], pricing["unit_price"], pricing["output_unit_price"])
+        assert got == stated.get(model["id"]), model["id"]  # no price invented, none lost
+    output_only = [
+        m for m in registry["models"] if m["pricing"] and m["pricing"]["unit_price"] is None
+    ]
+    assert len(output_only) == 2  # "free" was dropped, not read as 0; and the output-only entry
+    assert all(m["pricing"]["output_unit_price"] > 0 for m in output_only)
+
+    assert report.warnings["fal"] == []
+    comet_warnings = report.warnings["comet"]
+    assert len(comet_warnings) == 5
+    assert sum("dropped" in w for w in comet_warnings) == 3
+    assert sum("no usable id" in w for w in comet_warnings) == 2
+    source = registry["sources"]["comet"]
+    assert (source["warnings"], source["warnings_count"]) == (comet_warnings, 5)
+    assert report.to_json()["warnings"] == {"comet": {"count": 5, "first": comet_warnings[:3]}}
+    assert "comet: 5 warning(s)" in report.summary()
+
+
+def test_comet_records_keep_created_and_type_in_meta(sandbox, tmp_path: Path) -> None:
+    registry = load_registry(sync_catalog(_live(sandbox, tmp_path)).registry_path)
+    comet = [m for m in registry["models"] if m["provider"] == "comet"]
+    assert all(m["updated_at"] is None for m in comet)
+    created = {m["id"]: m["created"] for m in sandbox.data.comet_models}
+    assert all(m["meta"]["created"] == created[m["model_id"]] for m in comet)
+    assert {m["category"] for m in comet} == {"llm", None}  # FAL's vocabulary only
+    assert all((m["category"] == "llm") == (m["meta"].get("model_type") == "text") for m in comet)
+
+
+def test_warnings_are_capped_in_the_registry(sandbox, tmp_path: Path) -> None:
+    for entry in sandbox.data.comet_catalog[:60]:
+        entry["context_length"] = "128k"
+    report = sync_catalog(_live(sandbox, tmp_path))
+    found = report.warnings["comet"]
+    assert len(found) == 60 and all('dropped context_length: "128k"' in w for w in found)
+    source = load_registry(report.registry_path)["sources"]["comet"]
+    assert (source["warnings"], source["warnings_count"]) == (found[:50], 60)
+    assert report.to_json()["warnings"]["comet"] == {"count": 60, "first": found[:3]}
+    summary = report.summary()
+    assert "comet: 60 warning(s)" in summary and "... 57 more in the registry" in summary
+
+
+def test_has_more_on_pricing_is_reported_not_silently_partial(sandbox, tmp_path: Path) -> None:
+    sandbox.set_modes(fal_pricing_page_size=45)
+    report = sync_catalog(_live(sandbox, tmp_path))
+    prices = sandbox.data.fal_prices
+    fal_ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
+    batches = [fal_ids[start : start + 50] for start in range(0, len(fal_ids), 50)]
+    served = {i for batch in batches for i in [i for i in batch if i in prices][:45]}
+    cut = sum(len([i for i in batch if i in prices]) > 45 for batch in batches)
+    assert cut > 0
+    assert len(report.warnings["fal"]) == cut
+    assert all("has_more=true" in w for w in report.warnings["fal"])
+    registry = load_registry(report.registry_path)
+    priced = {m["model_id"] for m in registry["models"] if m["provider"] == "fal" and m["pricing"]}
+    assert priced == served  # the rest stay unpriced: nothing made up
+    assert registry["sources"]["fal"]["warnings_count"] == cut
+
+
+def test_a_non_404_client_error_on_pricing_fails_the_sync(sandbox, tmp_path: Path) -> None:
+    sandbox.faults.add(
+        Fault("server_error", provider="fal", path="/v1/models/pricing", status=400, times=None)
+    )
+    with pytest.raises(SyncError) as info:
+        sync_catalog(_live(sandbox, tmp_path))
+    failure = info.value.failures["fal"]
+    assert isinstance(failure, ProviderError) and failure.status == 400
+    assert not (tmp_path / "registry" / "models.json").exists()
+
+
+def test_a_registry_snapshot_serves_its_own_prices(sandbox, tmp_path: Path) -> None:
+    first = sync_catalog(_live(sandbox, tmp_path / "first"))
+    assert first.registry_path is not None
+    settings = Settings(
+        outputs_dir=tmp_path / "second", source="sandbox", sandbox_snapshot=first.registry_path
+    )
+    second = load_registry(sync_catalog(settings).registry_path)
+    for name in ("fal", "comet"):
+        assert second["sources"][name]["prices"] == f"snapshot {first.registry_path}"
+    before = load_registry(first.registry_path)
+    fal_prices = {m["model_id"]: m["pricing"] for m in before["models"] if m["provider"] == "fal"}
+    assert {
+        m["model_id"]: m["pricing"] for m in second["models"] if m["provider"] == "fal"
+    } == fal_prices

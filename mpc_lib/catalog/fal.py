@@ -6,6 +6,13 @@ takes 1 to 50 `endpoint_id`s.  `list_models` uses that documented encoding to
 fetch pages ahead concurrently, and checks every link of the chain against what
 the server said, so it returns exactly what the sequential walk returns; when a
 cursor does not decode as a page number it falls back to the sequential walk.
+Pages fetched ahead are guesses, so they get no retries; one that turns out to be
+needed and failed is fetched again with the normal retry policy.
+
+The spec documents a 404 on pricing without saying whether it covers one id or the
+whole batch, so `get_prices` survives both readings: a batch answered 404 is split in
+halves until the unpriced ids are isolated, and every other id keeps its price.
+Answers that look odd but do not stop the call land in `FalClient.warnings`.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import Any
 import httpx
 
 from ..config import Secret, Settings
-from ..errors import PaginationError
-from ..http import ProviderClient
+from ..errors import NotFound, PaginationError, RateLimited, ServerError, TransportError
+from ..http import ProviderClient, RetryPolicy
 from .models import (
     FalModel,
     FalModelPage,
@@ -44,6 +51,10 @@ log = logging.getLogger("mpc_lib.catalog")
 FAL_PAGE_LIMIT = 100
 FAL_PRICING_BATCH = 50
 _MAX_PAGES = 10_000
+# A page fetched ahead may lie past the end: not worth a retry, and never worth a wait.
+_NO_RETRY = RetryPolicy(max_retries=0)
+# Failures the normal policy would have retried: a guessed page that failed so is fetched again.
+_RETRYABLE = (TransportError, RateLimited, ServerError)
 
 # Called with each page's models, in order, and whether more pages follow.
 PageCallback = Callable[[list[FalModel], bool], None]
@@ -84,6 +95,12 @@ class FalClient(ProviderClient):
     ) -> None:
         super().__init__(base_url, key, settings=settings, client=client)
         self.concurrency = concurrency or self.settings.concurrency
+        # Odd answers that did not stop a call (e.g. has_more on pricing), in arrival order.
+        self.warnings: list[str] = []
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)  # list.append is atomic: price batches run in threads
+        log.warning("fal: %s", message)
 
     # --- listing ---------------------------------------------------------------------
 
@@ -94,12 +111,12 @@ class FalClient(ProviderClient):
         limit: int = FAL_PAGE_LIMIT,
         category: str | None = None,
         status: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> FalModelPage:
-        """One page of `GET /models`."""
+        """One page of `GET /models`; `retry` overrides the retry policy for this request."""
         params = {"limit": limit, "cursor": cursor, "category": category, "status": status}
-        page = parse_payload(
-            FalModelPage, self.http.get_json("/models", params), provider="fal", path="/models"
-        )
+        body = self.http.get_json("/models", params, retry=retry)
+        page = parse_payload(FalModelPage, body, provider="fal", path="/models")
         if page.has_more and not page.next_cursor:
             raise PaginationError("fal", "/models", "has_more is true but next_cursor is empty")
         return page
@@ -171,18 +188,25 @@ class FalClient(ProviderClient):
 
         Each page's next_cursor must name the page we fetched after it; if the
         server says otherwise, the rest is walked sequentially from its cursor.
+        Only the page the previous one promised gets retries; the others are guesses.
         """
         window = max(self.concurrency, 1)
         pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="fal-pages")
         inflight: dict[int, Future[FalModelPage]] = {}
+        guessed: set[int] = set()
         try:
             number, ahead = 2, 2
             while True:
                 while len(inflight) < window:
-                    inflight[ahead] = pool.submit(self.get_page, _encode_page(ahead), **filters)
+                    retry = None if ahead == number else _NO_RETRY
+                    if retry is not None:
+                        guessed.add(ahead)
+                    inflight[ahead] = pool.submit(
+                        self.get_page, _encode_page(ahead), retry=retry, **filters
+                    )
                     ahead += 1
                 seen.add(_encode_page(number))
-                page = inflight.pop(number).result()
+                page = self._settle(number, inflight.pop(number), number in guessed, filters)
                 yield page
                 if not page.has_more:
                     return
@@ -197,17 +221,69 @@ class FalClient(ProviderClient):
             pool.shutdown(wait=True, cancel_futures=True)
         yield from self.iter_pages(start=page.next_cursor, seen=seen, **filters)
 
+    def _settle(
+        self, number: int, future: Future[FalModelPage], guessed: bool, filters: dict[str, Any]
+    ) -> FalModelPage:
+        """A page fetched ahead, or, if that guess failed, the page fetched again with retries."""
+        try:
+            return future.result()
+        except _RETRYABLE as exc:
+            if not guessed:
+                raise
+            log.info("fal: page %d, fetched ahead, failed (%s); fetching it again", number, exc)
+            return self.get_page(_encode_page(number), **filters)
+
     # --- pricing ---------------------------------------------------------------------
 
+    def get_price_page(self, endpoint_ids: Sequence[str]) -> FalPricePage:
+        """One `GET /models/pricing` for 1 to 50 ids (`endpoint_id` repeated), as FAL answered."""
+        if not 1 <= len(endpoint_ids) <= FAL_PRICING_BATCH:
+            raise ValueError(f"pricing takes 1 to {FAL_PRICING_BATCH} ids, got {len(endpoint_ids)}")
+        body = self.http.get_json("/models/pricing", {"endpoint_id": list(endpoint_ids)})
+        return parse_payload(FalPricePage, body, provider="fal", path="/models/pricing")
+
     def get_prices(self, endpoint_ids: Sequence[str]) -> list[FalPrice]:
-        """Prices for at most 50 endpoint ids (`endpoint_id` repeated)."""
+        """Prices for 1 to 50 ids; an id FAL has no price for is left out, never priced at 0.
+
+        A 404 may mean "this batch names an unpriced id" or "none of these is priced":
+        either way the batch is split in halves until each 404 covers a single id, which
+        is then "no price".  A batch answered 200 costs one request, as before.  Any other
+        error answer fails loud.
+        """
         if not 1 <= len(endpoint_ids) <= FAL_PRICING_BATCH:
             raise ValueError(
                 f"get_prices takes 1 to {FAL_PRICING_BATCH} ids, got {len(endpoint_ids)}"
             )
-        body = self.http.get_json("/models/pricing", {"endpoint_id": list(endpoint_ids)})
-        page = parse_payload(FalPricePage, body, provider="fal", path="/models/pricing")
-        return page.prices
+        found: list[FalPrice] = []
+        self._price_halves(list(dict.fromkeys(endpoint_ids)), found)
+        return found
+
+    def _price_halves(self, ids: list[str], found: list[FalPrice]) -> None:
+        try:
+            page = self.get_price_page(ids)
+        except NotFound:
+            if len(ids) == 1:
+                log.debug("fal: no price for %s", ids[0])
+                return
+            middle = len(ids) // 2
+            self._price_halves(ids[:middle], found)
+            self._price_halves(ids[middle:], found)
+            return
+        asked = set(ids)
+        found.extend(price for price in page.prices if price.endpoint_id in asked)
+        strays = sorted({price.endpoint_id for price in page.prices} - asked)
+        if strays:
+            self._warn(
+                f"GET /models/pricing answered prices for {len(strays)} id(s) not asked for "
+                f"(ignored): {', '.join(strays[:5])}"
+            )
+        if page.has_more:
+            missing = len(asked - {price.endpoint_id for price in page.prices})
+            self._warn(
+                f"GET /models/pricing answered has_more=true for a batch of {len(ids)} ids "
+                f"({missing} left without a price); the operation takes no cursor, "
+                "so the rest cannot be fetched"
+            )
 
     def get_all_prices(self, endpoint_ids: Iterable[str]) -> dict[str, FalPrice]:
         """Prices for any number of ids, batch after batch."""
@@ -225,17 +301,40 @@ def _dedupe(models: Iterable[FalModel]) -> list[FalModel]:
     return list(unique.values())
 
 
+# Metadata kept in `meta`: text and lists when non-empty, flags and numbers whenever sent.
+_KEPT_WHEN_SET = (
+    "tags",
+    "model_url",
+    "thumbnail_url",
+    "thumbnail_animated_url",
+    "stream_url",
+    "github_url",
+    "license_type",
+    "kind",
+    "date",
+    "training_endpoint_ids",
+    "inference_endpoint_ids",
+)
+_KEPT_WHEN_SENT = ("duration_estimate", "highlighted", "pinned")
+
+
 def normalise_fal(model: FalModel, price: FalPrice | None) -> ModelRecord:
     """One FAL model (and its price, if any) as a registry record."""
     meta = model.metadata
     extra: dict[str, Any] = {}
     if meta is not None:
-        for name in ("tags", "model_url", "thumbnail_url", "license_type", "kind", "date"):
+        for name in _KEPT_WHEN_SET:
             value = getattr(meta, name)
             if value:
                 extra[name] = value
+        for name in _KEPT_WHEN_SENT:
+            value = getattr(meta, name)
+            if value is not None:
+                extra[name] = value
         if meta.group and meta.group.get("key"):
             extra["group"] = meta.group["key"]
+        if meta.group and meta.group.get("label"):
+            extra["group_label"] = meta.group["label"]
     return ModelRecord(
         provider="fal",
         model_id=model.endpoint_id,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+import json
+from collections.abc import Sequence
+from typing import Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import ResponseFormatError
 
@@ -16,6 +18,7 @@ __all__ = [
     "ModelRecord",
     "MpcModel",
     "Pricing",
+    "parse_items",
     "parse_payload",
 ]
 
@@ -45,6 +48,13 @@ class FalMetadata(MpcModel):
     kind: str | None = None
     group: dict[str, Any] | None = None
     duration_estimate: float | None = None
+    github_url: str | None = None
+    thumbnail_animated_url: str | None = None
+    stream_url: str | None = None
+    highlighted: bool | None = None
+    pinned: bool | None = None
+    training_endpoint_ids: list[str] | None = None
+    inference_endpoint_ids: list[str] | None = None
 
 
 class FalModel(MpcModel):
@@ -92,9 +102,9 @@ class CometModel(MpcModel):
 
 
 class CometModelList(MpcModel):
-    """The body of Comet `GET /v1/models`."""
+    """The body of Comet `GET /v1/models`; items are checked one by one with `parse_items`."""
 
-    data: list[CometModel]
+    data: list[Any]
 
 
 class CometPricing(MpcModel):
@@ -124,25 +134,41 @@ class CometCatalogEntry(MpcModel):
 
 
 class CometCatalog(MpcModel):
-    """The body of Comet `GET /api/models`."""
+    """The body of Comet `GET /api/models`; `page_size` 0 means the unpaginated catalog.
+
+    Entries are checked one by one with `parse_items`, so one odd entry cannot reject the rest.
+    """
 
     success: bool
-    data: list[CometCatalogEntry] = []
+    data: list[Any] = []
     message: str | None = None
+    page: int | None = None
+    page_size: int | None = None
+    total: int | None = None
 
 
 # --- The registry record -------------------------------------------------------------
 
 
 class Pricing(BaseModel):
-    """A price per unit; token prices carry the output price separately."""
+    """A price per unit; token prices carry the output price separately.
+
+    A price the provider did not send stays None (never 0), so a record may carry only an
+    output price; with neither price there is no Pricing at all.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    unit_price: float
+    unit_price: float | None = None
     unit: str
     currency: str = "USD"
     output_unit_price: float | None = None
+
+    @model_validator(mode="after")
+    def _some_price(self) -> Self:
+        if self.unit_price is None and self.output_unit_price is None:
+            raise ValueError("a Pricing needs unit_price or output_unit_price")
+        return self
 
 
 class ModelRecord(BaseModel):
@@ -180,3 +206,89 @@ def parse_payload(model: type[_Payload], data: Any, *, provider: str, path: str)
         where = ".".join(str(part) for part in first["loc"]) or "body"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ResponseFormatError(provider, path, f"{where}: {first['msg']}{more}") from exc
+
+
+_MAX_DROP_ROUNDS = 8
+
+
+def _show(value: Any) -> str:
+    """A field's value as JSON (`null`, `"128k"`), cut short for a one-line warning."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _copy_dicts(value: Any) -> Any:
+    """A copy in which every nested dict is new, so dropping a field never touches the input."""
+    if isinstance(value, dict):
+        return {k: _copy_dicts(v) for k, v in value.items()}
+    return value
+
+
+def _drop_field(item: dict[str, Any], loc: Sequence[int | str]) -> tuple[str, Any] | None:
+    """Remove the innermost keyed field an error points at; (dotted name, old value) or None.
+
+    An error inside a list (`features.0`) drops the whole list field.
+    """
+    holder = item
+    for position, part in enumerate(loc):
+        if not isinstance(part, str) or part not in holder:
+            return None
+        names = [str(p) for p in loc[: position + 1]]
+        following = loc[position + 1] if position + 1 < len(loc) else None
+        inner = holder[part]
+        if not isinstance(following, str) or not isinstance(inner, dict) or following not in inner:
+            return ".".join(names), holder.pop(part)
+        holder = inner
+    return None
+
+
+def parse_items(
+    model: type[_Payload], items: Sequence[Any], *, path: str, key: str = "id"
+) -> tuple[list[_Payload], list[str]]:
+    """Validate the items of a list one at a time, so one odd item cannot reject the rest.
+
+    A field that fails validation is dropped (the item keeps what parses); an item
+    without a usable `key` is skipped.  Each problem is one warning naming the item and
+    the field, e.g. `/api/models entry 'x': dropped context_length: "128k" (...)`.
+    """
+    parsed: list[_Payload] = []
+    warnings: list[str] = []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            warnings.append(f"{path} entry #{index}: skipped: not an object ({_show(raw)})")
+            continue
+        ident = raw.get(key)
+        if not isinstance(ident, str) or not ident.strip():
+            hint = next(
+                (f" ({name} {_show(raw[name])})" for name in ("code", "name") if raw.get(name)),
+                "",
+            )
+            shown = _show(ident) if key in raw else "missing"
+            warnings.append(f"{path} entry #{index}{hint}: skipped: no usable {key} ({shown})")
+            continue
+        try:
+            parsed.append(model.model_validate(raw))
+            continue
+        except ValidationError:
+            pass  # below: drop what fails, on a copy, and say so
+        item = _copy_dicts(raw)
+        problems: list[str] = []
+        for _ in range(_MAX_DROP_ROUNDS):
+            try:
+                parsed.append(model.model_validate(item))
+                break
+            except ValidationError as exc:
+                dropped = [(err, _drop_field(item, err["loc"])) for err in exc.errors()]
+                for err, gone in dropped:
+                    if gone is not None:
+                        problems.append(f"dropped {gone[0]}: {_show(gone[1])} ({err['msg']})")
+                if not any(gone for _, gone in dropped):
+                    problems.append(f"skipped: {exc.errors()[0]['msg']}")
+                    break
+        else:
+            problems.append("skipped: still invalid after dropping fields")
+        warnings.extend(f"{path} entry {ident!r}: {problem}" for problem in problems)
+    return parsed, warnings

@@ -41,6 +41,10 @@ log = logging.getLogger("mpc_lib.catalog")
 # (provider, stage, done, total or None); stages: "models", "prices", "done".
 ProgressCallback = Callable[[str, str, int, int | None], None]
 
+# How many warnings per provider `to_json()` and `summary()` show, and the registry keeps.
+_WARNINGS_SHOWN = 3
+_WARNINGS_KEPT = 50
+
 
 @dataclass
 class SyncReport:
@@ -56,6 +60,8 @@ class SyncReport:
     stale: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # Per provider: odd answers that did not fail the sync (an entry dropped, has_more, ...).
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def error(self) -> str | None:
@@ -77,6 +83,11 @@ class SyncReport:
             "duration_s": round(self.duration_s, 3),
             "registry": str(self.registry_path) if self.registry_path else None,
             "error": self.error,
+            "warnings": {
+                name: {"count": len(found), "first": found[:_WARNINGS_SHOWN]}
+                for name, found in self.warnings.items()
+                if found
+            },
         }
 
     def summary(self) -> str:
@@ -92,6 +103,12 @@ class SyncReport:
         )
         for key, old, new in self.diff.price_changes()[:10]:
             lines.append(f"  price {key}: {old} -> {new}")
+        for name, found in self.warnings.items():
+            if found:
+                lines.append(f"{name}: {len(found)} warning(s)")
+                lines.extend(f"  {message}" for message in found[:_WARNINGS_SHOWN])
+                if len(found) > _WARNINGS_SHOWN:
+                    lines.append(f"  ... {len(found) - _WARNINGS_SHOWN} more in the registry")
         for name, message in self.errors.items():
             lines.append(f"{name} failed: {message}")
         if self.registry_path:
@@ -105,12 +122,16 @@ class _Endpoint:
     base_url: str
     key: Secret | None
     data: str
+    # Where prices come from: "live API", "generated", "snapshot <path>",
+    # or "synthetic prices over snapshot <path>".
+    prices: str = "live API"
 
 
 @dataclass
 class _Fetched:
     records: list[ModelRecord]
     priced: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
@@ -139,25 +160,39 @@ def _endpoints(
         return
     from ..sandbox import Sandbox, SandboxData  # only when a provider needs the emulator
 
-    if settings.sandbox_snapshot is not None:
-        data, label = (
-            SandboxData.from_snapshot(settings.sandbox_snapshot),
-            f"snapshot {settings.sandbox_snapshot}",
-        )
+    snapshot = settings.sandbox_snapshot
+    if snapshot is not None:
+        data, label = SandboxData.from_snapshot(snapshot), f"snapshot {snapshot}"
     else:
         data, label = SandboxData.generate(), "generated"
+    # Prices the sandbox made up over a snapshot must never pass for the snapshot's own.
+    prices = {
+        "generated": "generated",
+        "snapshot": f"snapshot {snapshot}",
+        "synthetic": f"synthetic prices over snapshot {snapshot}",
+    }
     with Sandbox(data=data, latency_ms=settings.sandbox_latency_ms) as sandbox:
         yield {
             name: live.get(name)
-            or _Endpoint("sandbox", sandbox.url(name), Secret(sandbox.key(name)), label)
+            or _Endpoint(
+                "sandbox",
+                sandbox.url(name),
+                Secret(sandbox.key(name)),
+                label,
+                prices.get(data.price_origin.get(name, ""), "unknown"),
+            )
             for name in sources
         }
 
 
 def _fetch_fal(
     endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
-) -> tuple[list[FalModel], dict[str, FalPrice]]:
-    """List FAL models with pages ahead, pricing each batch of 50 ids as soon as it fills."""
+) -> tuple[list[FalModel], dict[str, FalPrice], list[str]]:
+    """List FAL models with pages ahead, pricing each batch of 50 ids as soon as it fills.
+
+    A batch answered 404 is split inside `FalClient.get_prices`, so unpriced ids cost
+    requests only in batches that name one; the warnings come back with the data.
+    """
     # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
     window = max(settings.concurrency // 2, 1)
     with FalClient(
@@ -186,13 +221,16 @@ def _fetch_fal(
                 progress("fal", "prices", done, len(futures))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    return models, prices
+    warnings = list(client.warnings)
+    if models and not prices:
+        warnings.append(f"no price for any of {len(models)} models: is the pricing API reachable?")
+    return models, prices, warnings
 
 
 def _fetch_comet(
     endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
-) -> tuple[list[CometModel], list[CometCatalogEntry]]:
-    """Comet's model list and its public catalog, fetched side by side."""
+) -> tuple[list[CometModel], list[CometCatalogEntry], list[str]]:
+    """Comet's model list and its public catalog, fetched side by side, with their warnings."""
     with (
         CometClient(endpoint.base_url, endpoint.key, settings=settings, client=http) as client,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="comet") as pool,
@@ -203,7 +241,7 @@ def _fetch_comet(
         progress("comet", "models", len(models), None)
         catalog = catalog_future.result()
         progress("comet", "prices", 1, 1)
-    return models, catalog
+    return models, catalog, list(client.warnings)
 
 
 def _fetch_all(
@@ -247,12 +285,12 @@ def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, 
 
 def _normalise(name: str, raw: Any) -> _Fetched:
     if name == "fal":
-        models, prices = raw
+        models, prices, warnings = raw
         records = [normalise_fal(model, prices.get(model.endpoint_id)) for model in models]
     else:
-        models, catalog = raw
+        models, catalog, warnings = raw
         records = join_catalog(models, catalog)
-    return _Fetched(records, sum(record.pricing is not None for record in records))
+    return _Fetched(records, sum(record.pricing is not None for record in records), warnings)
 
 
 def _iso(moment: datetime) -> str:
@@ -319,6 +357,7 @@ def sync_catalog(
         snapshot_path=snapshot,
         stale=sorted(failures),
         errors={name: str(exc) for name, exc in failures.items()},
+        warnings={name: found.warnings for name, found in fetched.items()},
         timings={
             "fetch_s": fetched_s,
             "process_wall_s": time.perf_counter() - wall_started,
@@ -345,14 +384,19 @@ def _assemble(
         if name in fetched:
             models.extend(record.model_dump() for record in fetched[name].records)
             endpoint = endpoints[name]
+            found = fetched[name]
             sources[name] = {
                 "source": endpoint.source,
                 "data": endpoint.data,
+                "prices": endpoint.prices,
                 "status": "ok",
                 "fetched_at": _iso(moment),
-                "models": len(fetched[name].records),
-                "priced": fetched[name].priced,
+                "models": len(found.records),
+                "priced": found.priced,
+                "unpriced": len(found.records) - found.priced,
                 "error": None,
+                "warnings": found.warnings[:_WARNINGS_KEPT],
+                "warnings_count": len(found.warnings),
             }
         elif name in failures:
             kept = [{**record, "stale": True} for record in old_by_provider.get(name, [])]

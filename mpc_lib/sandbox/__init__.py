@@ -3,12 +3,14 @@
 with Sandbox() as sb:
     sb.fal_url, sb.fal_key        # point a FAL client here
     sb.faults.add(Fault("rate_limit", provider="fal"))
+    sb.set_modes(fal_pricing="strict", comet_odd_entries=True)
 """
 
 from __future__ import annotations
 
 from .data import SandboxData
 from .faults import Fault, FaultPlan
+from .modes import SandboxModes
 from .runner import Sandbox
 
-__all__ = ["Fault", "FaultPlan", "Sandbox", "SandboxData"]
+__all__ = ["Fault", "FaultPlan", "Sandbox", "SandboxData", "SandboxModes"]

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import Fault
+from .modes import SandboxModes
 from .state import RequestRecord, SandboxState
 
 __all__ = [
@@ -34,7 +35,9 @@ CONTROL_PREFIX = "/_sandbox"
 # (request path, status, message, request id) -> the provider's error envelope
 ErrorBody = Callable[[str, int, str, str], dict[str, Any]]
 
-_TERMINAL = ("rate_limit", "server_error", "drop", "malformed")
+_TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect")
+# Where a redirect fault without a `location` points: the same path on a host that is not ours.
+_MOVED_HOST = "https://moved.example.invalid"
 _FALLBACK_BODY = b'{"data":[{"id":"sbx-empty-answer"}]}'
 _DROP_MESSAGE = "ASGI callable returned without completing response."
 
@@ -92,7 +95,8 @@ class SandboxMiddleware:
             await self.app(scope, receive, _tagging_send(send, rid, None))
             return
         recorder = _Recorder(self.state, self.provider, scope)
-        faults = self.state.faults.take(self.provider, path)
+        query = scope.get("query_string", b"").decode("latin-1")
+        faults = self.state.faults.take(self.provider, path, query)
         delay_ms = self.state.latency_ms + sum(f.latency_ms for f in faults if f.kind == "latency")
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
@@ -106,7 +110,11 @@ class SandboxMiddleware:
                 await self._error(path, 429, "Rate limit exceeded", rid, send, terminal)
             elif terminal.kind == "server_error":
                 message = "An unexpected error occurred (sandbox fault)"
-                await self._error(path, terminal.status, message, rid, send, terminal)
+                await self._error(path, terminal.answer_status(), message, rid, send, terminal)
+            elif terminal.kind == "redirect":
+                moved = _MOVED_HOST + path + (f"?{query}" if query else "")
+                headers = {"Location": terminal.location or moved}
+                await _send_bytes(send, terminal.answer_status(), b"", headers)
             else:
                 await self._mangle(terminal.kind, scope, receive, send, recorder)
         finally:
@@ -185,6 +193,9 @@ def _tagging_send(send: Send, rid: str, recorder: _Recorder | None) -> Send:
             message = {**message, "headers": [*headers, header]}
             if recorder is not None and recorder.status is None:
                 recorder.status = int(message["status"])
+                # With no body to follow, the client is done once the headers arrive.
+                if (b"content-length", b"0") in headers:
+                    recorder.record()
         elif recorder is not None and not message.get("more_body", False):
             recorder.record()
         await send(message)
@@ -200,7 +211,7 @@ async def _send_bytes(send: Send, status: int, body: bytes, headers: dict[str, s
 
 
 def control_routes(state: SandboxState, provider: str) -> list[Route]:
-    """Unauthenticated `/_sandbox/*` routes: health, faults (GET/POST/DELETE), request log."""
+    """Unauthenticated `/_sandbox/*` routes: health, faults and modes (GET/POST/DELETE), log."""
 
     async def health(request: Request) -> Response:
         data = state.data
@@ -212,6 +223,7 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
                 "comet_models": len(data.comet_models),
                 "faults": len(state.faults),
                 "latency_ms": state.latency_ms,
+                "modes": state.modes.to_dict(),
             }
         )
 
@@ -229,6 +241,19 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
             return JSONResponse({"fault": fault.to_dict()}, status_code=201)
         return JSONResponse({"faults": state.faults.describe()})
 
+    async def modes(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.modes = SandboxModes()
+        elif request.method == "POST":
+            try:
+                raw = json.loads(await request.body())
+                if not isinstance(raw, dict):
+                    raise ValueError("expected a JSON object")
+                state.modes = SandboxModes.from_dict(raw, state.modes)
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"error": f"bad modes: {exc}"}, status_code=400)
+        return JSONResponse({"modes": state.modes.to_dict()})
+
     async def requests(request: Request) -> Response:
         wanted = request.query_params.get("provider") or None
         return JSONResponse({"requests": [r.to_dict() for r in state.log.records(wanted)]})
@@ -236,6 +261,7 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
     return [
         Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{CONTROL_PREFIX}/modes", modes, methods=["GET", "POST", "DELETE"]),
         Route(f"{CONTROL_PREFIX}/requests", requests, methods=["GET"]),
     ]
 

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._app import emulator_app, request_id
+from .modes import odd_comet
 from .state import SandboxState
 
 __all__ = ["COMET_DEFAULT_PAGE_SIZE", "COMET_MAX_PAGE_SIZE", "create_app"]
@@ -77,7 +78,10 @@ def create_app(state: SandboxState) -> Starlette:
         refusal = _check_bearer(request, state)
         if refusal is not None:
             return refusal
-        return JSONResponse({"object": "list", "data": state.data.comet_models, "success": True})
+        models = state.data.comet_models
+        if state.modes.comet_odd_entries:
+            models = odd_comet(state.data.comet_catalog, models)[1]
+        return JSONResponse({"object": "list", "data": models, "success": True})
 
     async def api_models(request: Request) -> Response:
         try:
@@ -86,6 +90,10 @@ def create_app(state: SandboxState) -> Starlette:
         except ValueError as exc:
             return _api_error(400, str(exc))
         catalog = state.data.comet_catalog
+        if state.modes.comet_odd_entries:
+            catalog = odd_comet(catalog, state.data.comet_models)[0]
+        if page == 0 and page_size == 0 and state.modes.comet_page_size is not None:
+            page, page_size = 1, state.modes.comet_page_size  # an API that pages by default
         if page == 0 and page_size == 0:
             return JSONResponse(
                 {"success": True, "page": 0, "page_size": 0, "total": len(catalog), "data": catalog}

@@ -7,12 +7,14 @@ import random
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigError
 from . import _comet_synth, _synth
 
-__all__ = ["DEFAULT_SEED", "SandboxData"]
+__all__ = ["DEFAULT_SEED", "PriceOrigin", "SandboxData"]
+
+PriceOrigin = Literal["generated", "snapshot", "synthetic"]
 
 DEFAULT_SEED = 2025
 _FAL_META_EXTRAS = (
@@ -25,6 +27,8 @@ _FAL_META_EXTRAS = (
     "stream_url",
     "training_endpoint_ids",
     "inference_endpoint_ids",
+    "highlighted",
+    "pinned",
 )
 _FALLBACK_TIME = "2025-01-01T00:00:00.000Z"
 _FALLBACK_CREATED = 1626777600
@@ -39,14 +43,23 @@ def _clone(value: Any) -> Any:
     return value
 
 
+_COLLECTIONS = ("fal_models", "fal_prices", "comet_models", "comet_catalog")
+
+
 @dataclass
 class SandboxData:
-    """Raw provider items: FAL /models + prices, Comet /v1/models + the /api/models catalog."""
+    """Raw provider items: FAL /models + prices, Comet /v1/models + the /api/models catalog.
+
+    `price_origin` says per provider where the prices came from: "generated" (our
+    generator), "snapshot" (a registry snapshot that carried them) or "synthetic"
+    (made up by the loader over a snapshot that carried none).
+    """
 
     fal_models: list[dict[str, Any]] = field(default_factory=list)
     fal_prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     comet_models: list[dict[str, Any]] = field(default_factory=list)
     comet_catalog: list[dict[str, Any]] = field(default_factory=list)
+    price_origin: dict[str, PriceOrigin] = field(default_factory=dict)
 
     def copy(self) -> SandboxData:
         """A deep copy, so the emulators can be mutated and restored."""
@@ -63,7 +76,8 @@ class SandboxData:
         rng = random.Random(seed)
         fal_models, fal_prices = _synth.generate_fal(rng)
         comet_models, comet_catalog = _comet_synth.generate_comet(rng)
-        return cls(fal_models, fal_prices, comet_models, comet_catalog)
+        origin: dict[str, PriceOrigin] = {"fal": "generated", "comet": "generated"}
+        return cls(fal_models, fal_prices, comet_models, comet_catalog, origin)
 
     @classmethod
     def from_snapshot(cls, path: Path | str) -> SandboxData:
@@ -93,7 +107,7 @@ class SandboxData:
 
     def counts(self) -> dict[str, int]:
         """How many items each collection holds."""
-        return {f.name: len(getattr(self, f.name)) for f in fields(self)}
+        return {name: len(getattr(self, name)) for name in _COLLECTIONS}
 
 
 class _Loader:
@@ -116,6 +130,8 @@ class _Loader:
         return model_id
 
     def raw_snapshot(self, records: list[Any]) -> SandboxData:
+        # Raw /models items carry no price: every price served is made up here.
+        self.data.price_origin = {"fal": "synthetic", "comet": "synthetic"}
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 raise self.fail(index, f"expected an object, got {type(record).__name__}")
@@ -156,6 +172,7 @@ class _Loader:
             self.data.comet_catalog.append(entry)
 
     def registry(self, records: list[Any]) -> SandboxData:
+        self.data.price_origin = {"fal": "snapshot", "comet": "snapshot"}
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 raise self.fail(index, f"expected an object, got {type(record).__name__}")
@@ -179,10 +196,12 @@ class _Loader:
             raise self.fail(index, "pricing must be an object or null")
         for key in ("unit_price", "output_unit_price"):
             value = pricing.get(key)
-            if key == "output_unit_price" and value is None:
+            if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise self.fail(index, f"pricing.{key} must be a number >= 0, got {value!r}")
+        if pricing.get("unit_price") is None and pricing.get("output_unit_price") is None:
+            raise self.fail(index, "pricing needs a unit_price or an output_unit_price")
         if not isinstance(pricing.get("unit"), str) or not pricing["unit"]:
             raise self.fail(
                 index, f"pricing.unit must be a non-empty string, got {pricing.get('unit')!r}"
@@ -215,10 +234,11 @@ class _Loader:
             "pinned": False,
         }
         metadata.update({k: meta[k] for k in _FAL_META_EXTRAS if meta.get(k) is not None})
-        if isinstance(metadata.get("group"), str):  # our registry keeps only the group key
-            metadata["group"] = {"key": metadata["group"], "label": metadata["group"]}
+        if isinstance(metadata.get("group"), str):  # our registry keeps the key and the label
+            key = metadata["group"]
+            metadata["group"] = {"key": key, "label": meta.get("group_label") or key}
         self.data.fal_models.append({"endpoint_id": endpoint_id, "metadata": metadata})
-        if pricing is not None:
+        if pricing is not None and pricing.get("unit_price") is not None:
             currency = str(pricing.get("currency") or "USD")
             self.data.fal_prices[endpoint_id] = _synth.fal_price_item(
                 endpoint_id, float(pricing["unit_price"]), pricing["unit"], currency
@@ -247,10 +267,11 @@ class _Loader:
         )
         if pricing is None:
             return
-        category = record.get("category")
+        # Comet's type is meta.model_type (older registries put it in category).
+        stated = meta.get("model_type") or record.get("category")
         model_type = (
-            category
-            if category in _comet_synth.COMET_MODEL_TYPES
+            stated
+            if stated in _comet_synth.COMET_MODEL_TYPES
             else _comet_synth.comet_model_type(model_id)
         )
         provider = str(
@@ -279,7 +300,7 @@ class _Loader:
 def _comet_pricing(pricing: dict[str, Any]) -> dict[str, Any]:
     """Registry pricing back to Comet's shape: tokens -> input/output, seconds, else per request."""
     unit = str(pricing["unit"]).lower()
-    price = float(pricing["unit_price"])
+    price = None if pricing.get("unit_price") is None else float(pricing["unit_price"])
     out: dict[str, Any] = {
         "currency": "USD / M Tokens",
         "input": None,

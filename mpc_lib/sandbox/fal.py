@@ -176,16 +176,24 @@ def create_app(state: SandboxState) -> Starlette:
                 raise _FalError(
                     400, "validation_error", f"endpoint_id is required (1 to {FAL_MAX_IDS} ids)"
                 )
-            prices = [
-                state.data.fal_prices[i] for i in dict.fromkeys(ids) if i in state.data.fal_prices
-            ]
-            if not prices:
+            asked = list(dict.fromkeys(ids))
+            known = state.data.fal_prices
+            prices = [known[i] for i in asked if i in known]
+            modes = state.modes
+            # The spec's 404 either means "none of these is priced" (lenient) or
+            # "one of these is not" (strict); the sandbox speaks either.
+            if not prices or (modes.fal_pricing == "strict" and len(prices) < len(asked)):
                 raise _FalError(
                     404, "not_found", "No pricing found for the requested endpoint_id values"
                 )
         except _FalError as exc:
             return _error_response(request, exc)
-        return JSONResponse({"prices": prices, "next_cursor": None, "has_more": False})
+        next_cursor = None
+        size = modes.fal_pricing_page_size
+        if size is not None and len(prices) > size:
+            prices, next_cursor = prices[:size], encode_cursor(2)
+        body = {"prices": prices, "next_cursor": next_cursor, "has_more": next_cursor is not None}
+        return JSONResponse(body)
 
     async def estimate(request: Request) -> Response:
         try:

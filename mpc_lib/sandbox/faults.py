@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "FaultPlan"]
+__all__ = ["FAULT_KINDS", "REDIRECT_STATUSES", "Fault", "FaultKind", "FaultPlan"]
 
-FaultKind = Literal["latency", "rate_limit", "server_error", "drop", "malformed", "repeat_cursor"]
+FaultKind = Literal[
+    "latency", "rate_limit", "server_error", "drop", "malformed", "repeat_cursor", "redirect"
+]
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
     "rate_limit",
@@ -17,27 +20,40 @@ FAULT_KINDS: tuple[str, ...] = (
     "drop",
     "malformed",
     "repeat_cursor",
+    "redirect",
 )
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_DEFAULT_STATUS = {"redirect": 301}
 _PROVIDERS = ("fal", "comet")
 # repeat_cursor only means something on the one cursor-paginated listing.
 _CURSOR_LISTING = ("fal", "/v1/models")
 # Faults in the same slot exclude each other on one request; latency has no slot and stacks.
-_SLOTS = {kind: "answer" for kind in ("rate_limit", "server_error", "drop", "malformed")}
+_SLOTS = {
+    kind: "answer" for kind in ("rate_limit", "server_error", "drop", "malformed", "redirect")
+}
 _SLOTS["repeat_cursor"] = "cursor"
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One scripted misbehaviour; `path` is a request-path prefix (a trailing `$` = exact)."""
+    """One scripted misbehaviour; `path` is a request-path prefix (a trailing `$` = exact).
+
+    `query` narrows it to requests whose decoded query string contains that text
+    (e.g. `cursor=Mw==`).  A `redirect` answers `status` (301 unless given: 301, 302,
+    303, 307 or 308) with a `Location` header (`location`, or the same path on a
+    moved host) and no body; the other answering kinds take an error `status`.
+    """
 
     kind: FaultKind
     provider: Literal["fal", "comet"] | None = None
     path: str | None = None
     times: int | None = 1
     after: int = 0
-    status: int = 500
+    status: int | None = None
     retry_after: float | None = 1
     latency_ms: float = 0
+    location: str | None = None
+    query: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -52,8 +68,23 @@ class Fault:
             raise ValueError(f"times must be a non-negative integer or None, got {self.times!r}")
         if _not_int(self.after) or self.after < 0:
             raise ValueError(f"after must be a non-negative integer, got {self.after!r}")
-        if _not_int(self.status) or not 400 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), got {self.status!r}")
+        if self.status is None:  # frozen: the resolved default is set once, here
+            object.__setattr__(self, "status", _DEFAULT_STATUS.get(self.kind, 500))
+        status = self.status
+        if self.kind == "redirect":
+            if not isinstance(status, int) or _not_int(status) or status not in REDIRECT_STATUSES:
+                known = ", ".join(map(str, REDIRECT_STATUSES))
+                raise ValueError(f"a redirect status must be one of {known}, got {status!r}")
+        elif not isinstance(status, int) or _not_int(status) or not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}")
+        if self.location is not None and (
+            self.kind != "redirect" or not isinstance(self.location, str) or not self.location
+        ):
+            raise ValueError(
+                f"location is a non-empty URL, for redirect faults only, got {self.location!r}"
+            )
+        if self.query is not None and (not isinstance(self.query, str) or not self.query):
+            raise ValueError(f"query must be a non-empty string or None, got {self.query!r}")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError(f"retry_after must be >= 0 or None, got {self.retry_after!r}")
         if self.latency_ms < 0:
@@ -76,9 +107,15 @@ class Fault:
         """The fault as a JSON-ready dict."""
         return asdict(self)
 
-    def matches(self, provider: str, path: str) -> bool:
-        """Whether a request to `provider` at `path` is one this fault watches."""
+    def answer_status(self) -> int:
+        """The status this fault answers with (resolved at construction, never None)."""
+        return self.status if self.status is not None else _DEFAULT_STATUS.get(self.kind, 500)
+
+    def matches(self, provider: str, path: str, query: str = "") -> bool:
+        """Whether a request to `provider` at `path` (with `query`) is one this fault watches."""
         if self.provider is not None and self.provider != provider:
+            return False
+        if self.query is not None and self.query not in urllib.parse.unquote_plus(query):
             return False
         if self.kind == "repeat_cursor" and (provider, path.rstrip("/")) != _CURSOR_LISTING:
             return False
@@ -130,11 +167,11 @@ class FaultPlan:
             self._entries.clear()
         return count
 
-    def take(self, provider: str, path: str) -> list[Fault]:
+    def take(self, provider: str, path: str, query: str = "") -> list[Fault]:
         """The faults that fire for this request; every matching fault counts it as seen.
 
         Latency faults add up; of the faults that decide the answer (rate_limit,
-        server_error, drop, malformed) only the first eligible one fires, so the
+        server_error, drop, malformed, redirect) only the first eligible one fires, so the
         next one waits for a later request. Likewise for repeat_cursor.
         """
         firing: list[Fault] = []
@@ -142,7 +179,7 @@ class FaultPlan:
         with self._lock:
             for entry in self._entries:
                 fault = entry.fault
-                if not fault.matches(provider, path):
+                if not fault.matches(provider, path, query):
                     continue
                 entry.seen += 1
                 if entry.seen <= fault.after:

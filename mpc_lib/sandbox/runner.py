@@ -12,12 +12,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp
 
 from . import comet, fal
 from .data import SandboxData
 from .faults import FaultPlan
+from .modes import SandboxModes
 from .server import SandboxServer
 from .state import RequestRecord, SandboxState
 
@@ -124,6 +126,16 @@ class Sandbox:
         return self.state.faults
 
     @property
+    def modes(self) -> SandboxModes:
+        """How the emulators answer (strict pricing 404s, odd Comet entries, paging...)."""
+        return self.state.modes
+
+    def set_modes(self, **changes: Any) -> SandboxModes:
+        """Change some modes (validated; unknown names refused) and return them all."""
+        self.state.modes = SandboxModes.from_dict(changes, self.state.modes)
+        return self.state.modes
+
+    @property
     def latency_ms(self) -> float:
         """Extra delay before every non-control answer, in milliseconds."""
         return self.state.latency_ms
@@ -146,8 +158,9 @@ class Sandbox:
         return self.state.log.records(provider)
 
     def reset(self) -> None:
-        """Clear faults and the log; restore the starting data (in place) and latency."""
+        """Clear faults and the log; restore the starting data (in place), latency and modes."""
         self.state.faults.clear()
+        self.state.modes = SandboxModes()
         self.state.log.clear()
         if self.state.data != self._initial:
             self.state.data.restore(self._initial)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from .data import SandboxData
 from .faults import FaultPlan
+from .modes import SandboxModes
 
 __all__ = ["RequestLog", "RequestRecord", "SandboxState"]
 
@@ -77,6 +78,7 @@ class SandboxState:
 
     data: SandboxData
     faults: FaultPlan = field(default_factory=FaultPlan)
+    modes: SandboxModes = field(default_factory=SandboxModes)
     keys: dict[str, str | None] = field(default_factory=dict)
     latency_ms: float = 0.0
     log: RequestLog = field(default_factory=RequestLog)

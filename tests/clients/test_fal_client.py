@@ -1,7 +1,10 @@
 """FalClient against the FAL emulator over loopback: pages, prices, auth and every fault."""
 
+import math
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -9,6 +12,7 @@ from mpc_lib.catalog import FalClient
 from mpc_lib.config import Secret, Settings
 from mpc_lib.errors import (
     AuthError,
+    MpcError,
     PaginationError,
     ProviderError,
     RateLimited,
@@ -18,6 +22,7 @@ from mpc_lib.errors import (
 )
 from mpc_lib.http import HttpCore
 from mpc_lib.sandbox import Fault
+from mpc_lib.sandbox.fal import encode_cursor
 
 
 @pytest.fixture(autouse=True)
@@ -212,3 +217,138 @@ def test_repeating_cursor_is_a_pagination_error(sandbox) -> None:
             client.list_models()
         with pytest.raises(PaginationError, match="repeated"):
             client.list_models_sequential()
+
+
+# --- pricing: both readings of the 404 --------------------------------------------------
+
+
+def _pricing_calls(sandbox) -> list[tuple[list[str], int]]:
+    """(ids asked, status) of every pricing request, in arrival order."""
+    return [
+        (parse_qs(r.query)["endpoint_id"], r.status) for r in _requests(sandbox, "/models/pricing")
+    ]
+
+
+def _split_bound(batch: list[str], unpriced: set[str]) -> int:
+    """Requests a binary split may need: the batch, then two halves per level per unpriced id."""
+    named = len(set(batch) & unpriced)
+    return 1 + 2 * named * math.ceil(math.log2(len(batch)))
+
+
+def _mixed_batch(sandbox, priced: int, unpriced: int) -> tuple[list[str], set[str]]:
+    """`priced` priced ids with `unpriced` unpriced ones spread among them."""
+    prices = sandbox.data.fal_prices
+    ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
+    without = [i for i in ids if i not in prices][:unpriced]
+    batch = [i for i in ids if i in prices][:priced]
+    for n, endpoint_id in enumerate(without):
+        batch.insert((n * 17 + 5) % (len(batch) + 1), endpoint_id)
+    assert len(without) == unpriced
+    return batch, set(without)
+
+
+@pytest.mark.parametrize("mode", ["lenient", "strict"])
+def test_every_priced_id_keeps_its_price_under_either_404(sandbox, mode: str) -> None:
+    batch, unpriced = _mixed_batch(sandbox, priced=47, unpriced=3)
+    sandbox.set_modes(fal_pricing=mode)
+    with _client(sandbox) as client:
+        found = client.get_prices(batch)
+        assert client.warnings == []
+    prices = sandbox.data.fal_prices
+    assert {p.endpoint_id: p.unit_price for p in found} == {
+        i: prices[i]["unit_price"] for i in batch if i not in unpriced
+    }
+    calls = _pricing_calls(sandbox)
+    if mode == "lenient":
+        assert calls == [(batch, 200)]  # a batch answered 200 costs nothing extra
+        return
+    # strict: each unpriced id ends up alone in a 404, each priced id in exactly one 200
+    assert sorted(ids[0] for ids, status in calls if status == 404 and len(ids) == 1) == sorted(
+        unpriced
+    )
+    answered = [i for ids, status in calls if status == 200 for i in ids]
+    assert sorted(answered) == sorted(set(batch) - unpriced)
+    assert {status for _, status in calls} == {200, 404}
+    assert len(calls) <= _split_bound(batch, unpriced)
+
+
+def test_a_batch_with_no_price_at_all_is_split_to_the_end(sandbox) -> None:
+    _, unpriced = _mixed_batch(sandbox, priced=0, unpriced=4)
+    with _client(sandbox) as client:
+        assert client.get_prices(sorted(unpriced)) == []
+    calls = _pricing_calls(sandbox)
+    assert all(status == 404 for _, status in calls)
+    assert sorted(ids[0] for ids, _ in calls if len(ids) == 1) == sorted(unpriced)
+    assert len(calls) == 2 * len(unpriced) - 1  # a full binary tree over 4 leaves
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, ProviderError), (403, AuthError)])
+def test_other_4xx_on_pricing_fail_loud_without_splitting(sandbox, status, error) -> None:
+    batch, _ = _mixed_batch(sandbox, priced=20, unpriced=1)
+    sandbox.faults.add(
+        Fault("server_error", provider="fal", path="/v1/models/pricing", status=status, times=None)
+    )
+    with _client(sandbox) as client, pytest.raises(error) as info:
+        client.get_prices(batch)
+    assert info.value.status == status
+    assert [s for _, s in _pricing_calls(sandbox)] == [status]
+
+
+def test_has_more_on_pricing_is_a_warning_not_silent(sandbox) -> None:
+    batch = list(sandbox.data.fal_prices)[:30]
+    sandbox.set_modes(fal_pricing_page_size=10)
+    with _client(sandbox) as client:
+        found = client.get_prices(batch)
+        warnings = client.warnings
+    assert [p.endpoint_id for p in found] == batch[:10]  # nothing made up for the other 20
+    assert len(warnings) == 1
+    assert "has_more=true for a batch of 30 ids (20 left without a price)" in warnings[0]
+
+
+# --- pages fetched ahead -----------------------------------------------------------------
+
+
+def _page_requests(sandbox, cursor: str | None) -> list[int]:
+    """Statuses of the listing requests for one cursor (None = the first page)."""
+    return [
+        r.status
+        for r in _requests(sandbox, "/models")
+        if parse_qs(r.query).get("cursor", [None])[0] == cursor
+    ]
+
+
+def test_guessed_pages_past_the_end_are_not_retried(sandbox) -> None:
+    del sandbox.data.fal_models[150:]  # two pages of 100; pages 3.. are guesses past the end
+    sandbox.faults.add(
+        Fault("server_error", provider="fal", path="/v1/models$", query="cursor=Mw==", times=None)
+    )
+    with _client(sandbox, concurrency=4, max_retries=3) as client:
+        models = client.list_models()
+    assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert _page_requests(sandbox, encode_cursor(3)) == [500]  # tried once, never again
+    assert _page_requests(sandbox, encode_cursor(2)) == [200]
+    cursors = Counter(
+        parse_qs(r.query).get("cursor", ["-"])[0] for r in _requests(sandbox, "/models")
+    )
+    assert set(cursors.values()) == {1}
+
+
+def test_a_needed_guessed_page_that_failed_is_fetched_again_with_retries(sandbox) -> None:
+    del sandbox.data.fal_models[350:]  # four pages: page 3 is a guess when sent, then needed
+    sandbox.faults.add(
+        Fault("server_error", provider="fal", path="/v1/models$", query="cursor=Mw==", times=2)
+    )
+    with _client(sandbox, concurrency=4, max_retries=3) as client:
+        models = client.list_models()
+    assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+    # the guess failed without a retry; fetched again, its first try failed and a retry won
+    assert _page_requests(sandbox, encode_cursor(3)) == [500, 500, 200]
+
+
+def test_a_redirect_is_not_followed(sandbox) -> None:
+    sandbox.faults.add(
+        Fault("redirect", provider="fal", status=308, location="https://elsewhere.invalid/v1")
+    )
+    with _client(sandbox) as client, pytest.raises(MpcError):
+        client.get_page(None)
+    assert [r.status for r in sandbox.requests("fal")] == [308]

@@ -5,13 +5,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from mpc_lib.catalog import join_catalog, normalise_fal
+from mpc_lib.catalog import Pricing, join_catalog, normalise_fal
+from mpc_lib.catalog.comet import COMET_CATEGORIES
 from mpc_lib.catalog.models import (
     CometCatalog,
+    CometCatalogEntry,
+    CometModel,
     CometModelList,
     FalModelPage,
     FalPricePage,
+    ModelRecord,
+    parse_items,
     parse_payload,
 )
 from mpc_lib.errors import ResponseFormatError
@@ -59,10 +65,34 @@ def test_fal_record_fields() -> None:
             "license_type": "commercial",
             "kind": "inference",
             "date": "2025-08-01T00:00:00Z",
+            "highlighted": False,
+            "pinned": False,
             "group": "example-diffusion",
+            "group_label": "Dev",
         },
     }
     assert record.key == "fal:fal-ai/example-diffusion/dev"
+
+
+def test_fal_record_keeps_every_optional_field_fal_sent() -> None:
+    record = _fal_records()["example-org/clip-trainer"]
+    assert record.pricing is None
+    assert record.meta == {
+        "model_url": "https://fal.run/example-org/clip-trainer",
+        "thumbnail_url": "https://example.invalid/c.jpg",
+        "thumbnail_animated_url": "https://example.invalid/c.gif",
+        "stream_url": "https://example.invalid/c/stream",
+        "github_url": "https://github.com/example-org/clip",
+        "license_type": "research",
+        "kind": "training",
+        "date": "2026-01-01T00:00:00Z",
+        "inference_endpoint_ids": ["example-org/clip", "example-org/clip/fast"],
+        "duration_estimate": 12.5,
+        "highlighted": True,
+        "pinned": True,
+        "group": "clip",
+        "group_label": "Clip Trainer",
+    }
 
 
 def test_fal_deprecated_unpriced_and_metadata_less_models() -> None:
@@ -82,14 +112,18 @@ def test_fal_deprecated_unpriced_and_metadata_less_models() -> None:
     )
 
 
+def _comet_records(v1: str, api: str) -> tuple[dict[str, ModelRecord], list[str]]:
+    listing = parse_payload(CometModelList, _load(v1), provider="comet", path="/v1/models")
+    catalog = parse_payload(CometCatalog, _load(api), provider="comet", path="/api/models")
+    models, model_warnings = parse_items(CometModel, listing.data, path="/v1/models")
+    entries, entry_warnings = parse_items(CometCatalogEntry, catalog.data, path="/api/models")
+    records = {r.model_id: r for r in join_catalog(models, entries)}
+    return records, model_warnings + entry_warnings
+
+
 def test_comet_join_prices_by_id_or_code() -> None:
-    models = parse_payload(
-        CometModelList, _load("comet/v1_models.json"), provider="comet", path="/v1/models"
-    )
-    catalog = parse_payload(
-        CometCatalog, _load("comet/api_models.json"), provider="comet", path="/api/models"
-    )
-    records = {r.model_id: r for r in join_catalog(models.data, catalog.data)}
+    records, warnings = _comet_records("comet/v1_models.json", "comet/api_models.json")
+    assert warnings == []
     assert set(records) == {
         "example-chat-mini",
         "example-image-1",
@@ -106,13 +140,15 @@ def test_comet_join_prices_by_id_or_code() -> None:
     ) == (0.12, 0.48, "1M tokens", "USD")
     assert (chat.display_name, chat.category, chat.owned_by) == (
         "Example Chat Mini",
-        "text",
+        "llm",
         "openai",
     )
-    assert chat.updated_at == "2026-01-01T00:00:00Z"
+    assert chat.updated_at is None  # `created` is a placeholder in real data, not a date
     assert chat.meta == {
         "supported_endpoint_types": ["openai"],
+        "created": 1767225600,
         "provider": "OpenAI",
+        "model_type": "text",
         "features": ["text-to-text"],
         "context_length": 128000,
         "code": "example-chat-mini",
@@ -122,11 +158,57 @@ def test_comet_join_prices_by_id_or_code() -> None:
         "request",
         0.04,
     )
+    assert (image.category, image.meta["model_type"]) == (None, "image")  # no FAL equivalent
     video = records["example-video-1"]
     assert video.status == "upcoming"
     assert video.pricing is not None and video.pricing.unit == "second"
     assert records["unpriced-model"].pricing is None
     assert records["unpriced-model"].display_name == "unpriced-model"
+
+
+def test_comet_categories_map_only_unambiguous_types() -> None:
+    assert COMET_CATEGORIES == {"text": "llm"}
+
+
+def test_odd_comet_entries_keep_what_parses_and_say_what_was_dropped() -> None:
+    records, warnings = _comet_records("comet/v1_models_odd.json", "comet/api_models_odd.json")
+    assert set(records) == {"odd-features", "odd-context", "odd-free", "output-only", "no-prices"}
+    assert records["odd-features"].pricing == Pricing(
+        unit_price=0.5, unit="1M tokens", output_unit_price=1.5
+    )
+    assert "features" not in records["odd-features"].meta
+    assert "context_length" not in records["odd-context"].meta
+    assert records["odd-context"].pricing is not None
+    # "free" is not read as 0: the input price is missing, the output price is kept
+    assert records["odd-free"].pricing == Pricing(
+        unit_price=None, unit="1M tokens", output_unit_price=0.9
+    )
+    assert records["output-only"].pricing == Pricing(
+        unit_price=None, unit="1M tokens", output_unit_price=2.5
+    )
+    assert "created" not in records["output-only"].meta
+    assert records["no-prices"].pricing is None
+    assert sorted(warnings) == sorted(
+        [
+            "/v1/models entry 'output-only': dropped created: \"yesterday\" "
+            "(Input should be a valid integer, unable to parse string as an integer)",
+            "/v1/models entry #4: skipped: no usable id (missing)",
+            "/api/models entry 'odd-features': dropped features: null "
+            "(Input should be a valid list)",
+            "/api/models entry 'odd-context': dropped context_length: \"128k\" "
+            "(Input should be a valid integer, unable to parse string as an integer)",
+            "/api/models entry 'odd-free': dropped pricing.input: \"free\" "
+            "(Input should be a valid number, unable to parse string as a number)",
+            '/api/models entry #4 (code "nameless"): skipped: no usable id (missing)',
+            '/api/models entry #5: skipped: not an object ("not-an-object")',
+        ]
+    )
+
+
+def test_a_pricing_needs_at_least_one_price() -> None:
+    with pytest.raises(ValidationError, match="unit_price or output_unit_price"):
+        Pricing(unit="1M tokens")
+    assert Pricing(unit="1M tokens", output_unit_price=1.0).unit_price is None
 
 
 @pytest.mark.parametrize(

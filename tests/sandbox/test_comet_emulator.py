@@ -197,3 +197,54 @@ def test_accept_any_key_and_lifecycle() -> None:
     assert not sb.running
     with pytest.raises(httpx.TransportError), httpx.Client(timeout=1.0) as http:
         http.get(f"{sb.comet_url}/v1/models")
+
+
+def test_odd_entries_mode_serves_what_real_catalogs_show(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    clean = json.loads(json.dumps(sandbox.data.comet_catalog))
+    sandbox.set_modes(comet_odd_entries=True)
+    catalog = http.get(f"{sandbox.comet_url}/api/models").json()
+    entries = catalog["data"]
+    assert catalog["total"] == len(entries) == len(clean) + 1
+    changed = [(old, new) for old, new in zip(clean, entries, strict=False) if old != new]
+    diffs = [
+        {key: new.get(key) for key in old | new if old.get(key) != new.get(key)}
+        for old, new in changed
+    ]
+    assert [set(diff) for diff in diffs] == [
+        {"features"},
+        {"context_length"},
+        {"pricing"},
+        {"pricing"},
+    ]
+    assert (diffs[0]["features"], diffs[1]["context_length"]) == (None, "128k")
+    assert diffs[2]["pricing"] == {**changed[2][0]["pricing"], "input": "free"}
+    assert diffs[3]["pricing"] == {**changed[3][0]["pricing"], "input": None}
+    assert diffs[3]["pricing"]["output"] > 0  # only an output price
+    listed = {m["id"] for m in sandbox.data.comet_models}
+    assert all(new["id"] in listed and new["model_type"] == "text" for _, new in changed)
+    assert "id" not in entries[-1] and entries[-1]["code"] == "no-id-model"
+    models = http.get(f"{sandbox.comet_url}/v1/models", headers=_bearer(sandbox)).json()["data"]
+    assert models[:-1] == sandbox.data.comet_models and "id" not in models[-1]
+    assert sandbox.data.comet_catalog == clean  # the mode never touches the data
+
+
+def test_page_size_mode_pages_the_unparameterised_catalog(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    catalog = sandbox.data.comet_catalog
+    sandbox.set_modes(comet_page_size=40)
+    first = http.get(f"{sandbox.comet_url}/api/models").json()
+    assert (first["page"], first["page_size"], first["total"]) == (1, 40, len(catalog))
+    assert first["data"] == catalog[:40]
+    second = http.get(f"{sandbox.comet_url}/api/models", params={"page": 2, "page_size": 40})
+    assert second.json()["data"] == catalog[40:80]
+
+
+def test_unknown_or_bad_modes_are_refused_from_python(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="unknown mode"):
+        sandbox.set_modes(comet_odd=True)
+    with pytest.raises(ValueError, match="comet_page_size"):
+        sandbox.set_modes(comet_page_size=-1)
+    assert sandbox.modes.comet_page_size is None

@@ -295,3 +295,45 @@ def test_malformed_snapshot_names_file_and_problem(
 def test_missing_snapshot_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read sandbox snapshot"):
         SandboxData.from_snapshot(tmp_path / "absent.json")
+
+
+def test_price_origin_says_where_prices_came_from(generated: SandboxData, tmp_path: Path) -> None:
+    assert generated.price_origin == {"fal": "generated", "comet": "generated"}
+    raw_path = tmp_path / "raw.json"
+    raw_path.write_text('[{"source": "fal", "raw": {"endpoint_id": "a/b"}}]', encoding="utf-8")
+    raw = SandboxData.from_snapshot(raw_path)  # raw items carry no price: made up here
+    assert raw.price_origin == {"fal": "synthetic", "comet": "synthetic"}
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps(_registry([_record("fal", "a/b")])), encoding="utf-8")
+    assert SandboxData.from_snapshot(path).price_origin == {"fal": "snapshot", "comet": "snapshot"}
+    assert set(generated.counts()) == {"fal_models", "fal_prices", "comet_models", "comet_catalog"}
+
+
+def test_registry_format_keeps_output_only_prices_and_new_meta(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    models = [
+        _record(
+            "comet",
+            "out-only",
+            category="llm",
+            pricing={"unit_price": None, "unit": "1M tokens", "output_unit_price": 2.0},
+            meta={"model_type": "text", "created": 1626777600},
+        ),
+        _record(
+            "fal",
+            "fal-ai/lora",
+            meta={"group": "lora", "group_label": "LoRA", "highlighted": True, "pinned": False},
+        ),
+    ]
+    path.write_text(json.dumps(_registry(models)), encoding="utf-8")
+    data = SandboxData.from_snapshot(path)
+    (entry,) = data.comet_catalog
+    assert entry["model_type"] == "text"
+    assert (entry["pricing"]["input"], entry["pricing"]["output"]) == (None, 2.0)
+    meta = data.fal_models[0]["metadata"]
+    assert meta["group"] == {"key": "lora", "label": "LoRA"}
+    assert (meta["highlighted"], meta["pinned"]) == (True, False)
+    both_missing = _record("comet", "x", pricing={"unit": "1M tokens", "unit_price": None})
+    path.write_text(json.dumps(_registry([both_missing])), encoding="utf-8")
+    with pytest.raises(ConfigError, match="record 0: pricing needs a unit_price"):
+        SandboxData.from_snapshot(path)

@@ -385,3 +385,92 @@ def test_control_routes(sandbox: Sandbox, http: httpx.Client) -> None:
     assert [(r["method"], r["path"], r["query"], r["status"]) for r in log] == [
         ("GET", "/v1/models", "limit=2", 502)
     ]
+
+
+def _priced_and_unpriced(sandbox: Sandbox) -> tuple[list[str], str]:
+    prices = sandbox.data.fal_prices
+    unpriced = next(
+        m["endpoint_id"] for m in sandbox.data.fal_models if m["endpoint_id"] not in prices
+    )
+    return list(prices)[:3], unpriced
+
+
+def test_lenient_pricing_answers_the_priced_ids(sandbox: Sandbox, http: httpx.Client) -> None:
+    priced, unpriced = _priced_and_unpriced(sandbox)
+    url = f"{sandbox.fal_url}/models/pricing"
+    response = http.get(url, params={"endpoint_id": [*priced, unpriced]}, headers=_auth(sandbox))
+    assert response.status_code == 200
+    assert [p["endpoint_id"] for p in response.json()["prices"]] == priced
+
+
+def test_strict_pricing_404s_a_batch_naming_an_unpriced_id(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    priced, unpriced = _priced_and_unpriced(sandbox)
+    assert sandbox.set_modes(fal_pricing="strict").fal_pricing == "strict"
+    url = f"{sandbox.fal_url}/models/pricing"
+    mixed = http.get(url, params={"endpoint_id": [*priced, unpriced]}, headers=_auth(sandbox))
+    _assert_error(mixed, 404, "not_found")
+    unknown = http.get(url, params={"endpoint_id": [priced[0], "nope/x"]}, headers=_auth(sandbox))
+    _assert_error(unknown, 404, "not_found")
+    clean = http.get(url, params={"endpoint_id": priced}, headers=_auth(sandbox))
+    assert [p["endpoint_id"] for p in clean.json()["prices"]] == priced
+    sandbox.reset()
+    assert sandbox.modes.fal_pricing == "lenient"
+
+
+def test_pricing_page_size_says_has_more(sandbox: Sandbox, http: httpx.Client) -> None:
+    ids = list(sandbox.data.fal_prices)[:5]
+    sandbox.set_modes(fal_pricing_page_size=2)
+    url = f"{sandbox.fal_url}/models/pricing"
+    body = http.get(url, params={"endpoint_id": ids}, headers=_auth(sandbox)).json()
+    assert [p["endpoint_id"] for p in body["prices"]] == ids[:2]
+    assert body["has_more"] is True and body["next_cursor"] == encode_cursor(2)
+    small = http.get(url, params={"endpoint_id": ids[:2]}, headers=_auth(sandbox)).json()
+    assert small["has_more"] is False and small["next_cursor"] is None
+
+
+def test_redirect_fault_answers_3xx_with_location_and_no_body(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.faults.add(Fault("redirect", provider="fal", path="/v1/models$"))
+    sandbox.faults.add(
+        Fault("redirect", provider="fal", status=307, location="https://api.example.invalid/v2")
+    )
+    moved = http.get(f"{sandbox.fal_url}/models", params={"limit": 3})
+    assert moved.status_code == 301 and moved.content == b""
+    assert moved.headers["location"] == "https://moved.example.invalid/v1/models?limit=3"
+    assert moved.headers["x-request-id"].startswith("sbx-fal-")
+    temporary = http.get(f"{sandbox.fal_url}/models")
+    assert temporary.status_code == 307
+    assert temporary.headers["location"] == "https://api.example.invalid/v2"
+    assert http.get(f"{sandbox.fal_url}/models").status_code == 200
+    assert [r.status for r in sandbox.requests("fal")] == [301, 307, 200]
+
+
+def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> None:
+    root = sandbox.fal_url.removesuffix("/v1") + "/_sandbox"
+    defaults = http.get(f"{root}/modes").json()["modes"]
+    assert defaults == {
+        "fal_pricing": "lenient",
+        "fal_pricing_page_size": None,
+        "comet_odd_entries": False,
+        "comet_page_size": None,
+    }
+    changed = http.post(f"{root}/modes", json={"fal_pricing": "strict"})
+    assert changed.status_code == 200 and changed.json()["modes"]["fal_pricing"] == "strict"
+    more = http.post(f"{root}/modes", json={"comet_page_size": 50}).json()["modes"]
+    assert (more["fal_pricing"], more["comet_page_size"]) == ("strict", 50)  # merged
+    assert sandbox.modes.fal_pricing == "strict"
+    assert http.get(f"{root}/health").json()["modes"]["comet_page_size"] == 50
+    for bad, needle in [
+        ({"fal_pricing": "picky"}, "lenient, strict"),
+        ({"fal_pricing_page_size": 0}, ">= 1"),
+        ({"comet_odd_entries": "yes"}, "true or false"),
+        ({"colour": "red"}, "unknown mode"),
+        (["fal_pricing"], "JSON object"),
+    ]:
+        refused = http.post(f"{root}/modes", json=bad)
+        assert refused.status_code == 400 and needle in refused.json()["error"], bad
+    assert sandbox.modes.comet_page_size == 50  # a refused change changes nothing
+    assert http.delete(f"{root}/modes").json()["modes"] == defaults

@@ -11,7 +11,8 @@ from mpc_lib.sandbox import Fault, FaultPlan
 
 def test_unknown_kind_lists_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match="latency, rate_limit, server_error, drop, malformed, repeat_cursor"
+        ValueError,
+        match="latency, rate_limit, server_error, drop, malformed, repeat_cursor, redirect",
     ):
         Fault("explode")  # type: ignore[arg-type]
 
@@ -26,11 +27,37 @@ def test_unknown_kind_lists_the_known_ones() -> None:
         {"status": 200},
         {"retry_after": -1},
         {"latency_ms": -5},
+        {"status": 301},
+        {"status": True},
+        {"location": "https://elsewhere.invalid/"},
+        {"query": ""},
     ],
 )
 def test_bad_fault_fields(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Fault("server_error", **kwargs)  # type: ignore[arg-type]
+
+
+def test_status_defaults_per_kind() -> None:
+    assert Fault("server_error").status == 500
+    assert Fault("redirect").status == 301
+    assert Fault("redirect", status=307, location="/v2/models").status == 307
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"status": 500}, {"status": 200}, {"status": 304}, {"location": ""}]
+)
+def test_bad_redirect_fields(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"redirect|location"):
+        Fault("redirect", **kwargs)  # type: ignore[arg-type]
+
+
+def test_query_narrows_a_fault_to_matching_requests() -> None:
+    plan = FaultPlan([Fault("server_error", path="/v1/models$", query="cursor=Mw==", times=None)])
+    assert plan.take("fal", "/v1/models", "limit=100&cursor=Mg%3D%3D") == []
+    assert plan.take("fal", "/v1/models", "") == []
+    assert len(plan.take("fal", "/v1/models", "limit=100&cursor=Mw%3D%3D")) == 1
+    assert plan.describe()[0]["seen"] == 1  # requests it does not watch are not counted
 
 
 def test_repeat_cursor_is_fal_only() -> None:
@@ -41,6 +68,8 @@ def test_repeat_cursor_is_fal_only() -> None:
 def test_from_dict_round_trip_and_unknown_keys() -> None:
     fault = Fault("rate_limit", provider="fal", retry_after=0.5, times=None)
     assert Fault.from_dict(fault.to_dict()) == fault
+    moved = Fault("redirect", provider="comet", status=302, location="https://x.invalid/a")
+    assert Fault.from_dict(moved.to_dict()) == moved
     with pytest.raises(ValueError, match="unknown fault field"):
         Fault.from_dict({"kind": "drop", "colour": "red"})
     with pytest.raises(ValueError, match="needs a 'kind'"):
