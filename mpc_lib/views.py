@@ -95,14 +95,13 @@ def counts_by_category(registry: Mapping[str, Any]) -> Any:
 
 def provider_summary(registry: Mapping[str, Any]) -> Any:
     """Per provider: how many models, how many of them priced, how many categories."""
-    return (
-        models_frame(registry)
-        .groupby("provider")
-        .agg(
-            models=("key", "size"),
-            priced=("unit_price", "count"),
-            categories=("category", "nunique"),
-        )
+    frame = models_frame(registry)
+    # A record priced only per output token is priced too.
+    frame["priced"] = frame["unit_price"].notna() | frame["output_unit_price"].notna()
+    return frame.groupby("provider").agg(
+        models=("key", "size"),
+        priced=("priced", "sum"),
+        categories=("category", "nunique"),
     )
 
 

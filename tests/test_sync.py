@@ -120,20 +120,44 @@ def test_first_sync_failing_writes_nothing(sandbox, tmp_path: Path) -> None:
 
 def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    first = load_registry(sync_catalog(settings).registry_path)["sources"]["fal"]
     sandbox.faults.add(Fault(kind="drop", provider="fal", times=None))
     report = sync_catalog(settings, allow_partial=True)
     assert report.status == "ok"
     assert report.stale == ["fal"]
-    assert "fal" in (report.error or "")
+    assert (report.error or "").startswith("fal: no answer for GET /models")  # named once
+    assert "fal: fal:" not in (report.error or "")
     assert report.diff.is_empty
     registry = load_registry(report.registry_path)
     fal = [m for m in registry["models"] if m["provider"] == "fal"]
     assert len(fal) == len(sandbox.data.fal_models) and all(m["stale"] for m in fal)
     assert not any(m["stale"] for m in registry["models"] if m["provider"] == "comet")
-    assert registry["sources"]["fal"]["status"] == "stale"
-    assert "RemoteProtocolError" in registry["sources"]["fal"]["error"]
+    kept = registry["sources"]["fal"]
+    assert kept["status"] == "stale"
+    assert "RemoteProtocolError" in kept["error"]
+    # the kept records keep the label of the sync that fetched them
+    assert (kept["source"], kept["fetched_at"], kept["prices"]) == (
+        first["source"],
+        first["fetched_at"],
+        first["prices"],
+    )
+    assert kept["failed_attempt"]["source"] == "live"
+    assert kept["failed_attempt"]["at"] > first["fetched_at"]
     assert report.to_json()["stale"] == ["fal"]
+
+
+def test_prices_that_vanish_never_replace_the_previous_ones(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    had = load_registry(sync_catalog(settings).registry_path)["sources"]["fal"]["priced"]
+    before = _snapshot_state(tmp_path)
+    sandbox.data.fal_prices.clear()  # every pricing batch now answers 404
+    with pytest.raises(SyncError) as info:
+        sync_catalog(settings)
+    assert str(info.value.failures["fal"]) == (
+        f"fal: empty catalog from pricing: no price for any of {len(sandbox.data.fal_models)} "
+        f"models where the previous sync had {had}; not replacing them"
+    )
+    assert _snapshot_state(tmp_path) == before
 
 
 def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) -> None:
@@ -273,6 +297,8 @@ def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
     assert "another sync holds the lock (waited 0.1 s)" in str(caught.value)
     assert caught.value.exit_code == 1
     assert not store.path.exists()
+
+
 # --- answers the real APIs can give ----------------------------------------------------
 
 

@@ -65,10 +65,13 @@ class SyncReport:
 
     @property
     def error(self) -> str | None:
-        """All provider errors in one line, or None."""
+        """All provider errors in one line, each named once, or None."""
         if not self.errors:
             return None
-        return "; ".join(f"{name}: {message}" for name, message in self.errors.items())
+        return "; ".join(
+            message if message.startswith(f"{name}:") else f"{name}: {message}"
+            for name, message in self.errors.items()
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The one-line JSON summary `mpc sync --json` prints last."""
@@ -269,18 +272,31 @@ def _fetch_all(
     return raw, failures
 
 
-def _emptied(previous: dict[str, Any] | None, raw: dict[str, Any]) -> dict[str, MpcError]:
-    """Providers that listed no models where the last sync had some: a failure, not a wipe."""
+def _wipes(previous: dict[str, Any] | None, fetched: dict[str, _Fetched]) -> dict[str, MpcError]:
+    """Providers that came back with no models, or no prices, where the last sync had some.
+
+    Either would wipe good data on the strength of one odd answer, so it is a failure.
+    The refused providers are removed from `fetched`.
+    """
     if previous is None:
         return {}
-    emptied: dict[str, MpcError] = {}
-    for name in list(raw):
+    refused: dict[str, MpcError] = {}
+    for name, found in list(fetched.items()):
         before = previous.get("counts", {}).get(name, 0)
-        if before and not raw[name][0]:
+        priced_before = (previous.get("sources", {}).get(name) or {}).get("priced") or 0
+        if before and not found.records:
             detail = f"0 models where the previous sync had {before}; not replacing them"
-            emptied[name] = EmptyCatalog(name, PROVIDERS[name].list_path, detail)
-            del raw[name]
-    return emptied
+            refused[name] = EmptyCatalog(name, PROVIDERS[name].list_path, detail)
+        elif priced_before and not found.priced:
+            detail = (
+                f"no price for any of {len(found.records)} models where the previous sync "
+                f"had {priced_before}; not replacing them"
+            )
+            refused[name] = EmptyCatalog(name, "pricing", detail)
+        else:
+            continue
+        del fetched[name]
+    return refused
 
 
 def _normalise(name: str, raw: Any) -> _Fetched:
@@ -330,17 +346,16 @@ def sync_catalog(
             raw, failures = _fetch_all(endpoints, settings, report_progress)
         previous, stamp = previous_future.result()
     fetched_s = time.perf_counter() - started
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    fetched = {name: _normalise(name, raw[name]) for name in chosen if name in raw}
 
     with store.locked():
         if store.stamp() != stamp:
             log.info("registry changed during the fetch; comparing against the new one")
             previous = store.load()
-        failures.update(_emptied(previous, raw))
+        failures.update(_wipes(previous, fetched))
         if failures and not allow_partial:
             raise SyncError(failures)
-
-        cpu_started, wall_started = time.process_time(), time.perf_counter()
-        fetched = {name: _normalise(name, raw[name]) for name in chosen if name in raw}
         moment = datetime.now(UTC)
         registry = _assemble(previous, fetched, failures, endpoints, moment)
         diff = diff_registries(previous["models"] if previous else None, registry["models"])
@@ -399,14 +414,16 @@ def _assemble(
                 "warnings_count": len(found.warnings),
             }
         elif name in failures:
+            # The kept records keep the label of the sync that fetched them (source, time);
+            # the failed attempt is recorded beside it.
             kept = [{**record, "stale": True} for record in old_by_provider.get(name, [])]
             models.extend(kept)
             sources[name] = {
                 **sources.get(name, {}),
-                "source": endpoints[name].source,
                 "status": "stale",
                 "error": str(failures[name]),
                 "models": len(kept),
+                "failed_attempt": {"source": endpoints[name].source, "at": _iso(moment)},
             }
         else:
             models.extend(old_by_provider.get(name, []))

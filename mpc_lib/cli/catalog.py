@@ -104,7 +104,7 @@ def sync(
             failed = {
                 "status": "failed", "sources": sources, "counts": {}, "added": 0, "removed": 0,
                 "changed": 0, "stale": [], "duration_s": round(time.perf_counter() - started, 3),
-                "registry": None, "error": str(exc),
+                "registry": None, "error": str(exc), "warnings": {},
             }  # fmt: skip
             typer.echo(json.dumps(failed))
         raise fail(exc) from None

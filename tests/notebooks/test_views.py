@@ -239,3 +239,9 @@ def test_provider_summary_counts_models_prices_and_categories(registry: dict[str
     summary = views.provider_summary(registry)
     assert summary.loc["fal"].tolist() == [3, 2, 2]  # 3 models, 2 priced, 2 categories
     assert summary.loc["comet"].tolist() == [2, 0, 2]  # "text" and "(none)"
+
+
+def test_a_record_priced_per_output_token_only_counts_as_priced() -> None:
+    out_only = {"unit_price": None, "unit": "1M tokens", "currency": "USD", "output_unit_price": 2}
+    registry = {"models": [_model("comet", "a", "llm", pricing=out_only), _model("comet", "b", None)]}
+    assert views.provider_summary(registry).loc["comet"].tolist() == [2, 1, 2]
