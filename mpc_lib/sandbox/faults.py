@@ -24,7 +24,6 @@ FAULT_KINDS: tuple[str, ...] = (
 )
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DEFAULT_STATUS = {"redirect": 301}
-_PROVIDERS = ("fal", "comet")
 # repeat_cursor only means something on the one cursor-paginated listing.
 _CURSOR_LISTING = ("fal", "/v1/models")
 # Faults in the same slot exclude each other on one request; latency has no slot and stacks.
@@ -45,7 +44,7 @@ class Fault:
     """
 
     kind: FaultKind
-    provider: Literal["fal", "comet"] | None = None
+    provider: str | None = None
     path: str | None = None
     times: int | None = 1
     after: int = 0
@@ -58,8 +57,9 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
-        if self.provider is not None and self.provider not in _PROVIDERS:
-            raise ValueError(f"unknown provider {self.provider!r}; known: fal, comet or None")
+        if self.provider is not None and self.provider not in _emulator_names():
+            known = ", ".join(_emulator_names())
+            raise ValueError(f"unknown provider {self.provider!r}; known: {known} or None")
         if self.kind == "repeat_cursor" and self.provider == "comet":
             raise ValueError("repeat_cursor applies to FAL /v1/models only")
         if self.path is not None and not self.path.startswith("/"):
@@ -132,6 +132,13 @@ class Fault:
         if float(self.retry_after).is_integer():
             return str(int(self.retry_after))
         return f"{self.retry_after:g}"
+
+
+def _emulator_names() -> tuple[str, ...]:
+    """Every emulator a fault may target (imported late: the runner imports this module)."""
+    from .runner import EMULATORS
+
+    return tuple(EMULATORS)
 
 
 def _not_int(value: object) -> bool:
