@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .errors import RegistryError, RegistryLocked, StorageError
-from .storage import atomic_write_bytes, atomic_write_json, read_json
+from .storage import atomic_write_bytes, atomic_write_many, read_json
 
 __all__ = [
     "ModelChange",
@@ -210,6 +210,25 @@ class RegistryStore:
         except RegistryError as exc:
             raise RegistryError(f"{exc}; {self._restore_hint()}") from exc
 
+    def peek_counts(self) -> dict[str, int]:
+        """Models per provider from the head of models.json, without parsing the rest.
+
+        `encode_registry` writes `counts` on a line of its own before the models, so
+        this costs a small read; anything unexpected gives {} (it only sizes look-aheads).
+        """
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                for _ in range(16):
+                    line = handle.readline()
+                    if line.startswith('"counts": '):
+                        counts = json.loads(line.removeprefix('"counts": ').rstrip().rstrip(","))
+                        return {str(k): int(v) for k, v in counts.items()}
+                    if not line or line.startswith('"models"'):
+                        break
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+        return {}
+
     def stamp(self) -> RegistryStamp:
         """What models.json looks like on disk now, to tell whether it changed since a read."""
         try:
@@ -289,17 +308,17 @@ class RegistryStore:
     def commit(self, registry: Mapping[str, Any], diff: RegistryDiff, *, moment: datetime) -> Path:
         """Write snapshot, models.json and diff.json atomically; prune old snapshots.
 
-        Returns the snapshot path.  The snapshot goes first, so a crash part-way
-        leaves the old models.json in place and nothing half-written.
+        Returns the snapshot path.  The three files are written side by side, then
+        renamed snapshot first, so a crash part-way leaves the old models.json in
+        place and nothing half-written.
         """
         snapshot = self.snapshots_dir / f"models-{utc_stamp(moment)}.json"
         encoded = encode_registry(registry)
+        diff_doc = {"generated_at": registry.get("generated_at"), **diff.to_json()}
+        diff_bytes = (json.dumps(diff_doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            atomic_write_bytes(snapshot, encoded)
-            atomic_write_bytes(self.path, encoded)
-            atomic_write_json(
-                self.diff_path,
-                {"generated_at": registry.get("generated_at"), **diff.to_json()},
+            atomic_write_many(
+                [(snapshot, encoded), (self.path, encoded), (self.diff_path, diff_bytes)]
             )
         except OSError as exc:
             raise StorageError(

@@ -5,16 +5,64 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_many",
+    "atomic_write_text",
+    "read_json",
+]
 
 _DEFAULT_MODE = 0o644
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to a temp file beside `path`, fsync it, then rename it over `path`."""
+    atomic_write_many([(Path(path), data)])
+    return Path(path)
+
+
+def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
+    """Write several files atomically: all temp files written and fsynced side by side,
+    then renamed into place in the order given.
+
+    The fsyncs overlap (each waits on the disk, not on the CPU), and the order of
+    the renames still says which file a reader can see first.  If any write fails,
+    no file is renamed and every temp file is removed.
+    """
+    if len(files) == 1:
+        outcomes: list[tuple[str, Path] | BaseException] = [_attempt(*files[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(files), thread_name_prefix="write") as pool:
+            outcomes = list(pool.map(lambda item: _attempt(*item), files))
+    staged = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    try:
+        if failed:
+            raise failed[0]
+        for tmp_name, path in staged:
+            os.replace(tmp_name, path)
+    except BaseException:
+        for tmp_name, _path in staged:
+            Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return [path for _tmp, path in staged]
+
+
+def _attempt(path: Path, data: bytes) -> tuple[str, Path] | BaseException:
+    try:
+        return _stage(path, data)
+    except Exception as exc:  # handed back, so every other temp file can be cleaned up
+        return exc
+
+
+def _stage(path: Path, data: bytes) -> tuple[str, Path]:
+    """A fsynced temp file beside `path` holding `data`; the caller renames it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -26,11 +74,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return path
+    return tmp_name, path
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -457,3 +457,12 @@ def test_a_registry_snapshot_serves_its_own_prices(sandbox, tmp_path: Path) -> N
     assert {
         m["model_id"]: m["pricing"] for m in second["models"] if m["provider"] == "fal"
     } == fal_prices
+
+
+def test_the_registry_head_gives_the_counts_without_a_full_parse(sandbox, tmp_path: Path) -> None:
+    report = sync_catalog(_live(sandbox, tmp_path))
+    store = RegistryStore(tmp_path)
+    assert store.peek_counts() == report.counts
+    store.path.write_text("{not json\n")
+    assert store.peek_counts() == {}
+    assert RegistryStore(tmp_path / "none").peek_counts() == {}

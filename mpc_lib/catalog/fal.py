@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -161,64 +162,89 @@ class FalClient(ProviderClient):
         category: str | None = None,
         status: str | None = None,
         on_page: PageCallback | None = None,
+        expected: int | None = None,
     ) -> list[FalModel]:
-        """Every model, fetching pages ahead concurrently; `on_page` sees each page in order."""
-        filters = {"limit": limit, "category": category, "status": status}
-        first = self.get_page(None, **filters)  # type: ignore[arg-type]
-        models = list(first.models)
-        if on_page is not None:
-            on_page(first.models, first.has_more)
-        if not first.has_more:
-            return _dedupe(models)
-        assert first.next_cursor is not None  # checked in get_page
-        seen: set[str] = set()
-        if _decode_page(first.next_cursor) != 2:
-            log.info("fal: cursor %r is not a page number; walking sequentially", first.next_cursor)
-            rest = self.iter_pages(start=first.next_cursor, seen=seen, **filters)  # type: ignore[arg-type]
-        else:
-            rest = self._pages_ahead(seen, filters)
-        for page in rest:
-            models.extend(page.models)
-            if on_page is not None:
-                on_page(page.models, page.has_more)
-        return _dedupe(models)
+        """Every model, fetching pages ahead concurrently; `on_page` sees each page in order.
 
-    def _pages_ahead(self, seen: set[str], filters: dict[str, Any]) -> Iterator[FalModelPage]:
-        """Pages 2, 3, ... fetched `concurrency` at a time, yielded in order.
+        `expected` (how many models the last listing had) sizes the look-ahead: the
+        pages it implies, plus one, are requested together with page 1, so a catalog
+        that did not grow is listed in one round trip.
+        """
+        filters: dict[str, Any] = {"limit": limit, "category": category, "status": status}
+        window = max(self.concurrency, 1)
+        guessed = min(math.ceil(expected / limit), window) if expected else 0
+        pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="fal-pages")
+        try:
+            # Page 1 goes first: the server answers in arrival order and pricing starts with it.
+            first_future = pool.submit(self.get_page, None, **filters)
+            early = {
+                number: pool.submit(self.get_page, _encode_page(number), retry=_NO_RETRY, **filters)
+                for number in range(2, guessed + 2)
+            }
+            first = first_future.result()
+            models = list(first.models)
+            if on_page is not None:
+                on_page(first.models, first.has_more)
+            if not first.has_more:
+                return _dedupe(models)
+            assert first.next_cursor is not None  # checked in get_page
+            seen: set[str] = set()
+            if _decode_page(first.next_cursor) != 2:
+                log.info(
+                    "fal: cursor %r is not a page number; walking sequentially", first.next_cursor
+                )
+                rest = self.iter_pages(start=first.next_cursor, seen=seen, **filters)
+            else:
+                rest = self._pages_ahead(seen, filters, pool, early)
+            for page in rest:
+                models.extend(page.models)
+                if on_page is not None:
+                    on_page(page.models, page.has_more)
+            return _dedupe(models)
+        finally:
+            # Pages fetched past the end are discarded (the caller already has the last page).
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _pages_ahead(
+        self,
+        seen: set[str],
+        filters: dict[str, Any],
+        pool: ThreadPoolExecutor,
+        early: dict[int, Future[FalModelPage]],
+    ) -> Iterator[FalModelPage]:
+        """Pages 2, 3, ... yielded in order: the `early` guesses, then `concurrency` ahead.
 
         Each page's next_cursor must name the page we fetched after it; if the
         server says otherwise, the rest is walked sequentially from its cursor.
         Only the page the previous one promised gets retries; the others are guesses.
         """
         window = max(self.concurrency, 1)
-        pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="fal-pages")
-        inflight: dict[int, Future[FalModelPage]] = {}
-        guessed: set[int] = set()
-        try:
-            number, ahead = 2, 2
-            while True:
-                while len(inflight) < window:
-                    retry = None if ahead == number else _NO_RETRY
-                    if retry is not None:
-                        guessed.add(ahead)
-                    inflight[ahead] = pool.submit(
-                        self.get_page, _encode_page(ahead), retry=retry, **filters
-                    )
-                    ahead += 1
-                seen.add(_encode_page(number))
-                page = self._settle(number, inflight.pop(number), number in guessed, filters)
-                yield page
-                if not page.has_more:
-                    return
-                if page.next_cursor != _encode_page(number + 1):
-                    log.info("fal: page %d broke the cursor chain; walking sequentially", number)
-                    break
-                number += 1
-                if number > _MAX_PAGES:
-                    raise PaginationError("fal", "/models", f"more than {_MAX_PAGES} pages")
-        finally:
-            # Pages fetched past the end are discarded (the caller already has the last page).
-            pool.shutdown(wait=True, cancel_futures=True)
+        inflight: dict[int, Future[FalModelPage]] = dict(early)
+        guessed: set[int] = set(early)
+        # With early guesses, look no further than they do until the listing outgrows them.
+        horizon = max(early, default=0)
+        number, ahead = 2, max(early, default=1) + 1
+        while True:
+            limit = horizon if number <= horizon else number + window - 1
+            while ahead <= limit and len(inflight) < window:
+                retry = None if ahead == number else _NO_RETRY
+                if retry is not None:
+                    guessed.add(ahead)
+                inflight[ahead] = pool.submit(
+                    self.get_page, _encode_page(ahead), retry=retry, **filters
+                )
+                ahead += 1
+            seen.add(_encode_page(number))
+            page = self._settle(number, inflight.pop(number), number in guessed, filters)
+            yield page
+            if not page.has_more:
+                return
+            if page.next_cursor != _encode_page(number + 1):
+                log.info("fal: page %d broke the cursor chain; walking sequentially", number)
+                break
+            number += 1
+            if number > _MAX_PAGES:
+                raise PaginationError("fal", "/models", f"more than {_MAX_PAGES} pages")
         yield from self.iter_pages(start=page.next_cursor, seen=seen, **filters)
 
     def _settle(

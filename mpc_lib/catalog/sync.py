@@ -189,12 +189,17 @@ def _endpoints(
 
 
 def _fetch_fal(
-    endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
+    endpoint: _Endpoint,
+    settings: Settings,
+    http: httpx.Client,
+    progress: ProgressCallback,
+    expected: int | None = None,
 ) -> tuple[list[FalModel], dict[str, FalPrice], list[str]]:
     """List FAL models with pages ahead, pricing each batch of 50 ids as soon as it fills.
 
-    A batch answered 404 is split inside `FalClient.get_prices`, so unpriced ids cost
-    requests only in batches that name one; the warnings come back with the data.
+    `expected` (the last sync's count) lets every page be requested at once.  A batch
+    answered 404 is split inside `FalClient.get_prices`, so unpriced ids cost requests
+    only in batches that name one; the warnings come back with the data.
     """
     # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
     window = max(settings.concurrency // 2, 1)
@@ -217,7 +222,7 @@ def _fetch_fal(
             progress("fal", "models", len(seen), None)
 
         try:
-            models = client.list_models(on_page=on_page)
+            models = client.list_models(on_page=on_page, expected=expected)
             prices: dict[str, FalPrice] = {}
             for done, future in enumerate(as_completed(futures), start=1):
                 prices.update((price.endpoint_id, price) for price in future.result())
@@ -231,7 +236,11 @@ def _fetch_fal(
 
 
 def _fetch_comet(
-    endpoint: _Endpoint, settings: Settings, http: httpx.Client, progress: ProgressCallback
+    endpoint: _Endpoint,
+    settings: Settings,
+    http: httpx.Client,
+    progress: ProgressCallback,
+    expected: int | None = None,
 ) -> tuple[list[CometModel], list[CometCatalogEntry], list[str]]:
     """Comet's model list and its public catalog, fetched side by side, with their warnings."""
     with (
@@ -248,9 +257,15 @@ def _fetch_comet(
 
 
 def _fetch_all(
-    endpoints: dict[str, _Endpoint], settings: Settings, progress: ProgressCallback
+    endpoints: dict[str, _Endpoint],
+    settings: Settings,
+    progress: ProgressCallback,
+    expected: dict[str, int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, MpcError]]:
-    """Raw answers per provider, fetched concurrently; MpcErrors collected per provider."""
+    """Raw answers per provider, fetched concurrently; MpcErrors collected per provider.
+
+    `expected` holds the last sync's model counts, which size each provider's look-ahead.
+    """
     fetchers = {"fal": _fetch_fal, "comet": _fetch_comet}
     raw: dict[str, Any] = {}
     failures: dict[str, MpcError] = {}
@@ -259,7 +274,9 @@ def _fetch_all(
         ThreadPoolExecutor(max_workers=len(endpoints), thread_name_prefix="sync") as pool,
     ):
         futures = {
-            pool.submit(fetchers[name], endpoint, settings, http, progress): name
+            pool.submit(
+                fetchers[name], endpoint, settings, http, progress, (expected or {}).get(name)
+            ): name
             for name, endpoint in endpoints.items()
         }
         for future in as_completed(futures):
@@ -340,10 +357,11 @@ def sync_catalog(
     )
     # The previous registry is read while the network works; it is re-read under the
     # lock only if another sync replaced it in the meantime.
+    expected = store.peek_counts()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
         previous_future = reader.submit(store.load_stamped)
         with _endpoints(settings, sources) as endpoints:
-            raw, failures = _fetch_all(endpoints, settings, report_progress)
+            raw, failures = _fetch_all(endpoints, settings, report_progress, expected)
         previous, stamp = previous_future.result()
     fetched_s = time.perf_counter() - started
     cpu_started, wall_started = time.process_time(), time.perf_counter()

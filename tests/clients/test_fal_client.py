@@ -352,3 +352,31 @@ def test_a_redirect_is_not_followed(sandbox) -> None:
     with _client(sandbox) as client, pytest.raises(MpcError):
         client.get_page(None)
     assert [r.status for r in sandbox.requests("fal")] == [308]
+
+
+def test_the_last_count_requests_every_page_in_one_round(sandbox) -> None:
+    n = len(sandbox.data.fal_models)
+    pages = -(-n // 100)
+    sandbox.latency_ms = 150
+    with _client(sandbox, concurrency=16) as client:
+        models = client.list_models(expected=n)
+    assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+    listed = _requests(sandbox, "/models")
+    assert len(listed) == pages + 1  # every page, plus one spare in case the catalog grew
+    first_answer = min(r.at for r in listed) + 0.15
+    assert all(r.at < first_answer for r in listed), "a page waited for another page's answer"
+
+
+@pytest.mark.parametrize("change", [+250, -350])
+def test_a_wrong_count_still_lists_exactly_the_catalog(sandbox, change: int) -> None:
+    if change < 0:
+        del sandbox.data.fal_models[change:]
+    else:
+        extra = sandbox.data.fal_models[:change]
+        sandbox.data.fal_models.extend(
+            {**m, "endpoint_id": m["endpoint_id"] + "/grown"} for m in extra
+        )
+    expected = len(sandbox.data.fal_models) - change  # what the last sync saw
+    with _client(sandbox, concurrency=8) as client:
+        models = client.list_models(expected=expected)
+    assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mpc_lib.storage import atomic_write_bytes, atomic_write_json, read_json
+from mpc_lib.storage import atomic_write_bytes, atomic_write_json, atomic_write_many, read_json
 
 
 def test_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -42,3 +42,18 @@ def test_read_json_names_file_line_and_column(tmp_path: Path) -> None:
     broken.write_text('{\n  "models": [,]\n}')
     with pytest.raises(ValueError, match=r"models\.json:2:\d+: invalid JSON"):
         read_json(broken)
+
+
+def test_write_many_renames_in_order_or_not_at_all(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    second.write_text("old")
+    assert atomic_write_many([(first, b"1"), (second, b"2")]) == [first, second]
+    assert (first.read_text(), second.read_text()) == ("1", "2")
+    assert first.stat().st_mtime_ns <= second.stat().st_mtime_ns
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a folder should be")
+    with pytest.raises(OSError):
+        atomic_write_many([(first, b"new"), (blocked / "c.json", b"3")])
+    assert first.read_text() == "1"  # nothing renamed when one write failed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "not-a-dir"]
