@@ -147,28 +147,9 @@ class NotFound(ProviderError):
 class RateLimited(ProviderError):
     """429 after every retry, or a wait longer than we allow; `retry_after_s` is the asked wait."""
 
-    def __init__(
-        self,
-        provider: str,
-        status: int,
-        method: str,
-        path: str,
-        *,
-        error_type: str | None = None,
-        detail: str | None = None,
-        request_id: str | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
+    def __init__(self, *args: Any, retry_after_s: float | None = None, **kwargs: Any) -> None:
         self.retry_after_s = retry_after_s
-        super().__init__(
-            provider,
-            status,
-            method,
-            path,
-            error_type=error_type,
-            detail=detail,
-            request_id=request_id,
-        )
+        super().__init__(*args, **kwargs)
 
 
 class ServerError(ProviderError):

@@ -460,17 +460,7 @@ class HttpCore:
         detail = "; ".join(part for part in (self._redact(message), note) if part) or None
         request_id = _request_id(response) or body_request_id
         cls = _error_class(response.status_code)
-        if cls is RateLimited:
-            return RateLimited(
-                self.provider,
-                response.status_code,
-                method,
-                path,
-                error_type=error_type,
-                detail=detail,
-                request_id=request_id,
-                retry_after_s=retry_after_s,
-            )
+        extra: dict[str, Any] = {"retry_after_s": retry_after_s} if cls is RateLimited else {}
         return cls(
             self.provider,
             response.status_code,
@@ -479,6 +469,7 @@ class HttpCore:
             error_type=error_type,
             detail=detail,
             request_id=request_id,
+            **extra,
         )
 
     def _redirected(self, method: str, path: str, response: httpx.Response) -> Redirected:
@@ -556,6 +547,8 @@ class ProviderClient:
         client: httpx.Client | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        # Odd answers that did not stop a call (an entry dropped, has_more...), in arrival order.
+        self.warnings: list[str] = []
         self.http = HttpCore.for_settings(
             self.provider,
             self.settings,
@@ -564,6 +557,11 @@ class ProviderClient:
             scheme=self.scheme,
             client=client,
         )
+
+    def _warn(self, message: str) -> None:
+        """Record an odd answer that did not stop the call (list.append is thread-safe)."""
+        self.warnings.append(message)
+        log.warning("%s: %s", self.provider, message)
 
     def close(self) -> None:
         """Close the HTTP core (and its httpx client, if it made one)."""

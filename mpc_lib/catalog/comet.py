@@ -14,9 +14,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
-from ..config import Secret, Settings
 from ..errors import ResponseFormatError
 from ..http import ProviderClient
 from .models import (
@@ -48,22 +45,6 @@ class CometClient(ProviderClient):
 
     provider = "comet"
     scheme = "Bearer"
-
-    def __init__(
-        self,
-        base_url: str,
-        key: Secret | None,
-        *,
-        settings: Settings | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(base_url, key, settings=settings, client=client)
-        # Entries dropped or trimmed, and count mismatches, in arrival order.
-        self.warnings: list[str] = []
-
-    def _warn(self, message: str) -> None:
-        self.warnings.append(message)  # list.append is atomic: both lists load in threads
-        log.warning("comet: %s", message)
 
     def list_models(self) -> list[CometModel]:
         """`GET /v1/models`: the models this key may call (items without an id are skipped)."""

@@ -96,12 +96,6 @@ class FalClient(ProviderClient):
     ) -> None:
         super().__init__(base_url, key, settings=settings, client=client)
         self.concurrency = concurrency or self.settings.concurrency
-        # Odd answers that did not stop a call (e.g. has_more on pricing), in arrival order.
-        self.warnings: list[str] = []
-
-    def _warn(self, message: str) -> None:
-        self.warnings.append(message)  # list.append is atomic: price batches run in threads
-        log.warning("fal: %s", message)
 
     # --- listing ---------------------------------------------------------------------
 
