@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
+from .data import clone_json
+
 __all__ = ["FAL_PRICING_MODES", "SandboxModes", "odd_comet"]
 
 FalPricing = Literal["lenient", "strict"]
@@ -95,14 +97,6 @@ _NO_ID_MODEL: dict[str, Any] = {
 }
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def odd_comet(
     catalog: list[dict[str, Any]], models: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -125,10 +119,10 @@ def odd_comet(
     ]
     odd = list(catalog)
     for index, (where, value) in zip(picks, _ODDITIES, strict=False):
-        entry = _copy(catalog[index])
+        entry = clone_json(catalog[index])
         holder = entry
         for name in where[:-1]:
             holder = holder[name]
         holder[where[-1]] = value
         odd[index] = entry
-    return [*odd, _copy(_NO_ID_ENTRY)], [*models, _copy(_NO_ID_MODEL)]
+    return [*odd, clone_json(_NO_ID_ENTRY)], [*models, clone_json(_NO_ID_MODEL)]
