@@ -13,10 +13,9 @@ The recipe, top to bottom:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,12 +24,13 @@ from typing import Any, Literal
 
 import httpx
 
-from ..config import Secret, Settings
+from ..config import Settings
 from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
 from ..http import build_client
 from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
+from .endpoints import ProviderEndpoint, provider_endpoints
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
 from .models import CometCatalogEntry, CometModel, FalModel, FalPrice, ModelRecord
 
@@ -120,17 +120,6 @@ class SyncReport:
 
 
 @dataclass
-class _Endpoint:
-    source: Literal["live", "sandbox"]
-    base_url: str
-    key: Secret | None
-    data: str
-    # Where prices come from: "live API", "generated", "snapshot <path>",
-    # or "synthetic prices over snapshot <path>".
-    prices: str = "live API"
-
-
-@dataclass
 class _Fetched:
     records: list[ModelRecord]
     priced: int
@@ -148,48 +137,8 @@ def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-@contextlib.contextmanager
-def _endpoints(
-    settings: Settings, sources: dict[str, Literal["live", "sandbox"]]
-) -> Iterator[dict[str, _Endpoint]]:
-    """Where each provider is reached; starts the sandbox on loopback when one needs it."""
-    live = {
-        name: _Endpoint("live", settings.base_url_for(name), settings.key_for(name), "live")
-        for name, source in sources.items()
-        if source == "live"
-    }
-    if len(live) == len(sources):
-        yield live
-        return
-    from ..sandbox import Sandbox, SandboxData  # only when a provider needs the emulator
-
-    snapshot = settings.sandbox_snapshot
-    if snapshot is not None:
-        data, label = SandboxData.from_snapshot(snapshot), f"snapshot {snapshot}"
-    else:
-        data, label = SandboxData.generate(), "generated"
-    # Prices the sandbox made up over a snapshot must never pass for the snapshot's own.
-    prices = {
-        "generated": "generated",
-        "snapshot": f"snapshot {snapshot}",
-        "synthetic": f"synthetic prices over snapshot {snapshot}",
-    }
-    with Sandbox(data=data, latency_ms=settings.sandbox_latency_ms) as sandbox:
-        yield {
-            name: live.get(name)
-            or _Endpoint(
-                "sandbox",
-                sandbox.url(name),
-                Secret(sandbox.key(name)),
-                label,
-                prices.get(data.price_origin.get(name, ""), "unknown"),
-            )
-            for name in sources
-        }
-
-
 def _fetch_fal(
-    endpoint: _Endpoint,
+    endpoint: ProviderEndpoint,
     settings: Settings,
     http: httpx.Client,
     progress: ProgressCallback,
@@ -236,7 +185,7 @@ def _fetch_fal(
 
 
 def _fetch_comet(
-    endpoint: _Endpoint,
+    endpoint: ProviderEndpoint,
     settings: Settings,
     http: httpx.Client,
     progress: ProgressCallback,
@@ -257,7 +206,7 @@ def _fetch_comet(
 
 
 def _fetch_all(
-    endpoints: dict[str, _Endpoint],
+    endpoints: dict[str, ProviderEndpoint],
     settings: Settings,
     progress: ProgressCallback,
     expected: dict[str, int] | None = None,
@@ -360,7 +309,7 @@ def sync_catalog(
     expected = store.peek_counts()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
         previous_future = reader.submit(store.load_stamped)
-        with _endpoints(settings, sources) as endpoints:
+        with provider_endpoints(settings, sources) as endpoints:
             raw, failures = _fetch_all(endpoints, settings, report_progress, expected)
         previous, stamp = previous_future.result()
     fetched_s = time.perf_counter() - started
@@ -403,7 +352,7 @@ def _assemble(
     previous: dict[str, Any] | None,
     fetched: dict[str, _Fetched],
     failures: dict[str, MpcError],
-    endpoints: dict[str, _Endpoint],
+    endpoints: dict[str, ProviderEndpoint],
     moment: datetime,
 ) -> dict[str, Any]:
     """The new registry: fresh records, stale ones for failed providers, others carried over."""
