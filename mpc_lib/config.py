@@ -161,6 +161,10 @@ class Settings(BaseModel):
     lock_timeout_s: _Finite = _env(
         "MPC_LOCK_TIMEOUT_S", default=DEFAULT_LOCK_TIMEOUT_S, ge=0, le=86400
     )
+    health_timeout_s: _Finite = _env("MPC_HEALTH_TIMEOUT_S", default=10.0, gt=0, le=600)
+    health_max_age_h: _Finite = _env("MPC_HEALTH_MAX_AGE_H", default=26.0, gt=0, le=24 * 365)
+    health_max_unpriced: _Finite = _env("MPC_HEALTH_MAX_UNPRICED", default=0.10, ge=0, le=1)
+    health_max_drift: _Finite = _env("MPC_HEALTH_MAX_DRIFT", default=0.05, ge=0, le=1)
     sandbox_snapshot: Path | None = _env("MPC_SANDBOX_SNAPSHOT", default=None)
     sandbox_latency_ms: _Finite = _env("MPC_SANDBOX_LATENCY_MS", default=0.0, ge=0, le=600_000)
     env_file: Path | None = Field(default=None, exclude=True)

@@ -16,6 +16,7 @@ import typer
 
 from ._common import CliState
 from .catalog import registry_app, sync
+from .health import health
 from .runs import run
 from .sandbox import sandbox_app
 
@@ -24,6 +25,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
 app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
+app.command()(health)
 app.add_typer(registry_app, name="registry")
 app.add_typer(sandbox_app, name="sandbox")
 

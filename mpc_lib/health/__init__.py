@@ -1,0 +1,28 @@
+"""`mpc health`: is the hub up, reachable with our keys, and is its registry sane?
+
+Every check is a read that costs nothing: provider listings and pricing reads, the
+registry on disk, and (where configured) the gateway's liveliness, readiness and
+model list — never a completion, never LiteLLM's token-spending `/health`.
+`run_health()` runs them concurrently, each within one timeout, and returns a
+`HealthReport` that renders as a table, JSON, or Prometheus text.
+"""
+
+from .checks import CHECKS, Check, CheckContext, Finding
+from .exposition import prometheus_text, write_prometheus
+from .models import HealthReport, HealthRow, Status
+from .runner import append_history, read_history, run_health
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckContext",
+    "Finding",
+    "HealthReport",
+    "HealthRow",
+    "Status",
+    "append_history",
+    "prometheus_text",
+    "read_history",
+    "run_health",
+    "write_prometheus",
+]

@@ -1,0 +1,194 @@
+"""`run_health()`: every check at once, each bounded by the same timeout, then the report.
+
+A check that hangs costs its timeout, not the sum: the runner stops waiting for it
+when the timeout is up and reports it failed.  Every HTTP call inside a check is
+bounded by the same timeout (no retries: a health check reports, it does not insist).
+Each run is appended to `outputs/health/history.jsonl` (rotated past a size limit).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock
+
+from ..catalog import provider_endpoints
+from ..config import Settings
+from ..errors import ConfigError, MpcError
+from ..http import build_client
+from ..providers import PROVIDERS
+from .checks import CHECKS, DERIVED, Check, CheckContext, Finding, provider_failure, registry_drift
+from .models import HealthReport, HealthRow
+
+__all__ = ["HISTORY_MAX_BYTES", "append_history", "read_history", "run_health"]
+
+log = logging.getLogger("mpc_lib.health")
+
+HISTORY_MAX_BYTES = 2_000_000
+
+
+def run_health(
+    settings: Settings,
+    *,
+    timeout_s: float | None = None,
+    checks: Sequence[Check] = CHECKS,
+    history: bool = True,
+) -> HealthReport:
+    """Run `checks` concurrently, each within `timeout_s`, and return the report."""
+    timeout = timeout_s if timeout_s is not None else settings.health_timeout_s
+    if not timeout > 0:
+        raise ConfigError(f"--timeout {timeout!r}: must be more than 0")
+    started, clock = datetime.now(UTC), time.monotonic()
+    bounded = settings.with_(
+        timeout_s=min(settings.timeout_s, timeout), deadline_s=timeout, max_retries=0
+    )
+    sources, unreachable = _sources(settings)
+    rows: dict[str, HealthRow] = {}
+    with (
+        provider_endpoints(bounded, sources) as endpoints,
+        build_client(bounded) as http,
+    ):
+        context = CheckContext(bounded, endpoints, http)
+        runnable = []
+        for check in checks:
+            provider = _provider(check)
+            if provider is not None and provider in unreachable:
+                failure = provider_failure(provider, unreachable[provider])
+                rows[check.name] = _row(check, failure, None)
+            else:
+                runnable.append(check)
+        rows.update(_run_all(runnable, context, timeout))
+        registry = _registry_quietly(context)
+    for name, group in DERIVED:
+        if name == "registry.drift":
+            rows[name] = _row_named(name, group, registry_drift(settings, registry, rows), None)
+    ordered = [rows[check.name] for check in checks] + [rows[name] for name, _ in DERIVED]
+    report = HealthReport(
+        checked_at=started.isoformat(timespec="seconds"),
+        duration_s=time.monotonic() - clock,
+        rows=ordered,
+        sources={name: source for name, source in sources.items()}
+        | {name: "unreachable" for name in unreachable},
+    )
+    if history:
+        append_history(settings.outputs_dir, report)
+    return report
+
+
+def _sources(
+    settings: Settings,
+) -> tuple[dict[str, Literal["live", "sandbox"]], dict[str, Exception]]:
+    """Each provider's source; a provider that cannot be reached as configured is set aside."""
+    sources: dict[str, Literal["live", "sandbox"]] = {}
+    unreachable: dict[str, Exception] = {}
+    for name in PROVIDERS:
+        try:
+            sources[name] = settings.source_for(name)
+        except ConfigError as exc:  # source=live without a key: that is an auth problem
+            unreachable[name] = exc
+    return sources, unreachable
+
+
+def _run_all(checks: list[Check], context: CheckContext, timeout: float) -> dict[str, HealthRow]:
+    """Every check in its own thread; the ones still running after `timeout` fail."""
+    if not checks:
+        return {}
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="health")
+    futures: dict[Future[tuple[Finding, float]], Check] = {
+        pool.submit(_timed, check, context): check for check in checks
+    }
+    done, _late = wait(futures, timeout=timeout)
+    rows: dict[str, HealthRow] = {}
+    for future, check in futures.items():
+        if future in done:
+            finding, latency = future.result()
+            rows[check.name] = _row(check, finding, latency)
+        else:
+            late = Finding("fail", f"timed out after {timeout:g} s")
+            rows[check.name] = _row(check, late, timeout)
+    # A late check's thread is not waited for: its HTTP calls end at their own deadline.
+    pool.shutdown(wait=False, cancel_futures=True)
+    return rows
+
+
+def _timed(check: Check, context: CheckContext) -> tuple[Finding, float]:
+    started = time.monotonic()
+    try:
+        finding = check.run(context)
+    except MpcError as exc:
+        provider = _provider(check)
+        finding = provider_failure(provider, exc) if provider else Finding("fail", str(exc))
+    except Exception as exc:  # a check must report, never take the others down
+        log.debug("check %s raised", check.name, exc_info=True)
+        finding = Finding("fail", f"{type(exc).__name__}: {exc}")
+    return finding, time.monotonic() - started
+
+
+def _provider(check: Check) -> str | None:
+    prefix = check.name.split(".", 1)[0]
+    return prefix if prefix in PROVIDERS else None
+
+
+def _row(check: Check, finding: Finding, latency: float | None) -> HealthRow:
+    return _row_named(check.name, check.group, finding, latency)
+
+
+def _row_named(name: str, group: str, finding: Finding, latency: float | None) -> HealthRow:
+    return HealthRow(name, group, finding.status, finding.reason, latency, dict(finding.metrics))
+
+
+def _registry_quietly(context: CheckContext) -> dict[str, Any] | None:
+    try:
+        return context.registry()
+    except MpcError:
+        return None
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+def _history_path(outputs_dir: Path) -> Path:
+    return Path(outputs_dir) / "health" / "history.jsonl"
+
+
+def append_history(
+    outputs_dir: Path, report: HealthReport, *, max_bytes: int = HISTORY_MAX_BYTES
+) -> Path:
+    """Append one line per run; past `max_bytes` the file moves to `history.jsonl.1` first."""
+    path = _history_path(outputs_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(report.to_json(), separators=(",", ":")) + "\n").encode("utf-8")
+    with FileLock(path.with_name(".history.lock"), timeout=30):
+        if path.exists() and path.stat().st_size + len(line) > max_bytes:
+            os.replace(path, path.with_name(path.name + ".1"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    return path
+
+
+def read_history(outputs_dir: Path, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Past reports, oldest first (the rotated file too); a damaged line is skipped."""
+    path = _history_path(outputs_dir)
+    entries: list[dict[str, Any]] = []
+    for part in (path.with_name(path.name + ".1"), path):
+        if not part.is_file():
+            continue
+        for line in part.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries[-limit:] if limit else entries

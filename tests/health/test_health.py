@@ -1,0 +1,230 @@
+"""mpc health over loopback: every row on a healthy sandbox hub, then one fault at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mpc_lib.catalog import sync_catalog
+from mpc_lib.config import Settings
+from mpc_lib.health import append_history, read_history, run_health, write_prometheus
+from mpc_lib.registry import RegistryStore
+from mpc_lib.sandbox import Fault
+
+PROVIDER_ROWS = ("fal.models", "fal.pricing", "fal.estimate", "comet.models", "comet.catalog")
+
+
+def _live(sandbox, outputs: Path, **changes) -> Settings:
+    """The session sandbox reached as if it were the real FAL and Comet."""
+    return Settings(
+        fal_key=sandbox.fal_key, comet_key=sandbox.comet_key,
+        fal_base_url=sandbox.fal_url, comet_base_url=sandbox.comet_url,
+        outputs_dir=outputs, **changes,
+    )  # fmt: skip
+
+
+def _statuses(report) -> dict[str, str]:
+    return {row.check: row.status for row in report.rows}
+
+
+def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    report = run_health(settings)
+    assert report.status == "ok", [(r.check, r.reason) for r in report.rows if r.status != "ok"]
+    assert report.exit_code() == 0
+    assert set(_statuses(report).values()) == {"ok"}
+    assert report.sources == {"fal": "live", "comet": "live"}
+    fal = report.row("fal.models")
+    assert fal.metrics["live_models"] == len(sandbox.data.fal_models)
+    assert fal.latency_s is not None and fal.latency_s > 0
+    assert report.row("registry.drift").reason.startswith(
+        f"fal {len(sandbox.data.fal_models)} live / {len(sandbox.data.fal_models)} stored"
+    )
+    assert "no check spends money" not in report.row("fal.estimate").reason
+    estimates = [r for r in sandbox.requests("fal") if r.path.endswith("/estimate")]
+    assert len(estimates) == 1 and estimates[0].method == "POST"
+
+
+def test_an_outage_fails_that_providers_rows_only(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    sandbox.faults.add(Fault("server_error", provider="fal", status=503, times=None))
+    report = run_health(settings)
+    statuses = _statuses(report)
+    assert [statuses[name] for name in PROVIDER_ROWS] == ["fail"] * 3 + ["ok"] * 2
+    assert report.row("fal.models").reason.startswith("error answer: fal: 503 GET /models")
+    assert report.row("registry.drift").status == "warn"  # no live FAL count to compare
+    assert report.exit_code() == 2
+
+
+def test_a_dead_host_is_down_not_an_error_answer(sandbox, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = _live(sandbox, tmp_path).with_(comet_base_url=f"http://127.0.0.1:{port}")
+    report = run_health(settings)
+    assert report.row("comet.models").reason.startswith("down: comet: no answer")
+    assert report.row("fal.models").status == "ok"
+
+
+def test_a_wrong_key_is_reported_as_auth(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path).with_(fal_key="not-the-key")
+    report = run_health(settings)
+    row = report.row("fal.pricing")
+    assert row.status == "fail"
+    assert row.reason.startswith("auth: 401 refused the key (check FAL_KEY)")
+    assert "not-the-key" not in json.dumps(report.to_json())
+    live_without_key = run_health(Settings(source="live", outputs_dir=tmp_path))
+    assert live_without_key.row("comet.models").reason == (
+        "auth: source is live but COMETAPI_KEY is not set for comet"
+    )
+
+
+def test_an_old_registry_warns(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path, health_max_age_h=24)
+    sync_catalog(settings)
+    store = RegistryStore(tmp_path)
+    registry = json.loads(store.path.read_text())
+    stamp = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    store.path.write_text(json.dumps({**registry, "generated_at": stamp}))
+    report = run_health(settings)
+    row = report.row("registry.age")
+    assert row.status == "warn"
+    assert row.reason.startswith("last sync 30.0 h ago, more than 24 h")
+    assert 30 * 3600 <= row.metrics["registry_age_seconds"] < 31 * 3600
+    assert report.status == "warn" and report.exit_code() == 1
+    assert report.exit_code(warn_ok=True) == 0
+
+
+def test_a_registry_that_does_not_parse_fails_with_the_restore_hint(
+    sandbox, tmp_path: Path
+) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    RegistryStore(tmp_path).path.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
+    report = run_health(settings)
+    row = report.row("registry.file")
+    assert row.status == "fail"
+    assert "invalid JSON" in row.reason and "mpc registry restore" in row.reason
+    assert _statuses(report)["registry.duplicates"] == "skip"
+    assert report.row("fal.models").status == "ok"  # the providers are still checked
+
+
+def test_duplicates_and_unpriced_share_are_reported(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path, health_max_unpriced=0.0)
+    sync_catalog(settings)
+    store = RegistryStore(tmp_path)
+    registry = json.loads(store.path.read_text())
+    registry["models"].append(registry["models"][0])
+    registry["counts"][registry["models"][0]["provider"]] += 1
+    store.path.write_text(json.dumps(registry))
+    report = run_health(settings)
+    assert report.row("registry.duplicates").reason.startswith("1 duplicate ids: ")
+    unpriced = report.row("registry.unpriced")
+    assert unpriced.status == "warn"  # the sandbox leaves a few models unpriced
+    expected = sum(
+        1 for m in sandbox.data.fal_models if m["endpoint_id"] not in sandbox.data.fal_prices
+    )
+    assert unpriced.metrics["unpriced_fal"] == pytest.approx(
+        expected / len(sandbox.data.fal_models), abs=1e-3
+    )
+
+
+def test_a_hung_check_costs_its_timeout_not_the_sum(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sandbox.faults.add(Fault("latency", provider="comet", latency_ms=3000, times=None))
+    report = run_health(settings, timeout_s=0.5)
+    for name in ("comet.models", "comet.catalog"):
+        row = report.row(name)
+        assert row.status == "fail"
+        assert row.reason.startswith("down: comet: no answer") and "timed out" in row.reason
+        assert row.latency_s is not None and 0.5 <= row.latency_s < 3.0  # it did not wait 3 s
+    assert report.row("fal.models").status == "ok"
+
+
+def test_a_check_that_outlives_its_timeout_is_abandoned(tmp_path: Path) -> None:
+    import threading
+
+    from mpc_lib.health import Check, Finding
+
+    release = threading.Event()
+
+    def stuck(_context) -> Finding:  # a check blocked outside any HTTP timeout
+        release.wait(10)
+        return Finding("ok", "too late")
+
+    checks = [Check("quick", "t", lambda _c: Finding("ok", "fine")), Check("stuck", "t", stuck)]
+    try:
+        report = run_health(Settings(outputs_dir=tmp_path), timeout_s=0.3, checks=checks)
+    finally:
+        release.set()
+    assert report.row("stuck").reason == "timed out after 0.3 s"
+    assert report.row("stuck").latency_s == 0.3
+    assert report.row("quick").status == "ok"
+
+
+def test_prometheus_text_parses_back(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    report = run_health(settings)
+    path = write_prometheus(report, tmp_path / "mpc.prom")
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    up = {s.labels["check"]: s.value for s in families["mpc_health_up"].samples}
+    assert up["fal.models"] == 1.0 and set(up) >= set(PROVIDER_ROWS)
+    models = {s.labels["provider"]: s.value for s in families["mpc_registry_models"].samples}
+    assert models == {"fal": len(sandbox.data.fal_models), "comet": len(sandbox.data.comet_models)}
+    assert families["mpc_registry_age_seconds"].samples[0].value >= 0
+    assert families["mpc_health_overall_status"].samples[0].value == 0
+
+
+def test_history_is_appended_and_rotated(tmp_path: Path) -> None:
+    report = run_health(Settings(outputs_dir=tmp_path), history=False)
+    for _ in range(3):
+        append_history(tmp_path, report, max_bytes=10_000)
+    assert len(read_history(tmp_path)) == 3
+    size = len(json.dumps(report.to_json(), separators=(",", ":"))) + 1
+    for _ in range(3):
+        append_history(tmp_path, report, max_bytes=size * 2)
+    assert (tmp_path / "health" / "history.jsonl.1").is_file()
+    assert len(read_history(tmp_path)) <= 4
+    assert read_history(tmp_path)[-1]["checked_at"] == report.checked_at
+
+
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "health", *args],
+        env={**clean, "MPC_HOME": str(cwd), **env}, cwd=cwd, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_exit_codes_json_and_prom(sandbox, tmp_path: Path) -> None:
+    sync_catalog(Settings(outputs_dir=tmp_path / "outputs", source="sandbox"))
+    healthy = _mpc("--json", "--prom", "out.prom", env={}, cwd=tmp_path)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    body = json.loads(healthy.stdout)
+    assert body["status"] == "ok" and body["sources"] == {"fal": "sandbox", "comet": "sandbox"}
+    assert (tmp_path / "out.prom").read_text().count("mpc_health_up{") >= len(PROVIDER_ROWS)
+    table = _mpc(env={}, cwd=tmp_path)
+    assert table.returncode == 0 and "fal: sandbox (emulator, no FAL_KEY set)" in table.stdout
+
+    old = _mpc(env={"MPC_HEALTH_MAX_AGE_H": "0.0001"}, cwd=tmp_path)
+    assert old.returncode == 1 and "registry.age" in old.stdout
+    assert _mpc("--warn-ok", env={"MPC_HEALTH_MAX_AGE_H": "0.0001"}, cwd=tmp_path).returncode == 0
+    down = _mpc(env={"COMETAPI_KEY": "k", "MPC_COMET_BASE_URL": "http://127.0.0.1:9"}, cwd=tmp_path)
+    assert down.returncode == 2
+    unknown = _mpc(env={"MPC_HEALTH_TIMEOUT_S": "soon"}, cwd=tmp_path)
+    assert unknown.returncode == 3
+    assert "MPC_HEALTH_TIMEOUT_S='soon'" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert len(read_history(tmp_path / "outputs")) == 5  # every run that ran is in the history
