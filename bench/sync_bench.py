@@ -17,55 +17,15 @@ Usage: python bench/sync_bench.py [--latency-ms 100] [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from emulators import Emulators, serve
 
 from mpc_lib.catalog import CometClient, FalClient, sync_catalog
 from mpc_lib.config import DEFAULT_CONCURRENCY, Secret, Settings
-
-
-@dataclass
-class Emulators:
-    """The URLs of a `mpc sandbox serve` process (it accepts any key with the right scheme)."""
-
-    fal_url: str
-    comet_url: str
-
-    def request_count(self) -> int:
-        # both emulators share one request log
-        return len(httpx.get(f"{self.comet_url}/_sandbox/requests").json()["requests"])
-
-
-@contextlib.contextmanager
-def serve(latency_ms: float) -> Iterator[Emulators]:
-    """Start `mpc sandbox serve` on free ports and read its URLs from stdout."""
-    command = [sys.executable, "-m", "mpc_lib.cli", "sandbox", "serve",
-               "--fal-port", "0", "--comet-port", "0", "--latency-ms", str(latency_ms)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        urls: dict[str, str] = {}
-        assert process.stdout is not None
-        while len(urls) < 2:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("mpc sandbox serve exited early")
-            match = re.match(r"(FAL|Comet) emulator:\s+(\S+)", line)
-            if match:
-                urls[match.group(1)] = match.group(2)
-        yield Emulators(urls["FAL"], urls["Comet"])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def sequential_baseline(emulators: Emulators, settings: Settings) -> tuple[float, int]:

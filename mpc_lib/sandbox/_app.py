@@ -43,10 +43,15 @@ _DROP_MESSAGE = "ASGI callable returned without completing response."
 
 
 class _QuietDrops(logging.Filter):
-    """Hide uvicorn's complaint about the responses we cut short on purpose."""
+    """Hide uvicorn's complaints about answers we cut short on purpose, and about the
+    requests still sleeping on an injected latency when the emulator shuts down."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != _DROP_MESSAGE
+        message = record.getMessage()
+        if message == _DROP_MESSAGE or "timeout graceful shutdown exceeded" in message:
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
 
 
 _QUIET_DROPS = _QuietDrops()

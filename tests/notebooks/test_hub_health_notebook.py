@@ -1,0 +1,66 @@
+"""The hub_health notebook on the sandbox (papermill and nbval), and the views it shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mpc_lib.catalog import sync_catalog
+from mpc_lib.config import Settings
+from mpc_lib.health import HealthReport, HealthRow, read_history
+from mpc_lib.health import views as health_views
+from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
+
+NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "hub_health.ipynb"
+
+
+def test_hub_health_runs_headless_and_records_its_run(tmp_path: Path) -> None:
+    settings = Settings(outputs_dir=tmp_path / "outputs", source="sandbox")
+    sync_catalog(settings)
+    result = run_notebook("hub_health", {"history_runs": "5"}, settings=settings)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "overall: ok in" in html
+    assert result.sources == {"fal": "sandbox", "comet": "sandbox"}
+    history = read_history(tmp_path / "outputs")
+    assert len(history) == 1 and history[0]["status"] == "ok"
+
+
+def test_hub_health_passes_nbval_lax(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    sync_catalog(Settings(outputs_dir=outputs, source="sandbox"))
+    env = {**os.environ, "MPC_SOURCE": "sandbox", "MPC_OUTPUTS_DIR": str(outputs)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+         "-p", "no:cacheprovider", "-q", str(NOTEBOOK)],
+        env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def _report() -> HealthReport:
+    rows = [
+        HealthRow("fal.models", "providers", "ok", "862 models listed", 0.1),
+        HealthRow("registry.age", "registry", "warn", "old", 0.0),
+        HealthRow("api.health", "api", "skip", "not configured", None),
+    ]
+    return HealthReport("2026-01-02T03:04:05+00:00", 0.2, rows)
+
+
+def test_status_table_colours_each_status() -> None:
+    html = health_views.status_table(_report()).to_html()
+    assert html.count(health_views.STATUS_COLOURS["warn"]) == 1
+    assert "862 models listed" in html and "not configured" in html
+
+
+def test_latency_and_history_figures() -> None:
+    report = _report()
+    figure = health_views.latency_figure(report)
+    assert list(figure.data[0].y) == ["fal.models", "registry.age"]  # no latency, no bar
+    entries = [json.loads(json.dumps(report.to_json()))] * 3
+    frame = health_views.history_frame(entries)
+    assert len(frame) == 9 and set(frame["status"]) == {"ok", "warn", "skip"}
+    history = health_views.history_figure(entries)
+    assert {trace.name for trace in history.data} == {"ok", "warn", "skip"}
