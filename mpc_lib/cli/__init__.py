@@ -16,7 +16,7 @@ import typer
 
 from ._common import CliState
 from .catalog import registry_app, sync
-from .runs import run
+from .runs import run, runs_app
 from .sandbox import sandbox_app
 
 __all__ = ["app", "main"]
@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbenc
 app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.add_typer(registry_app, name="registry")
+app.add_typer(runs_app, name="runs")
 app.add_typer(sandbox_app, name="sandbox")
 
 
