@@ -29,6 +29,19 @@ __all__ = [
 ]
 
 _NO_CATEGORY = "(none)"
+# An explicit template: plotly's default one changes between releases, and a figure's
+# JSON (what nbval compares and reports draw) should change only when its data does.
+_FIGURE_TEMPLATE: dict[str, Any] = {
+    "layout": {
+        "colorway": ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3"],
+        "font": {"color": "#2a3f5f"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "#E5ECF6",
+        "xaxis": {"gridcolor": "white", "linecolor": "white", "automargin": True},
+        "yaxis": {"gridcolor": "white", "linecolor": "white", "automargin": True},
+        "hovermode": "closest",
+    }
+}
 _SEARCH_COLUMNS = ("model_id", "display_name", "description")
 
 ALL = "(all)"
@@ -117,6 +130,7 @@ def category_figure(registry: Mapping[str, Any]) -> Any:
         x = [category for category in order if category in by_category]
         figure.add_bar(name=str(provider), x=x, y=[int(by_category[c]) for c in x])
     figure.update_layout(
+        template=_FIGURE_TEMPLATE,
         title="Models per category",
         barmode="stack",
         xaxis={"title": "category", "categoryorder": "array", "categoryarray": order},
