@@ -24,6 +24,7 @@ class WorkbookNotebook:
     chart: bool = False  # shows a plotly chart
     widget: bool = False  # shows an ipywidget
     text: tuple[str, ...] = ()  # strings its report must contain
+    sources: bool = True  # reports its sources (views.sources_banner) to the run index
 
 
 WORKBOOK: dict[str, WorkbookNotebook] = {
