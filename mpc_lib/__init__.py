@@ -23,6 +23,8 @@ from .errors import (
     RegistryError,
     RegistryLocked,
     ResponseFormatError,
+    RunLocked,
+    SecretLeaked,
     ServerError,
     SpecError,
     StorageError,
@@ -32,7 +34,7 @@ from .errors import (
 from .http import HttpCore, RetryPolicy
 from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
-from .runs import RunResult, run_notebook
+from .runs import RunIndex, RunRecord, RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
 
 __all__ = [
@@ -61,10 +63,14 @@ __all__ = [
     "RegistryStore",
     "ResponseFormatError",
     "RetryPolicy",
+    "RunIndex",
+    "RunLocked",
+    "RunRecord",
     "RunResult",
     "Sandbox",
     "SandboxData",
     "Secret",
+    "SecretLeaked",
     "ServerError",
     "Settings",
     "Source",

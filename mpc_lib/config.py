@@ -58,6 +58,7 @@ DEFAULT_RETRY_BACKOFF_S = 0.25
 DEFAULT_CONCURRENCY = 24
 DEFAULT_SNAPSHOT_KEEP = 30
 DEFAULT_LOCK_TIMEOUT_S = 30.0
+DEFAULT_RUN_LOCK_TIMEOUT_S = 300.0
 
 
 class Secret(SecretStr):
@@ -165,6 +166,11 @@ class Settings(BaseModel):
     health_max_age_h: _Finite = _env("MPC_HEALTH_MAX_AGE_H", default=26.0, gt=0, le=24 * 365)
     health_max_unpriced: _Finite = _env("MPC_HEALTH_MAX_UNPRICED", default=0.10, ge=0, le=1)
     health_max_drift: _Finite = _env("MPC_HEALTH_MAX_DRIFT", default=0.05, ge=0, le=1)
+    run_lock_timeout_s: _Finite = _env(
+        "MPC_RUN_LOCK_TIMEOUT_S", default=DEFAULT_RUN_LOCK_TIMEOUT_S, ge=0, le=86400
+    )
+    runs_keep_days: int | None = _env("MPC_RUNS_KEEP_DAYS", default=None, ge=1, le=100_000)
+    cache_dir: Path | None = _env("MPC_CACHE_DIR", default=None)
     sandbox_snapshot: Path | None = _env("MPC_SANDBOX_SNAPSHOT", default=None)
     sandbox_latency_ms: _Finite = _env("MPC_SANDBOX_LATENCY_MS", default=0.0, ge=0, le=600_000)
     env_file: Path | None = Field(default=None, exclude=True)
@@ -199,7 +205,7 @@ class Settings(BaseModel):
         home = values.get("home")
         home = Path(home).expanduser().resolve() if home else find_home()
         values["home"] = home
-        for name in ("outputs_dir", "sandbox_snapshot"):
+        for name in ("outputs_dir", "sandbox_snapshot", "cache_dir"):
             if isinstance(values.get(name), (str, Path)) and str(values[name]):
                 values[name] = home / Path(values[name]).expanduser()
         values.setdefault("outputs_dir", home / DEFAULT_OUTPUTS_DIR)

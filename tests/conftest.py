@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +53,21 @@ def seed_registry(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is not available")
     return path
+
+
+_SESSION_START = time.time()
+_BROWSER_ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "browser"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this session's browser screenshots are (the test artifacts under outputs/)."""
+    shots = sorted(
+        path
+        for path in _BROWSER_ARTIFACTS.glob("*.png")
+        if path.stat().st_mtime >= _SESSION_START
+    )
+    if shots:
+        where = f"browser screenshots ({len(shots)}) in {_BROWSER_ARTIFACTS}"
+        terminalreporter.write_sep("-", where)
+        for path in shots:
+            terminalreporter.write_line(f"  {path.name}")

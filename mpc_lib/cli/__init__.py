@@ -17,8 +17,9 @@ import typer
 from ._common import CliState
 from .catalog import registry_app, sync
 from .health import health
-from .runs import run
+from .runs import run, runs_app
 from .sandbox import sandbox_app
+from .schedule import run_all, schedule_app
 
 __all__ = ["app", "main"]
 
@@ -27,6 +28,9 @@ app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.command()(health)
 app.add_typer(registry_app, name="registry")
+app.add_typer(runs_app, name="runs")
+app.add_typer(schedule_app, name="schedule")
+app.command("run-all")(run_all)
 app.add_typer(sandbox_app, name="sandbox")
 
 

@@ -47,8 +47,11 @@ def run_health(
     if not timeout > 0:
         raise ConfigError(f"--timeout {timeout!r}: must be more than 0")
     started, clock = datetime.now(UTC), time.monotonic()
+    # The runner's wait is the authority: HTTP calls get a little longer, so a slow answer
+    # reads "timed out after N s" every time, and an abandoned thread still ends soon after.
+    grace = timeout + min(1.0, timeout)
     bounded = settings.with_(
-        timeout_s=min(settings.timeout_s, timeout), deadline_s=timeout, max_retries=0
+        timeout_s=min(settings.timeout_s, grace), deadline_s=grace, max_retries=0
     )
     sources, unreachable = _sources(settings)
     rows: dict[str, HealthRow] = {}
