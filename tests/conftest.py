@@ -10,7 +10,7 @@ import pytest
 
 from mpc_lib.sandbox import Sandbox
 
-_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_")
+_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_")
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,8 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import ResponseFormatError
-from ..http import ProviderClient
+from ..http import ProviderClient, QueryLists
+from ..providers import AuthScheme
 from .models import (
     CometCatalog,
     CometCatalogEntry,
@@ -56,8 +57,13 @@ class CometClient(ProviderClient):
         *,
         settings: Settings | None = None,
         client: httpx.Client | None = None,
+        scheme: AuthScheme | None = None,
+        query_lists: QueryLists = "repeat",
     ) -> None:
-        super().__init__(base_url, key, settings=settings, client=client)
+        super().__init__(
+            base_url, key, settings=settings, client=client, scheme=scheme,
+            query_lists=query_lists,
+        )  # fmt: skip
         # Entries dropped or trimmed, and count mismatches, in arrival order.
         self.warnings: list[str] = []
 

@@ -28,7 +28,8 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import NotFound, PaginationError, RateLimited, ServerError, TransportError
-from ..http import ProviderClient, RetryPolicy
+from ..http import ProviderClient, QueryLists, RetryPolicy
+from ..providers import AuthScheme
 from .models import (
     FalModel,
     FalModelPage,
@@ -92,8 +93,13 @@ class FalClient(ProviderClient):
         settings: Settings | None = None,
         client: httpx.Client | None = None,
         concurrency: int | None = None,
+        scheme: AuthScheme | None = None,
+        query_lists: QueryLists = "repeat",
     ) -> None:
-        super().__init__(base_url, key, settings=settings, client=client)
+        super().__init__(
+            base_url, key, settings=settings, client=client, scheme=scheme,
+            query_lists=query_lists,
+        )  # fmt: skip
         self.concurrency = concurrency or self.settings.concurrency
         # Odd answers that did not stop a call (e.g. has_more on pricing), in arrival order.
         self.warnings: list[str] = []

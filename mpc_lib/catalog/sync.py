@@ -27,8 +27,8 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
-from ..http import build_client
-from ..providers import PROVIDERS
+from ..http import QueryLists, build_client
+from ..providers import PROVIDERS, AuthScheme
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
@@ -121,13 +121,17 @@ class SyncReport:
 
 @dataclass
 class _Endpoint:
-    source: Literal["live", "sandbox"]
+    source: Literal["live", "sandbox", "gateway"]
     base_url: str
     key: Secret | None
     data: str
     # Where prices come from: "live API", "generated", "snapshot <path>",
     # or "synthetic prices over snapshot <path>".
     prices: str = "live API"
+    # Through the gateway: its key as a Bearer token, lists comma-joined (its pass-through
+    # routes keep only the last of repeated query keys).
+    scheme: AuthScheme | None = None
+    query_lists: QueryLists = "repeat"
 
 
 @dataclass
@@ -150,13 +154,22 @@ def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
 
 @contextlib.contextmanager
 def _endpoints(
-    settings: Settings, sources: dict[str, Literal["live", "sandbox"]]
+    settings: Settings, sources: dict[str, Literal["live", "sandbox", "gateway"]]
 ) -> Iterator[dict[str, _Endpoint]]:
     """Where each provider is reached; starts the sandbox on loopback when one needs it."""
     live = {
         name: _Endpoint("live", settings.base_url_for(name), settings.key_for(name), "live")
         for name, source in sources.items()
         if source == "live"
+    }
+    via = f"gateway {settings.gateway_url}"
+    live |= {
+        name: _Endpoint(
+            "gateway", settings.gateway_url + PROVIDERS[name].passthrough, settings.gateway_key,
+            via, f"provider API via {via}", scheme="Bearer", query_lists="comma",
+        )
+        for name, source in sources.items()
+        if source == "gateway"
     }
     if len(live) == len(sources):
         yield live
@@ -199,8 +212,9 @@ def _fetch_fal(
     # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
     window = max(settings.concurrency // 2, 1)
     with FalClient(
-        endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window
-    ) as client:
+        endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window,
+        scheme=endpoint.scheme, query_lists=endpoint.query_lists,
+    ) as client:  # fmt: skip
         pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fal-prices")
         futures: list[Future[list[FalPrice]]] = []
         pending: list[str] = []
@@ -235,7 +249,10 @@ def _fetch_comet(
 ) -> tuple[list[CometModel], list[CometCatalogEntry], list[str]]:
     """Comet's model list and its public catalog, fetched side by side, with their warnings."""
     with (
-        CometClient(endpoint.base_url, endpoint.key, settings=settings, client=http) as client,
+        CometClient(
+            endpoint.base_url, endpoint.key, settings=settings, client=http,
+            scheme=endpoint.scheme, query_lists=endpoint.query_lists,
+        ) as client,  # fmt: skip
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="comet") as pool,
     ):
         models_future = pool.submit(client.list_models)

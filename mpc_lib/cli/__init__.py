@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from ._common import CliState
+from .api import api_app
 from .catalog import registry_app, sync
+from .gateway import gateway_app
 from .runs import run
 from .sandbox import sandbox_app
 
@@ -26,6 +28,8 @@ app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.add_typer(registry_app, name="registry")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(api_app, name="api")
 
 
 @app.callback()
