@@ -268,9 +268,12 @@ class HttpCore:
         sleep: Callable[[float], None] = time.sleep,
         payload_dir: Path | None = None,
         query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> None:
         self.provider = provider
         self.query_lists = query_lists
+        # Through an intermediary (the gateway), calls to public endpoints still need its key.
+        self.key_on_public = key_on_public
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.payload_dir = payload_dir
@@ -293,6 +296,7 @@ class HttpCore:
         scheme: AuthScheme,
         client: httpx.Client | None = None,
         query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> HttpCore:
         """A core built from `settings`: client, timeouts, retries, deadline, payload folder."""
         core = cls(
@@ -301,6 +305,7 @@ class HttpCore:
             key=key,
             scheme=scheme,
             query_lists=query_lists,
+            key_on_public=key_on_public,
             client=client or build_client(settings),
             retry=RetryPolicy(
                 max_retries=settings.max_retries,
@@ -407,7 +412,7 @@ class HttpCore:
         url = self.base_url + path
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         headers.update(extra_headers or {})
-        if auth and self._key is not None:
+        if (auth or self.key_on_public) and self._key is not None:
             headers["Authorization"] = f"{self._scheme} {self._key}"
         query = _clean_params(params, self.query_lists)
         deadline = time.monotonic() + policy.deadline_s
@@ -625,9 +630,11 @@ class ProviderClient:
         client: httpx.Client | None = None,
         scheme: AuthScheme | None = None,
         query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> None:
-        """`scheme` overrides the provider's auth scheme for this instance (a gateway in
-        between takes `Bearer <its key>`), `query_lists` how lists go into a query."""
+        """Per instance, for a gateway in between: `scheme` overrides the provider's auth
+        scheme (the gateway takes `Bearer <its key>`), `query_lists` says how lists go into
+        a query, `key_on_public` sends the key on public endpoints too."""
         self.settings = settings or Settings()
         self.http = HttpCore.for_settings(
             self.provider,
@@ -637,6 +644,7 @@ class ProviderClient:
             scheme=scheme or self.scheme,
             client=client,
             query_lists=query_lists,
+            key_on_public=key_on_public,
         )
 
     def close(self) -> None:

@@ -18,8 +18,7 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import ResponseFormatError
-from ..http import ProviderClient, QueryLists
-from ..providers import AuthScheme
+from ..http import ProviderClient
 from .models import (
     CometCatalog,
     CometCatalogEntry,
@@ -57,13 +56,10 @@ class CometClient(ProviderClient):
         *,
         settings: Settings | None = None,
         client: httpx.Client | None = None,
-        scheme: AuthScheme | None = None,
-        query_lists: QueryLists = "repeat",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            base_url, key, settings=settings, client=client, scheme=scheme,
-            query_lists=query_lists,
-        )  # fmt: skip
+        """`options` go to ProviderClient (scheme, query_lists, key_on_public: a gateway hop)."""
+        super().__init__(base_url, key, settings=settings, client=client, **options)
         # Entries dropped or trimmed, and count mismatches, in arrival order.
         self.warnings: list[str] = []
 

@@ -28,8 +28,7 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import NotFound, PaginationError, RateLimited, ServerError, TransportError
-from ..http import ProviderClient, QueryLists, RetryPolicy
-from ..providers import AuthScheme
+from ..http import ProviderClient, RetryPolicy
 from .models import (
     FalModel,
     FalModelPage,
@@ -93,13 +92,10 @@ class FalClient(ProviderClient):
         settings: Settings | None = None,
         client: httpx.Client | None = None,
         concurrency: int | None = None,
-        scheme: AuthScheme | None = None,
-        query_lists: QueryLists = "repeat",
+        **options: Any,
     ) -> None:
-        super().__init__(
-            base_url, key, settings=settings, client=client, scheme=scheme,
-            query_lists=query_lists,
-        )  # fmt: skip
+        """`options` go to ProviderClient (scheme, query_lists, key_on_public: a gateway hop)."""
+        super().__init__(base_url, key, settings=settings, client=client, **options)
         self.concurrency = concurrency or self.settings.concurrency
         # Odd answers that did not stop a call (e.g. has_more on pricing), in arrival order.
         self.warnings: list[str] = []

@@ -27,8 +27,8 @@ import httpx
 
 from ..config import Secret, Settings
 from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
-from ..http import QueryLists, build_client
-from ..providers import PROVIDERS, AuthScheme
+from ..http import build_client
+from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from .comet import CometClient, join_catalog
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
@@ -40,6 +40,8 @@ log = logging.getLogger("mpc_lib.catalog")
 
 # (provider, stage, done, total or None); stages: "models", "prices", "done".
 ProgressCallback = Callable[[str, str, int, int | None], None]
+
+_GATEWAY_HOP: dict[str, Any] = {"scheme": "Bearer", "query_lists": "comma", "key_on_public": True}
 
 # How many warnings per provider `to_json()` and `summary()` show, and the registry keeps.
 _WARNINGS_SHOWN = 3
@@ -128,10 +130,9 @@ class _Endpoint:
     # Where prices come from: "live API", "generated", "snapshot <path>",
     # or "synthetic prices over snapshot <path>".
     prices: str = "live API"
-    # Through the gateway: its key as a Bearer token, lists comma-joined (its pass-through
-    # routes keep only the last of repeated query keys).
-    scheme: AuthScheme | None = None
-    query_lists: QueryLists = "repeat"
+    # Client options for a gateway hop: its key as a Bearer token on every call, lists
+    # comma-joined (its pass-through routes keep only the last of repeated query keys).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -166,7 +167,7 @@ def _endpoints(
     live |= {
         name: _Endpoint(
             "gateway", settings.gateway_url + PROVIDERS[name].passthrough, settings.gateway_key,
-            via, f"provider API via {via}", scheme="Bearer", query_lists="comma",
+            via, f"provider API via {via}", _GATEWAY_HOP,
         )
         for name, source in sources.items()
         if source == "gateway"
@@ -213,7 +214,7 @@ def _fetch_fal(
     window = max(settings.concurrency // 2, 1)
     with FalClient(
         endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window,
-        scheme=endpoint.scheme, query_lists=endpoint.query_lists,
+        **endpoint.options,
     ) as client:  # fmt: skip
         pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fal-prices")
         futures: list[Future[list[FalPrice]]] = []
@@ -250,9 +251,8 @@ def _fetch_comet(
     """Comet's model list and its public catalog, fetched side by side, with their warnings."""
     with (
         CometClient(
-            endpoint.base_url, endpoint.key, settings=settings, client=http,
-            scheme=endpoint.scheme, query_lists=endpoint.query_lists,
-        ) as client,  # fmt: skip
+            endpoint.base_url, endpoint.key, settings=settings, client=http, **endpoint.options
+        ) as client,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="comet") as pool,
     ):
         models_future = pool.submit(client.list_models)
