@@ -109,15 +109,20 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
         pytest.skip("litellm is not installed (pip install -e '.[gateway]')")
     home = tmp_path_factory.mktemp("gateway-book")
     direct = Settings(
-        home=home, fal_key=sandbox.key("fal"), fal_base_url=sandbox.url("fal"),
-        comet_key=sandbox.key("comet"), comet_base_url=sandbox.url("comet"),
-    )  # fmt: skip
+        home=home,
+        fal_key=sandbox.key("fal"),
+        fal_base_url=sandbox.url("fal"),
+        comet_key=sandbox.key("comet"),
+        comet_base_url=sandbox.url("comet"),
+    )
     registry = sync_catalog(direct)
     assert registry.status == "ok"
     settings = Settings(
-        home=home, gateway_url=f"http://127.0.0.1:{free_port()}", gateway_key=GATEWAY_KEY_CANARY,
+        home=home,
+        gateway_url=f"http://127.0.0.1:{free_port()}",
+        gateway_key=GATEWAY_KEY_CANARY,
         max_retries=0,
-    )  # fmt: skip
+    )
     models = RegistryStore(settings.outputs_dir).load()
     assert models is not None
     upstreams = gateway_upstreams(Settings(home=home), sandbox)
@@ -126,10 +131,12 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     config = build_gateway_config(models, upstreams, selection)
     path = write_gateway_config(default_config_path(settings), config)
     process = GatewayProcess(
-        path, port=int(settings.gateway_url.rsplit(":", 1)[1]),
-        env=gateway_env(upstreams, GATEWAY_KEY_CANARY), log_path=path.parent / "litellm.log",
+        path,
+        port=int(settings.gateway_url.rsplit(":", 1)[1]),
+        env=gateway_env(upstreams, GATEWAY_KEY_CANARY),
+        log_path=path.parent / "litellm.log",
         settings=settings,
-    )  # fmt: skip
+    )
     with process.start():
         yield GatewayFixture(home, settings, process, config)
 

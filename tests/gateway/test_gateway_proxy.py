@@ -103,9 +103,12 @@ def test_a_sync_through_the_gateway_equals_a_direct_sync(
     FAL's pricing 404 (strict answers 404 for a batch naming an unpriced id)."""
     sandbox.set_modes(fal_pricing=fal_pricing)
     direct = Settings(
-        outputs_dir=tmp_path / "direct", fal_key=sandbox.key("fal"), fal_base_url=sandbox.url("fal"),
-        comet_key=sandbox.key("comet"), comet_base_url=sandbox.url("comet"),
-    )  # fmt: skip
+        outputs_dir=tmp_path / "direct",
+        fal_key=sandbox.key("fal"),
+        fal_base_url=sandbox.url("fal"),
+        comet_key=sandbox.key("comet"),
+        comet_base_url=sandbox.url("comet"),
+    )
     through = gateway.settings.with_(outputs_dir=tmp_path / "through")
     assert through.key_for("fal") is None and through.key_for("comet") is None
     sync_catalog(direct)
