@@ -26,17 +26,25 @@ def test_mpc_api_honours_its_own_openapi(mpc_api: Any) -> None:
     assert "POST /v1/chat/completions" in labels and "GET /v1/models/{model_id}" in labels
     for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
-        excluded = [positive_data_acceptance] if label in SEMANTIC_400 else []
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
+        _fuzz(
+            operation,
+            mpc_api.headers(),
+            [positive_data_acceptance] if label in SEMANTIC_400 else [],
         )
-        def check(case: Any, excluded: list[Any] = excluded) -> None:
-            case.call_and_validate(headers=mpc_api.headers(), timeout=30, excluded_checks=excluded)
 
-        check()
+
+def _fuzz(operation: Any, headers: dict[str, str], excluded: list[Any]) -> None:
+    """A bounded Hypothesis run over one operation."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: Any) -> None:
+        case.call_and_validate(headers=headers, timeout=30, excluded_checks=excluded)
+
+    check()
