@@ -19,24 +19,34 @@ def _model(provider: str, model_id: str) -> dict[str, Any]:
 def _config(*keys: str, mode: str = "chat") -> dict[str, Any]:
     return {
         "model_list": [
-            {"model_name": key.split(":", 1)[1], "model_info": {
-                "mode": mode, "mpc_provider": key.split(":")[0], "mpc_model_id": key.split(":", 1)[1]}}
+            {
+                "model_name": key.split(":", 1)[1],
+                "model_info": {
+                    "mode": mode,
+                    "mpc_provider": key.split(":")[0],
+                    "mpc_model_id": key.split(":", 1)[1],
+                },
+            }
             for key in keys
         ]
-    }  # fmt: skip
+    }
 
 
 CATALOG = AliasCatalog.model_validate(
     {
         "version": 1,
         "aliases": {
-            "fast": {"models": ["comet:real-id", "comet:sandbox-id"], "modality": ["text"],
-                     "quality_tier": "draft", "legacy": ["old-fast"]},
+            "fast": {
+                "models": ["comet:real-id", "comet:sandbox-id"],
+                "modality": ["text"],
+                "quality_tier": "draft",
+                "legacy": ["old-fast"],
+            },
             "best": {"models": ["comet:best"], "modality": ["text"], "quality_tier": "flagship"},
         },
         "jobs": {"draft": [{"step": "write", "alias": "fast"}]},
     }
-)  # fmt: skip
+)
 
 
 def test_the_first_candidate_the_registry_and_gateway_both_have_wins() -> None:
@@ -83,6 +93,12 @@ def test_every_old_name_and_job_maps_onto_the_new_catalog(shared_dir: Path) -> N
         assert known.get(entry["canonical_id"]) == known[entry["aliases"][0]], entry["canonical_id"]
         ours = catalog.aliases[known[entry["aliases"][0]]]
         assert set(entry["modality"]) <= set(ours.modality), entry["canonical_id"]
-    old_jobs = {"tariff_video_overlay", "campaign_video_overlay", "youtube_explainer_video",
-                "tiktok_short_vertical", "brand_pack_assets", "storyboard_with_frames"}  # fmt: skip
+    old_jobs = {
+        "tariff_video_overlay",
+        "campaign_video_overlay",
+        "youtube_explainer_video",
+        "tiktok_short_vertical",
+        "brand_pack_assets",
+        "storyboard_with_frames",
+    }
     assert old_jobs <= set(catalog.jobs)

@@ -21,8 +21,14 @@ from mpc_lib.sandbox import Sandbox
 
 
 def _record(provider: str, model_id: str, category: str | None, pricing: Any, **meta: Any) -> dict:
-    return {"provider": provider, "model_id": model_id, "display_name": model_id,
-            "category": category, "pricing": pricing, "meta": meta}  # fmt: skip
+    return {
+        "provider": provider,
+        "model_id": model_id,
+        "display_name": model_id,
+        "category": category,
+        "pricing": pricing,
+        "meta": meta,
+    }
 
 
 REGISTRY = {
@@ -33,45 +39,45 @@ REGISTRY = {
             "gpt-4o",
             "llm",
             {"unit_price": 2.11, "output_unit_price": 6.33, "unit": "1M tokens", "currency": "USD"},
-        ),  # fmt: skip
+        ),
         _record(
             "comet",
             "embed-1",
             None,
             {"unit_price": 0.02, "output_unit_price": None, "unit": "1M tokens", "currency": "USD"},
             model_type="embedding",
-        ),  # fmt: skip
+        ),
         _record("comet", "free-text", "llm", None),
         _record(
             "fal",
             "fal-ai/img-a",
             "text-to-image",
             {"unit_price": 0.03, "unit": "image", "currency": "USD"},
-        ),  # fmt: skip
+        ),
         _record(
             "fal",
             "fal-ai/img-b",
             "text-to-image",
             {"unit_price": 0.012, "unit": "megapixels", "currency": "USD"},
-        ),  # fmt: skip
+        ),
         _record(
             "fal",
             "fal-ai/vid",
             "image-to-video",
             {"unit_price": 0.6, "unit": "minute", "currency": "USD"},
-        ),  # fmt: skip
+        ),
         _record(
             "fal",
             "fal-ai/odd",
             "text-to-image",
             {"unit_price": 0.5, "unit": "generation", "currency": "USD"},
-        ),  # fmt: skip
+        ),
         _record(
             "fal",
             "fal-ai/music",
             "text-to-audio",
             {"unit_price": 0.01, "unit": "second", "currency": "USD"},
-        ),  # fmt: skip
+        ),
     ],
 }
 UPSTREAMS = {
@@ -124,8 +130,9 @@ def test_selection_filters_caps_and_always_keeps_required_models() -> None:
     assert set(default) == {"gpt-4o", "free-text", "fal-ai/img-a", "fal-ai/img-b", "fal-ai/odd"}
     capped = _deployments(GatewaySelection(max_models=1, required=("fal:fal-ai/vid",)))
     assert set(capped) == {"free-text", "fal-ai/img-a", "fal-ai/vid"}  # first by id, + required
-    picked = _deployments(GatewaySelection(providers=("fal",), include=("fal-ai/img-*",),
-                                           exclude=("*-b",)))  # fmt: skip
+    picked = _deployments(
+        GatewaySelection(providers=("fal",), include=("fal-ai/img-*",), exclude=("*-b",))
+    )
     assert set(picked) == {"fal-ai/img-a"}
     unservable = _deployments(GatewaySelection(required=("fal:fal-ai/music",)))
     assert "fal-ai/music" not in unservable
