@@ -115,8 +115,19 @@ def main() -> None:
     (book / "pyproject.toml").write_text("[tool.mpc]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "LITELLM_"))}
     env["MPC_HOME"] = str(book)
-    sandbox_cmd = [sys.executable, "-m", "mpc_lib.cli", "sandbox", "serve", "--fal-port", "0",
-                   "--comet-port", "0", "--openai-port", "0"]  # fmt: skip
+    sandbox_cmd = [
+        sys.executable,
+        "-m",
+        "mpc_lib.cli",
+        "sandbox",
+        "serve",
+        "--fal-port",
+        "0",
+        "--comet-port",
+        "0",
+        "--openai-port",
+        "0",
+    ]
     with _process(sandbox_cmd, env, r"OpenAI upstream: (\S+)/v1") as found:
         upstream = found.group(1)
         comet = upstream  # `mpc sandbox serve` accepts any key; Comet's catalog is on its own port
@@ -125,9 +136,14 @@ def main() -> None:
         from mpc_lib.sandbox import Sandbox
 
         with Sandbox() as local:
-            sync_catalog(settings.with_(
-                fal_base_url=local.url("fal"), comet_base_url=local.url("comet"),
-                fal_key=local.key("fal"), comet_key=local.key("comet")))  # fmt: skip
+            sync_catalog(
+                settings.with_(
+                    fal_base_url=local.url("fal"),
+                    comet_base_url=local.url("comet"),
+                    fal_key=local.key("fal"),
+                    comet_key=local.key("comet"),
+                )
+            )
         registry = (
             __import__("mpc_lib.registry", fromlist=["RegistryStore"])
             .RegistryStore(settings.outputs_dir)
@@ -142,14 +158,24 @@ def main() -> None:
         key = "sk-" + secrets.token_hex(24)
         gateway_port, api_port = _free_port(), _free_port()
         gateway = GatewayProcess(
-            path, port=gateway_port, log_path=path.parent / "litellm.log", settings=settings,
+            path,
+            port=gateway_port,
+            log_path=path.parent / "litellm.log",
+            settings=settings,
             env={"LITELLM_MASTER_KEY": key, "COMETAPI_KEY": "bench", "FAL_KEY": "bench"},
-        )  # fmt: skip
+        )
         with gateway:
-            api_env = {**env, "LITELLM_MASTER_KEY": key,
-                       "MPC_GATEWAY_URL": gateway.url, "MPC_API_URL": f"http://127.0.0.1:{api_port}"}  # fmt: skip
-            api = subprocess.Popen([sys.executable, "-m", "mpc_lib.cli", "api", "serve"],
-                                   env=api_env, stdout=subprocess.DEVNULL)  # fmt: skip
+            api_env = {
+                **env,
+                "LITELLM_MASTER_KEY": key,
+                "MPC_GATEWAY_URL": gateway.url,
+                "MPC_API_URL": f"http://127.0.0.1:{api_port}",
+            }
+            api = subprocess.Popen(
+                [sys.executable, "-m", "mpc_lib.cli", "api", "serve"],
+                env=api_env,
+                stdout=subprocess.DEVNULL,
+            )
             try:
                 _wait(f"http://127.0.0.1:{api_port}/health/liveliness")
                 targets = {
@@ -157,21 +183,29 @@ def main() -> None:
                     "LiteLLM": (f"{gateway.url}/v1/chat/completions", key),
                     "MPC-API -> LiteLLM": (f"http://127.0.0.1:{api_port}/v1/chat/completions", ""),
                 }
-                print(f"{args.requests} requests per target at concurrency {args.concurrency}; "
-                      f"model {MODEL}; 2 cores shared by client, servers and upstream")  # fmt: skip
+                print(
+                    f"{args.requests} requests per target at concurrency {args.concurrency}; "
+                    f"model {MODEL}; 2 cores shared by client, servers and upstream"
+                )
                 for stream in (False, True):
-                    results = {name: _run(url, k, args.requests, args.concurrency, stream)
-                               for name, (url, k) in targets.items()}  # fmt: skip
+                    results = {
+                        name: _run(url, k, args.requests, args.concurrency, stream)
+                        for name, (url, k) in targets.items()
+                    }
                     print(f"\n{'streamed' if stream else 'plain'}:")
                     base = results["upstream (baseline)"]
                     for name, r in results.items():
-                        print(f"  {name:<20} median {r['median']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
-                              f"{r['rps']:6.1f} req/s  ({r['median'] / base['median']:.1f}x "
-                              "baseline median)")  # fmt: skip
+                        print(
+                            f"  {name:<20} median {r['median']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
+                            f"{r['rps']:6.1f} req/s  ({r['median'] / base['median']:.1f}x "
+                            "baseline median)"
+                        )
                     lite, ours = results["LiteLLM"], results["MPC-API -> LiteLLM"]
-                    print(f"  LiteLLM adds {lite['median'] - base['median']:.1f} ms to the median; "
-                          f"MPC-API adds {ours['median'] - lite['median']:.1f} ms more and keeps "
-                          f"{100 * ours['rps'] / lite['rps']:.0f}% of LiteLLM's throughput")  # fmt: skip
+                    print(
+                        f"  LiteLLM adds {lite['median'] - base['median']:.1f} ms to the median; "
+                        f"MPC-API adds {ours['median'] - lite['median']:.1f} ms more and keeps "
+                        f"{100 * ours['rps'] / lite['rps']:.0f}% of LiteLLM's throughput"
+                    )
             finally:
                 api.terminate()
                 api.wait(30)
