@@ -84,6 +84,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.fixture
+def port_factory() -> Any:
+    """`free_port`, for tests that start servers of their own."""
+    return free_port
+
+
 @dataclass
 class GatewayFixture:
     """A real LiteLLM proxy from a generated config, its upstreams the session sandbox."""

@@ -86,11 +86,10 @@ def test_canary_keys_never_leave_the_process(keyed_sandbox: Sandbox, tmp_path: P
 
 def test_the_gateway_key_never_leaves_the_process(gateway: Any, tmp_path: Path) -> None:
     """A sync through the gateway, logging every call: the master key (a canary) stays secret."""
-    from conftest import GATEWAY_KEY_CANARY
-
+    canary = gateway.settings.gateway_key.reveal()  # the session gateway key is a canary
     outputs = tmp_path / "outputs"
     env = {
-        "LITELLM_MASTER_KEY": GATEWAY_KEY_CANARY,
+        "LITELLM_MASTER_KEY": canary,
         "MPC_GATEWAY_URL": gateway.url,
         "MPC_OUTPUTS_DIR": str(outputs),
         "MPC_MAX_RETRIES": "0",
@@ -102,11 +101,11 @@ def test_the_gateway_key_never_leaves_the_process(gateway: Any, tmp_path: Path) 
     configured = _mpc("gateway", "config", env=env, cwd=tmp_path)
     assert configured.returncode == 0, configured.stderr
     for result in (synced, configured):
-        assert GATEWAY_KEY_CANARY not in result.stdout + result.stderr
+        assert canary not in result.stdout + result.stderr
     found = [
         p
         for p in outputs.rglob("*")
-        if p.is_file() and GATEWAY_KEY_CANARY.encode() in p.read_bytes()
+        if p.is_file() and canary.encode() in p.read_bytes()
     ]
     assert found == []
     assert (outputs / "gateway" / "litellm.yaml").is_file()

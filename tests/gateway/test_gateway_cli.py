@@ -84,15 +84,13 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout_s: float = 120) 
 
 
 def test_the_chain_from_the_cli_with_a_comet_key_and_base(
-    tmp_path: Path, gateway: Any, sandbox: Sandbox
+    tmp_path: Path, gateway: Any, sandbox: Sandbox, port_factory: Any
 ) -> None:
     """COMETAPI_KEY and MPC_COMET_BASE_URL set: chats reach that base with that key. FAL has
     no key, so the gateway serves it from its own sandbox; no master key is set, so one is
     generated into .env, and `mpc api serve` reads it from there."""
-    from conftest import free_port
-
     book = _book(tmp_path, gateway)
-    gateway_port, api_port = free_port(), free_port()
+    gateway_port, api_port = port_factory(), port_factory()
     env = _env(
         COMETAPI_KEY=sandbox.key("openai"),
         MPC_COMET_BASE_URL=sandbox.url("openai"),
