@@ -10,9 +10,11 @@ from ._version import __version__ as __version__
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
+    AliasError,
     AuthError,
     ConfigError,
     EmptyCatalog,
+    GatewayError,
     MpcError,
     NotebookError,
     NotFound,
@@ -31,6 +33,7 @@ from .errors import (
     SyncError,
     TransportError,
 )
+from .gateway import GatewayClient, GatewaySelection
 from .http import HttpCore, RetryPolicy
 from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
@@ -38,12 +41,16 @@ from .runs import RunIndex, RunRecord, RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
 
 __all__ = [
+    "AliasError",
     "AuthError",
     "CometClient",
     "ConfigError",
     "EmptyCatalog",
     "FalClient",
     "Fault",
+    "GatewayClient",
+    "GatewayError",
+    "GatewaySelection",
     "HttpCore",
     "ModelChange",
     "ModelRecord",

@@ -2,6 +2,7 @@
 
     MpcError
     ├── ConfigError            a bad setting, parameter or .env line
+    │   └── AliasError         an MPC-API alias names a model the registry or gateway lacks
     ├── TransportError         no answer arrived (timeout, refused, dropped)
     ├── ProviderError          an error answer arrived (3xx/4xx/5xx)
     │   ├── Redirected         3xx: never followed, the message names the Location
@@ -18,6 +19,7 @@
     ├── StorageError           the disk refused a read or write (permissions, space)
     ├── SpecError              a malformed OpenAPI document
     ├── NotebookError          a notebook run failed in a cell (or hit its deadline)
+    ├── GatewayError           the LiteLLM gateway process would not start, or died
     ├── RunLocked              another run of the same notebook held its lock past the timeout
     └── SecretLeaked           a run wrote a configured secret (redacted in place)
 
@@ -34,9 +36,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AliasError",
     "AuthError",
     "ConfigError",
     "EmptyCatalog",
+    "GatewayError",
     "MpcError",
     "NotFound",
     "NotebookError",
@@ -68,6 +72,10 @@ class ConfigError(MpcError):
     """A setting, parameter or env-file line is missing or malformed."""
 
     exit_code = 2
+
+
+class AliasError(ConfigError):
+    """An alias of MPC-API names a model missing from the registry or the gateway config."""
 
 
 class TransportError(MpcError):
@@ -230,6 +238,12 @@ class SpecError(MpcError):
     """An OpenAPI document is malformed; the message names the file and the field."""
 
     exit_code = 5
+
+
+class GatewayError(MpcError):
+    """The gateway process exited or did not answer in time; the message quotes its last log."""
+
+    exit_code = 4
 
 
 class NotebookError(MpcError):

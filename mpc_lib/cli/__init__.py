@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from ._common import CliState
+from .api import api_app
 from .catalog import registry_app, sync
+from .gateway import gateway_app
 from .health import health
 from .runs import run, runs_app
 from .sandbox import sandbox_app
@@ -32,6 +34,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(schedule_app, name="schedule")
 app.command("run-all")(run_all)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(api_app, name="api")
 
 
 @app.callback()

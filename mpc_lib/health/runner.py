@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from filelock import FileLock
 
-from ..catalog import provider_endpoints
+from ..catalog import EndpointSource, provider_endpoints
 from ..config import Settings
 from ..errors import ConfigError, MpcError
 from ..http import build_client
@@ -88,9 +88,9 @@ def run_health(
 
 def _sources(
     settings: Settings,
-) -> tuple[dict[str, Literal["live", "sandbox"]], dict[str, Exception]]:
+) -> tuple[dict[str, EndpointSource], dict[str, Exception]]:
     """Each provider's source; a provider that cannot be reached as configured is set aside."""
-    sources: dict[str, Literal["live", "sandbox"]] = {}
+    sources: dict[str, EndpointSource] = {}
     unreachable: dict[str, Exception] = {}
     for name in PROVIDERS:
         try:

@@ -23,7 +23,7 @@ from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
 from mpc_lib.sandbox import SandboxData
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
-from workbook import SANITIZE, WORKBOOK
+from workbook import SANITIZE, WORKBOOK, service_env
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,9 +89,11 @@ def test_a_misspelt_source_is_refused_before_the_kernel_starts(tmp_path: Path) -
     assert not (tmp_path / "outputs").exists()
 
 
-def _nbval(notebook: Path, outputs: Path) -> subprocess.CompletedProcess[str]:
+def _nbval(
+    notebook: Path, outputs: Path, services: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(outputs))
+    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(outputs), **(services or {}))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
          "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q", str(notebook)],
@@ -100,8 +102,11 @@ def _nbval(notebook: Path, outputs: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
-def test_notebook_passes_strict_nbval_on_the_sandbox(name: str, tmp_path: Path) -> None:
-    done = _nbval(REPO_ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "outputs")
+def test_notebook_passes_strict_nbval_on_the_sandbox(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    services = service_env(WORKBOOK[name], request)
+    done = _nbval(REPO_ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "outputs", services)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
 

@@ -26,7 +26,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook
+from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes: no sandbox as root, and nothing reaching out on its own.
@@ -66,13 +66,18 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
     """JupyterLab on a free loopback port, in a workbook whose notebooks have no outputs."""
     root = tmp_path_factory.mktemp("lab")
     book = root / "book"
     (book / "notebooks").mkdir(parents=True)
     (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
-    (book / ".env").write_text(f"MPC_SOURCE=sandbox\nMPC_OUTPUTS_DIR={root / 'outputs'}\n")
+    services = {k: v for case in WORKBOOK.values() for k, v in service_env(case, request).items()}
+    lines = [f"MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
+    lines += [f"{name}={value}" for name, value in services.items()]
+    (book / ".env").write_text("\n".join(lines) + "\n")
     for name in WORKBOOK:
         nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
@@ -118,7 +123,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
-    name: str, browser: Any, lab: dict[str, Any], widget_renderer: Path, tmp_path: Path
+    name: str,
+    browser: Any,
+    lab: dict[str, Any],
+    widget_renderer: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     case = WORKBOOK[name]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -145,7 +155,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     finally:
         context.close()
 
-    report = _run_headless(name, case, tmp_path)
+    report = _run_headless(name, case, tmp_path, service_env(case, request))
     offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     reached: list[str] = []
 
@@ -172,7 +182,7 @@ def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
     if case.chart:
         plot = page.locator(".js-plotly-plot").first
         plot.locator(".main-svg").first.wait_for(timeout=_RENDER_TIMEOUT_MS)
-        assert plot.locator(".trace.bars .point").count() > 0
+        assert plot.locator(".trace .point, .trace .box").count() > 0  # drawn data, not axes
         plot.scroll_into_view_if_needed()
         assert plot.is_visible() and plot.bounding_box()["height"] > 100
         _screenshot(page, f"{shot}-chart")
@@ -192,10 +202,12 @@ def _screenshot(page: Any, name: str) -> None:
     print(f"screenshot: {path}")
 
 
-def _run_headless(name: str, case: WorkbookNotebook, tmp_path: Path) -> Path:
+def _run_headless(
+    name: str, case: WorkbookNotebook, tmp_path: Path, services: dict[str, str]
+) -> Path:
     """`mpc run NAME` on the sandbox; the path of its HTML report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"))
+    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"), **services)
     params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
     done = subprocess.run(
         [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],

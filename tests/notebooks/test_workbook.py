@@ -13,7 +13,7 @@ import pytest
 
 from mpc_lib.runs import RunIndex
 from test_reports import MAX_REPORT_BYTES, local_scripts, network_references
-from workbook import NOTEBOOKS_DIR, WORKBOOK
+from workbook import NOTEBOOKS_DIR, WORKBOOK, service_env
 
 
 def test_every_notebook_in_notebooks_is_covered() -> None:
@@ -23,11 +23,12 @@ def test_every_notebook_in_notebooks_is_covered() -> None:
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_runs_headless_is_indexed_and_has_a_small_offline_report(
-    name: str, tmp_path: Path, widget_renderer: Path
+    name: str, tmp_path: Path, widget_renderer: Path, request: pytest.FixtureRequest
 ) -> None:
     case = WORKBOOK[name]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
     env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"))
+    env.update(service_env(case, request))
     params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
     done = subprocess.run(
         [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],

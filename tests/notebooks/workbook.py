@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -25,6 +26,7 @@ class WorkbookNotebook:
     widget: bool = False  # shows an ipywidget
     text: tuple[str, ...] = ()  # strings its report must contain
     sources: bool = True  # reports its sources (views.sources_banner) to the run index
+    needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway"
 
 
 WORKBOOK: dict[str, WorkbookNotebook] = {
@@ -37,9 +39,27 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             text=("Models per category", "fal: sandbox"),
         ),
         WorkbookNotebook(
+            "gateway",
+            parameters={"models": "gpt-4o-mini"},
+            chart=True,
+            text=("Sandbox reply from gpt-4o-mini", "gpt-4o-mini stream: median"),
+            sources=False,
+            needs=("gateway",),
+        ),
+        WorkbookNotebook(
             "hub_health",
             chart=True,
             text=("overall: ", "fal: sandbox (emulator"),
         ),
     )
 }
+
+
+def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
+    """The variables that point a notebook at the services it needs (their fixtures start them)."""
+    env: dict[str, str] = {}
+    if "gateway" in case.needs:
+        gateway = request.getfixturevalue("gateway")
+        env["MPC_GATEWAY_URL"] = gateway.url
+        env["LITELLM_MASTER_KEY"] = gateway.settings.gateway_key.reveal()
+    return env
