@@ -12,6 +12,7 @@ from .config import Secret, Settings, Source
 from .errors import (
     AuthError,
     ConfigError,
+    CostMapError,
     EmptyCatalog,
     MpcError,
     NotebookError,
@@ -39,6 +40,7 @@ __all__ = [
     "AuthError",
     "CometClient",
     "ConfigError",
+    "CostMapError",
     "EmptyCatalog",
     "FalClient",
     "Fault",

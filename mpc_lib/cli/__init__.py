@@ -16,6 +16,7 @@ import typer
 
 from ._common import CliState
 from .catalog import registry_app, sync
+from .pricing import pricing_app
 from .runs import run
 from .sandbox import sandbox_app
 
@@ -25,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbenc
 app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.add_typer(registry_app, name="registry")
+app.add_typer(pricing_app, name="pricing")
 app.add_typer(sandbox_app, name="sandbox")
 
 
