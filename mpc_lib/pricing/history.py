@@ -277,6 +277,15 @@ def _pct(old: float | None, new: float | None) -> float | None:
     return (new - old) / old * 100.0
 
 
+def _move(old: PricePoint, new: PricePoint) -> float | None:
+    """% change of the price that moved (unit price, else output price); None across units."""
+    if not (old.priced and new.priced and old.unit == new.unit and old.currency == new.currency):
+        return None
+    if old.unit_price == new.unit_price and old.output_unit_price != new.output_unit_price:
+        return _pct(old.output_unit_price, new.output_unit_price)
+    return _pct(old.unit_price, new.unit_price)
+
+
 # --- one model's history -------------------------------------------------------------
 
 
@@ -299,7 +308,7 @@ class PriceHistory:
             runs.append({
                 "from": point.at, "to": point.at, "snapshots": 1, "point": point,
                 "change": _kind(before, point) if before is not None else "first seen",
-                "pct": _pct(before.unit_price, point.unit_price) if before is not None else None,
+                "pct": _move(before, point) if before is not None else None,
             })  # fmt: skip
         return runs
 
@@ -535,7 +544,7 @@ def price_changes(settings: Settings, since: str | None = None) -> PriceChanges:
             continue
         if not old.priced and not new.priced:
             continue  # listed or unlisted without a price: not a price change
-        pct = _pct(old.unit_price, new.unit_price)
+        pct = _move(old, new)
         changes.append(PriceChange(key, _kind(old, new), old, new, pct, tuple(when[key])))
     changes.sort(key=_change_order)
     sources = price_sources(head.header())
