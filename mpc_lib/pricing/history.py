@@ -348,18 +348,23 @@ def price_history(settings: Settings, model: str, *, book: PriceBook | None = No
 
 
 def _resolve(model: str, snapshots: list[Snapshot], book: PriceBook | None) -> str:
-    """A `provider:model_id` key from the current registry, else from any snapshot."""
-    book = book or PriceBook.from_file(snapshots[-1].path)
-    found = book.find(model)
-    if found is not None:
+    """A `provider:model_id` key: the newest snapshot that lists it decides (a byte search).
+
+    Only an id no snapshot knows, or one two providers share, needs the whole registry
+    parsed, for close matches or the list of keys to choose from.
+    """
+    if book is not None and (found := book.find(model)) is not None:
         return found.key
     provider, qualified, rest = model.partition(":")
-    for snapshot in reversed(snapshots):  # a model removed since: the snapshots know it
+    for snapshot in reversed(snapshots):  # the newest first; a removed model: older ones
         if qualified and provider in PROVIDERS and snapshot.find(provider, rest):
             return model
         keys = snapshot.contains_id(model)
         if len(keys) == 1:
             return keys[0]
+        if keys:
+            break  # listed by two providers: resolve() says which keys to write
+    book = book or PriceBook.from_file(snapshots[-1].path)
     return book.resolve(model).key  # raises ConfigError with close matches
 
 

@@ -169,3 +169,12 @@ def test_one_snapshot_is_nothing_to_compare(settings: Settings, commit) -> None:
     commit(_day(0))
     changes = price_changes(settings)
     assert changes.changes == () and "only one snapshot" in str(changes.note)
+
+
+def test_an_id_two_providers_list_must_be_qualified(settings: Settings, commit) -> None:
+    commit([record("fal", "same", "image", 0.1), record("comet", "same", "request", 0.2)])
+    with pytest.raises(
+        ConfigError, match="listed by 2 providers; write one of comet:same, fal:same"
+    ):
+        price_history(settings, "same")
+    assert price_history(settings, "comet:same").points[0].unit == "request"
