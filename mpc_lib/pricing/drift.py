@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ..errors import ConfigError, CostMapError, StorageError
 from ..storage import atomic_write_text
 from . import _text
@@ -378,6 +376,8 @@ def write_cost_overrides(
     report: DriftReport, path: Path, *, moment: datetime | None = None
 ) -> Path:
     """Write the overrides file atomically (YAML); returns the path."""
+    import yaml  # only when writing: keeps `import mpc_lib` light
+
     document = report.overrides_document(moment)
     # libyaml's emitter when pyyaml has it: ~3x faster for a thousand overrides.
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..catalog.fal import FalClient
+from ..catalog.models import EstimateType
 from ..config import Secret, Settings
 from ..errors import ConfigError, MpcError
 from . import _text
@@ -373,12 +374,14 @@ def estimate_lines(book: PriceBook, mix: JobMix) -> Estimate:
 # --- FAL's estimate ------------------------------------------------------------------
 
 
-def check_with_fal(estimate: Estimate, client: FalClient, *, asked: str | None = None) -> Estimate:
+def check_with_fal(
+    estimate: Estimate, client: FalClient | None, *, asked: str | None = None
+) -> Estimate:
     """The estimate with FAL's `unit_price` and `historical_api_price` checks attached."""
     fal = [
         line for line in estimate.lines if line.price.provider == "fal" and line.cost is not None
     ]
-    if not fal:
+    if not fal or client is None:
         skipped = ApiCheck("unit_price", "skipped", asked=asked, reason="no priced FAL lines")
         return replace(estimate, checks=(skipped,))
     units: dict[str, tuple[float, float]] = {}
@@ -406,7 +409,7 @@ def _add(into: dict[str, tuple[float, float]], key: str, quantity: float, cost: 
 
 def _check(
     client: FalClient,
-    estimate_type: Any,
+    estimate_type: EstimateType,
     asked_for: dict[str, tuple[float, float]],
     currency: str,
     asked: str | None,
@@ -420,6 +423,8 @@ def _check(
         answer = client.estimate_cost(estimate_type, quantities)
     except MpcError as exc:
         return replace(base, reason=str(exc), exit_code=exc.exit_code)
+    except ValueError as exc:  # a quantity FAL would refuse (under 1e-6 units): not asked
+        return replace(base, status="skipped", reason=f"not sent to FAL: {exc}")
     checked = replace(base, api_total=answer.total_cost, currency=answer.currency)
     if answer.currency.upper() != currency:
         return replace(
@@ -435,7 +440,7 @@ def _check(
 
 
 def _localise(
-    client: FalClient, estimate_type: Any, asked_for: dict[str, tuple[float, float]]
+    client: FalClient, estimate_type: EstimateType, asked_for: dict[str, tuple[float, float]]
 ) -> tuple[EndpointCheck, ...]:
     """Each endpoint asked alone (a few at a time), to show where the totals part."""
 
@@ -529,6 +534,8 @@ def estimate_job_mix(
     estimate = estimate_lines(book, mix)
     if not check:
         return estimate
+    if not any(line.price.provider == "fal" and line.cost is not None for line in estimate.lines):
+        return check_with_fal(estimate, None)  # nothing to ask FAL: no emulator started
     with _fal_for(settings, book, source) as (client, asked, skipped):
         if client is None:
             log.info("FAL estimate check skipped: %s", skipped)

@@ -24,8 +24,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
 
 __all__ = ["JobMix", "MixLine", "example_job_mix", "load_job_mix"]
@@ -136,6 +134,8 @@ def _parse_json(text: str, path: Path) -> Any:
 
 
 def _parse_yaml(text: str, path: Path) -> Any:
+    import yaml  # only when a YAML mix is read: keeps `import mpc_lib` light
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -151,6 +151,8 @@ def _line_numbers(text: str) -> dict[tuple[Any, ...], int]:
 
     JSON is YAML here too; a document the composer cannot read just has no line numbers.
     """
+    import yaml
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -361,7 +361,7 @@ class PriceBook:
     def __len__(self) -> int:
         return len(self.prices)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Price]:
         return iter(self.prices.values())
 
     @property

@@ -61,14 +61,15 @@ def estimate_frame(estimate: Estimate) -> Any:
         }
         for line in estimate.lines
     ]
+    blank = {"line": "", "label": "", "basis": "", "quantity": "", "unit": None,
+             "unit_price": None, "output_unit_price": None, "missing": ""}  # fmt: skip
     for basis, subtotal in sorted(estimate.subtotals().items()):
-        rows.append({"model": f"{basis} subtotal", "cost": subtotal, "missing": ""})
+        rows.append({**blank, "model": f"{basis} subtotal", "basis": basis, "cost": subtotal})
     total = (
         "TOTAL" if estimate.complete else f"TOTAL (INCOMPLETE: {len(estimate.missing)} unpriced)"
     )
-    rows.append({"model": f"{total} {estimate.currency}", "cost": estimate.total, "missing": ""})
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.fillna({"label": "", "missing": "", "line": "", "basis": "", "quantity": ""})
+    rows.append({**blank, "model": f"{total} {estimate.currency}", "cost": estimate.total})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def checks_frame(estimate: Estimate) -> Any:

@@ -266,3 +266,25 @@ def test_the_shipped_example_agrees_with_the_sandbox_end_to_end(tmp_path: Path) 
     ]
     assert {line.price.basis for line in estimate.lines} == {"per_unit", "per_token"}
     assert "SYNTHETIC" in estimate.summary()  # sandbox prices are never passed off as real
+
+
+def test_a_mix_without_fal_lines_asks_fal_nothing(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    chat, _ = _comet(sandbox.data, "tokens")
+    sandbox.state.log.clear()
+    estimate = estimate_job_mix(settings, _mix({"model": chat, "input_tokens": 10}))
+    assert [(c.status, c.reason) for c in estimate.checks] == [("skipped", "no priced FAL lines")]
+    assert sandbox.requests("fal") == []
+
+
+def test_a_quantity_under_fals_minimum_is_not_sent(sandbox, tmp_path: Path) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync_catalog(settings)
+    llm = _first(sandbox.data, "1M tokens")
+    sandbox.state.log.clear()
+    estimate = estimate_job_mix(settings, _mix({"model": llm, "input_tokens": 0.5}))
+    units = estimate.checks[0]
+    assert units.status == "skipped" and "unit_quantity must be >= 1e-06" in str(units.reason)
+    assert estimate.check_failed is None and estimate.lines[0].cost is not None
+    assert not [r for r in sandbox.requests("fal") if r.path.endswith("/estimate")]
