@@ -295,6 +295,8 @@ class PriceHistory:
 
     key: str
     points: tuple[PricePoint, ...]
+    banner: str = ""
+    sources: dict[str, Any] = field(default_factory=dict)
 
     def timeline(self) -> list[dict[str, Any]]:
         """Runs of equal prices: from, to, the price, and the change from the run before."""
@@ -317,6 +319,7 @@ class PriceHistory:
         return {
             "model": self.key,
             "snapshots": len(self.points),
+            "prices": self.sources,
             "timeline": [
                 {**{k: v for k, v in run.items() if k != "point"}, **run["point"].to_json()}
                 for run in self.timeline()
@@ -331,7 +334,8 @@ class PriceHistory:
             for run in self.timeline()
         ]  # fmt: skip
         head = f"price history of {self.key} over {len(self.points)} snapshot(s)"
-        return head + "\n" + _text.table(("from", "to", "snapshots", "price", "change"), rows)
+        table = _text.table(("from", "to", "snapshots", "price", "change"), rows)
+        return "\n".join(part for part in (head, table, self.banner) if part)
 
 
 def price_history(settings: Settings, model: str, *, book: PriceBook | None = None) -> PriceHistory:
@@ -344,7 +348,13 @@ def price_history(settings: Settings, model: str, *, book: PriceBook | None = No
     key = _resolve(model, snapshots, book)
     provider, _, model_id = key.partition(":")
     points = tuple(PricePoint.of(s.find(provider, model_id), s) for s in snapshots)
-    return PriceHistory(key, points)
+    sources = price_sources(snapshots[-1].header())  # where the newest prices came from
+    return PriceHistory(
+        key,
+        points,
+        banner=sources_banner(sources, [provider]),
+        sources={name: source.to_json() for name, source in sources.items()},
+    )
 
 
 def _resolve(model: str, snapshots: list[Snapshot], book: PriceBook | None) -> str:

@@ -121,6 +121,8 @@ def test_a_model_history_is_a_timeline_of_runs(settings: Settings, five_syncs) -
     assert runs[1]["from"].startswith("2026-11-02") and runs[1]["to"].startswith("2026-11-05")
     data = history.to_json()
     assert data["timeline"][1]["unit_price"] == 0.12 and data["snapshots"] == 5
+    assert data["prices"]["fal"]["label"] == "live API"
+    assert history.summary().endswith("prices: fal: live API, fetched 2026-11-05T12:00:00.000000Z")
 
 
 def test_history_of_a_unit_change_and_of_a_removed_model(settings: Settings, five_syncs) -> None:
