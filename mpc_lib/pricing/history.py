@@ -57,6 +57,7 @@ class Snapshot:
         self._records: dict[str, dict[str, Any]] | None = None
         self._header: dict[str, Any] = {}
         self._at: datetime | None = _stamp(self.path.name)
+        self._at_iso: str | None = None
 
     @property
     def at(self) -> datetime:
@@ -69,7 +70,9 @@ class Snapshot:
     @property
     def at_iso(self) -> str:
         """`at` as an ISO UTC string."""
-        return _iso(self.at)
+        if self._at_iso is None:
+            self._at_iso = _iso(self.at)
+        return self._at_iso
 
     def data(self) -> bytes:
         """The file's bytes, read once."""
@@ -90,7 +93,8 @@ class Snapshot:
                 return None
             header = data[:mark].rstrip().rstrip(b",") + b"}"
             body = data[mark + len(_MODELS_MARK) : end]
-            lines = [line.rstrip(b",") for line in body.split(b"\n") if line.strip()]
+            # Records are joined by ",\n", and JSON text never holds a raw newline.
+            lines = body.strip().split(b",\n") if body.strip() else []
             self._split = (header, lines)
         return self._split
 
