@@ -19,24 +19,20 @@ from .drift import (
     write_cost_overrides,
 )
 from .estimate import (
-    AGREEMENT_TOLERANCE,
-    ApiCheck,
-    EndpointCheck,
     Estimate,
     EstimateLine,
     check_with_fal,
     estimate_job_mix,
     estimate_lines,
 )
+from .fal_check import AGREEMENT_TOLERANCE, ApiCheck, EndpointCheck, fal_estimator
 from .history import (
     PriceChange,
     PriceChanges,
     PriceHistory,
     PricePoint,
-    Snapshot,
     price_changes,
     price_history,
-    registry_snapshots,
 )
 from .mix import JobMix, MixLine, example_job_mix, load_job_mix
 from .prices import (
@@ -49,6 +45,7 @@ from .prices import (
     load_price_book,
     normalise_unit,
 )
+from .snapshots import Snapshot, registry_snapshots
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -83,6 +80,7 @@ __all__ = [
     "estimate_job_mix",
     "estimate_lines",
     "example_job_mix",
+    "fal_estimator",
     "gateway_drift",
     "litellm_costs",
     "load_cost_map",

@@ -1,27 +1,23 @@
 """Job-mix estimates: one row per line on both price bases, a total, and FAL's own estimate.
 
 The local estimate is the registry's prices times the quantities.  For FAL lines it is
-checked against FAL's `POST /models/pricing/estimate`, both ways FAL offers: as billing
-units (`unit_price`, every priced FAL line) and as calls priced at FAL's history
-(`historical_api_price`, the lines that give `calls`).  The endpoint answers one total,
-so when the totals disagree beyond a cent each endpoint is asked alone to say where.
+checked against FAL's `POST /models/pricing/estimate` (see `fal_check`), both ways FAL
+offers: as billing units (`unit_price`, every priced FAL line) and as calls priced at
+FAL's history (`historical_api_price`, the lines that give `calls`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..catalog.fal import FalClient
-from ..catalog.models import EstimateType
-from ..config import Secret, Settings
-from ..errors import ConfigError, MpcError
+from ..config import Settings
+from ..errors import ConfigError
 from . import _text
+from .fal_check import ApiCheck, fal_estimator, run_check
 from .mix import JobMix, MixLine, example_job_mix, load_job_mix
 from .prices import (
     TOKENS_PER_PRICE_UNIT,
@@ -33,9 +29,6 @@ from .prices import (
 )
 
 __all__ = [
-    "AGREEMENT_TOLERANCE",
-    "ApiCheck",
-    "EndpointCheck",
     "Estimate",
     "EstimateLine",
     "check_with_fal",
@@ -44,13 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("mpc_lib.pricing")
-
-# "Disagree beyond a cent": FAL's total and ours may differ by this much in the currency.
-AGREEMENT_TOLERANCE = 0.01
-# Beyond this many endpoints a disagreement is reported as a total only.
-_MAX_LOCALISED = 50
-
-CheckStatus = Literal["agree", "disagree", "skipped", "error"]
 
 
 @dataclass(frozen=True)
@@ -116,93 +102,6 @@ class EstimateLine:
             "missing": self.missing,
             "note": self.note,
         }
-
-
-@dataclass(frozen=True)
-class EndpointCheck:
-    """One FAL endpoint asked alone, to locate a disagreement."""
-
-    endpoint_id: str
-    local: float
-    api: float | None
-    error: str | None = None
-
-    @property
-    def difference(self) -> float | None:
-        """API minus local."""
-        return None if self.api is None else self.api - self.local
-
-    @property
-    def agrees(self) -> bool:
-        """Within a cent."""
-        diff = self.difference
-        return diff is not None and abs(diff) <= AGREEMENT_TOLERANCE + 1e-9
-
-
-@dataclass(frozen=True)
-class ApiCheck:
-    """FAL's estimate of the FAL lines against ours, for one estimate type."""
-
-    estimate_type: str
-    status: CheckStatus
-    local_total: float | None = None
-    api_total: float | None = None
-    currency: str | None = None
-    endpoints: int = 0
-    asked: str | None = None
-    reason: str | None = None
-    per_endpoint: tuple[EndpointCheck, ...] = ()
-    exit_code: int | None = None
-
-    @property
-    def difference(self) -> float | None:
-        """API total minus local total."""
-        if self.api_total is None or self.local_total is None:
-            return None
-        return self.api_total - self.local_total
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "estimate_type": self.estimate_type,
-            "status": self.status,
-            "asked": self.asked,
-            "endpoints": self.endpoints,
-            "local_total": self.local_total,
-            "api_total": self.api_total,
-            "difference": self.difference,
-            "currency": self.currency,
-            "reason": self.reason,
-            "disagreeing": [
-                {"endpoint_id": e.endpoint_id, "local": e.local, "api": e.api,
-                 "difference": e.difference, "error": e.error}
-                for e in self.per_endpoint
-                if not e.agrees
-            ],
-        }  # fmt: skip
-
-    def summary(self) -> str:
-        """One line, plus one per disagreeing endpoint."""
-        head = f"FAL estimate ({self.estimate_type}"
-        head += f", {self.asked})" if self.asked else ")"
-        if self.status in ("skipped", "error"):
-            return f"{head}: {self.status.upper()}: {self.reason}"
-        line = (
-            f"{head}: FAL {_text.money(self.api_total)} vs local {_text.money(self.local_total)}"
-            f" {self.currency or ''} over {self.endpoints} endpoint(s): "
-        )
-        if self.status == "agree":
-            return line + "agree (within a cent)"
-        lines = [
-            line
-            + f"DISAGREE by {_text.money(self.difference)}"
-            + (f" ({self.reason})" if self.reason else "")
-        ]
-        for item in self.per_endpoint:
-            if not item.agrees:
-                api = item.error or _text.money(item.api)
-                lines.append(f"  {item.endpoint_id}: FAL {api} vs local {_text.money(item.local)}")
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -391,9 +290,9 @@ def check_with_fal(
         _add(units, line.price.model_id, line.fal_units, line.cost)
         if line.line.calls is not None:
             _add(calls, line.price.model_id, line.line.calls, line.cost)
-    checks = [_check(client, "unit_price", units, estimate.currency, asked)]
+    checks = [run_check(client, "unit_price", units, estimate.currency, asked)]
     if calls:
-        checks.append(_check(client, "historical_api_price", calls, estimate.currency, asked))
+        checks.append(run_check(client, "historical_api_price", calls, estimate.currency, asked))
     else:
         checks.append(ApiCheck(
             "historical_api_price", "skipped", asked=asked,
@@ -405,112 +304,6 @@ def check_with_fal(
 def _add(into: dict[str, tuple[float, float]], key: str, quantity: float, cost: float) -> None:
     old_quantity, old_cost = into.get(key, (0.0, 0.0))
     into[key] = (old_quantity + quantity, old_cost + cost)
-
-
-def _check(
-    client: FalClient,
-    estimate_type: EstimateType,
-    asked_for: dict[str, tuple[float, float]],
-    currency: str,
-    asked: str | None,
-) -> ApiCheck:
-    quantities = {endpoint: quantity for endpoint, (quantity, _) in asked_for.items()}
-    local = sum(cost for _, cost in asked_for.values())
-    base = ApiCheck(
-        estimate_type, "error", local_total=local, endpoints=len(quantities), asked=asked
-    )
-    try:
-        answer = client.estimate_cost(estimate_type, quantities)
-    except MpcError as exc:
-        return replace(base, reason=str(exc), exit_code=exc.exit_code)
-    except ValueError as exc:  # a quantity FAL would refuse (under 1e-6 units): not asked
-        return replace(base, status="skipped", reason=f"not sent to FAL: {exc}")
-    checked = replace(base, api_total=answer.total_cost, currency=answer.currency)
-    if answer.currency.upper() != currency:
-        return replace(
-            checked, status="disagree", reason=f"FAL answered in {answer.currency}, not {currency}"
-        )
-    if abs(answer.total_cost - local) <= AGREEMENT_TOLERANCE + 1e-9:
-        return replace(checked, status="agree")
-    if len(quantities) > _MAX_LOCALISED:
-        return replace(checked, status="disagree", reason="too many endpoints to ask one by one")
-    return replace(
-        checked, status="disagree", per_endpoint=_localise(client, estimate_type, asked_for)
-    )
-
-
-def _localise(
-    client: FalClient, estimate_type: EstimateType, asked_for: dict[str, tuple[float, float]]
-) -> tuple[EndpointCheck, ...]:
-    """Each endpoint asked alone (a few at a time), to show where the totals part."""
-
-    def one(endpoint: str) -> EndpointCheck:
-        quantity, cost = asked_for[endpoint]
-        try:
-            answer = client.estimate_cost(estimate_type, {endpoint: quantity})
-        except MpcError as exc:
-            return EndpointCheck(endpoint, cost, None, error=str(exc))
-        return EndpointCheck(endpoint, cost, answer.total_cost)
-
-    if len(asked_for) == 1:
-        return (one(next(iter(asked_for))),)
-    with ThreadPoolExecutor(
-        max_workers=min(8, len(asked_for)), thread_name_prefix="estimate"
-    ) as pool:
-        return tuple(pool.map(one, sorted(asked_for)))
-
-
-@contextlib.contextmanager
-def _fal_for(
-    settings: Settings, book: PriceBook, source: str | None
-) -> Iterator[tuple[FalClient | None, str, str | None]]:
-    """A FAL client that serves the registry's prices: (client or None, what was asked, why not).
-
-    The registry's FAL prices came from the live API or from the sandbox's data; asking
-    the other would compare different catalogs, so the check is skipped with a reason.
-    """
-    asked = settings.source_for("fal", source)
-    recorded = book.sources.get("fal")
-    if recorded is None:
-        yield None, asked, "the registry has no FAL source recorded"
-        return
-    if asked == "live":
-        if recorded.source != "live":
-            yield (
-                None,
-                asked,
-                (
-                    f"the registry's FAL prices are the sandbox's ({recorded.prices}), "
-                    "but a FAL key is set: FAL would not know these models"
-                ),
-            )
-            return
-        with FalClient(
-            settings.base_url_for("fal"), settings.key_for("fal"), settings=settings
-        ) as client:
-            yield client, "live FAL", None
-        return
-    from ..sandbox import Sandbox, SandboxData  # only when the check needs the emulator
-
-    snapshot = settings.sandbox_snapshot
-    label = f"snapshot {snapshot}" if snapshot is not None else "generated"
-    if recorded.source != "sandbox" or recorded.data != label:
-        what = "the live API" if recorded.source == "live" else f"sandbox data {recorded.data!r}"
-        yield (
-            None,
-            "sandbox",
-            (
-                f"the registry's FAL prices came from {what}; the sandbox here serves {label!r}"
-                + (" (set FAL_KEY to ask FAL itself)" if recorded.source == "live" else "")
-            ),
-        )
-        return
-    data = SandboxData.from_snapshot(snapshot) if snapshot is not None else SandboxData.generate()
-    with (
-        Sandbox(data=data) as sandbox,
-        FalClient(sandbox.url("fal"), Secret(sandbox.key("fal")), settings=settings) as client,
-    ):
-        yield client, "sandbox", None
 
 
 def estimate_job_mix(
@@ -536,7 +329,7 @@ def estimate_job_mix(
         return estimate
     if not any(line.price.provider == "fal" and line.cost is not None for line in estimate.lines):
         return check_with_fal(estimate, None)  # nothing to ask FAL: no emulator started
-    with _fal_for(settings, book, source) as (client, asked, skipped):
+    with fal_estimator(settings, book.sources.get("fal"), source) as (client, asked, skipped):
         if client is None:
             log.info("FAL estimate check skipped: %s", skipped)
             checks = tuple(
