@@ -10,6 +10,7 @@ from ._version import __version__ as __version__
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
+    ApidogImportFailed,
     AuthError,
     ConfigError,
     EmptyCatalog,
@@ -25,6 +26,7 @@ from .errors import (
     ResponseFormatError,
     ServerError,
     SpecError,
+    SpecRejected,
     StorageError,
     SyncError,
     TransportError,
@@ -36,6 +38,7 @@ from .runs import RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
 
 __all__ = [
+    "ApidogImportFailed",
     "AuthError",
     "CometClient",
     "ConfigError",
@@ -69,6 +72,7 @@ __all__ = [
     "Settings",
     "Source",
     "SpecError",
+    "SpecRejected",
     "StorageError",
     "SyncError",
     "SyncReport",

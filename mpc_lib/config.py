@@ -58,6 +58,7 @@ DEFAULT_RETRY_BACKOFF_S = 0.25
 DEFAULT_CONCURRENCY = 16
 DEFAULT_SNAPSHOT_KEEP = 30
 DEFAULT_LOCK_TIMEOUT_S = 30.0
+DEFAULT_APIDOG_BASE_URL = "https://api.apidog.com"
 
 
 class Secret(SecretStr):
@@ -131,8 +132,15 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _blank_secret(value: Secret | None) -> Secret | None:
+    return value if value is not None and value.reveal().strip() else None
+
+
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
 _HttpUrl = Annotated[str, AfterValidator(_http_url)]
+_OptionalSecret = Annotated[Secret | None, AfterValidator(_blank_secret)]
+# Goes into a URL path (/v1/projects/{id}/...), so no slashes, dots or spaces.
+_ProjectId = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class Settings(BaseModel):
@@ -163,6 +171,9 @@ class Settings(BaseModel):
     )
     sandbox_snapshot: Path | None = _env("MPC_SANDBOX_SNAPSHOT", default=None)
     sandbox_latency_ms: _Finite = _env("MPC_SANDBOX_LATENCY_MS", default=0.0, ge=0, le=600_000)
+    apidog_token: _OptionalSecret = _env("APIDOG_ACCESS_TOKEN", default=None)
+    apidog_project_id: _ProjectId = _env("APIDOG_PROJECT_ID", default=None)
+    apidog_base_url: _HttpUrl = _env("MPC_APIDOG_BASE_URL", default=DEFAULT_APIDOG_BASE_URL)
     env_file: Path | None = Field(default=None, exclude=True)
 
     def __init__(self, **values: Any) -> None:
@@ -293,10 +304,24 @@ class Settings(BaseModel):
         env: dict[str, str] = {}
         for name in type(self).model_fields:
             var, value = _env_var(name), getattr(self, name)
-            if not var or value is None:
+            if not var or value is None or isinstance(value, SecretStr):
                 continue
             env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
         env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})
+        return env
+
+    def secret_env(self) -> dict[str, str]:
+        """The secret settings outside the provider keys (the Apidog token), blank when unset.
+
+        For a child process that must mirror the caller exactly: a blank value beats one
+        in the child's own `.env`.
+        """
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            var = _env_var(name)
+            if var and _is_secret_field(field.annotation):
+                value = getattr(self, name)
+                env[var] = value.reveal() if value is not None else ""
         return env
 
     def __repr__(self) -> str:
@@ -323,6 +348,10 @@ def _variable(loc: tuple[Any, ...]) -> str:
         spec = PROVIDERS[str(loc[1])]
         return spec.key_var if head == "keys" else spec.base_url_var
     return _env_var(head) or head
+
+
+def _is_secret_field(annotation: Any) -> bool:
+    return "Secret" in str(annotation)
 
 
 def _env_var(field_name: str) -> str | None:

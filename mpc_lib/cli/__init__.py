@@ -18,6 +18,7 @@ from ._common import CliState
 from .catalog import registry_app, sync
 from .runs import run
 from .sandbox import sandbox_app
+from .spec import spec_app
 
 __all__ = ["app", "main"]
 
@@ -26,6 +27,7 @@ app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.add_typer(registry_app, name="registry")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(spec_app, name="spec")
 
 
 @app.callback()

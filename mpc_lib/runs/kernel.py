@@ -35,6 +35,7 @@ def kernel_env(settings: Settings) -> dict[str, str]:
             env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
         if key is not None:
             env[spec.key_var] = key.reveal()
+    env.update(settings.secret_env())  # the Apidog token, blank when the caller has none
     return env
 
 
