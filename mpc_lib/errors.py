@@ -270,14 +270,16 @@ class SpecError(MpcError):
 class SpecRejected(MpcError):
     """A spec failed the gate (errors, or breaking changes not allowed): nothing was sent.
 
-    `summary` counts the findings per stage; exit 1, like `mpc spec check` on a failing spec.
+    `outcome` carries what the caller may show (the gate report, the diff); exit 1, like
+    `mpc spec check` on a failing spec.
     """
 
     exit_code = 1
 
-    def __init__(self, spec: Path | str, reason: str) -> None:
+    def __init__(self, spec: Path | str, reason: str, outcome: Any = None) -> None:
         self.spec = spec
         self.reason = reason
+        self.outcome = outcome
         super().__init__(f"{spec}: refused, nothing was pushed: {reason}")
 
 

@@ -209,7 +209,7 @@ def _error_class(status: int) -> type[ProviderError]:
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
-    """(error type, message, request id) from FAL, OpenAI-style or Comet error bodies."""
+    """(error type, message, request id) from FAL, OpenAI-style, Comet or Apidog error bodies."""
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
@@ -226,6 +226,13 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str
             )
         if isinstance(error, str):
             return None, error, None
+        if "errorCode" in body or "errorMessage" in body:  # Apidog's envelope
+            code, message = body.get("errorCode"), body.get("errorMessage")
+            return (
+                str(code) if code is not None else None,
+                str(message) if message is not None else None,
+                None,
+            )
         if body.get("success") is False or "message" in body:
             return None, str(body.get("message") or "success=false"), None
     return None, response.reason_phrase or None, None
@@ -257,8 +264,10 @@ class HttpCore:
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         payload_dir: Path | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
+        self._headers = dict(headers or {})  # sent on every call (e.g. an API version header)
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.payload_dir = payload_dir
@@ -280,6 +289,7 @@ class HttpCore:
         key: Secret | None,
         scheme: AuthScheme,
         client: httpx.Client | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> HttpCore:
         """A core built from `settings`: client, timeouts, retries, deadline, payload folder."""
         core = cls(
@@ -294,6 +304,7 @@ class HttpCore:
                 deadline_s=settings.deadline_s,
             ),
             payload_dir=Path(settings.outputs_dir) / "payloads",
+            headers=headers,
         )
         core._owns_client = client is None
         return core
@@ -341,7 +352,7 @@ class HttpCore:
         """
         policy = retry or self.retry
         url = self.base_url + path
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self._headers}
         if auth and self._key is not None:
             headers["Authorization"] = f"{self._scheme} {self._key}"
         query = _clean_params(params)
@@ -546,6 +557,7 @@ class ProviderClient:
 
     provider: ClassVar[str]
     scheme: ClassVar[AuthScheme]
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -563,6 +575,7 @@ class ProviderClient:
             key=key,
             scheme=self.scheme,
             client=client,
+            headers=self.headers,
         )
 
     def close(self) -> None:

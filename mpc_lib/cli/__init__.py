@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from ._common import CliState
+from .apidog import apidog_app
 from .catalog import registry_app, sync
 from .runs import run
 from .sandbox import sandbox_app
@@ -28,6 +29,7 @@ app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options"
 app.add_typer(registry_app, name="registry")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(spec_app, name="spec")
+app.add_typer(apidog_app, name="apidog")
 
 
 @app.callback()

@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from . import comet, fal
+from . import apidog, comet, fal
 from .data import SandboxData
 from .faults import FaultPlan
 from .modes import SandboxModes
@@ -37,6 +37,7 @@ class Emulator:
 EMULATORS: dict[str, Emulator] = {
     "fal": Emulator(fal.create_app, base_path="/v1"),
     "comet": Emulator(comet.create_app),
+    "apidog": Emulator(apidog.create_app),
 }
 
 
@@ -158,10 +159,11 @@ class Sandbox:
         return self.state.log.records(provider)
 
     def reset(self) -> None:
-        """Clear faults and the log; restore the starting data (in place), latency and modes."""
+        """Clear faults, the log and stores; restore the starting data, latency and modes."""
         self.state.faults.clear()
         self.state.modes = SandboxModes()
         self.state.log.clear()
+        self.state.stores.clear()
         if self.state.data != self._initial:
             self.state.data.restore(self._initial)
         self.state.latency_ms = self._initial_latency_ms
