@@ -10,7 +10,7 @@ and `generate_client` builds a typed Python client from a spec.
 
 from __future__ import annotations
 
-from .check import DEFAULT_LINT_PATH, check_spec, lint_config_for
+from .check import DEFAULT_LINT_PATH, check_spec, lint_config_for, workbook_path
 from .client import ClientResult, generate_client
 from .conform import BINDINGS, Binding, check_conformance, fix_enums
 from .diff import diff_specs
@@ -56,4 +56,5 @@ __all__ = [
     "parse_spec",
     "spec_from_dict",
     "validate_spec",
+    "workbook_path",
 ]

@@ -20,10 +20,21 @@ from .records import RecordSet, load_records
 from .upstream import check_upstream
 from .validate import validate_spec
 
-__all__ = ["DEFAULT_LINT_PATH", "check_spec", "lint_config_for"]
+__all__ = ["DEFAULT_LINT_PATH", "check_spec", "lint_config_for", "workbook_path"]
 
 # Where a workbook keeps its lint severities (relative to the workbook root).
 DEFAULT_LINT_PATH = Path("openapi") / "lint.toml"
+
+
+def workbook_path(settings: Settings, path: Path | str) -> Path:
+    """`path` as given when it exists or is absolute, else relative to the workbook root.
+
+    A notebook opened in JupyterLab runs in notebooks/; its `openapi/...` means the root's.
+    """
+    given = Path(path)
+    if given.is_absolute() or given.exists() or settings.home is None:
+        return given
+    return Path(settings.home) / given
 
 
 def lint_config_for(settings: Settings, path: Path | str | None = None) -> LintConfig:

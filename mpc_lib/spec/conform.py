@@ -170,7 +170,12 @@ def check_conformance(document: SpecDocument, records: RecordSet) -> StageResult
             "conforming": conforming,
             "schema": schema_pointer,
         }
-    details = {"data": records.label, "checked": checked, "notes": list(records.notes)}
+    details = {
+        "data": records.label,
+        "sources": dict(records.sources),
+        "checked": checked,
+        "notes": list(records.notes),
+    }
     return StageResult(STAGE, findings, details=details)
 
 

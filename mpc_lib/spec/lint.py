@@ -8,6 +8,7 @@ valid examples, path parameters, a server + path that doubles a segment).
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -363,19 +364,35 @@ def _at(data: dict[str, Any], pointer: str) -> Any:
         return None
 
 
+def _first_error(document: SpecDocument, schema_pointer: str, value: Any) -> str | None:
+    """Why `value` does not fit the schema at `schema_pointer` (None when it fits)."""
+    try:
+        error = next(iter(instance_validator(document, schema_pointer).iter_errors(value)), None)
+    except Exception:  # a schema the validator cannot read is the validate stage's finding
+        return None
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return (f" at {where}" if where else "") + f": {error.message}"
+
+
 def _examples(document: SpecDocument, emit: _Emit) -> Iterator[Finding]:
     count = 0
+    # The same schema text (its $refs resolving in the same document) judges the same
+    # example the same way: a spec that repeats itself is checked once per pair.
+    verdicts: dict[tuple[str, str], str | None] = {}
     for schema_pointer, example_pointer, value in _example_targets(document):
         try:
-            errors = list(instance_validator(document, schema_pointer).iter_errors(value))
-        except Exception:
+            schema_text = json.dumps(_at(document.data, schema_pointer), sort_keys=True)
+            key = (schema_text, json.dumps(value, sort_keys=True))
+        except (TypeError, ValueError):
+            key = (schema_pointer, example_pointer)
+        if key not in verdicts:
+            verdicts[key] = _first_error(document, schema_pointer, value)
+        reason = verdicts[key]
+        if reason is None:
             continue
-        if not errors:
-            continue
-        error = errors[0]
-        where = "/".join(str(p) for p in error.absolute_path)
-        at = f" at {where}" if where else ""
-        yield emit(f"example does not match its schema{at}: {error.message}", example_pointer)
+        yield emit(f"example does not match its schema{reason}", example_pointer)
         count += 1
         if count >= MAX_EXAMPLE_FINDINGS:
             return

@@ -10,6 +10,7 @@ its walk skips a subtree it has seen, which keeps a 10 MB spec to seconds.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -108,46 +109,50 @@ def _check_refs(document: SpecDocument) -> Iterator[Finding]:
             )
 
 
-def _identity_edges(data: dict[str, Any], pointer: str, node: Any) -> list[str]:
+def _identity_edges(data: dict[str, Any], pointer: str, node: Any) -> list[tuple[str, Any]]:
     """Where a schema *is* something else without nesting: its $ref and its compositions."""
     if not isinstance(node, dict):
         return []
     ref = node.get("$ref")
     if isinstance(ref, str):
-        return [ref[1:]] if ref.startswith("#") else []
+        if not ref.startswith("#"):
+            return []
+        try:
+            return [(ref[1:], resolve_pointer(data, ref[1:]))]
+        except (KeyError, ValueError):
+            return []
     edges = []
     for key in ("allOf", "anyOf", "oneOf"):
         group = node.get(key)
         if isinstance(group, list):
-            edges += [f"{pointer}/{key}/{index}" for index in range(len(group))]
+            edges += [(f"{pointer}/{key}/{index}", item) for index, item in enumerate(group)]
     return edges
 
 
 def _check_cycles(document: SpecDocument) -> Iterator[Finding]:
     """A schema that is itself through $ref/allOf/anyOf/oneOf alone can never be resolved."""
     data = document.data
-    starts = [pointer for pointer, _ in iter_schemas(data)]
-    starts += [ref[1:] for _, ref in iter_refs(data) if ref.startswith("#")]
+    starts = [
+        (pointer, schema)
+        for pointer, schema in iter_schemas(data)
+        if "$ref" in schema or "allOf" in schema or "anyOf" in schema or "oneOf" in schema
+    ]
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     reported: set[frozenset[str]] = set()
-    for start in dict.fromkeys(starts):
+    for start, start_node in starts:
         if state.get(start):
             continue
         path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
+        stack: list[tuple[str, Any, int]] = [(start, start_node, 0)]
         while stack:
-            pointer, index = stack.pop()
+            pointer, node, index = stack.pop()
             if index == 0:
                 state[pointer] = 1
                 path.append(pointer)
-            try:
-                node = resolve_pointer(data, pointer)
-            except (KeyError, ValueError):
-                node = None
             edges = _identity_edges(data, pointer, node)
             if index < len(edges):
-                stack.append((pointer, index + 1))
-                target = edges[index]
+                stack.append((pointer, node, index + 1))
+                target, target_node = edges[index]
                 if state.get(target) == 1:
                     cycle = path[path.index(target) :]
                     if frozenset(cycle) not in reported:
@@ -162,7 +167,7 @@ def _check_cycles(document: SpecDocument) -> Iterator[Finding]:
                             target,
                         )
                 elif not state.get(target):
-                    stack.append((target, 0))
+                    stack.append((target, target_node, 0))
             else:
                 state[pointer] = 2
                 path.pop()
@@ -303,14 +308,137 @@ def _child_key(value: Any, scalar_key: Any) -> Any:
     return id(value) if isinstance(value, (dict, list)) else scalar_key(value)
 
 
+class _IdSet(list):
+    """The validator's "seen ids" list with set membership: its list makes big specs quadratic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: set[int] = set()
+
+    def append(self, item: Any) -> None:
+        self._ids.add(item)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+
+# Keys whose values the OAS meta-schemas only type-check: a schema's shape ignores them.
+_FREE_TEXT = ("description", "title", "summary", "$comment")
+_FREE_VALUE = ("example", "default", "const")
+_NAMED = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+
+
+def _shape(node: Any) -> Any:
+    """A schema with what the meta-schema cannot reject blanked: names, prose, example values.
+
+    Two schemas of one shape pass or fail the meta-schema check together, so a check
+    passed by one shape need not run again (the real schema is checked when it fails).
+    """
+    if isinstance(node, list):
+        return [_shape(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    shaped: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _FREE_TEXT and isinstance(value, str):
+            shaped[key] = ""
+        elif key in _FREE_VALUE:
+            shaped[key] = None
+        elif key == "examples" and isinstance(value, list):
+            shaped[key] = [None] * len(value)
+        elif key == "enum" and isinstance(value, list):
+            shaped[key] = list(range(len(value)))
+        elif key == "required" and isinstance(value, list):
+            shaped[key] = [f"r{index}" for index in range(len(value))]
+        elif key in _NAMED and isinstance(value, dict):
+            shaped[key] = {f"p{index}": _shape(sub) for index, sub in enumerate(value.values())}
+        else:
+            shaped[key] = _shape(value)
+    return shaped
+
+
+# What the validator's walk below a schema can complain about (beyond the meta check):
+# defaults, required names under allOf, and whatever a $ref leads to.
+_WALK_KEYS = frozenset(("default", "allOf", "$ref", "$dynamicRef"))
+
+
+def _quiet(node: Any, seen: dict[int, bool]) -> bool:
+    """Whether the validator's walk below a meta-checked schema can find nothing to report."""
+    if isinstance(node, list):
+        return all(_quiet(item, seen) for item in node)
+    if not isinstance(node, dict):
+        return True
+    ident = id(node)
+    if ident not in seen:
+        seen[ident] = not (_WALK_KEYS & node.keys()) and all(
+            _quiet(value, seen) for value in node.values()
+        )
+    return seen[ident]
+
+
+def _fast_schema_keyword(base: Any) -> Any:
+    """openapi-spec-validator's schema keyword, fast on big specs, with the same findings.
+
+    Its "seen" lists become sets (they made the walk quadratic); a meta-schema check
+    passed by one schema shape is not run again; and the walk below a schema is
+    skipped when nothing in it could be reported (no default, allOf or $ref).  Falls
+    back to `base` unchanged when its internals are not the ones this was written for.
+    """
+    if not hasattr(base, "_validate_schema_meta"):
+        return base
+
+    class _Fast(base):
+        def __init__(self, registry: Any) -> None:
+            super().__init__(registry)
+            self._fast = isinstance(getattr(self, "meta_checked_schema_ids", None), list)
+            if isinstance(getattr(self, "visited_schema_ids", None), list):
+                self.visited_schema_ids = _IdSet()
+            if self._fast:
+                self.meta_checked_schema_ids = _IdSet()
+            self._passed_shapes: set[str] = set()
+            self._quiet: dict[int, bool] = {}
+
+        def __call__(
+            self, schema: Any, require_properties: bool = True, meta_checked: bool = False
+        ) -> Any:
+            value = schema.read_value() if self._fast else None
+            if not (isinstance(value, dict) and _quiet(value, self._quiet)):
+                yield from super().__call__(schema, require_properties, meta_checked)
+                return
+            if meta_checked or id(value) in self.meta_checked_schema_ids:
+                return
+            self.meta_checked_schema_ids.append(id(value))
+            error = self._validate_schema_meta(schema, value)
+            if error is not None:
+                yield error
+
+        def _validate_schema_meta(self, schema: Any, schema_value: Any) -> Any:
+            try:
+                shape = json.dumps(_shape(schema_value), sort_keys=True)
+            except (TypeError, ValueError, RecursionError):
+                shape = None
+            if shape is not None and shape in self._passed_shapes:
+                return None
+            error = super()._validate_schema_meta(schema, schema_value)
+            if error is None and shape is not None:
+                self._passed_shapes.add(shape)
+            return error
+
+    return _Fast
+
+
 def _validator_class(minor: str) -> Any:
     from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
     base = OpenAPIV30SpecValidator if minor == "3.0" else OpenAPIV31SpecValidator
+    keywords = dict(base.keyword_validators)
+    if "schema" in keywords:
+        keywords["schema"] = _fast_schema_keyword(keywords["schema"])
 
     class _LocalOnly(base):  # type: ignore[misc, valid-type]
         # No URL handlers: every $ref was checked to be local, and nothing is ever fetched.
         resolver_handlers: ClassVar[dict[str, Any]] = {}
+        keyword_validators: ClassVar[dict[str, Any]] = keywords
 
     return _LocalOnly
 

@@ -16,7 +16,8 @@ def test_sandbox_serves_every_registered_emulator() -> None:
             root = sandbox.url(name).removesuffix(EMULATORS[name].base_path)
             health = httpx.get(f"{root}/_sandbox/health").json()
             assert health["provider"] == name
-        with pytest.raises(ValueError, match="unknown emulator 'openai'; known: fal, comet, apidog"):
+        known = "unknown emulator 'openai'; known: fal, comet, apidog"
+        with pytest.raises(ValueError, match=known):
             sandbox.url("openai")
     with pytest.raises(ValueError, match="unknown emulator"):
         Sandbox(ports={"openai": 0})
