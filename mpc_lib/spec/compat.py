@@ -33,6 +33,8 @@ class Incompatibility:
 class _Side:
     data: dict[str, Any]
     name: str  # who this side is, for messages: "FAL", "this spec", "the old spec"
+    # how bad it is that the wide side restricts (type or enum) what the narrow side leaves open
+    unrestricted: Severity = "warning"
 
 
 def compare_schemas(
@@ -43,10 +45,16 @@ def compare_schemas(
     wide_doc: dict[str, Any],
     narrow_name: str,
     wide_name: str,
+    unrestricted: Severity = "warning",
 ) -> list[Incompatibility]:
-    """Every way `narrow` admits something `wide` does not: errors first, then warnings."""
+    """Every way `narrow` admits something `wide` does not: errors first, then warnings.
+
+    `unrestricted` is the severity when `wide` restricts a type or enum that `narrow`
+    leaves open: a warning against a provider's loose docs, an error between versions.
+    """
     found: list[Incompatibility] = []
-    _compare(narrow, wide, _Side(narrow_doc, narrow_name), _Side(wide_doc, wide_name), "", found, 0)
+    sides = (_Side(narrow_doc, narrow_name), _Side(wide_doc, wide_name, unrestricted))
+    _compare(narrow, wide, *sides, "", found, 0)
     return sorted(found, key=lambda issue: issue.severity != "error")
 
 
@@ -109,7 +117,7 @@ def _compare(
                 Incompatibility(
                     label,
                     f"{ws.name} allows only {sorted(wide_types)}; {ns.name} sets no type",
-                    "warning",
+                    ws.unrestricted,
                     "type",
                 )
             )
@@ -134,7 +142,7 @@ def _compare(
                 Incompatibility(
                     label,
                     f"{ws.name} allows only {_show(wide_enum)}; {ns.name} allows any value",
-                    "warning",
+                    ws.unrestricted,
                     "enum",
                 )
             )

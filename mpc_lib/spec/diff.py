@@ -193,6 +193,7 @@ def _parameter_changes(
             wide_doc=new.data,
             narrow_name=_OLD,
             wide_name=_NEW,
+            unrestricted="error",  # a new restriction refuses what old clients send
         ):
             yield _issue(
                 new,
@@ -253,6 +254,7 @@ def _body_changes(
             wide_doc=new.data,
             narrow_name=_OLD,
             wide_name=_NEW,
+            unrestricted="error",  # a new restriction refuses what old clients send
         ):
             yield _issue(
                 new,
