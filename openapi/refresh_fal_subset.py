@@ -7,7 +7,7 @@ other published operation.  Run it when FAL publishes a new spec:
     .venv/bin/python openapi/refresh_fal_subset.py [FULL_SPEC_JSON]
 
 The default input is ../shared/seed-data/fal_platform_openapi.json; the test
-`tests/spec/test_upstream.py` checks the shipped subset still equals its parts.
+`tests/spec/test_spec_upstream.py` checks the shipped subset still equals its parts.
 """
 
 from __future__ import annotations

@@ -202,6 +202,7 @@ def mcp_config_command(
     out: Annotated[
         Path | None, typer.Option(help="Write mcp.json here (default: print it).")
     ] = None,
+    as_json: _Json = False,
 ) -> None:
     """The mcp.json that starts apidog-mcp-server for a project or a local spec."""
     from ..apidog import mcp_config, write_mcp_config
@@ -223,7 +224,9 @@ def mcp_config_command(
         )
         if out is not None:
             written = write_mcp_config(config, out)
-    if out is None:
+    if as_json:
+        typer.echo(json.dumps({"config": config, "written": str(written) if out else None}))
+    elif out is None:
         typer.echo(json.dumps(config, indent=2))
     else:
         typer.echo(f"wrote {written}")

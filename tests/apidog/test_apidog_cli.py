@@ -112,3 +112,13 @@ def test_mcp_config_writes_a_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     args = json.loads(out.read_text())["mcpServers"]["apidog"]["args"]
     assert args[-1] == f"--oas={HUB_SPEC}"
+    as_json = _mpc("apidog", "mcp-config", "--project-id", "7", "--format", "vscode", "--json",
+                   env={}, cwd=tmp_path)  # fmt: skip
+    assert _json(as_json) == {
+        "config": {"servers": {"apidog": {
+            "type": "stdio", "command": "npx",
+            "args": ["-y", "apidog-mcp-server@0.0.17", "--project-id=7"],
+            "env": {"APIDOG_ACCESS_TOKEN": "${env:APIDOG_ACCESS_TOKEN}"},
+        }}},
+        "written": None,
+    }  # fmt: skip

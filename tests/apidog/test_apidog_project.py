@@ -78,6 +78,36 @@ def test_a_spec_that_fails_the_gate_is_never_sent(
     assert _imports(sandbox) == []
 
 
+def _unresolvable(spec: dict) -> None:
+    spec["paths"]["/models"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = {
+        "$ref": "#/components/schemas/Nowhere"
+    }
+
+
+def _cycle(spec: dict) -> None:
+    spec["components"]["schemas"]["FalModel"] = {"$ref": "#/components/schemas/FalModelPage"}
+    spec["components"]["schemas"]["FalModelPage"] = {"$ref": "#/components/schemas/FalModel"}
+
+
+def _features_31_in_30(spec: dict) -> None:
+    spec["openapi"] = "3.0.3"  # the hub spec uses type lists and info.summary
+
+
+@pytest.mark.parametrize("damage", [_unresolvable, _cycle, _features_31_in_30])
+def test_bad_input_is_refused_before_anything_is_sent(
+    sandbox: Sandbox, apidog_settings: Settings, tmp_path: Path, damage: object
+) -> None:
+    spec = json.loads(HUB_SPEC.read_text())
+    damage(spec)  # type: ignore[operator]
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(spec, indent=2))
+    with pytest.raises(SpecRejected) as caught:
+        push_spec(apidog_settings, path, apply=True, data=None)
+    first = caught.value.outcome.report.blocking[0]
+    assert first.stage == "validate" and first.line is not None
+    assert _imports(sandbox) == []
+
+
 def test_breaking_the_project_needs_allow_breaking(
     sandbox: Sandbox, apidog_settings: Settings, tmp_path: Path
 ) -> None:
