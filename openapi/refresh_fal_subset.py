@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from mpc_lib.spec.upstream import FAL_USED_PATHS, extract_subset
+from mpc_lib.spec.published import FAL_USED_PATHS, extract_subset
 from mpc_lib.storage import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]

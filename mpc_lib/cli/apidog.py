@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._common import cli_settings, reported_errors
-from .spec import _console, print_findings
+from .spec import print_findings, stdout_console
 
 __all__ = ["apidog_app"]
 
@@ -151,7 +151,7 @@ def _push_exit(outcome: Any) -> int:
 
 
 def _show_push(outcome: Any, apply: bool) -> None:
-    console = _console()
+    console = stdout_console()
     if outcome.note:
         console.print(f"apidog: {escape(outcome.note)}")
     console.print(

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ._common import cli_settings, reported_errors
 
-__all__ = ["print_findings", "spec_app"]
+__all__ = ["print_findings", "spec_app", "stdout_console"]
 
 spec_app = typer.Typer(
     no_args_is_help=True,
@@ -44,7 +44,8 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
 
 
-def _console() -> Console:
+def stdout_console() -> Console:
+    """The console for tables on stdout."""
     # Wide when piped, so a finding stays on one line for grep; a terminal keeps its width.
     return Console(width=None if os.isatty(1) else 200, highlight=False, soft_wrap=False)
 
@@ -74,7 +75,7 @@ def print_findings(findings: list[Any], *, title: str, with_stage: bool) -> None
             escape(finding.message),
         ]
         table.add_row(*([finding.stage, *row] if with_stage else row))
-    console = _console()
+    console = stdout_console()
     if findings:
         console.print(table)
     else:
@@ -106,7 +107,7 @@ def _finish_stage(spec: Path, stage: Any, as_json: bool, *, blocking: bool = Tru
         )
     else:
         print_findings(stage.sorted(), title=f"{stage.stage}: {spec}", with_stage=False)
-        _console().print(_stage_line([stage]))
+        stdout_console().print(_stage_line([stage]))
     if failed:
         raise typer.Exit(1)
 
@@ -164,7 +165,8 @@ def conform(
     if written is not None:
         result.details["fixed_spec"] = str(written)
         if not as_json:
-            _console().print(f"wrote {escape(str(written))} with the drifted enum values added")
+            message = f"wrote {escape(str(written))} with the drifted enum values added"
+            stdout_console().print(message)
     _finish_stage(spec, result, as_json)
 
 
@@ -216,7 +218,7 @@ def check(
     else:
         print_findings(report.findings, title=f"gate: {spec}", with_stage=True)
         verdict = "[green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
-        _console().print(f"{_stage_line(report.stages)} -> {verdict}")
+        stdout_console().print(f"{_stage_line(report.stages)} -> {verdict}")
     raise typer.Exit(report.exit_code)
 
 

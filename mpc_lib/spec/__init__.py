@@ -18,8 +18,9 @@ from .document import Location, SpecDocument, load_spec, parse_spec, spec_from_d
 from .findings import SEVERITIES, STAGES, Finding, GateReport, Severity, StageResult
 from .lint import LINT_RULES, LintConfig, LintRule, lint_spec
 from .merge import merge_openapi
+from .published import UPSTREAMS, load_upstream
 from .records import DATA_CHOICES, RecordSet, load_records
-from .upstream import UPSTREAMS, check_upstream, load_upstream
+from .upstream import check_upstream
 from .validate import validate_spec
 
 __all__ = [

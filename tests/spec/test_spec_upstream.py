@@ -8,7 +8,7 @@ from pathlib import Path
 from spec_fixtures import HUB_SPEC, SpecWriter, minimal
 
 from mpc_lib.spec import check_upstream, load_spec, load_upstream
-from mpc_lib.spec.upstream import FAL_USED_PATHS, extract_subset
+from mpc_lib.spec.published import FAL_USED_PATHS, extract_subset
 
 OP = "/paths/~1models~1pricing/get"
 
