@@ -91,10 +91,10 @@ def apidog_target(settings: Settings, source: str | None = None) -> Iterator[Api
 
     store_path = apidog_dir(settings) / _SANDBOX_STORE
     with Sandbox() as sandbox:
-        if store_path.is_file():
-            stored = read_json(store_path)
-            if isinstance(stored, dict):
-                sandbox.state.stores["apidog"] = stored
+        stored = read_json(store_path) if store_path.is_file() else None
+        if isinstance(stored, dict):
+            sandbox.state.stores["apidog"] = stored
+        before = json.dumps(stored, sort_keys=True)
         note = (
             "no APIDOG_ACCESS_TOKEN: using the built-in Apidog sandbox"
             f" (its project is kept in {store_path})"
@@ -105,8 +105,11 @@ def apidog_target(settings: Settings, source: str | None = None) -> Iterator[Api
                 SANDBOX_PROJECT_ID, note,
             )  # fmt: skip
         finally:
+            # Kept when an import changed it: a dry run or a pull leaves no file behind.
             projects = sandbox.state.stores.get("apidog")
-            if projects:
+            changed = json.dumps(projects, sort_keys=True) != before
+            holds = any(p.get("paths") for p in (projects or {}).values())
+            if projects and changed and (holds or stored is not None):
                 atomic_write_text(store_path, json.dumps(projects, indent=1) + "\n")
 
 

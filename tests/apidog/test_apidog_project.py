@@ -166,3 +166,10 @@ def test_the_gate_runs_on_data_before_a_push(sandbox: Sandbox, apidog_settings: 
     assert conform.status == "pass"
     assert conform.details["sources"] == {"fal": "sandbox", "comet": "sandbox"}
     assert copy.deepcopy(outcome.to_json())["gate"]["passed"] is True
+
+
+def test_a_dry_run_on_the_built_in_sandbox_leaves_no_file(tmp_path: Path) -> None:
+    settings = Settings(outputs_dir=tmp_path / "outputs")
+    push_spec(settings, HUB_SPEC, data=None)
+    pull_spec(settings, tmp_path / "pulled.json")
+    assert not (tmp_path / "outputs" / "apidog" / "sandbox-projects.json").exists()
