@@ -4,13 +4,17 @@ Data flows provider -> client -> registry -> analysis -> notebook:
 `FalClient`/`CometClient` fetch, `sync_catalog` normalises into `ModelRecord`s and
 writes the registry, `diff_registries` says what changed, `run_notebook` drives it all
 from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
+`check_spec` runs the OpenAPI gate over the hub spec and `push_spec` sends it to Apidog
+only when it passes.
 """
 
 from ._version import __version__ as __version__
+from .apidog import ApidogClient, push_spec
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
     AliasError,
+    ApidogImportFailed,
     AuthError,
     ConfigError,
     CostMapError,
@@ -30,6 +34,7 @@ from .errors import (
     SecretLeaked,
     ServerError,
     SpecError,
+    SpecRejected,
     StorageError,
     SyncError,
     TransportError,
@@ -40,9 +45,12 @@ from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
 from .runs import RunIndex, RunRecord, RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
+from .spec import GateReport, SpecDocument, check_spec, load_spec, merge_openapi
 
 __all__ = [
     "AliasError",
+    "ApidogClient",
+    "ApidogImportFailed",
     "AuthError",
     "CometClient",
     "ConfigError",
@@ -50,6 +58,7 @@ __all__ = [
     "EmptyCatalog",
     "FalClient",
     "Fault",
+    "GateReport",
     "GatewayClient",
     "GatewayError",
     "GatewaySelection",
@@ -83,13 +92,19 @@ __all__ = [
     "ServerError",
     "Settings",
     "Source",
+    "SpecDocument",
     "SpecError",
+    "SpecRejected",
     "StorageError",
     "SyncError",
     "SyncReport",
     "TransportError",
+    "check_spec",
     "diff_registries",
     "load_registry",
+    "load_spec",
+    "merge_openapi",
+    "push_spec",
     "run_notebook",
     "sync_catalog",
 ]
