@@ -312,8 +312,12 @@ class Settings(BaseModel):
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some fields changed, validated like the constructor."""
-        current: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        """A copy with some fields changed, validated like the constructor.
+
+        Fields that were never set stay unset in the copy (`model_fields_set`), so a
+        question like "was MPC_GATEWAY_URL configured?" has the same answer after it.
+        """
+        current: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
         return type(self)(**{**current, **changes})
 
     # --- questions -------------------------------------------------------------------
