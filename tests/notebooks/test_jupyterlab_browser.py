@@ -127,8 +127,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     browser: Any,
     lab: dict[str, Any],
     widget_renderer: Path,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    headless_runs: Any,
 ) -> None:
     case = WORKBOOK[name]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -155,7 +154,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     finally:
         context.close()
 
-    report = _run_headless(name, case, tmp_path, service_env(case, request))
+    report = headless_runs(name).html_path
     offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     reached: list[str] = []
 
@@ -203,21 +202,6 @@ def _screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000  # a blank page compresses to far less
     print(f"screenshot: {path}")
-
-
-def _run_headless(
-    name: str, case: WorkbookNotebook, tmp_path: Path, services: dict[str, str]
-) -> Path:
-    """`mpc run NAME` on the sandbox; the path of its HTML report."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"), **services)
-    params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return Path(json.loads(done.stdout.splitlines()[-1])["outputs"]["html"])
 
 
 def _settings(path: Path, values: dict[str, Any]) -> None:
