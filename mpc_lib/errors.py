@@ -17,7 +17,10 @@
     │   └── RegistryLocked     another sync held the registry lock past the timeout
     ├── StorageError           the disk refused a read or write (permissions, space)
     ├── SpecError              a malformed OpenAPI document
-    └── NotebookError          a notebook run failed in a cell
+    ├── NotebookError          a notebook run failed in a cell
+    └── StackError             the stack could not be brought up, checked or stopped
+        ├── EngineUnavailable  no container engine (or Compose v2) answers
+        └── StackUnhealthy     services not healthy within the timeout, or dead at start
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
 `exit_code`, which the CLI uses (0 ok, 1 OS or lock, 2 bad input, 3 error answer,
@@ -35,6 +38,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "EmptyCatalog",
+    "EngineUnavailable",
     "MpcError",
     "NotFound",
     "NotebookError",
@@ -47,6 +51,8 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "SpecError",
+    "StackError",
+    "StackUnhealthy",
     "StorageError",
     "SyncError",
     "TransportError",
@@ -250,6 +256,28 @@ class NotebookError(MpcError):
         message = f"notebook {notebook} failed in {where}: {ename}: {evalue}"
         if output_path is not None:
             message += f" (executed notebook: {output_path})"
+        super().__init__(message)
+
+
+class StackError(MpcError):
+    """The stack could not be brought up, checked or stopped; the message names the service."""
+
+    exit_code = 1
+
+
+class EngineUnavailable(StackError):
+    """No container engine answers (or it has no Compose v2): nothing to run containers on."""
+
+    exit_code = 4
+
+
+class StackUnhealthy(StackError):
+    """Services did not turn healthy within the timeout, or exited while starting."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, services: Mapping[str, str]) -> None:
+        self.services = dict(services)
         super().__init__(message)
 
 

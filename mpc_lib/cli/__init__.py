@@ -19,6 +19,7 @@ from .catalog import registry_app, sync
 from .health import health
 from .runs import run
 from .sandbox import sandbox_app
+from .stack import stack_app
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,7 @@ app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options"
 app.command()(health)
 app.add_typer(registry_app, name="registry")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(stack_app, name="stack")
 
 
 @app.callback()
