@@ -29,8 +29,8 @@ from .compose import COMPOSE_MIN_VERSION, STACK_INSTALL_HINT, compose_binary, va
 from .core import api_url, gateway_url
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
 from .envfile import check_env
-from .local import port_holder
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
+from .processes import port_holder
 
 __all__ = ["DoctorReport", "DoctorRow", "Mode", "RowStatus", "resolve_mode", "run_doctor"]
 

@@ -26,8 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -44,10 +42,16 @@ from ..config import Settings
 from ..errors import ConfigError, StackError, StackUnhealthy
 from ..storage import atomic_write_json
 from .probe import HttpProbe
+from .processes import (
+    check_port_free,
+    child_environment,
+    detached_options,
+    find_tokened,
+    rotate_log,
+    terminate,
+)
 
 __all__ = [
-    "LOG_KEEP",
-    "LOG_MAX_BYTES",
     "LocalStack",
     "ServiceSpec",
     "ServiceState",
@@ -55,19 +59,15 @@ __all__ = [
     "StopResult",
     "UpReport",
     "UpResult",
-    "port_holder",
 ]
 
 log = logging.getLogger("mpc_lib.stack")
 
-LOG_MAX_BYTES = 5_000_000
-LOG_KEEP = 3
-TOKEN_VAR = "MPC_STACK_TOKEN"
 _POLL_S = 0.1
 _LOCK_TIMEOUT_S = 60.0
 _TAIL_LINES = 12
 
-ServiceState = Literal["healthy", "unhealthy", "dead", "stopped"]
+ServiceState = Literal["healthy", "unhealthy", "running", "dead", "stopped"]
 UpAction = Literal["started", "restarted", "already running", "waited"]
 Progress = Callable[[str, str], None]
 
@@ -110,7 +110,7 @@ class ServiceStatus:
     @property
     def alive(self) -> bool:
         """Its process runs (healthy or not)."""
-        return self.state in ("healthy", "unhealthy")
+        return self.state in ("healthy", "unhealthy", "running")
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON-ready data."""
@@ -188,6 +188,8 @@ class _Record:
     token: str
     argv: list[str]
     started_at: str
+    health_url: str = ""
+    url: str | None = None
 
     @classmethod
     def read(cls, path: Path) -> _Record | None:
@@ -200,6 +202,8 @@ class _Record:
                 token=str(data["token"]),
                 argv=[str(arg) for arg in data["argv"]],
                 started_at=str(data["started_at"]),
+                health_url=str(data.get("health_url") or ""),
+                url=data.get("url"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -269,8 +273,11 @@ class LocalStack:
         health_url = spec.health_url if spec else ""
         url = spec.url if spec else None
         log_path = self.log_file(name)
-        _rotate(log_path)
+        rotate_log(log_path)
         record = _Record.read(self.pid_file(name))
+        if record is not None and record.health_url:
+            # Probe what was started (the spec may have changed since).
+            health_url, url = record.health_url, record.url
         if record is None:
             if self.pid_file(name).exists():
                 return ServiceStatus(
@@ -286,9 +293,9 @@ class LocalStack:
         if prober is None or not health_url:
             return ServiceStatus(
                 name,
-                "healthy",
+                "running",
                 record.pid,
-                "running (not probed)",
+                "running (health not probed)",
                 health_url,
                 url,
                 log_path,
@@ -440,12 +447,12 @@ class LocalStack:
 
     def _spawn(self, spec: ServiceSpec) -> int:
         if spec.port is not None:
-            _check_port_free(spec.name, spec.port)
+            check_port_free(spec.name, spec.port)
         token = f"{self.project_id}/{spec.name}/{uuid.uuid4().hex}"
-        env = _child_environment(spec.env, token)
+        env = child_environment(spec.env, token)
         log_path = self.log_file(spec.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        _rotate(log_path)
+        rotate_log(log_path)
         with log_path.open("ab") as out:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             out.write(f"--- {stamp} mpc stack: starting {spec.name}\n".encode())
@@ -458,7 +465,7 @@ class LocalStack:
                     stdin=subprocess.DEVNULL,
                     cwd=spec.cwd,
                     env=env,
-                    **_detached(),
+                    **detached_options(),
                 )
             except OSError as exc:
                 raise StackError(f"{spec.name}: cannot start {spec.argv[0]}: {exc}") from exc
@@ -474,6 +481,8 @@ class LocalStack:
             "token": token,
             "argv": list(spec.argv),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "health_url": spec.health_url,
+            "url": spec.url,
         }
         atomic_write_json(self.pid_file(spec.name), record)
         log.info("stack: started %s (pid %d): %s", spec.name, child.pid, " ".join(spec.argv))
@@ -501,25 +510,10 @@ class LocalStack:
         return text.splitlines()[-lines:] if lines else []
 
     def follow(self, name: str, *, poll_s: float = 0.25) -> Iterator[str]:
-        """New lines of a service's log as they are written (survives rotation)."""
+        """Lines written to a service's log from now on, as they come (survives rotation)."""
         path = self.log_file(name)
-        position = path.stat().st_size if path.exists() else 0
-        pending = b""
-        while True:
-            size = path.stat().st_size if path.exists() else 0
-            if size < position:
-                position = 0  # rotated: the file was truncated
-            if size > position:
-                with path.open("rb") as handle:
-                    handle.seek(position)
-                    chunk = handle.read(size - position)
-                position = size
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield line.decode("utf-8", errors="replace")
-            else:
-                time.sleep(poll_s)
+        start = path.stat().st_size if path.exists() else 0
+        return _follow(path, start, poll_s)
 
     # --- down ------------------------------------------------------------------------------
 
@@ -534,9 +528,9 @@ class LocalStack:
             results = [self._stop_service(name) for name in reversed(chosen)]
             if not names:
                 # Anything else carrying this stack's token (a service since renamed).
-                leftovers = _tokened(f"{self.project_id}/")
+                leftovers = find_tokened(f"{self.project_id}/")
                 if leftovers:
-                    _terminate(leftovers, self.grace_s)
+                    terminate(leftovers, self.grace_s)
         return list(reversed(results))
 
     def restart(
@@ -560,11 +554,11 @@ class LocalStack:
                 with contextlib.suppress(psutil.Error):
                     for child in root.children(recursive=True):
                         procs[child.pid] = child
-        for proc in _tokened(f"{self.project_id}/{name}/"):
+        for proc in find_tokened(f"{self.project_id}/{name}/"):
             procs.setdefault(proc.pid, proc)
         outcome: Literal["stopped", "killed", "not running", "stale pid file removed"]
         if procs:
-            killed = _terminate(list(procs.values()), self.grace_s)
+            killed = terminate(list(procs.values()), self.grace_s)
             outcome = "killed" if killed else "stopped"
         else:
             outcome = "stale pid file removed" if path.exists() else "not running"
@@ -577,101 +571,20 @@ class LocalStack:
         return StopResult(name, outcome, tuple(sorted(procs)))
 
 
-def _child_environment(extra: Mapping[str, str], token: str) -> dict[str, str]:
-    """Our environment (PATH, keys, MPC_*), the service's additions, and the token."""
-    env = dict(os.environ)  # the child runs as we would: it inherits, we only add
-    env.update(extra)
-    env[TOKEN_VAR] = token
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _detached() -> dict[str, Any]:
-    """Popen options that keep a service running after we exit, and out of our Ctrl-C."""
-    if os.name == "posix":
-        return {"start_new_session": True}
-    flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(
-        subprocess, "DETACHED_PROCESS", 0
-    )
-    return {"creationflags": flags}
-
-
-def _check_port_free(name: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            holder = port_holder(port)
-            who = f" by {holder}" if holder else ""
-            raise StackError(
-                f"{name}: port {port} is in use{who}; stop it or choose another port"
-            ) from None
-
-
-def port_holder(port: int) -> str | None:
-    """`pid 123 (python3)` listening on `port`, when the OS lets us see it."""
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
-        return None
-    for conn in connections:
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            if conn.pid is None:
-                return "another process"
-            try:
-                return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-            except psutil.Error:
-                return f"pid {conn.pid}"
-    return None
-
-
-def _tokened(prefix: str) -> list[psutil.Process]:
-    """Every process whose environment carries a stack token starting with `prefix`."""
-    found = []
-    me = os.getpid()
-    for proc in psutil.process_iter():
-        if proc.pid == me:
-            continue
-        try:
-            token = proc.environ().get(TOKEN_VAR, "")
-        except (psutil.Error, OSError):
-            continue
-        if token.startswith(prefix):
-            found.append(proc)
-    return found
-
-
-def _terminate(procs: Sequence[psutil.Process], grace_s: float) -> bool:
-    """SIGTERM all, SIGKILL what is left after `grace_s`; True when something was killed."""
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _gone, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    if alive:
-        psutil.wait_procs(alive, timeout=5)
-    return bool(alive)
-
-
-def _rotate(path: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> bool:
-    """Past `max_bytes`: shift `.1`..`.keep`, copy the log to `.1`, truncate it in place.
-
-    The service keeps its file open in append mode, so its next line lands at the start
-    of the emptied file and nothing it writes is lost.
-    """
-    try:
-        if path.stat().st_size <= max_bytes:
-            return False
-    except OSError:
-        return False
-    for index in range(keep - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{index}")
-        if older.exists():
-            os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
-    shutil.copyfile(path, path.with_name(f"{path.name}.1"))
-    with path.open("r+b") as handle:
-        handle.truncate(0)
-    return True
+def _follow(path: Path, position: int, poll_s: float) -> Iterator[str]:
+    pending = b""
+    while True:
+        size = path.stat().st_size if path.exists() else 0
+        if size < position:
+            position = 0  # rotated: the file was truncated
+        if size > position:
+            with path.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read(size - position)
+            position = size
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line.decode("utf-8", errors="replace")
+        else:
+            time.sleep(poll_s)

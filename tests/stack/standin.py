@@ -56,9 +56,10 @@ def main() -> None:
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     server = uvicorn.Server(
-        uvicorn.Config(build_app(args.upstream), host="127.0.0.1", port=args.port,
-                       log_level="warning")
-    )  # fmt: skip
+        uvicorn.Config(
+            build_app(args.upstream), host="127.0.0.1", port=args.port, log_level="warning"
+        )
+    )
     child = None
     if args.child:
         child = subprocess.Popen(
