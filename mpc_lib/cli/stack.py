@@ -149,7 +149,9 @@ def up(
 
     def progress(service: str, state: str) -> None:
         stderr.print(
-            f"{time.monotonic() - started:6.1f}s  {service}: {escape(state)}", highlight=False
+            f"{time.monotonic() - started:6.1f}s  {service}: {escape(state)}",
+            highlight=False,
+            soft_wrap=True,
         )
 
     with reported_errors():
@@ -164,12 +166,14 @@ def up(
             progress=progress,
             smoke=smoke,
             smoke_model=model,
+            on_mode=lambda chosen_mode, why: stderr.print(
+                f"mode: {chosen_mode} ({escape(why)})", highlight=False, soft_wrap=True
+            ),
         )
     took = time.monotonic() - started
     if as_json:
         typer.echo(json.dumps({**run.to_json(), "duration_s": round(took, 2)}))
     else:
-        typer.echo(f"mode: {run.mode} ({run.reason})")
         if run.noop:
             typer.echo("already up and healthy: nothing to do")
         else:
@@ -294,7 +298,7 @@ def restart(
 
 
 def _progress_line(service: str, state: str) -> None:
-    stderr.print(f"{service}: {escape(state)}", highlight=False)
+    stderr.print(f"{service}: {escape(state)}", highlight=False, soft_wrap=True)
 
 
 @stack_app.command("down")
@@ -317,7 +321,7 @@ def down(
         mode, outcome = take_down(settings, _mode(local, engine), volumes=volumes, grace_s=grace)
     if isinstance(outcome, str):
         data: dict[str, Any] = {"mode": mode, "result": outcome}
-        text = f"{mode or 'nothing'}: {outcome}"
+        text = f"{mode}: {outcome}" if mode else f"nothing is up ({outcome})"
     else:
         data = {"mode": mode, "services": [result.to_json() for result in outcome]}
         text = (

@@ -161,10 +161,16 @@ def bring_up(
     progress: Progress | None = None,
     smoke: bool = True,
     smoke_model: str = DEFAULT_SMOKE_MODEL,
+    on_mode: Callable[[RunMode, str], None] | None = None,
 ) -> StackRun:
-    """Choose the mode, bring the profiles up, wait until healthy, then smoke-test."""
+    """Choose the mode, bring the profiles up, wait until healthy, then smoke-test.
+
+    `on_mode(mode, why)` hears the choice before anything starts.
+    """
     chosen, reason = choose_mode(mode, profiles)
     log.info("stack: %s (%s)", chosen, reason)
+    if on_mode is not None:
+        on_mode(chosen, reason)
     run = StackRun(chosen, reason, tuple(profiles))
     if chosen == "local":
         run.local = local_stack(settings).up(

@@ -280,7 +280,9 @@ class ComposeStack:
     def down(self, *, volumes: bool = False, timeout_s: int = 10) -> None:
         """Stop and remove the project's containers and network; volumes only when asked."""
         with self._mapped("down"):
-            self.client.compose.down(volumes=volumes, timeout=timeout_s, remove_orphans=True)
+            self.client.compose.down(
+                volumes=volumes, timeout=timeout_s, remove_orphans=True, quiet=True
+            )
 
     def _mapped(self, verb: str) -> _EngineErrors:
         return _EngineErrors(self.engine, verb)

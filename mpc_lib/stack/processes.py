@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,13 +112,37 @@ def terminate(procs: Sequence[psutil.Process], grace_s: float) -> bool:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.terminate()
-    _gone, alive = psutil.wait_procs(procs, timeout=grace_s)
+    alive = _wait_gone(procs, grace_s)
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     if alive:
-        psutil.wait_procs(alive, timeout=5)
+        _wait_gone(alive, 5.0)
     return bool(alive)
+
+
+def _gone(proc: psutil.Process) -> bool:
+    """Exited: no such process, or a zombie waiting for a parent that is not us."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(procs: Sequence[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Wait up to `timeout_s` for `procs` to exit; the ones still running."""
+    deadline = time.monotonic() + timeout_s
+    alive = list(procs)
+    while alive:
+        # Reaps our own children as they exit; other processes' zombies count as gone.
+        _done, alive = psutil.wait_procs(alive, timeout=0)
+        alive = [proc for proc in alive if not _gone(proc)]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return alive
 
 
 def rotate_log(path: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> bool:

@@ -329,3 +329,16 @@ def test_tail_and_follow_read_the_service_log(make_stack) -> None:
     with stack.log_file("api").open("ab") as out:
         out.write(b"a new line\n")
     assert next(follower) == "a new line"
+
+
+def test_restart_replaces_one_service_and_leaves_the_other(make_stack) -> None:
+    stack = make_stack([standin_spec(free_port(), name="a"), standin_spec(free_port(), name="b")])
+    stack.up(timeout_s=30)
+    before = {name: _pid(stack, name) for name in ("a", "b")}
+    report = stack.restart(["b"], timeout_s=30)
+    assert [(r.name, r.action) for r in report.services] == [
+        ("a", "already running"),
+        ("b", "started"),
+    ]
+    assert _pid(stack, "a") == before["a"] and _pid(stack, "b") != before["b"]
+    _wait_dead(before["b"])
