@@ -10,10 +10,12 @@ from ._version import __version__ as __version__
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
+    AliasError,
     AuthError,
     ConfigError,
     EmptyCatalog,
     EngineUnavailable,
+    GatewayError,
     MpcError,
     NotebookError,
     NotFound,
@@ -24,6 +26,8 @@ from .errors import (
     RegistryError,
     RegistryLocked,
     ResponseFormatError,
+    RunLocked,
+    SecretLeaked,
     ServerError,
     SpecError,
     StackError,
@@ -32,13 +36,15 @@ from .errors import (
     SyncError,
     TransportError,
 )
+from .gateway import GatewayClient, GatewaySelection
 from .http import HttpCore, RetryPolicy
 from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
-from .runs import RunResult, run_notebook
+from .runs import RunIndex, RunRecord, RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
 
 __all__ = [
+    "AliasError",
     "AuthError",
     "CometClient",
     "ConfigError",
@@ -46,6 +52,9 @@ __all__ = [
     "EngineUnavailable",
     "FalClient",
     "Fault",
+    "GatewayClient",
+    "GatewayError",
+    "GatewaySelection",
     "HttpCore",
     "ModelChange",
     "ModelRecord",
@@ -65,10 +74,14 @@ __all__ = [
     "RegistryStore",
     "ResponseFormatError",
     "RetryPolicy",
+    "RunIndex",
+    "RunLocked",
+    "RunRecord",
     "RunResult",
     "Sandbox",
     "SandboxData",
     "Secret",
+    "SecretLeaked",
     "ServerError",
     "Settings",
     "Source",

@@ -18,7 +18,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -35,7 +35,9 @@ from .errors import ConfigError, describe_validation_error
 from .providers import PROVIDERS, provider_spec
 
 __all__ = [
+    "DEFAULT_API_URL",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_GATEWAY_URL",
     "DEFAULT_OUTPUTS_DIR",
     "SOURCES",
     "Secret",
@@ -45,8 +47,10 @@ __all__ = [
     "load_env_file",
 ]
 
-Source = Literal["auto", "live", "sandbox"]
-SOURCES: tuple[str, ...] = ("auto", "live", "sandbox")
+# auto: live where a key is set, else the sandbox; gateway: through the LiteLLM gateway's
+# pass-through routes, which hold the provider keys.
+Source = Literal["auto", "live", "sandbox", "gateway"]
+SOURCES: tuple[str, ...] = ("auto", "live", "sandbox", "gateway")
 
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
@@ -58,6 +62,10 @@ DEFAULT_RETRY_BACKOFF_S = 0.25
 DEFAULT_CONCURRENCY = 24
 DEFAULT_SNAPSHOT_KEEP = 30
 DEFAULT_LOCK_TIMEOUT_S = 30.0
+DEFAULT_RUN_LOCK_TIMEOUT_S = 300.0
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:4000"
+DEFAULT_API_URL = "http://127.0.0.1:3000"
+DEFAULT_API_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class Secret(SecretStr):
@@ -165,8 +173,22 @@ class Settings(BaseModel):
     health_max_age_h: _Finite = _env("MPC_HEALTH_MAX_AGE_H", default=26.0, gt=0, le=24 * 365)
     health_max_unpriced: _Finite = _env("MPC_HEALTH_MAX_UNPRICED", default=0.10, ge=0, le=1)
     health_max_drift: _Finite = _env("MPC_HEALTH_MAX_DRIFT", default=0.05, ge=0, le=1)
+    run_lock_timeout_s: _Finite = _env(
+        "MPC_RUN_LOCK_TIMEOUT_S", default=DEFAULT_RUN_LOCK_TIMEOUT_S, ge=0, le=86400
+    )
+    runs_keep_days: int | None = _env("MPC_RUNS_KEEP_DAYS", default=None, ge=1, le=100_000)
+    cache_dir: Path | None = _env("MPC_CACHE_DIR", default=None)
     sandbox_snapshot: Path | None = _env("MPC_SANDBOX_SNAPSHOT", default=None)
     sandbox_latency_ms: _Finite = _env("MPC_SANDBOX_LATENCY_MS", default=0.0, ge=0, le=600_000)
+    gateway_url: _HttpUrl = _env("MPC_GATEWAY_URL", default=DEFAULT_GATEWAY_URL)
+    api_url: _HttpUrl = _env("MPC_API_URL", default=DEFAULT_API_URL)
+    # Bearer key MPC-API requires of its callers; unset, MPC-API serves loopback only.
+    api_key: Secret | None = _env("MPC_API_KEY", default=None)
+    api_max_body_bytes: int = _env(
+        "MPC_API_MAX_BODY_BYTES", default=DEFAULT_API_MAX_BODY_BYTES, ge=1024, le=1 << 30
+    )
+    # The gateway's master key: what MPC-API and `--source gateway` present to LiteLLM.
+    gateway_key: Secret | None = _env("LITELLM_MASTER_KEY", default=None)
     env_file: Path | None = Field(default=None, exclude=True)
 
     def __init__(self, **values: Any) -> None:
@@ -199,11 +221,16 @@ class Settings(BaseModel):
         home = values.get("home")
         home = Path(home).expanduser().resolve() if home else find_home()
         values["home"] = home
-        for name in ("outputs_dir", "sandbox_snapshot"):
+        for name in ("outputs_dir", "sandbox_snapshot", "cache_dir"):
             if isinstance(values.get(name), (str, Path)) and str(values[name]):
                 values[name] = home / Path(values[name]).expanduser()
         values.setdefault("outputs_dir", home / DEFAULT_OUTPUTS_DIR)
         return values
+
+    @field_validator("api_key", "gateway_key")
+    @classmethod
+    def _blank_is_unset(cls, key: Secret | None) -> Secret | None:
+        return key if key is not None and key.get_secret_value().strip() else None
 
     @field_validator("keys")
     @classmethod
@@ -277,14 +304,26 @@ class Settings(BaseModel):
         provider_spec(provider)
         return self.base_urls[provider]
 
-    def source_for(self, provider: str, override: str | None = None) -> Literal["live", "sandbox"]:
-        """Resolve auto/live/sandbox for one provider: auto means live when its key is set."""
+    def source_for(
+        self, provider: str, override: str | None = None
+    ) -> Literal["live", "sandbox", "gateway"]:
+        """Resolve auto/live/sandbox/gateway for one provider: auto is live when its key is set.
+
+        gateway needs the gateway's master key (LITELLM_MASTER_KEY), not the provider's.
+        """
         spec = provider_spec(provider)
         source = override or self.source
         if source not in SOURCES:
             raise ConfigError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
         if source == "sandbox":
             return "sandbox"
+        if source == "gateway":
+            if self.gateway_key is None:
+                raise ConfigError(
+                    "source is gateway but LITELLM_MASTER_KEY is not set "
+                    "(`mpc gateway serve` generates one into the workbook's .env)"
+                )
+            return "gateway"
         has_key = self.key_for(provider) is not None
         if source == "live":
             if not has_key:
@@ -297,10 +336,24 @@ class Settings(BaseModel):
         env: dict[str, str] = {}
         for name in type(self).model_fields:
             var, value = _env_var(name), getattr(self, name)
-            if not var or value is None:
+            if not var or value is None or isinstance(value, SecretStr):
                 continue
             env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
         env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})
+        return env
+
+    def secret_env(self) -> dict[str, str]:
+        """The secret settings (not provider keys) as variables, blank when unset.
+
+        For a child process that must act as the caller (a notebook kernel): a blank
+        value beats one in the child's own .env.
+        """
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            var = _env_var(name)
+            if var and _is_secret_field(name):
+                value = getattr(self, name)
+                env[var] = value.reveal() if value is not None else ""
         return env
 
     def __repr__(self) -> str:
@@ -329,6 +382,14 @@ def _variable(loc: tuple[Any, ...]) -> str:
     return _env_var(head) or head
 
 
+def _is_secret_field(field_name: str) -> bool:
+    """Whether a settings field holds a `Secret` (never shown, never in `public_env`)."""
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return False
+    return field.annotation is Secret or Secret in get_args(field.annotation)
+
+
 def _env_var(field_name: str) -> str | None:
     """The environment variable a settings field is read from, if any."""
     field = Settings.model_fields.get(field_name)
@@ -344,7 +405,9 @@ def _explain(exc: ValidationError) -> str:
         value = error.get("input")
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
-        if isinstance(value, (dict, BaseModel)) or (loc and str(loc[0]) in ("keys",)):
+        if isinstance(value, (dict, BaseModel)) or (
+            loc and (str(loc[0]) == "keys" or _is_secret_field(str(loc[0])))
+        ):
             shown = ""
         else:
             shown = f"={value!r}"

@@ -2,6 +2,7 @@
 
     MpcError
     ├── ConfigError            a bad setting, parameter or .env line
+    │   └── AliasError         an MPC-API alias names a model the registry or gateway lacks
     ├── TransportError         no answer arrived (timeout, refused, dropped)
     ├── ProviderError          an error answer arrived (3xx/4xx/5xx)
     │   ├── Redirected         3xx: never followed, the message names the Location
@@ -17,15 +18,18 @@
     │   └── RegistryLocked     another sync held the registry lock past the timeout
     ├── StorageError           the disk refused a read or write (permissions, space)
     ├── SpecError              a malformed OpenAPI document
-    ├── NotebookError          a notebook run failed in a cell
+    ├── NotebookError          a notebook run failed in a cell (or hit its deadline)
+    ├── GatewayError           the LiteLLM gateway process would not start, or died
+    ├── RunLocked              another run of the same notebook held its lock past the timeout
+    ├── SecretLeaked           a run wrote a configured secret (redacted in place)
     └── StackError             the stack could not be brought up, checked or stopped
         ├── EngineUnavailable  no container engine (or Compose v2) answers
         └── StackUnhealthy     services not healthy within the timeout, or dead at start
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
 `exit_code`, which the CLI uses (0 ok, 1 OS or lock, 2 bad input, 3 error answer,
-4 no answer, 5 malformed answer or file, 6 notebook cell), and messages never
-contain secrets.
+4 no answer, 5 malformed answer or file, 6 notebook cell, 7 a secret in a run's
+outputs), and messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AliasError",
     "AuthError",
     "ConfigError",
     "EmptyCatalog",
     "EngineUnavailable",
+    "GatewayError",
     "MpcError",
     "NotFound",
     "NotebookError",
@@ -49,6 +55,8 @@ __all__ = [
     "RegistryError",
     "RegistryLocked",
     "ResponseFormatError",
+    "RunLocked",
+    "SecretLeaked",
     "ServerError",
     "SpecError",
     "StackError",
@@ -70,6 +78,10 @@ class ConfigError(MpcError):
     """A setting, parameter or env-file line is missing or malformed."""
 
     exit_code = 2
+
+
+class AliasError(ConfigError):
+    """An alias of MPC-API names a model missing from the registry or the gateway config."""
 
 
 class TransportError(MpcError):
@@ -234,6 +246,12 @@ class SpecError(MpcError):
     exit_code = 5
 
 
+class GatewayError(MpcError):
+    """The gateway process exited or did not answer in time; the message quotes its last log."""
+
+    exit_code = 4
+
+
 class NotebookError(MpcError):
     """A notebook cell raised; the executed notebook was still written to `output_path`."""
 
@@ -246,12 +264,14 @@ class NotebookError(MpcError):
         ename: str,
         evalue: str,
         output_path: Path | None,
+        cell_source: str | None = None,
     ) -> None:
         self.notebook = notebook
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
         self.output_path = output_path
+        self.cell_source = cell_source
         where = f"cell {cell_index}" if cell_index is not None else "kernel"
         message = f"notebook {notebook} failed in {where}: {ename}: {evalue}"
         if output_path is not None:
@@ -279,6 +299,32 @@ class StackUnhealthy(StackError):
     def __init__(self, message: str, services: Mapping[str, str]) -> None:
         self.services = dict(services)
         super().__init__(message)
+class RunLocked(MpcError):
+    """Another run of the same notebook held its lock for longer than the lock timeout."""
+
+    exit_code = 1
+
+    def __init__(self, notebook: str, waited_s: float, lock_path: Path, holder: str) -> None:
+        self.notebook = notebook
+        self.waited_s = waited_s
+        self.lock_path = lock_path
+        super().__init__(
+            f"notebook {notebook} is already running ({holder}); gave up after waiting "
+            f"{waited_s:g}s (lock {lock_path}; MPC_RUN_LOCK_TIMEOUT_S sets the wait)"
+        )
+
+
+class SecretLeaked(MpcError):
+    """A run wrote a configured secret into its outputs; it was redacted in place."""
+
+    exit_code = 7
+
+    def __init__(self, notebook: str, hits: Mapping[str, list[str]], also: str = "") -> None:
+        self.notebook = notebook
+        self.hits = {path: list(names) for path, names in hits.items()}
+        where = "; ".join(f"{path} ({', '.join(names)})" for path, names in self.hits.items())
+        message = f"notebook {notebook} wrote a secret, now redacted, to: {where}"
+        super().__init__(message + (f"; also: {also}" if also else ""))
 
 
 def describe_validation_error(error: Mapping[str, Any]) -> str:

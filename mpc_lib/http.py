@@ -27,11 +27,11 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import quote
 
 import httpx
@@ -53,8 +53,11 @@ from .storage import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
+    "AsyncHttpCore",
+    "AsyncUpstream",
     "HttpCore",
     "ProviderClient",
+    "QueryLists",
     "QueryValue",
     "RetryPolicy",
     "build_client",
@@ -64,6 +67,9 @@ __all__ = [
 log = logging.getLogger("mpc_lib.http")
 
 QueryValue = str | int | float | bool | Sequence[str] | None
+# How a list goes into a query: `a=1&a=2` (repeat) or `a=1,2` (comma), for a route such as
+# the gateway's pass-through that keeps only the last of repeated keys.
+QueryLists = Literal["repeat", "comma"]
 _Scalar = str | int | float | bool | None
 
 # Connection-level failures that are worth another try; the rest are our own misuse.
@@ -179,13 +185,17 @@ def build_client(settings: Settings, transport: httpx.BaseTransport | None = Non
     )
 
 
-def _clean_params(params: Mapping[str, QueryValue] | None) -> list[tuple[str, _Scalar]]:
-    """Query pairs without None values; sequences become repeated keys."""
+def _clean_params(
+    params: Mapping[str, QueryValue] | None, lists: QueryLists = "repeat"
+) -> list[tuple[str, _Scalar]]:
+    """Query pairs without None values; sequences become repeated keys (or one comma list)."""
     pairs: list[tuple[str, _Scalar]] = []
     for name, value in (params or {}).items():
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)) and lists == "comma":
+            pairs.append((name, ",".join(str(item) for item in value)))
+        elif isinstance(value, (list, tuple)):
             pairs.extend((name, str(item)) for item in value)
         elif isinstance(value, bool):
             pairs.append((name, "true" if value else "false"))
@@ -257,8 +267,13 @@ class HttpCore:
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         payload_dir: Path | None = None,
+        query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> None:
         self.provider = provider
+        self.query_lists = query_lists
+        # Through an intermediary (the gateway), calls to public endpoints still need its key.
+        self.key_on_public = key_on_public
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.payload_dir = payload_dir
@@ -280,6 +295,8 @@ class HttpCore:
         key: Secret | None,
         scheme: AuthScheme,
         client: httpx.Client | None = None,
+        query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> HttpCore:
         """A core built from `settings`: client, timeouts, retries, deadline, payload folder."""
         core = cls(
@@ -287,6 +304,8 @@ class HttpCore:
             base_url,
             key=key,
             scheme=scheme,
+            query_lists=query_lists,
+            key_on_public=key_on_public,
             client=client or build_client(settings),
             retry=RetryPolicy(
                 max_retries=settings.max_retries,
@@ -321,9 +340,17 @@ class HttpCore:
         response = self.request("GET", path, params=params, auth=auth, retry=retry)
         return self._parse_json(response, path)
 
-    def post_json(self, path: str, body: Any, *, auth: bool = True) -> Any:
+    def post_json(
+        self,
+        path: str,
+        body: Any,
+        *,
+        auth: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """POST a JSON body to `path` and return the parsed JSON answer."""
-        return self._parse_json(self.request("POST", path, json_body=body, auth=auth), path)
+        response = self.request("POST", path, json_body=body, auth=auth, headers=headers)
+        return self._parse_json(response, path)
 
     def request(
         self,
@@ -334,17 +361,60 @@ class HttpCore:
         json_body: Any = None,
         auth: bool = True,
         retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request, retried within the deadline; return a 2xx answer or raise.
 
-        `retry` replaces the core's policy for this call (e.g. no retries for a guess).
+        `retry` replaces the core's policy for this call (e.g. no retries for a guess);
+        `headers` are added to ours (e.g. a request id to propagate).
         """
+        return self._send(method, path, params, json_body, auth, retry, headers, stream=False)
+
+    @contextlib.contextmanager
+    def stream_lines(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        auth: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Iterator[str]]:
+        """Open a streamed answer and yield an iterator over its lines as they arrive.
+
+        Retries and errors are those of `request` until the answer starts; after that,
+        a broken connection is a TransportError raised from the iteration.
+        """
+        response = self._send(method, path, None, json_body, auth, None, headers, stream=True)
+        try:
+            yield self._lines(response, method, path)
+        finally:
+            response.close()
+
+    def _lines(self, response: httpx.Response, method: str, path: str) -> Iterator[str]:
+        with self._map_transport_errors(method, path):
+            yield from response.iter_lines()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None,
+        json_body: Any,
+        auth: bool,
+        retry: RetryPolicy | None,
+        extra_headers: Mapping[str, str] | None,
+        *,
+        stream: bool,
+    ) -> httpx.Response:
+        """The retry loop of `request` and `stream_lines`: a 2xx answer (unread if streamed)."""
         policy = retry or self.retry
         url = self.base_url + path
-        headers = {"Accept": "application/json"}
-        if auth and self._key is not None:
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        headers.update(extra_headers or {})
+        if (auth or self.key_on_public) and self._key is not None:
             headers["Authorization"] = f"{self._scheme} {self._key}"
-        query = _clean_params(params)
+        query = _clean_params(params, self.query_lists)
         deadline = time.monotonic() + policy.deadline_s
         attempt = 0
         while True:
@@ -352,16 +422,20 @@ class HttpCore:
             started = time.monotonic()
             try:
                 with self._map_transport_errors(method, path):
-                    response = self._client.request(
+                    outgoing = self._client.build_request(
                         method,
                         url,
                         params=query,
                         json=json_body,
                         headers=headers,
                         timeout=self._timeout_within(deadline - started),
-                        follow_redirects=False,
                     )
-                    response.read()
+                    response = self._client.send(outgoing, stream=True, follow_redirects=False)
+                    if not stream or not response.is_success:
+                        try:
+                            response.read()
+                        finally:
+                            response.close()
             except TransportError as exc:
                 if not isinstance(exc.__cause__, _RETRYABLE_TRANSPORT):
                     raise
@@ -545,7 +619,13 @@ class ProviderClient:
         *,
         settings: Settings | None = None,
         client: httpx.Client | None = None,
+        scheme: AuthScheme | None = None,
+        query_lists: QueryLists = "repeat",
+        key_on_public: bool = False,
     ) -> None:
+        """Per instance, for a gateway in between: `scheme` overrides the provider's auth
+        scheme (the gateway takes `Bearer <its key>`), `query_lists` says how lists go into
+        a query, `key_on_public` sends the key on public endpoints too."""
         self.settings = settings or Settings()
         # Odd answers that did not stop a call (an entry dropped, has_more...), in arrival order.
         self.warnings: list[str] = []
@@ -554,8 +634,10 @@ class ProviderClient:
             self.settings,
             base_url=base_url,
             key=key,
-            scheme=self.scheme,
+            scheme=scheme or self.scheme,
             client=client,
+            query_lists=query_lists,
+            key_on_public=key_on_public,
         )
 
     def _warn(self, message: str) -> None:
@@ -572,3 +654,106 @@ class ProviderClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class AsyncUpstream:
+    """An answer being relayed: status and headers now, the body chunk by chunk as it comes."""
+
+    def __init__(self, core: AsyncHttpCore, response: httpx.Response, method: str, path: str):
+        self._core = core
+        self._response = response
+        self._method = method
+        self._path = path
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive (never buffered whole); a cut is a TransportError."""
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise self._core.transport_error(self._method, self._path, exc) from exc
+
+    async def read(self) -> bytes:
+        """The whole body (for answers small enough to hold)."""
+        try:
+            return await self._response.aread()
+        except httpx.HTTPError as exc:
+            raise self._core.transport_error(self._method, self._path, exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the upstream connection: a relay cut short cancels the upstream call."""
+        await self._response.aclose()
+
+
+class AsyncHttpCore:
+    """The async side of the core, for MPC-API's relay to the gateway: one pooled client.
+
+    No retries: the gateway retries its upstreams itself, and a caller waiting on a
+    gateway that is down should hear so at once.  One log line per call, as above.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        key: Secret | None = None,
+        scheme: AuthScheme = "Bearer",
+        timeout_s: float = 600.0,
+        connect_timeout_s: float = 5.0,
+        connections: int = 100,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._auth = f"{scheme} {key.reveal()}" if key is not None and key.reveal() else None
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            headers={"User-Agent": f"mpc-workbench/{__version__}"},
+            follow_redirects=False,
+        )
+
+    async def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> AsyncUpstream:
+        """Send a request and return as soon as the answer's headers arrive.
+
+        `timeout_s` replaces the client's timeouts for this call (a health probe).
+        """
+        sent = dict(headers or {})
+        if self._auth is not None:
+            sent["Authorization"] = self._auth
+        started = time.monotonic()
+        try:
+            request = self._client.build_request(
+                method, self.base_url + path, content=content, headers=sent,
+                timeout=httpx.Timeout(timeout_s) if timeout_s is not None else self._client.timeout,
+            )  # fmt: skip
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self.transport_error(method, path, exc) from exc
+        log.info(
+            "%s %s -> %d (request_id=%s, %.0f ms to headers)",
+            method, request.url, response.status_code, _request_id(response) or "-",
+            (time.monotonic() - started) * 1000,
+        )  # fmt: skip
+        return AsyncUpstream(self, response, method, path)
+
+    def transport_error(self, method: str, path: str, exc: Exception) -> TransportError:
+        """Our TransportError for an httpx failure, its text redacted."""
+        detail = f"{type(exc).__name__}: {exc}"
+        if self._auth is not None:
+            detail = detail.replace(self._auth.split(" ", 1)[-1], "***")
+        return TransportError(self.provider, method, path, detail)
+
+    async def aclose(self) -> None:
+        """Close the pooled client."""
+        await self._client.aclose()

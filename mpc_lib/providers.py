@@ -2,8 +2,10 @@
 
 A provider entry names everything the rest of the library needs to reach it: the
 environment variables that hold its key, how the key is sent, which setting holds
-its base URL, and the catalog client that reads it.  Adding a provider is one
-entry here plus its client class (and an emulator in `mpc_lib.sandbox`).
+its base URL, the catalog client that reads it, and how the LiteLLM gateway reaches
+it (the pass-through route that carries catalog calls, and how a model becomes a
+gateway deployment).  Adding a provider is one entry here plus its client class
+(and an emulator in `mpc_lib.sandbox`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ class ProviderSpec:
     default_base_url: str
     client: str
     list_path: str
+    # The gateway's pass-through route to this provider's base URL (`/fal/models` ->
+    # `<base>/models`); the gateway injects the key, as `<scheme> os.environ/<key_var>`.
+    passthrough: str
+    # LiteLLM model string of a deployment, from the registry's model id.
+    gateway_model: str
+    # The deployment's api_base from the provider's base URL; None: LiteLLM's own default.
+    gateway_api_base: str | None = None
+    # The sandbox emulator that answers this provider's deployments (chat), if any.
+    gateway_sandbox: str | None = None
 
     @property
     def key_var(self) -> str:
@@ -51,6 +62,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
         default_base_url="https://api.fal.ai/v1",
         client="mpc_lib.catalog.fal:FalClient",
         list_path="/models",
+        passthrough="/fal",
+        # LiteLLM's fal_ai provider calls FAL's inference host itself, not the Platform API.
+        gateway_model="fal_ai/{model_id}",
     ),
     "comet": ProviderSpec(
         name="comet",
@@ -61,6 +75,11 @@ PROVIDERS: dict[str, ProviderSpec] = {
         default_base_url="https://api.cometapi.com",
         client="mpc_lib.catalog.comet:CometClient",
         list_path="/v1/models",
+        passthrough="/comet",
+        # Comet speaks OpenAI: LiteLLM's openai/ provider with Comet's /v1 as its base.
+        gateway_model="openai/{model_id}",
+        gateway_api_base="{base_url}/v1",
+        gateway_sandbox="openai",
     ),
 }
 

@@ -16,6 +16,7 @@ from .runs.facts import RUN_FACTS_MIME
 
 __all__ = [
     "ALL",
+    "FIGURE_TEMPLATE",
     "MODEL_COLUMNS",
     "SourcesBanner",
     "category_figure",
@@ -29,6 +30,20 @@ __all__ = [
 ]
 
 _NO_CATEGORY = "(none)"
+# The workbook's plotly template, set explicitly on every figure: plotly's default one
+# changes between releases, and a figure's JSON (what nbval compares and reports draw)
+# should change only when its data does.
+FIGURE_TEMPLATE: dict[str, Any] = {
+    "layout": {
+        "colorway": ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3"],
+        "font": {"color": "#2a3f5f"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "#E5ECF6",
+        "xaxis": {"gridcolor": "white", "linecolor": "white", "automargin": True},
+        "yaxis": {"gridcolor": "white", "linecolor": "white", "automargin": True},
+        "hovermode": "closest",
+    }
+}
 _SEARCH_COLUMNS = ("model_id", "display_name", "description")
 
 ALL = "(all)"
@@ -117,6 +132,7 @@ def category_figure(registry: Mapping[str, Any]) -> Any:
         x = [category for category in order if category in by_category]
         figure.add_bar(name=str(provider), x=x, y=[int(by_category[c]) for c in x])
     figure.update_layout(
+        template=FIGURE_TEMPLATE,
         title="Models per category",
         barmode="stack",
         xaxis={"title": "category", "categoryorder": "array", "categoryarray": order},

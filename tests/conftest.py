@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import socket
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mpc_lib.api.aliases import load_aliases
+from mpc_lib.catalog import sync_catalog
+from mpc_lib.config import Settings
+from mpc_lib.gateway import GatewayProcess, build_gateway_config, write_gateway_config
+from mpc_lib.gateway.config import (
+    GatewaySelection,
+    default_config_path,
+    gateway_env,
+    gateway_upstreams,
+    with_required,
+)
+from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Sandbox
 
-_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_")
+_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_")
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +69,119 @@ def seed_registry(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is not available")
     return path
+
+
+_SESSION_START = time.time()
+_BROWSER_ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "browser"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this session's browser screenshots are (the test artifacts under outputs/)."""
+    shots = sorted(
+        path
+        for path in _BROWSER_ARTIFACTS.glob("*.png")
+        if path.stat().st_mtime >= _SESSION_START
+    )
+    if shots:
+        where = f"browser screenshots ({len(shots)}) in {_BROWSER_ARTIFACTS}"
+        terminalreporter.write_sep("-", where)
+        for path in shots:
+            terminalreporter.write_line(f"  {path.name}")
+# --- the gateway and MPC-API, for tests/gateway, tests/api and the gateway notebook ---------
+
+# The session gateway's master key: a canary, so tests/test_secrets.py can look for it.
+GATEWAY_KEY_CANARY = "sk-canary-gateway-3c9e1f7a5b2d4e6f8091a2b3c4d5e6f7"
+API_KEY = "mpc-test-api-key-5e2b7c"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def port_factory() -> Any:
+    """`free_port`, for tests that start servers of their own."""
+    return free_port
+
+
+@dataclass
+class GatewayFixture:
+    """A real LiteLLM proxy from a generated config, its upstreams the session sandbox."""
+
+    home: Path
+    settings: Settings  # the workbook's settings, with the gateway's URL and key
+    process: GatewayProcess
+    config: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+@pytest.fixture(scope="session")
+def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFixture]:
+    """One LiteLLM process for the session (it takes ~10 s to start).
+
+    Its workbook's registry is a direct sync of the session sandbox; the config is what
+    `mpc gateway serve` writes with no provider keys set.
+    """
+    if importlib.util.find_spec("litellm") is None:
+        pytest.skip("litellm is not installed (pip install -e '.[gateway]')")
+    home = tmp_path_factory.mktemp("gateway-book")
+    direct = Settings(
+        home=home,
+        fal_key=sandbox.key("fal"),
+        fal_base_url=sandbox.url("fal"),
+        comet_key=sandbox.key("comet"),
+        comet_base_url=sandbox.url("comet"),
+    )
+    registry = sync_catalog(direct)
+    assert registry.status == "ok"
+    settings = Settings(
+        home=home,
+        gateway_url=f"http://127.0.0.1:{free_port()}",
+        gateway_key=GATEWAY_KEY_CANARY,
+        max_retries=0,
+    )
+    models = RegistryStore(settings.outputs_dir).load()
+    assert models is not None
+    upstreams = gateway_upstreams(Settings(home=home), sandbox)
+    required = tuple(load_aliases().targets(models["models"]).values())
+    selection = with_required(GatewaySelection(), required)
+    config = build_gateway_config(models, upstreams, selection)
+    path = write_gateway_config(default_config_path(settings), config)
+    process = GatewayProcess(
+        path,
+        port=int(settings.gateway_url.rsplit(":", 1)[1]),
+        env=gateway_env(upstreams, GATEWAY_KEY_CANARY),
+        log_path=path.parent / "litellm.log",
+        settings=settings,
+    )
+    with process.start():
+        yield GatewayFixture(home, settings, process, config)
+
+
+@dataclass
+class ApiFixture:
+    """MPC-API on uvicorn, on a free loopback port, in front of the session gateway."""
+
+    url: str
+    settings: Settings
+    key: str = API_KEY
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", **extra}
+
+
+@pytest.fixture(scope="session")
+def mpc_api(gateway: GatewayFixture) -> Iterator[ApiFixture]:
+    """The MPC-API app, served by a real uvicorn in a thread, with a bearer key."""
+    from mpc_lib.api import create_app
+    from mpc_lib.sandbox.server import SandboxServer
+
+    settings = gateway.settings.with_(api_key=API_KEY)
+    with SandboxServer(create_app(settings), name="mpc-api") as server:
+        yield ApiFixture(server.url, settings)

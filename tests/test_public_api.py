@@ -25,7 +25,7 @@ def test_every_exported_exception_is_an_mpc_error_with_an_exit_code() -> None:
     assert mpc_lib.MpcError in errors and mpc_lib.SyncError in errors
     for error in errors:
         assert issubclass(error, mpc_lib.MpcError), error
-        assert error is mpc_lib.SyncError or 1 <= error.exit_code <= 6, error
+        assert error is mpc_lib.SyncError or 1 <= error.exit_code <= 7, error
 
 
 def test_every_error_class_in_errors_module_is_exported() -> None:

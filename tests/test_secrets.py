@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,30 @@ def test_canary_keys_never_leave_the_process(keyed_sandbox: Sandbox, tmp_path: P
         assert FAL_CANARY not in result.stdout + result.stderr
         assert COMET_CANARY not in result.stdout + result.stderr
     assert _leaks(outputs) == []
+
+
+def test_the_gateway_key_never_leaves_the_process(gateway: Any, tmp_path: Path) -> None:
+    """A sync through the gateway, logging every call: the master key (a canary) stays secret."""
+    canary = gateway.settings.gateway_key.reveal()  # the session gateway key is a canary
+    outputs = tmp_path / "outputs"
+    env = {
+        "LITELLM_MASTER_KEY": canary,
+        "MPC_GATEWAY_URL": gateway.url,
+        "MPC_OUTPUTS_DIR": str(outputs),
+        "MPC_MAX_RETRIES": "0",
+    }
+    synced = _mpc("--verbose", "sync", "--source", "gateway", "--json", env=env, cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert '"sources": {"fal": "gateway", "comet": "gateway"}' in synced.stdout
+    assert f"GET {gateway.url}/fal/models" in synced.stderr
+    configured = _mpc("gateway", "config", env=env, cwd=tmp_path)
+    assert configured.returncode == 0, configured.stderr
+    for result in (synced, configured):
+        assert canary not in result.stdout + result.stderr
+    found = [
+        p
+        for p in outputs.rglob("*")
+        if p.is_file() and canary.encode() in p.read_bytes()
+    ]
+    assert found == []
+    assert (outputs / "gateway" / "litellm.yaml").is_file()

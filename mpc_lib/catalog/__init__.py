@@ -1,7 +1,7 @@
 """The model catalog: provider clients, the registry record, and the sync that joins them."""
 
 from .comet import CometClient, join_catalog, normalise_comet
-from .endpoints import ProviderEndpoint, provider_endpoints
+from .endpoints import EndpointSource, ProviderEndpoint, provider_endpoints
 from .fal import FAL_PAGE_LIMIT, FAL_PRICING_BATCH, FalClient, normalise_fal
 from .models import ModelRecord, Pricing
 from .sync import ProgressCallback, SyncReport, sync_catalog
@@ -10,6 +10,7 @@ __all__ = [
     "FAL_PAGE_LIMIT",
     "FAL_PRICING_BATCH",
     "CometClient",
+    "EndpointSource",
     "FalClient",
     "ModelRecord",
     "Pricing",

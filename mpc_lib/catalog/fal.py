@@ -93,8 +93,10 @@ class FalClient(ProviderClient):
         settings: Settings | None = None,
         client: httpx.Client | None = None,
         concurrency: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(base_url, key, settings=settings, client=client)
+        """`options` go to ProviderClient (scheme, query_lists, key_on_public: a gateway hop)."""
+        super().__init__(base_url, key, settings=settings, client=client, **options)
         self.concurrency = concurrency or self.settings.concurrency
 
     # --- listing ---------------------------------------------------------------------

@@ -41,6 +41,7 @@ log = logging.getLogger("mpc_lib.catalog")
 # (provider, stage, done, total or None); stages: "models", "prices", "done".
 ProgressCallback = Callable[[str, str, int, int | None], None]
 
+
 # How many warnings per provider `to_json()` and `summary()` show, and the registry keeps.
 _WARNINGS_SHOWN = 3
 _WARNINGS_KEPT = 50
@@ -153,8 +154,9 @@ def _fetch_fal(
     # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
     window = max(settings.concurrency // 2, 1)
     with FalClient(
-        endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window
-    ) as client:
+        endpoint.base_url, endpoint.key, settings=settings, client=http, concurrency=window,
+        **endpoint.options,
+    ) as client:  # fmt: skip
         pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="fal-prices")
         futures: list[Future[list[FalPrice]]] = []
         pending: list[str] = []
@@ -193,7 +195,9 @@ def _fetch_comet(
 ) -> tuple[list[CometModel], list[CometCatalogEntry], list[str]]:
     """Comet's model list and its public catalog, fetched side by side, with their warnings."""
     with (
-        CometClient(endpoint.base_url, endpoint.key, settings=settings, client=http) as client,
+        CometClient(
+            endpoint.base_url, endpoint.key, settings=settings, client=http, **endpoint.options
+        ) as client,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="comet") as pool,
     ):
         models_future = pool.submit(client.list_models)

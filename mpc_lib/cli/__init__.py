@@ -15,10 +15,13 @@ from typing import Annotated
 import typer
 
 from ._common import CliState
+from .api import api_app
 from .catalog import registry_app, sync
+from .gateway import gateway_app
 from .health import health
-from .runs import run
+from .runs import run, runs_app
 from .sandbox import sandbox_app
+from .schedule import run_all, schedule_app
 from .stack import stack_app
 
 __all__ = ["app", "main"]
@@ -28,8 +31,13 @@ app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
 app.command()(health)
 app.add_typer(registry_app, name="registry")
+app.add_typer(runs_app, name="runs")
+app.add_typer(schedule_app, name="schedule")
+app.command("run-all")(run_all)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(stack_app, name="stack")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(api_app, name="api")
 
 
 @app.callback()

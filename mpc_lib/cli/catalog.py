@@ -61,7 +61,9 @@ def sync(
     source: Annotated[
         str | None,
         typer.Option(
-            help="auto (live where a key is set), live or sandbox.", show_default="MPC_SOURCE"
+            help="auto (live where a key is set), live, sandbox, or gateway (through the "
+            "LiteLLM gateway's pass-through routes).",
+            show_default="MPC_SOURCE",
         ),
     ] = None,
     providers: Annotated[

@@ -25,6 +25,10 @@ def sandbox_serve(
     comet_port: Annotated[
         int, typer.Option(help="Comet emulator port (0 = any free).", min=0, max=65535)
     ] = 8802,
+    openai_port: Annotated[
+        int, typer.Option(help="OpenAI-compatible chat upstream port (0 = any free).", min=0,
+                          max=65535)
+    ] = 8803,
     latency_ms: Annotated[
         float, typer.Option(help="Added latency per request.", min=0, max=600_000)
     ] = 0.0,
@@ -32,18 +36,19 @@ def sandbox_serve(
         Path | None, typer.Option(help="Serve a registry snapshot instead of generated data.")
     ] = None,
 ) -> None:
-    """Serve the FAL and Comet emulators until interrupted; any key with the right scheme works."""
+    """Serve the FAL, Comet and OpenAI-compatible emulators until interrupted (any key works)."""
     from ..sandbox import Sandbox, SandboxData
 
     with reported_errors():
         data = SandboxData.from_snapshot(snapshot) if snapshot else SandboxData.generate()
         sandbox = Sandbox(
             data=data, latency_ms=latency_ms, accept_any_key=True,
-            host=host, fal_port=fal_port, comet_port=comet_port,
+            host=host, fal_port=fal_port, comet_port=comet_port, ports={"openai": openai_port},
         )  # fmt: skip
         sandbox.start()
     typer.echo(f"FAL emulator:   {sandbox.fal_url}   (Authorization: Key <anything>)")
     typer.echo(f"Comet emulator: {sandbox.comet_url}   (Authorization: Bearer <anything>)")
+    typer.echo(f"OpenAI upstream: {sandbox.url('openai')}/v1   (chat with Comet's model ids)")
     typer.echo(f"faults: POST {sandbox.fal_url.rsplit('/v1', 1)[0]}/_sandbox/faults; Ctrl-C stops")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

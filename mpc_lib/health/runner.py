@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from filelock import FileLock
 
-from ..catalog import provider_endpoints
+from ..catalog import EndpointSource, provider_endpoints
 from ..config import Settings
 from ..errors import ConfigError, MpcError
 from ..http import build_client
@@ -47,8 +47,11 @@ def run_health(
     if not timeout > 0:
         raise ConfigError(f"--timeout {timeout!r}: must be more than 0")
     started, clock = datetime.now(UTC), time.monotonic()
+    # The runner's wait is the authority: HTTP calls get a little longer, so a slow answer
+    # reads "timed out after N s" every time, and an abandoned thread still ends soon after.
+    grace = timeout + min(1.0, timeout)
     bounded = settings.with_(
-        timeout_s=min(settings.timeout_s, timeout), deadline_s=timeout, max_retries=0
+        timeout_s=min(settings.timeout_s, grace), deadline_s=grace, max_retries=0
     )
     sources, unreachable = _sources(settings)
     rows: dict[str, HealthRow] = {}
@@ -85,9 +88,9 @@ def run_health(
 
 def _sources(
     settings: Settings,
-) -> tuple[dict[str, Literal["live", "sandbox"]], dict[str, Exception]]:
+) -> tuple[dict[str, EndpointSource], dict[str, Exception]]:
     """Each provider's source; a provider that cannot be reached as configured is set aside."""
-    sources: dict[str, Literal["live", "sandbox"]] = {}
+    sources: dict[str, EndpointSource] = {}
     unreachable: dict[str, Exception] = {}
     for name in PROVIDERS:
         try:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..extras import require
+from ..views import FIGURE_TEMPLATE
 from .models import HealthReport
 
 __all__ = ["STATUS_COLOURS", "history_figure", "history_frame", "latency_figure", "status_table"]
@@ -54,6 +55,7 @@ def latency_figure(report: HealthReport) -> Any:
         xaxis_title="ms",
         yaxis={"autorange": "reversed"},
         height=120 + 28 * len(rows),
+        template=FIGURE_TEMPLATE,
     )
     return figure
 
@@ -87,6 +89,8 @@ def history_figure(entries: Sequence[dict[str, Any]]) -> Any:
                 marker={"color": colour, "size": 9, "symbol": "square"},
             )  # fmt: skip
     figure.update_layout(
-        title=f"Health history ({len(entries)} runs)", yaxis={"autorange": "reversed"}
+        title=f"Health history ({len(entries)} runs)",
+        yaxis={"autorange": "reversed"},
+        template=FIGURE_TEMPLATE,
     )
     return figure

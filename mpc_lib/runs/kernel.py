@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,18 @@ def kernel_env(settings: Settings) -> dict[str, str]:
             env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
         if key is not None:
             env[spec.key_var] = key.reveal()
+    env.update(settings.secret_env())  # the gateway and MPC-API keys, as the caller holds them
     return env
 
 
-def kernel_manager_class(env: dict[str, str], cwd: Path) -> type:
+def kernel_manager_class(
+    env: dict[str, str], cwd: Path, on_start: Callable[[Any], None] | None = None
+) -> type:
     """An AsyncKernelManager that starts its kernel with `env` in `cwd` (nothing process-global).
 
     CurveZMQ transport encryption is on whenever pyzmq and the kernelspec support it.
+    `on_start(manager)` is called once the kernel process exists (the run's deadline
+    watchdog uses it to find the process group to stop).
     """
     import zmq
     from jupyter_client import AsyncKernelManager
@@ -56,5 +62,7 @@ def kernel_manager_class(env: dict[str, str], cwd: Path) -> type:
             kw["env"] = {**env, **kw.get("env", {})}
             kw.setdefault("cwd", str(cwd))
             await super().start_kernel(**kw)
+            if on_start is not None:
+                on_start(self)
 
     return _RunKernelManager

@@ -36,6 +36,8 @@ CONTROL_PREFIX = "/_sandbox"
 ErrorBody = Callable[[str, int, str, str], dict[str, Any]]
 
 _TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect")
+# Faults the route itself applies (it knows its pages and its streams).
+_ROUTE_APPLIED = ("repeat_cursor", "cut_stream")
 # Where a redirect fault without a `location` points: the same path on a host that is not ours.
 _MOVED_HOST = "https://moved.example.invalid"
 _FALLBACK_BODY = b'{"data":[{"id":"sbx-empty-answer"}]}'
@@ -105,7 +107,7 @@ class SandboxMiddleware:
         delay_ms = self.state.latency_ms + sum(f.latency_ms for f in faults if f.kind == "latency")
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
-        scope["sbx.faults"] = tuple(f for f in faults if f.kind == "repeat_cursor")
+        scope["sbx.faults"] = tuple(f for f in faults if f.kind in _ROUTE_APPLIED)
         terminal = next((f for f in faults if f.kind in _TERMINAL), None)
         send = _tagging_send(send, rid, recorder)
         try:

@@ -11,7 +11,14 @@ from typing import Any, Literal
 __all__ = ["FAULT_KINDS", "REDIRECT_STATUSES", "Fault", "FaultKind", "FaultPlan"]
 
 FaultKind = Literal[
-    "latency", "rate_limit", "server_error", "drop", "malformed", "repeat_cursor", "redirect"
+    "latency",
+    "rate_limit",
+    "server_error",
+    "drop",
+    "malformed",
+    "repeat_cursor",
+    "redirect",
+    "cut_stream",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
@@ -21,16 +28,21 @@ FAULT_KINDS: tuple[str, ...] = (
     "malformed",
     "repeat_cursor",
     "redirect",
+    "cut_stream",
 )
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DEFAULT_STATUS = {"redirect": 301}
 # repeat_cursor only means something on the one cursor-paginated listing.
 _CURSOR_LISTING = ("fal", "/v1/models")
+# cut_stream only means something on a chat completion.
+_CHAT_ROUTE = ("openai", "/v1/chat/completions")
 # Faults in the same slot exclude each other on one request; latency has no slot and stacks.
 _SLOTS = {
     kind: "answer" for kind in ("rate_limit", "server_error", "drop", "malformed", "redirect")
 }
 _SLOTS["repeat_cursor"] = "cursor"
+# cut_stream is applied by the OpenAI-compatible upstream's route: chunks flow, then the line dies.
+_SLOTS["cut_stream"] = "answer"
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class Fault:
             raise ValueError(f"unknown provider {self.provider!r}; known: {known} or None")
         if self.kind == "repeat_cursor" and self.provider == "comet":
             raise ValueError("repeat_cursor applies to FAL /v1/models only")
+        if self.kind == "cut_stream" and self.provider not in (None, "openai"):
+            raise ValueError("cut_stream applies to the openai upstream's chat completions only")
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"fault path must start with '/', got {self.path!r}")
         if self.times is not None and (_not_int(self.times) or self.times < 0):
@@ -118,6 +132,8 @@ class Fault:
         if self.query is not None and self.query not in urllib.parse.unquote_plus(query):
             return False
         if self.kind == "repeat_cursor" and (provider, path.rstrip("/")) != _CURSOR_LISTING:
+            return False
+        if self.kind == "cut_stream" and (provider, path.rstrip("/")) != _CHAT_ROUTE:
             return False
         if self.path is None:
             return True

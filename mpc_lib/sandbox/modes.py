@@ -34,12 +34,15 @@ class SandboxModes:
       (see `odd_comet`).
     - `comet_page_size`: `/api/models` without paging parameters answers page 1 of
       this size (an API that pages by default) instead of the whole catalog.
+    - `openai_chunk_delay_ms`: the OpenAI-compatible upstream waits this long before
+      each streamed chunk (a slow model, to watch streams arrive and be cancelled).
     """
 
     fal_pricing: FalPricing = "lenient"
     fal_pricing_page_size: int | None = None
     comet_odd_entries: bool = False
     comet_page_size: int | None = None
+    openai_chunk_delay_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.fal_pricing not in FAL_PRICING_MODES:
@@ -57,6 +60,9 @@ class SandboxModes:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ValueError(f"{name} must be an integer >= 1 or null, got {value!r}")
+        delay = self.openai_chunk_delay_ms
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 6e4:
+            raise ValueError(f"openai_chunk_delay_ms must be 0 to 60000, got {delay!r}")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], base: SandboxModes | None = None) -> SandboxModes:

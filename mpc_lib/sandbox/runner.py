@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from . import comet, fal
+from . import comet, fal, openai
 from .data import SandboxData
 from .faults import FaultPlan
 from .modes import SandboxModes
@@ -28,15 +28,22 @@ __all__ = ["EMULATORS", "Emulator", "Sandbox"]
 
 @dataclass(frozen=True)
 class Emulator:
-    """How to serve one provider: its app factory and the base path its clients use."""
+    """How to serve one provider: its app factory and the base path its clients use.
+
+    `shares_key_of` names the emulator whose key this one accepts (a provider's chat
+    API takes the same key as its catalog).
+    """
 
     create_app: Callable[[SandboxState], ASGIApp]
     base_path: str = ""
+    shares_key_of: str | None = None
 
 
 EMULATORS: dict[str, Emulator] = {
     "fal": Emulator(fal.create_app, base_path="/v1"),
     "comet": Emulator(comet.create_app),
+    # The OpenAI-compatible chat upstream behind gateway deployments; stands in for Comet's.
+    "openai": Emulator(openai.create_app, shares_key_of="comet"),
 }
 
 
@@ -74,6 +81,9 @@ class Sandbox:
         self._initial = live.copy()
         self._initial_latency_ms = float(latency_ms)
         self._keys = {name: given_keys.get(name) or _random_key(name) for name in EMULATORS}
+        for name, emulator in EMULATORS.items():
+            if emulator.shares_key_of and not given_keys.get(name):
+                self._keys[name] = self._keys[emulator.shares_key_of]
         self.state = SandboxState(
             data=live,
             keys={name: None if accept_any_key else key for name, key in self._keys.items()},

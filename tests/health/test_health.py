@@ -149,9 +149,7 @@ def test_a_hung_check_costs_its_timeout_not_the_sum(sandbox, tmp_path: Path) -> 
     report = run_health(settings, timeout_s=0.5)
     for name in ("comet.models", "comet.catalog"):
         row = report.row(name)
-        assert row.status == "fail"
-        assert row.reason.startswith("down: comet: no answer") and "timed out" in row.reason
-        assert row.latency_s is not None and 0.5 <= row.latency_s < 3.0  # it did not wait 3 s
+        assert (row.status, row.reason, row.latency_s) == ("fail", "timed out after 0.5 s", 0.5)
     assert report.row("fal.models").status == "ok"
 
 

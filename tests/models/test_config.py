@@ -113,7 +113,11 @@ def test_a_pyproject_without_the_marker_is_not_a_workbook(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("MPC_SOURCE", "cloud", "MPC_SOURCE='cloud': expected one of 'auto', 'live' or 'sandbox'"),
+        (
+            "MPC_SOURCE",
+            "cloud",
+            "MPC_SOURCE='cloud': expected one of 'auto', 'live', 'sandbox' or 'gateway'",
+        ),
         ("MPC_TIMEOUT_S", "soon", "MPC_TIMEOUT_S='soon': expected a number"),
         ("MPC_TIMEOUT_S", "inf", "MPC_TIMEOUT_S='inf': must be a finite number"),
         ("MPC_TIMEOUT_S", "nan", "MPC_TIMEOUT_S='nan': must be a finite number"),

@@ -1,10 +1,11 @@
-"""The shipped catalog_sync notebook: a papermill smoke run and an nbval check, both on the sandbox.
+"""The shipped catalog_sync notebook on the sandbox: a headless run whose data is checked here
+(the notebook itself stays thin), and strict nbval over every workbook notebook.
 
-When the sandbox catalog changes on purpose, refresh the stored outputs with:
+When a notebook or the sandbox data changes on purpose, refresh its stored outputs with:
 
     MPC_SOURCE=sandbox MPC_OUTPUTS_DIR=$(mktemp -d) .venv/bin/jupyter nbconvert --to notebook \
         --execute --inplace --ExecutePreprocessor.store_widget_state=False \
-        --ExecutePreprocessor.record_timing=False notebooks/catalog_sync.ipynb
+        --ExecutePreprocessor.record_timing=False notebooks/NAME.ipynb
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from mpc_lib import views
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
+from mpc_lib.sandbox import SandboxData
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
+from workbook import SANITIZE, WORKBOOK, service_env
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,13 +40,25 @@ def test_catalog_sync_runs_headless_against_the_sandbox(tmp_path: Path) -> None:
     assert result.output_path.is_file()
     html = result.html_path.read_text(encoding="utf-8")
     for provider, count in registry["counts"].items():
-        assert f"{provider}={count}" in html
-    assert "Plotly.newPlot" in html  # the chart is drawn from an inlined plotly.js, offline
-    assert 'src="https://cdn.plot.ly' not in html
+        assert f"{provider}: {count} models from sandbox" in html
+    assert "Plotly.newPlot" in html  # drawn by ../_assets/plotly-*.min.js, offline
     manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
     assert manifest["status"] == "ok"
     assert manifest["parameters"] == {"allow_partial": False}
     assert manifest["sources"] == result.sources == {"fal": "sandbox", "comet": "sandbox"}
+    # the data checks that used to sit in the notebook, against the sandbox's own data
+    served = SandboxData.generate()
+    assert registry["counts"] == {
+        "fal": len({m["endpoint_id"] for m in served.fal_models}),
+        "comet": len({m["id"] for m in served.comet_models}),
+    }
+    frame = views.models_frame(registry)
+    assert frame["key"].is_unique
+    for name, count in registry["counts"].items():
+        rows = frame[frame["provider"] == name]
+        assert len(rows) == count and rows["key"].str.startswith(f"{name}:").all()
+    fal_ids = frame.loc[frame["provider"] == "fal", "model_id"]
+    assert fal_ids.str.fullmatch(r"[\w.-]+/\S+").all(), "a FAL endpoint id without owner/"
 
 
 def test_opened_from_notebooks_it_uses_the_workbook_env_and_outputs(tmp_path: Path) -> None:
@@ -73,27 +89,40 @@ def test_a_misspelt_source_is_refused_before_the_kernel_starts(tmp_path: Path) -
     assert not (tmp_path / "outputs").exists()
 
 
-def test_catalog_sync_passes_nbval_lax(tmp_path: Path) -> None:
-    env = {**os.environ, "MPC_SOURCE": "sandbox", "MPC_OUTPUTS_DIR": str(tmp_path / "outputs")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            str(NOTEBOOK),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+def _nbval(
+    notebook: Path, outputs: Path, services: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(outputs), **(services or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+         "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q", str(notebook)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(WORKBOOK))
+def test_notebook_passes_strict_nbval_on_the_sandbox(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    services = service_env(WORKBOOK[name], request)
+    done = _nbval(REPO_ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "outputs", services)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
-    assert (tmp_path / "outputs" / "registry" / "models.json").is_file()
+
+
+def test_strict_nbval_catches_a_changed_count(tmp_path: Path) -> None:
+    """The stored outputs are compared, not just run: one changed count fails the check."""
+    stored = NOTEBOOK.read_text(encoding="utf-8")
+    fal = json.loads(stored)
+    summary = next(c for c in fal["cells"] if "".join(c["source"]) == "print(report.summary())")
+    text = "".join(summary["outputs"][0]["text"])
+    count = int(text.split("fal: ")[1].split()[0])
+    summary["outputs"][0]["text"] = text.replace(f"fal: {count} ", f"fal: {count + 1} ")
+    tampered = tmp_path / "catalog_sync.ipynb"
+    tampered.write_text(json.dumps(fal), encoding="utf-8")
+
+    done = _nbval(tampered, tmp_path / "outputs")
+
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "1 failed" in done.stdout and f"fal: {count + 1} models" in done.stdout

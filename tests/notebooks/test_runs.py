@@ -285,7 +285,7 @@ def test_typed_values_are_read_as_declared(
 @pytest.mark.parametrize(
     ("name", "raw", "message"),
     [
-        ("source", "sanbox", r"parameter source='sanbox': expected one of 'auto', 'live' or"),
+        ("source", "sanbox", r"parameter source='sanbox': expected one of 'auto', 'live', 'sandbox' or"),
         ("providers", "fal,openai", r"parameter providers\[1\]='fal,openai': expected one of"),
         ("mode", "quick", r"parameter mode='quick': expected one of 'fast' or 'thorough'"),
         ("retries", "-1", r"parameter retries='-1': must be at least 0"),

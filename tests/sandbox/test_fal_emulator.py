@@ -456,6 +456,7 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
         "fal_pricing_page_size": None,
         "comet_odd_entries": False,
         "comet_page_size": None,
+        "openai_chunk_delay_ms": 0.0,
     }
     changed = http.post(f"{root}/modes", json={"fal_pricing": "strict"})
     assert changed.status_code == 200 and changed.json()["modes"]["fal_pricing"] == "strict"

@@ -1,0 +1,207 @@
+"""The MPC-API app factory: start-up checks, the guard middleware, one error envelope.
+
+`create_app(settings)` checks everything a request would need before it binds
+anything: the gateway key, the registry, the generated gateway config, and every
+alias (a broken alias raises AliasError naming it).  Then each request passes
+`_Guard`, a plain ASGI middleware (no per-request task or body copy): it gives the
+request an id (the caller's `x-request-id` when sane, else a new one) echoed on
+every answer and passed on to the gateway, checks `Authorization: Bearer
+<MPC_API_KEY>` in constant time on everything but `/health/liveliness`, and refuses a
+body over `max_body_bytes` with 413.  Every error is the envelope of
+`mpc_lib.api.schemas.ErrorEnvelope`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._version import __version__
+from ..config import Settings
+from ..errors import ConfigError
+from ..gateway.config import config_deployments, default_config_path, load_gateway_config
+from ..http import AsyncHttpCore
+from ..registry import RegistryStore
+from .aliases import AliasCatalog, load_aliases
+from .deps import ApiState, api_error, request_id_of
+from .routes import chat, health, models, orchestrate, select
+
+__all__ = ["LIVELINESS_PATH", "create_app"]
+
+log = logging.getLogger("mpc_lib.api")
+
+LIVELINESS_PATH = "/health/liveliness"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class _TooLarge(Exception):
+    """The body grew past the limit while it was being read."""
+
+
+class _Guard:
+    """Request id, bearer auth and the body limit, in one pass over each request."""
+
+    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.api_key = api_key.encode() if api_key else None
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        rid = given if given and _REQUEST_ID.match(given) else f"mpc-{uuid.uuid4().hex[:24]}"
+        scope["mpc.request_id"] = rid
+        header = (b"x-request-id", rid.encode())
+        started = False
+
+        async def tagged(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        if self.api_key is not None and scope["path"] != LIVELINESS_PATH:
+            scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), self.api_key
+            ):
+                answer = api_error(
+                    401, "missing or wrong bearer key (Authorization: Bearer <MPC_API_KEY>)",
+                    code="invalid_api_key", request_id=rid,
+                )  # fmt: skip
+                answer.headers["www-authenticate"] = "Bearer"
+                await answer(scope, receive, tagged)
+                return
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(scope, receive, tagged, rid)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, tagged)
+        except _TooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, tagged, rid)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        answer = api_error(
+            413, f"request body over {self.max_body_bytes} bytes", request_id=rid,
+        )  # fmt: skip
+        answer.headers["connection"] = "close"  # the rest of the body is never read
+        await answer(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _load_state(
+    settings: Settings, catalog: AliasCatalog | None, config_path: Path | None
+) -> ApiState:
+    """Everything checked before binding: gateway key, registry, gateway config, aliases."""
+    if settings.gateway_key is None:
+        raise ConfigError(
+            "LITELLM_MASTER_KEY is not set: MPC-API needs the gateway's key "
+            "(`mpc gateway serve` generates one into the workbook's .env)"
+        )
+    store = RegistryStore(settings.outputs_dir)
+    registry = store.load()
+    if registry is None:
+        raise ConfigError(f"{store.path}: no registry yet (run `mpc sync`)")
+    path = config_path or default_config_path(settings)
+    config = load_gateway_config(path)
+    resolved = (catalog or load_aliases()).resolve(registry["models"], config)
+    relay = AsyncHttpCore("gateway", settings.gateway_url, key=settings.gateway_key,
+                          timeout_s=max(settings.timeout_s, 600.0))  # fmt: skip
+    state = ApiState(settings, store, resolved, config_deployments(config), path, relay)
+    state.registry()
+    return state
+
+
+def create_app(
+    settings: Settings,
+    *,
+    aliases: AliasCatalog | None = None,
+    config_path: Path | None = None,
+    max_body_bytes: int | None = None,
+) -> FastAPI:
+    """The MPC-API app; raises ConfigError/AliasError at once when it could not serve."""
+    state = _load_state(settings, aliases, config_path)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.relay.aclose()
+
+    app = FastAPI(
+        title="MPC-API",
+        version=__version__,
+        description="Registry models, task aliases and chat through the LiteLLM gateway.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.mpc = state
+    for module in (health, models, select, orchestrate, chat):
+        app.include_router(module.router)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    limit = max_body_bytes or settings.api_max_body_bytes
+    key = settings.api_key.reveal() if settings.api_key is not None else None
+    app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if isinstance(detail, dict):  # raised by our routes with a message and a code
+        return api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
+                         kind=detail.get("type"), request_id=request_id_of(request))  # fmt: skip
+    return api_error(exc.status_code, str(detail), request_id=request_id_of(request))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:5]
+    )
+    return api_error(400, f"invalid request: {problems}", code="invalid_request",
+                     request_id=request_id_of(request))  # fmt: skip
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("api: %s %s failed", request.method, request.url.path, exc_info=exc)
+    rid = request_id_of(request)
+    return api_error(500, f"internal error ({type(exc).__name__})", request_id=rid)
+

@@ -1,0 +1,112 @@
+"""What MPC-API's routes share: the app state, the error envelope, the request id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..config import Settings
+from ..http import AsyncHttpCore
+from ..registry import RegistryStore
+from .aliases import ResolvedAliases
+
+__all__ = ["ApiState", "State", "api_error", "dumps", "problem", "request_id_of"]
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    502: "gateway_error",
+    503: "gateway_unavailable",
+    504: "gateway_timeout",
+}
+
+
+@dataclass
+class ApiState:
+    """What every route reads: settings, the registry (re-read when it changes), aliases."""
+
+    settings: Settings
+    store: RegistryStore
+    aliases: ResolvedAliases
+    deployments: dict[str, dict[str, Any]]
+    config_path: Path
+    relay: AsyncHttpCore
+    _registry: dict[str, Any] = field(default_factory=dict, repr=False)
+    _stamp: Any = field(default=None, repr=False)
+    _by_key: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def registry(self) -> dict[str, Any]:
+        """The registry, re-read only when `models.json` changed since the last read."""
+        stamp = self.store.stamp()
+        if stamp != self._stamp:
+            loaded = self.store.load()
+            if loaded is not None:
+                self._registry = loaded
+                self._by_key = {f"{m['provider']}:{m['model_id']}": m for m in loaded["models"]}
+            self._stamp = stamp
+        return self._registry
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        """A registry record by `provider:model_id`."""
+        self.registry()
+        return self._by_key.get(key)
+
+    def gateway_name(self, provider: str, model_id: str) -> str | None:
+        """The gateway model that serves a registry model, if the config has one."""
+        for name, info in self.deployments.items():
+            if info.get("mpc_provider") == provider and info.get("mpc_model_id") == model_id:
+                return name
+        return None
+
+
+def request_id_of(request: Request) -> str:
+    """The id `_Guard` gave this request."""
+    return str(request.scope.get("mpc.request_id", ""))
+
+
+def api_error(status: int, message: str, *, code: str | int | None = None, kind: str | None = None,
+              request_id: str | None = None) -> JSONResponse:  # fmt: skip
+    """An answer in the one error envelope."""
+    body = {
+        "error": {
+            "message": message,
+            "type": kind or _ERROR_TYPES.get(status, "server_error" if status >= 500 else "error"),
+            "code": code if code is not None else status,
+            "request_id": request_id,
+        }
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.mpc
+    return state
+
+
+# A route parameter `state: State` receives the app's ApiState.
+State = Annotated[ApiState, Depends(_state)]
+
+
+def problem(
+    status: int, message: str, *, code: str | None = None, kind: str | None = None
+) -> HTTPException:
+    """An HTTPException the app renders as the error envelope (raise it from a route)."""
+    detail: Any = {"message": message, "code": code, "type": kind}  # rendered by the app
+    return HTTPException(status, detail=detail)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact JSON bytes."""
+    return json.dumps(body, separators=(",", ":")).encode()

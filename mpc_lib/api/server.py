@@ -1,0 +1,53 @@
+"""`serve_api`: MPC-API on uvicorn, refusing to listen beyond loopback without MPC_API_KEY."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from ..config import Settings
+from ..errors import ConfigError
+from .app import create_app
+
+__all__ = ["api_address", "is_loopback", "serve_api"]
+
+log = logging.getLogger("mpc_lib.api")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def api_address(settings: Settings, host: str | None, port: int | None) -> tuple[str, int]:
+    """The host and port to bind: the given ones, else MPC_API_URL's."""
+    parts = urlsplit(settings.api_url)
+    return host or parts.hostname or "127.0.0.1", port if port is not None else parts.port or 3000
+
+
+def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    """Check everything (keys, registry, gateway config, aliases), then serve until stopped."""
+    host, port = api_address(settings, host, port)
+    if settings.api_key is None and not is_loopback(host):
+        raise ConfigError(
+            f"MPC_API_KEY is not set: refusing to serve MPC-API on {host} (only loopback "
+            "without a key); set MPC_API_KEY or bind 127.0.0.1"
+        )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False,
+        timeout_graceful_shutdown=5, server_header=False,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    log.info("api: serving on http://%s:%d (gateway %s)", host, port, settings.gateway_url)
+    server.run()
+    if not server.started:
+        raise OSError(f"MPC-API could not listen on {host}:{port} (in use, or not allowed)")

@@ -1,0 +1,330 @@
+"""Running the gateway: the master key, the LiteLLM child process, and `run_gateway` for the CLI.
+
+`GatewayProcess` starts `litellm` (from the `gateway` extra) with a generated config
+on one host and port, waits until `/health/liveliness` answers, and stops it with
+SIGTERM (then SIGKILL).  Its output goes to `<outputs>/gateway/litellm.log`.
+
+`run_gateway(settings)` is what `mpc gateway serve` does: make sure a registry and
+a master key exist, start the sandbox for providers without a key, write the
+config, start the process.  A master key is never a known default: when
+LITELLM_MASTER_KEY is unset, a strong one is generated and appended to the
+workbook's `.env` (created 0600), and only its location is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Self
+from urllib.parse import urlsplit
+
+from ..config import Secret, Settings, load_env_file
+from ..errors import ConfigError, GatewayError
+from ..providers import PROVIDERS
+from .client import GatewayClient
+from .config import (
+    GatewaySelection,
+    Upstream,
+    build_gateway_config,
+    default_config_path,
+    gateway_env,
+    gateway_upstreams,
+    with_required,
+    write_gateway_config,
+)
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
+
+__all__ = [
+    "GATEWAY_INSTALL_HINT",
+    "GatewayProcess",
+    "GatewayRun",
+    "ensure_master_key",
+    "run_gateway",
+]
+
+log = logging.getLogger("mpc_lib.gateway")
+
+GATEWAY_INSTALL_HINT = "pip install 'mpc-workbench[gateway]'"
+DEFAULT_START_TIMEOUT_S = 120.0
+_STOP_TIMEOUT_S = 15.0
+_LOG_TAIL_LINES = 15
+# LiteLLM refuses to start with these (litellm/proxy/auth/master_key_boot_check.py).
+_KNOWN_DEFAULT_DIGESTS = frozenset(
+    {"88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"}
+)
+# What the gateway child must not inherit from us: it gets exactly the keys we hand it.
+_INHERITED_SECRETS = ("LITELLM_", "MPC_API_KEY")
+
+
+def ensure_master_key(settings: Settings) -> tuple[Secret, Path | None]:
+    """The gateway's master key, and the `.env` it was just written to (None if not new).
+
+    An unset key is generated (`sk-` + 64 hex digits) and appended to
+    `<workbook root>/.env`; a value already in that file is used, never overwritten.
+    A publicly known default key raises ConfigError.
+    """
+    key = settings.gateway_key
+    if key is not None:
+        digest = hashlib.sha256(key.reveal().encode()).hexdigest()
+        if digest in _KNOWN_DEFAULT_DIGESTS:
+            raise ConfigError(
+                "LITELLM_MASTER_KEY is a publicly known default; unset it and "
+                "`mpc gateway serve` generates a strong one"
+            )
+        return key, None
+    home = Path(settings.home) if settings.home is not None else Path.cwd()
+    env_path = home / ".env"
+    if env_path.is_file():
+        existing = load_env_file(env_path).get("LITELLM_MASTER_KEY", "").strip()
+        if existing:
+            return Secret(existing), None
+    value = "sk-" + secrets.token_hex(32)
+    _append_env_line(env_path, "LITELLM_MASTER_KEY", value)
+    log.info("gateway: generated a master key into %s (LITELLM_MASTER_KEY)", env_path)
+    return Secret(value), env_path
+
+
+def _append_env_line(path: Path, name: str, value: str) -> None:
+    """Append `NAME=value` to a dotenv file, creating it 0600; earlier lines stay as they are."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            if handle.tell() > 0 and not path.read_bytes().endswith(b"\n"):
+                handle.write("\n")
+            handle.write(f"{name}={value}\n")
+    except OSError as exc:
+        raise OSError(f"{path}: cannot store the generated {name} ({exc.strerror})") from exc
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ConfigError(f"{url!r}: no host")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"{host}:{port} is not free for the gateway ({exc.strerror})") from exc
+
+
+class GatewayProcess:
+    """One LiteLLM proxy child process; `start()` returns once `/health/liveliness` answers."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 4000,
+        env: Mapping[str, str],
+        log_path: Path,
+        settings: Settings | None = None,
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.host = host
+        self.port = port
+        self.log_path = Path(log_path)
+        self._env = dict(env)
+        self._settings = settings or Settings()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://host:port` of the gateway."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the child process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    def start(self, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> Self:
+        """Launch LiteLLM and wait until it answers; GatewayError with its log tail if not."""
+        if self.running:
+            return self
+        if importlib.util.find_spec("litellm") is None:
+            raise ConfigError(f"the gateway needs litellm, which is not installed: "
+                              f"{GATEWAY_INSTALL_HINT}")  # fmt: skip
+        _check_port_free(self.host, self.port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_SECRETS)}
+        for spec in PROVIDERS.values():
+            for var in spec.key_vars:
+                env.pop(var, None)
+        env.update(self._env)
+        env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        env["PYTHONUNBUFFERED"] = "1"
+        command = [
+            sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(self.config_path),
+            "--host", self.host, "--port", str(self.port),
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        # Its own session: a Ctrl-C in the terminal reaches us, and we stop it in order.
+        self._process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        log.info("gateway: started litellm (pid %d) on %s", self._process.pid, self.url)
+        probe = GatewayClient(self.url, Secret("unused"), settings=self._settings)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not probe.liveliness():
+                if self._process.poll() is not None:
+                    code = self._process.returncode
+                    self._close_log()
+                    raise GatewayError(f"litellm exited with code {code} before answering on "
+                                       f"{self.url}; {self._log_tail()}")  # fmt: skip
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise GatewayError(f"litellm did not answer on {self.url} within "
+                                       f"{timeout_s:g} s; {self._log_tail()}")  # fmt: skip
+                time.sleep(0.1)
+        finally:
+            probe.close()
+        return self
+
+    def stop(self, timeout_s: float = _STOP_TIMEOUT_S) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout_s`; the exit code (None if never started)."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("gateway: litellm ignored SIGTERM for %.0f s; killing it", timeout_s)
+                process.kill()
+                process.wait(timeout_s)
+        self._close_log()
+        return process.returncode
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _log_tail(self) -> str:
+        """The last lines of the log, with every key we handed the process blanked out."""
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return f"no log at {self.log_path}"
+        text = "\n".join(lines[-_LOG_TAIL_LINES:])
+        for value in self._env.values():
+            if len(value) >= 8 and value not in ("True", "False"):
+                text = text.replace(value, "***")
+        return f"last lines of {self.log_path}:\n{text}"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"GatewayProcess({self.url}, {'running' if self.running else 'stopped'})"
+
+
+@dataclass
+class GatewayRun:
+    """A gateway started by `run_gateway`: where it listens and what it was started with."""
+
+    url: str
+    config_path: Path
+    log_path: Path
+    process: GatewayProcess
+    upstreams: dict[str, Upstream]
+    models: int
+    key_written_to: Path | None = None
+    synced: bool = False
+    sandbox: Sandbox | None = field(default=None, repr=False)
+
+
+@contextlib.contextmanager
+def run_gateway(
+    settings: Settings,
+    *,
+    selection: GatewaySelection | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    timeout_s: float = DEFAULT_START_TIMEOUT_S,
+) -> Iterator[GatewayRun]:
+    """Bring the gateway up (see the module docstring); it stops when the block ends.
+
+    Without a registry yet, a catalog sync runs first (sandbox for providers without a
+    key).  Every model an MPC-API alias names is added to the selection.
+    """
+    from ..api.aliases import load_aliases  # the aliases decide which models must be there
+    from ..catalog import sync_catalog
+    from ..registry import RegistryStore
+    from ..sandbox import Sandbox, SandboxData
+
+    default_host, default_port = _host_port(settings.gateway_url)
+    host, port = host or default_host, port if port is not None else default_port
+    store = RegistryStore(settings.outputs_dir)
+    synced = False
+    if not store.path.is_file():
+        log.info("gateway: no registry at %s yet; syncing the catalog first", store.path)
+        sync_catalog(settings, source=None if settings.source != "gateway" else "auto")
+        synced = True
+    registry = store.load()
+    if registry is None:
+        raise ConfigError(f"{store.path}: no registry (run `mpc sync`)")
+    key, written = ensure_master_key(settings)
+    required = tuple(load_aliases().targets(registry["models"]).values())
+    chosen = with_required(selection or GatewaySelection(), required)
+    with contextlib.ExitStack() as stack:
+        sandbox = None
+        needs_sandbox = settings.source == "sandbox" or any(
+            settings.key_for(name) is None for name in PROVIDERS
+        )
+        if needs_sandbox:
+            data = (
+                SandboxData.from_snapshot(settings.sandbox_snapshot)
+                if settings.sandbox_snapshot is not None
+                else SandboxData.generate()
+            )
+            sandbox = Sandbox(data=data, latency_ms=settings.sandbox_latency_ms)
+            stack.enter_context(sandbox)
+        upstreams = gateway_upstreams(settings, sandbox)
+        config = build_gateway_config(registry, upstreams, chosen)
+        config_path = write_gateway_config(default_config_path(settings), config)
+        log_path = config_path.parent / "litellm.log"
+        process = GatewayProcess(
+            config_path, host=host, port=port, env=gateway_env(upstreams, key.reveal()),
+            log_path=log_path, settings=settings,
+        )  # fmt: skip
+        stack.enter_context(process.start(timeout_s))
+        yield GatewayRun(
+            url=process.url, config_path=config_path, log_path=log_path, process=process,
+            upstreams=upstreams, models=len(config["model_list"]), key_written_to=written,
+            synced=synced, sandbox=sandbox,
+        )  # fmt: skip

@@ -1,0 +1,100 @@
+"""`mpc schedule add|list` writes validated targets; `mpc run-all` runs a set, stops on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.config import Settings
+from mpc_lib.errors import NotebookError
+from mpc_lib.runs import RunIndex
+from mpc_lib.schedule import NOTEBOOK_SETS, run_set
+
+FIXTURES = Path(__file__).resolve().parents[1] / "notebooks" / "fixtures"
+
+
+def _mpc(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    clean.update(MPC_HOME=str(home), MPC_OUTPUTS_DIR=str(home / "out"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", *args],
+        env=clean, cwd=home, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_every_target_is_written_validated_and_listed(tmp_path: Path) -> None:
+    made = {}
+    for target in ("cron", "systemd", "k8s", "ci"):
+        done = _mpc("schedule", "add", "catalog_sync", "--cron", "30 5 * * 1-5", "--target",
+                    target, "-p", "providers", "fal", "--json", home=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        made[target] = json.loads(done.stdout)
+    for target, result in made.items():
+        assert result["checks"]["cron"] == "croniter: ok"
+        files = [Path(path) for path in result["files"]]
+        assert all(p.is_file() and p.is_relative_to(tmp_path / "schedules") for p in files)
+        text = "\n".join(p.read_text() for p in files)
+        assert "run catalog_sync" in text or "- catalog_sync" in text, target
+    assert "(strict): ok" in made["k8s"]["checks"]["k8s"]
+    if shutil.which("systemd-analyze"):
+        assert made["systemd"]["checks"]["systemd"] == "systemd-analyze verify: ok"
+    assert sorted(Path(p).name for p in made["systemd"]["files"]) == [
+        "mpc-catalog_sync.service", "mpc-catalog_sync.timer",
+    ]  # fmt: skip
+
+    out = tmp_path / "ops" / "daily.crontab"
+    out.parent.mkdir()
+    cron = _mpc("schedule", "add", "--set", "daily", "--cron", "@daily", "--out", str(out),
+                home=tmp_path)  # fmt: skip
+    assert cron.returncode == 0, cron.stderr
+    line = out.read_text().splitlines()[-1]
+    assert line.startswith("0 0 * * * cd ") and "mpc run-all --set daily >> " in line
+
+    listed = _mpc("schedule", "list", "--json", home=tmp_path)
+    entries = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(e["name"], e["target"]) for e in entries] == [
+        ("mpc-catalog_sync", "cron"), ("mpc-catalog_sync", "systemd"),
+        ("mpc-catalog_sync", "k8s"), ("mpc-catalog_sync", "ci"), ("mpc-set-daily", "cron"),
+    ]  # fmt: skip
+    assert entries[0]["command"] == "mpc run catalog_sync -p providers fal"
+    text = _mpc("schedule", "list", home=tmp_path).stdout
+    assert "mpc-set-daily" in text and str(out) in text
+
+
+def test_a_bad_schedule_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    done = _mpc("schedule", "add", "catalog_sync", "--cron", "0 25 * * *", home=tmp_path)
+    assert done.returncode == 2 and "--cron '0 25 * * *'" in done.stderr
+    missing = _mpc("schedule", "add", "catalog_sync", home=tmp_path)
+    assert missing.returncode == 2 and "--cron is required" in missing.stderr
+    assert not (tmp_path / "schedules").exists()
+
+
+def test_run_all_runs_the_daily_set(tmp_path: Path) -> None:
+    assert NOTEBOOK_SETS["daily"][0] == "catalog_sync"
+    done = _mpc("run-all", "--set", "daily", home=tmp_path, MPC_SOURCE="sandbox")
+    assert done.returncode == 0, done.stderr
+    ran = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("run:")]
+    assert ran == list(NOTEBOOK_SETS["daily"])
+    records = RunIndex(tmp_path / "out" / "runs").records()
+    assert [r.notebook for r in records] == list(NOTEBOOK_SETS["daily"])
+    assert all(r.status == "ok" for r in records)
+
+
+def test_run_set_stops_at_the_first_failure(tmp_path: Path) -> None:
+    settings = Settings(outputs_dir=tmp_path / "out", source="sandbox")
+    started: list[str] = []
+
+    with pytest.raises(NotebookError) as caught:
+        run_set("t", settings=settings, sets={"t": ("ok", "broken", "sysexit0")},
+                notebooks_dir=FIXTURES, on_start=started.append)  # fmt: skip
+
+    assert caught.value.notebook == "broken"
+    assert started == ["ok", "broken"]
+    records = RunIndex(tmp_path / "out" / "runs").records()
+    assert [(r.notebook, r.status) for r in records] == [("ok", "ok"), ("broken", "failed")]

@@ -1,0 +1,153 @@
+"""`mpc gateway config`, `mpc gateway serve` and `mpc api serve` as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mpc_lib.sandbox import Sandbox
+
+HELLO = [{"role": "user", "content": "hello through the whole chain"}]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MPC_", "FAL_", "COMET", "LITELLM_"))
+    }
+    return {**clean, **extra}
+
+
+def _book(tmp_path: Path, gateway: Any) -> Path:
+    """A workbook with the session's registry (so no sync is needed)."""
+    book = tmp_path / "book"
+    (book / "outputs" / "registry").mkdir(parents=True)
+    (book / "pyproject.toml").write_text("[tool.mpc]\n")
+    registry = Path(gateway.settings.outputs_dir) / "registry" / "models.json"
+    shutil.copy(registry, book / "outputs" / "registry" / "models.json")
+    return book
+
+
+def _mpc(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mpc_lib.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any) -> None:
+    book = _book(tmp_path, gateway)
+    done = _mpc("gateway", "config", "--max-models", "3", "--json", cwd=book, env=_env())
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    written = book / "outputs" / "gateway" / "litellm.yaml"
+    assert summary["path"] == str(written) and written.is_file()
+    assert summary["passthrough"] == ["/fal", "/comet"]
+    # 3 per provider plus the alias targets beyond them
+    assert summary["deployments"] > 6 and summary["counts"]["comet"] >= 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "pyproject.toml").write_text("[tool.mpc]\n")
+    missing = _mpc("gateway", "config", cwd=empty, env=_env())
+    assert missing.returncode == 2 and "no registry yet (run `mpc sync`)" in missing.stderr
+
+
+def test_api_serve_refuses_a_public_address_without_a_key(tmp_path: Path, gateway: Any) -> None:
+    book = _book(tmp_path, gateway)
+    done = _mpc("api", "serve", "--host", "0.0.0.0", cwd=book,
+                env=_env(LITELLM_MASTER_KEY="sk-anything-long-enough"))  # fmt: skip
+    assert done.returncode == 2
+    assert "MPC_API_KEY is not set: refusing to serve MPC-API on 0.0.0.0" in done.stderr
+
+
+def _wait_for(url: str, process: subprocess.Popen[str], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"exited {process.returncode}: {out[-2000:]} {err[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+def test_the_chain_from_the_cli_with_a_comet_key_and_base(
+    tmp_path: Path, gateway: Any, sandbox: Sandbox, port_factory: Any
+) -> None:
+    """COMETAPI_KEY and MPC_COMET_BASE_URL set: chats reach that base with that key. FAL has
+    no key, so the gateway serves it from its own sandbox; no master key is set, so one is
+    generated into .env, and `mpc api serve` reads it from there."""
+    book = _book(tmp_path, gateway)
+    gateway_port, api_port = port_factory(), port_factory()
+    env = _env(
+        COMETAPI_KEY=sandbox.key("openai"),
+        MPC_COMET_BASE_URL=sandbox.url("openai"),
+        MPC_GATEWAY_URL=f"http://127.0.0.1:{gateway_port}",
+        MPC_API_URL=f"http://127.0.0.1:{api_port}",
+    )
+    command = [sys.executable, "-m", "mpc_lib.cli"]
+    served = subprocess.Popen(
+        [*command, "gateway", "serve"],
+        cwd=book,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    api = None
+    try:
+        _wait_for(f"http://127.0.0.1:{gateway_port}/health/liveliness", served)
+        key = (book / ".env").read_text().split("LITELLM_MASTER_KEY=", 1)[1].strip()
+        api = subprocess.Popen(
+            [*command, "api", "serve"],
+            cwd=book,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for(f"http://127.0.0.1:{api_port}/health/liveliness", api)
+        base = f"http://127.0.0.1:{api_port}"
+        plain = httpx.post(
+            f"{base}/v1/chat/completions",
+            timeout=30,
+            json={"model": "text_general_flagship", "messages": HELLO},
+        )
+        assert plain.status_code == 200, plain.text
+        assert plain.json()["choices"][0]["message"]["content"].startswith(
+            "Sandbox reply from gpt-4o"
+        )
+        body = {"model": "gpt-4o-mini", "messages": HELLO, "stream": True}
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=30) as answer:
+            lines = [line for line in answer.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "data: [DONE]" and len(lines) > 5
+        chats = [r for r in sandbox.requests("openai") if r.path == "/v1/chat/completions"]
+        assert len(chats) == 2  # both reached the base we named, with the key we named
+        assert httpx.get(f"{base}/health").json()["gateway"]["status"] == "ok"
+    finally:
+        for process in (api, served):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+    out, err = served.communicate(timeout=60)
+    assert served.returncode == 0, err[-2000:]
+    assert f"generated LITELLM_MASTER_KEY and stored it in {book / '.env'}" in out
+    assert "comet: live" in out and "fal: sandbox (no FAL_KEY set)" in out
+    assert "gateway stopped" in out
+    api_out, api_err = api.communicate(timeout=30) if api is not None else ("", "")
+    for text in (out, err, api_out, api_err):
+        assert key not in text and sandbox.key("openai") not in text
+    for path in (book / "outputs").rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path

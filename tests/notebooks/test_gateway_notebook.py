@@ -1,0 +1,52 @@
+"""The shipped gateway notebook, against the session's real gateway: papermill and nbval-lax."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
+
+NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "gateway.ipynb"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gateway_notebook_runs_headless(gateway: Any) -> None:
+    result = run_notebook(
+        "gateway",
+        {"gateway_url": gateway.url, "models": "gpt-4o-mini", "sample_prompt": "ping the gateway"},
+        settings=gateway.settings,
+    )
+    html = result.html_path.read_text(encoding="utf-8")
+    served = len(gateway.config["model_list"])
+    # the session gateway's workbook registry is a direct sync: every model in it, prices agree
+    chat = sum(1 for m in gateway.config["model_list"] if m["model_info"].get("mode") == "chat")
+    assert (
+        f"gateway models: {served} | in the registry: {served} | "
+        f"prices agree: {chat} of {chat} compared"
+    ) in html
+    assert "Sandbox reply from gpt-4o-mini: ping the gateway" in html
+    assert "gpt-4o-mini stream: median" in html and "Plotly.newPlot" in html
+    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    assert manifest["status"] == "ok"
+    assert manifest["parameters"]["models"] == ["gpt-4o-mini"]
+
+
+def test_gateway_notebook_passes_nbval_lax(gateway: Any, tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "LITELLM_"))},
+        "MPC_OUTPUTS_DIR": str(gateway.settings.outputs_dir),
+        "MPC_GATEWAY_URL": gateway.url,
+        "LITELLM_MASTER_KEY": gateway.settings.gateway_key.reveal(),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+         "-p", "no:cacheprovider", "-q", str(NOTEBOOK)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout

@@ -1,0 +1,254 @@
+"""JupyterLab and the offline reports in a real browser (Debian's chromium, driven by Playwright).
+
+For each workbook notebook: JupyterLab runs headless on loopback with a token, the
+browser opens the notebook (outputs cleared), runs all cells, and the plotly chart and
+the widget must render, the widget talking to the live kernel.  Then the notebook's
+HTML report is opened with every network request blocked, and the chart and the widget
+must render from the report alone.  Screenshots go to outputs/test-artifacts/browser/.
+
+Skipped when /usr/bin/chromium or playwright is missing, except in CI (`.ci/run`
+installs chromium), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook, service_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As the machine notes: no sandbox as root, and nothing reaching out on its own.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts" / "browser"
+TOKEN = "mpc-browser-test-token"
+_RENDER_TIMEOUT_MS = 120_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium under Playwright (never Playwright's own browser download)."""
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """JupyterLab on a free loopback port, in a workbook whose notebooks have no outputs."""
+    root = tmp_path_factory.mktemp("lab")
+    book = root / "book"
+    (book / "notebooks").mkdir(parents=True)
+    (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
+    services = {k: v for case in WORKBOOK.values() for k, v in service_env(case, request).items()}
+    lines = [f"MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
+    lines += [f"{name}={value}" for name, value in services.items()]
+    (book / ".env").write_text("\n".join(lines) + "\n")
+    for name in WORKBOOK:
+        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, book / "notebooks" / f"{name}.ipynb")
+    jupyter = root / "jupyter"
+    settings = jupyter / "settings" / "@jupyterlab"
+    # Every cell in the DOM (no windowing), and no news/update prompts over the page.
+    _settings(settings / "notebook-extension" / "tracker.jupyterlab-settings",
+              {"windowingMode": "none"})  # fmt: skip
+    _settings(settings / "apputils-extension" / "notification.jupyterlab-settings",
+              {"fetchNews": "false", "checkForUpdates": False})  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
+        JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
+        JUPYTERLAB_SETTINGS_DIR=str(jupyter / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(jupyter / "workspaces"),
+    )  # fmt: skip
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={book}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (root / "lab.log").open("w")
+    server = subprocess.Popen(command, cwd=book, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_server(port, server, root / "lab.log")
+        yield {"url": f"http://127.0.0.1:{port}", "book": book, "outputs": root / "outputs"}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.parametrize("name", sorted(WORKBOOK))
+def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
+    name: str,
+    browser: Any,
+    lab: dict[str, Any],
+    widget_renderer: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    case = WORKBOOK[name]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{lab['url']}/lab/tree/notebooks/{name}.ipynb?token={TOKEN}")
+        page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
+        run_all.wait_for()
+        assert run_all.get_attribute("aria-disabled") != "true"
+        run_all.click()
+        _assert_renders(page, case, f"{name}-jupyterlab")
+        if case.widget:  # the widget is live: a change goes to the kernel and back
+            dropdown = page.locator(".widget-dropdown select").first
+            summary = page.locator(".widget-html-content", has_text=" of ").first
+            before = summary.inner_text()
+            options = dropdown.locator("option").all_inner_texts()
+            dropdown.select_option(options[-1])
+            page.wait_for_function(
+                "([el, text]) => el.innerText !== text",
+                arg=[summary.element_handle(), before], timeout=_RENDER_TIMEOUT_MS,
+            )  # fmt: skip
+    finally:
+        context.close()
+
+    report = _run_headless(name, case, tmp_path, service_env(case, request))
+    offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    reached: list[str] = []
+
+    def block(route: Any) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            reached.append(route.request.url)
+            route.abort()
+
+    offline.route("**/*", block)
+    try:
+        page = offline.new_page()
+        page.goto(report.as_uri())
+        _assert_renders(page, case, f"{name}-report-offline")
+        assert page.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
+    finally:
+        offline.close()
+    assert reached == [], f"the report tried the network: {reached}"
+
+
+def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
+    """The chart has drawn bars and the widget its controls, visibly; a screenshot is kept."""
+    if case.chart:
+        plot = page.locator(".js-plotly-plot").first
+        plot.locator(".main-svg").first.wait_for(timeout=_RENDER_TIMEOUT_MS)
+        assert plot.locator(".trace .point, .trace .box").count() > 0  # drawn data, not axes
+        plot.scroll_into_view_if_needed()
+        assert plot.is_visible() and plot.bounding_box()["height"] > 100
+        _screenshot(page, f"{shot}-chart")
+    if case.widget:
+        widget = page.locator(".widget-dropdown select").first
+        widget.wait_for(timeout=_RENDER_TIMEOUT_MS)
+        widget.scroll_into_view_if_needed()
+        assert widget.is_visible() and widget.locator("option").count() > 1
+        assert page.locator(".widget-html-content", has_text=" models").count() > 0
+        _screenshot(page, f"{shot}-widget")
+
+
+def _screenshot(page: Any, name: str) -> None:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000  # a blank page compresses to far less
+    print(f"screenshot: {path}")
+
+
+def _run_headless(
+    name: str, case: WorkbookNotebook, tmp_path: Path, services: dict[str, str]
+) -> Path:
+    """`mpc run NAME` on the sandbox; the path of its HTML report."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"), **services)
+    params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
+    done = subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return Path(json.loads(done.stdout.splitlines()[-1])["outputs"]["html"])
+
+
+def _settings(path: Path, values: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values), encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_server(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    """Until /api/status answers on loopback (JupyterLab takes ~4 s to start)."""
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"JupyterLab exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"JupyterLab did not answer in 90s: {log.read_text()[-3000:]}")
+
+
+def test_chromium_is_debians_when_present() -> None:
+    """Guards the apt install in .ci/run: the binary the test drives is the packaged one."""
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} is not installed")
+    done = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("Chromium "), done.stdout + done.stderr
+    assert shutil.which("chromium") == str(CHROMIUM)
