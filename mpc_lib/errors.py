@@ -299,6 +299,8 @@ class StackUnhealthy(StackError):
     def __init__(self, message: str, services: Mapping[str, str]) -> None:
         self.services = dict(services)
         super().__init__(message)
+
+
 class RunLocked(MpcError):
     """Another run of the same notebook held its lock for longer than the lock timeout."""
 

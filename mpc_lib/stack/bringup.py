@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, EngineUnavailable
-from .core import api_url, local_stack
+from .core import local_stack
 from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, probe_engine
 from .local import ServiceStatus, StopResult, UpReport
 from .model import PROFILES, StackPaths
@@ -192,7 +192,7 @@ def smoke_stack(
     model: str = DEFAULT_SMOKE_MODEL,
 ) -> SmokeReport:
     """Every health URL of the stack, and a chat through MPC-API when the core is up."""
-    api_key = getattr(settings, "api_key", None)
+    api_key = settings.api_key
     targets: list[HealthTarget] = []
     if mode == "local":
         for spec in local_stack(settings).specs.values():
@@ -207,7 +207,7 @@ def smoke_stack(
         api_key = Secret(compose_key) if compose_key else api_key
     chat_url = None
     if "core" in profiles:
-        base = api_url(settings) if mode == "local" else _compose_api_url(settings)
+        base = settings.api_url if mode == "local" else _compose_api_url(settings)
         targets.append(HealthTarget("mpc-api (deep)", f"{base}/health", None, api_key))
         chat_url = f"{base}/v1/chat/completions"
     return run_smoke(settings, targets, chat_url=chat_url, chat_key=api_key, model=model)
@@ -234,11 +234,14 @@ def stack_status(settings: Settings, mode: str = "auto", *, probe: bool = True) 
     if mode == "local" or (mode == "auto" and local.recorded()):
         rows = [_local_row(row) for row in local.status(probe=probe)]
         return StackStatus("local", rows)
+    paths = StackPaths.for_settings(settings)
+    if mode == "auto" and not paths.env_file.is_file():
+        # No compose/.env: no compose stack of ours can be up, so no engine is asked.
+        return StackStatus(None, [], "no local processes, and no compose/.env")
     kinds: tuple[EngineKind, ...] = ENGINES if mode == "auto" else _engine_kind(mode)
     notes = []
-    paths = StackPaths.for_settings(settings)
     for kind in kinds:
-        probe_result = probe_engine(kind)
+        probe_result = probe_engine(kind, client_version=False)
         if not probe_result.reachable:
             notes.append(f"{kind}: {probe_result.error}")
             continue

@@ -18,33 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import Settings
+from ..gateway.process import GATEWAY_INSTALL_HINT
 from .local import LocalStack, ServiceSpec
 from .model import StackPaths
 
-__all__ = [
-    "DEFAULT_API_URL",
-    "DEFAULT_GATEWAY_URL",
-    "GATEWAY_ISSUE_HINT",
-    "api_url",
-    "core_services",
-    "gateway_url",
-    "local_stack",
-]
-
-DEFAULT_GATEWAY_URL = "http://127.0.0.1:4000"
-DEFAULT_API_URL = "http://127.0.0.1:3000"
-GATEWAY_ISSUE_HINT = "needs issue 6: mpc gateway serve"
-_GATEWAY_EXTRA_HINT = "pip install 'mpc-workbench[gateway]'"
-
-
-def gateway_url(settings: Settings) -> str:
-    """MPC_GATEWAY_URL (a setting from issue 6; its default until then)."""
-    return str(getattr(settings, "gateway_url", None) or DEFAULT_GATEWAY_URL).rstrip("/")
-
-
-def api_url(settings: Settings) -> str:
-    """MPC_API_URL (a setting from issue 6; its default until then)."""
-    return str(getattr(settings, "api_url", None) or DEFAULT_API_URL).rstrip("/")
+__all__ = ["core_services", "local_stack"]
 
 
 def _host_port(url: str, default_port: int) -> tuple[str, int]:
@@ -66,7 +44,7 @@ def core_services(settings: Settings) -> list[ServiceSpec]:
     if settings.home is not None:
         env["MPC_HOME"] = str(settings.home)
     cwd = Path(settings.home) if settings.home is not None else None
-    gw_url, mpc_url = gateway_url(settings), api_url(settings)
+    gw_url, mpc_url = settings.gateway_url, settings.api_url
     gw_host, gw_port = _host_port(gw_url, 4000)
     api_host, api_port = _host_port(mpc_url, 3000)
     outputs = Path(settings.outputs_dir)
@@ -80,7 +58,7 @@ def core_services(settings: Settings) -> list[ServiceSpec]:
             port=gw_port,
             env=env,
             cwd=cwd,
-            requires=(("mpc_lib.gateway", GATEWAY_ISSUE_HINT), ("litellm", _GATEWAY_EXTRA_HINT)),
+            requires=(("litellm", GATEWAY_INSTALL_HINT),),
         ),
         ServiceSpec(
             name="mpc-api",
@@ -95,7 +73,6 @@ def core_services(settings: Settings) -> list[ServiceSpec]:
                 outputs / "registry" / "models.json",
                 outputs / "gateway" / "litellm.yaml",
             ),
-            requires=(("mpc_lib.api", GATEWAY_ISSUE_HINT), ("fastapi", _GATEWAY_EXTRA_HINT)),
         ),
     ]
 

@@ -25,8 +25,8 @@ import psutil
 
 from ..config import Settings
 from ..errors import ConfigError, MpcError
+from ..gateway.process import GATEWAY_INSTALL_HINT
 from .compose import COMPOSE_MIN_VERSION, STACK_INSTALL_HINT, compose_binary, validate_compose
-from .core import api_url, gateway_url
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
 from .envfile import check_env
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
@@ -212,20 +212,12 @@ def _compose_row(chosen: str, needed: bool) -> DoctorRow:
 
 
 def _local_row(settings: Settings) -> DoctorRow:
-    missing = []
-    if importlib.util.find_spec("mpc_lib.gateway") is None:
-        missing.append("the `mpc gateway serve` and `mpc api serve` commands (issue 6)")
     if importlib.util.find_spec("litellm") is None:
-        missing.append("litellm (pip install 'mpc-workbench[gateway]')")
-    if missing:
         return DoctorRow(
-            "local",
-            "fail",
-            "local mode needs " + " and ".join(missing),
-            "pip install -e '.[gateway]' in a checkout that has issue 6",
+            "local", "fail", "local mode runs LiteLLM, which is not installed", GATEWAY_INSTALL_HINT
         )
     return DoctorRow(
-        "local", "pass", f"gateway on {gateway_url(settings)}, MPC-API on {api_url(settings)}"
+        "local", "pass", f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}"
     )
 
 

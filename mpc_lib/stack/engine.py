@@ -72,19 +72,21 @@ class EngineProbe:
         return self.server_version is not None
 
 
-def probe_engine(kind: EngineKind) -> EngineProbe:
-    """Ask `docker`/`podman` for its version and its server's, within a timeout."""
+def probe_engine(kind: EngineKind, *, client_version: bool = True) -> EngineProbe:
+    """Ask `docker`/`podman` for its server's version (and its own), within a timeout."""
     cli = shutil.which(kind)
     if cli is None:
         return EngineProbe(kind, None, error=f"{kind} is not on PATH")
-    client = _run_quiet([cli, "--version"])
-    client_version = client[1].strip() if client[0] == 0 else None
+    version = None
+    if client_version:
+        code, out, _err = _run_quiet([cli, "--version"])
+        version = out.strip() if code == 0 else None
     fmt = "{{.ServerVersion}}" if kind == "docker" else "{{.Version.Version}}"
     code, out, err = _run_quiet([cli, "info", "--format", fmt])
     if code == 0 and out.strip() and "<no value>" not in out:
-        return EngineProbe(kind, cli, client_version, out.strip().splitlines()[-1])
+        return EngineProbe(kind, cli, version, out.strip().splitlines()[-1])
     detail = " ".join((err or out).split()) or f"exit code {code}"
-    return EngineProbe(kind, cli, client_version, error=detail)
+    return EngineProbe(kind, cli, version, error=detail)
 
 
 def _run_quiet(argv: Sequence[str]) -> tuple[int, str, str]:

@@ -168,17 +168,11 @@ class EnvInit:
 
 
 def _settings_secrets(settings: Settings | None) -> dict[str, str]:
-    """Keys the workbook already has for the same roles, so the CLI and the stack agree.
-
-    `gateway_key` (LITELLM_MASTER_KEY) and `api_key` (MPC_API_KEY) arrive with the
-    gateway settings; until then there is nothing to take over.
-    """
-    found: dict[str, str] = {}
-    for var, attr in (("LITELLM_MASTER_KEY", "gateway_key"), ("MPC_API_KEY", "api_key")):
-        secret = getattr(settings, attr, None) if settings is not None else None
-        if secret is not None:
-            found[var] = secret.get_secret_value()
-    return found
+    """Keys the workbook already has for the same roles, so the CLI and the stack agree."""
+    if settings is None:
+        return {}
+    mine = {"LITELLM_MASTER_KEY": settings.gateway_key, "MPC_API_KEY": settings.api_key}
+    return {var: secret.reveal() for var, secret in mine.items() if secret is not None}
 
 
 def init_env(template: Path, env_path: Path, settings: Settings | None = None) -> EnvInit:

@@ -29,6 +29,7 @@ __all__ = [
 STATE_COLOURS = {
     "pass": "#2e7d32",
     "healthy": "#2e7d32",
+    "running": "#2e7d32",
     "exited (0)": "#2e7d32",
     "warn": "#f9a825",
     "unhealthy": "#f9a825",

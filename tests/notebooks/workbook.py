@@ -7,9 +7,13 @@ offline report, and the browser test (JupyterLab, then the report with the netwo
 
 from __future__ import annotations
 
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -27,6 +31,8 @@ class WorkbookNotebook:
     text: tuple[str, ...] = ()  # strings its report must contain
     sources: bool = True  # reports its sources (views.sources_banner) to the run index
     needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway"
+    # or, "stack": it starts the core itself (local mode), on ports of its own, and the test
+    # stops it; in JupyterLab it gets a workbook of its own (its ports are not the others')
 
 
 WORKBOOK: dict[str, WorkbookNotebook] = {
@@ -51,6 +57,13 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             chart=True,
             text=("overall: ", "fal: sandbox (emulator"),
         ),
+        WorkbookNotebook(
+            "stack_bringup",
+            chart=True,
+            text=("mode: local (local mode, as asked)", "chat via MPC-API", "pass"),
+            sources=False,
+            needs=("stack",),
+        ),
     )
 }
 
@@ -62,4 +75,42 @@ def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
         gateway = request.getfixturevalue("gateway")
         env["MPC_GATEWAY_URL"] = gateway.url
         env["LITELLM_MASTER_KEY"] = gateway.settings.gateway_key.reveal()
+    if "stack" in case.needs:
+        env.update(_local_stack_env(request))
     return env
+
+
+def _local_stack_env(request: Any) -> dict[str, str]:
+    """Free ports for the core the notebook starts, a master key (so nothing is written to a
+    .env), and a finalizer that stops that core and checks nothing of it is left."""
+    gateway_url = f"http://127.0.0.1:{_free_port()}"
+    env = {
+        "MPC_GATEWAY_URL": gateway_url,
+        "MPC_API_URL": f"http://127.0.0.1:{_free_port()}",
+        "LITELLM_MASTER_KEY": "sk-" + secrets.token_hex(32),
+    }
+    request.addfinalizer(lambda: _stop_local_core(gateway_url))
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop_local_core(gateway_url: str) -> None:
+    """Stop every process of a local core started with `gateway_url` (they all inherit it)."""
+    from mpc_lib.stack.processes import TOKEN_VAR, terminate
+
+    def ours(proc: psutil.Process) -> bool:
+        try:
+            environ = proc.environ()
+        except psutil.Error:
+            return False
+        return TOKEN_VAR in environ and environ.get("MPC_GATEWAY_URL") == gateway_url
+
+    found = [proc for proc in psutil.process_iter() if ours(proc)]
+    terminate(found, 10.0)
+    left = [proc.pid for proc in psutil.process_iter() if ours(proc) and proc.status() != "zombie"]
+    assert not left, f"the notebook's core left processes behind: {left}"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stackhelp import HAS_GATEWAY, free_port, stack_processes, standin_spec
+from stackhelp import free_port, stack_processes, standin_spec
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import StackPaths, detect_engine
@@ -54,15 +54,6 @@ def test_up_says_what_it_cannot_do(cli_env: dict[str, str], no_engine: None) -> 
     assert "does not answer" in docker.stderr or "not installed" in docker.stderr
     unknown = _mpc(cli_env, "up", "-p", "core,n8n")
     assert unknown.returncode == 2 and "unknown profile(s) ['n8n']" in unknown.stderr
-
-
-@pytest.mark.skipif(HAS_GATEWAY, reason="issue 6 is here: test_core_local.py runs the core")
-def test_up_chooses_local_mode_and_names_what_it_lacks(
-    cli_env: dict[str, str], no_engine: None
-) -> None:
-    done = _mpc(cli_env, "up")
-    assert "mode: local (no container engine answers" in done.stderr
-    assert done.returncode == 2 and "needs issue 6: mpc gateway serve" in done.stderr
 
 
 def test_status_logs_and_down_on_local_processes(

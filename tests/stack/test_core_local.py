@@ -1,8 +1,7 @@
 """The core in local mode, for real: `mpc gateway serve` (LiteLLM and the sandbox upstream) and
 `mpc api serve`, through `mpc stack up --local`, a LiteLLM death, a recovery, and down.
 
-These need issue 6's commands and the `gateway` extra (LiteLLM); until they are on the
-branch the tests skip with "needs issue 6: mpc gateway serve".
+They need the `gateway` extra (LiteLLM), which the dev extra installs.
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from stackhelp import free_port, needs_gateway, stack_processes
+from stackhelp import free_port, needs_litellm, stack_processes
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import local_stack
 
-pytestmark = needs_gateway
+pytestmark = needs_litellm
 
 
 @pytest.fixture

@@ -53,13 +53,24 @@ def test_the_cli_prints_the_same_diagram(tmp_path: Path) -> None:
     assert done.stdout == stack_mermaid(load_stack_model(COMPOSE), ["core"])
 
 
-def test_the_figure_has_a_node_per_service_and_a_marker_per_port() -> None:
+def test_the_figure_has_a_node_per_service_and_puts_callers_left() -> None:
     model = load_stack_model(COMPOSE)
     figure = stack_figure(model, ["core", "langflow"])
-    services = next(trace for trace in figure.data if trace.name == "service")
-    ports = next(trace for trace in figure.data if trace.name == "published port")
-    assert set(services.text) == {"litellm", "litellm-db", "mpc-api", "langflow", "langflow-db"}
-    assert list(ports.text) == ["127.0.0.1:4000", "127.0.0.1:3000", "127.0.0.1:7860"]
+    nodes = {}
+    for trace in figure.data:
+        if trace.name in ("service", "data store"):
+            for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
+                nodes[text.split("<br>")[0]] = (x, y, text)
+    assert set(nodes) == {"litellm", "litellm-db", "mpc-api", "langflow", "langflow-db"}
+    assert nodes["mpc-api"][2] == "mpc-api<br>127.0.0.1:3000"
+    assert nodes["litellm-db"][2] == "litellm-db"  # not published
+    # every depends_on arrow points right: callers sit left of what they use
+    for svc in model.for_profiles(["core", "langflow"]):
+        for dep in svc.depends_on:
+            assert nodes[svc.name][0] < nodes[dep][0], (svc.name, dep)
+    assert nodes["langflow"][0] > nodes["litellm-db"][0]  # profiles side by side
+    stores = next(trace for trace in figure.data if trace.name == "data store")
+    assert {text.split("<br>")[0] for text in stores.text} == {"litellm-db", "langflow-db"}
 
 
 def test_tables_colour_each_state_and_the_progress_log_keeps_every_event() -> None:

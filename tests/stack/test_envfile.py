@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mpc_lib.config import load_env_file
+from mpc_lib.config import Settings, load_env_file
 from mpc_lib.errors import ConfigError
 from mpc_lib.stack import StackPaths, check_env, init_env
 from mpc_lib.stack.envfile import generate_secret, read_template
@@ -126,3 +126,18 @@ def test_init_cli_prints_names_never_values(workbook: Path, cli_env: dict[str, s
     )
     assert '"created": false' in again.stdout and '"generated": []' in again.stdout
     assert os.stat(env_file).st_mode & 0o077 == 0
+
+
+def test_init_takes_the_workbooks_own_gateway_and_api_keys(
+    paths: StackPaths, workbook: Path
+) -> None:
+    master, api = "sk-" + "ab" * 32, "c0ffee" * 10 + "abcd"
+    settings = Settings(home=workbook, gateway_key=master, api_key=api)
+    report = init_env(paths.template, paths.env_file, settings)
+    assert sorted(report.from_settings) == ["LITELLM_MASTER_KEY", "MPC_API_KEY"]
+    values = load_env_file(paths.env_file)
+    assert values["LITELLM_MASTER_KEY"] == master and values["MPC_API_KEY"] == api
+    # a key that does not fit the format is not taken over: a fresh one is generated
+    other = StackPaths(paths.compose_dir, paths.env_file.with_name("other.env"), paths.state_dir)
+    weak = init_env(other.template, other.env_file, Settings(home=workbook, gateway_key="short"))
+    assert "LITELLM_MASTER_KEY" in weak.generated
