@@ -17,6 +17,7 @@
     ├── RegistryError          a registry file on disk does not parse or fit
     │   └── RegistryLocked     another sync held the registry lock past the timeout
     ├── StorageError           the disk refused a read or write (permissions, space)
+    ├── CostMapError           LiteLLM's bundled cost map does not parse or fit
     ├── SpecError              a malformed OpenAPI document
     ├── NotebookError          a notebook run failed in a cell (or hit its deadline)
     ├── GatewayError           the LiteLLM gateway process would not start, or died
@@ -42,6 +43,7 @@ __all__ = [
     "AliasError",
     "AuthError",
     "ConfigError",
+    "CostMapError",
     "EmptyCatalog",
     "EngineUnavailable",
     "GatewayError",
@@ -238,6 +240,12 @@ class StorageError(MpcError):
     """The disk refused a read or write (permissions, space, a file where a folder should be)."""
 
     exit_code = 1
+
+
+class CostMapError(MpcError):
+    """LiteLLM's cost map file does not parse or is not a map of models; names the file."""
+
+    exit_code = 5
 
 
 class SpecError(MpcError):

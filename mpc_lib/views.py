@@ -25,6 +25,7 @@ __all__ = [
     "filter_models",
     "model_browser",
     "models_frame",
+    "new_figure",
     "provider_summary",
     "sources_banner",
 ]
@@ -45,6 +46,14 @@ FIGURE_TEMPLATE: dict[str, Any] = {
     }
 }
 _SEARCH_COLUMNS = ("model_id", "display_name", "description")
+
+
+def new_figure(*traces: Any) -> Any:
+    """A plotly figure on the workbook's template alone (plotly's default one is never merged
+    in, so the figure's JSON is small and the same from one run to the next)."""
+    go = require("plotly.graph_objects", "notebook views")
+    return go.Figure(data=list(traces), layout={"template": FIGURE_TEMPLATE})
+
 
 ALL = "(all)"
 MODEL_COLUMNS = (
@@ -122,17 +131,15 @@ def provider_summary(registry: Mapping[str, Any]) -> Any:
 
 def category_figure(registry: Mapping[str, Any]) -> Any:
     """A bar chart of models per category, one coloured trace per provider."""
-    go = require("plotly.graph_objects", "notebook views")
     counts = counts_by_category(registry)
     totals = counts.groupby("category")["models"].sum().sort_values(ascending=False, kind="stable")
     order = list(totals.index)
-    figure = go.Figure()
+    figure = new_figure()
     for provider, rows in counts.groupby("provider", sort=True):
         by_category = dict(zip(rows["category"], rows["models"], strict=True))
         x = [category for category in order if category in by_category]
         figure.add_bar(name=str(provider), x=x, y=[int(by_category[c]) for c in x])
     figure.update_layout(
-        template=FIGURE_TEMPLATE,
         title="Models per category",
         barmode="stack",
         xaxis={"title": "category", "categoryorder": "array", "categoryarray": order},

@@ -16,7 +16,12 @@ import pytest
 from mpc_lib.api.aliases import load_aliases
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
-from mpc_lib.gateway import GatewayProcess, build_gateway_config, write_gateway_config
+from mpc_lib.gateway import (
+    GatewayClient,
+    GatewayProcess,
+    build_gateway_config,
+    write_gateway_config,
+)
 from mpc_lib.gateway.config import (
     GatewaySelection,
     default_config_path,
@@ -161,6 +166,12 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
         settings=settings,
     )
     with process.start():
+        # LiteLLM's first streamed call sets up its streaming path for ~0.7 s, long enough to
+        # take a slow upstream's whole answer before relaying a byte: warm it up once here,
+        # so tests that time a stream see the steady state.
+        with GatewayClient(settings=settings) as client:
+            for _chunk in client.chat_stream("gpt-4o-mini", [{"role": "user", "content": "warm"}]):
+                pass
         yield GatewayFixture(home, settings, process, config)
 
 

@@ -21,16 +21,25 @@ import base64
 import binascii
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
 from ..config import Secret, Settings
-from ..errors import NotFound, PaginationError, RateLimited, ServerError, TransportError
+from ..errors import (
+    NotFound,
+    PaginationError,
+    RateLimited,
+    ResponseFormatError,
+    ServerError,
+    TransportError,
+)
 from ..http import ProviderClient, RetryPolicy
 from .models import (
+    EstimateType,
+    FalEstimate,
     FalModel,
     FalModelPage,
     FalPrice,
@@ -313,6 +322,46 @@ class FalClient(ProviderClient):
         for batch in _batches(list(endpoint_ids), FAL_PRICING_BATCH):
             prices.update((price.endpoint_id, price) for price in self.get_prices(batch))
         return prices
+
+    # --- estimates -------------------------------------------------------------------
+
+    def estimate_cost(
+        self, estimate_type: EstimateType, quantities: Mapping[str, float]
+    ) -> FalEstimate:
+        """FAL's total for `quantities` per endpoint: billing units (`unit_price`) or calls.
+
+        `POST /models/pricing/estimate` answers one total, no breakdown; the spec caps
+        neither the number of endpoints nor sends a per-endpoint figure.
+        """
+        field = _ESTIMATE_FIELDS.get(estimate_type)
+        if field is None:
+            raise ValueError(f"estimate_type must be one of {', '.join(_ESTIMATE_FIELDS)}")
+        if not quantities:
+            raise ValueError("estimate_cost needs at least one endpoint")
+        endpoints: dict[str, dict[str, float]] = {}
+        for endpoint_id, quantity in quantities.items():
+            calls = estimate_type == "historical_api_price"
+            if calls and (quantity != int(quantity) or quantity < 1):
+                raise ValueError(f"{endpoint_id}: call_quantity must be a whole number >= 1")
+            if not calls and not quantity >= _MIN_UNIT_QUANTITY:
+                raise ValueError(f"{endpoint_id}: unit_quantity must be >= {_MIN_UNIT_QUANTITY}")
+            endpoints[endpoint_id] = {field: int(quantity) if calls else float(quantity)}
+        path = "/models/pricing/estimate"
+        body = self.http.post_json(path, {"estimate_type": estimate_type, "endpoints": endpoints})
+        answer = parse_payload(FalEstimate, body, provider="fal", path=path)
+        if answer.estimate_type != estimate_type:
+            raise ResponseFormatError(
+                "fal", path, f"asked for {estimate_type}, answered {answer.estimate_type}"
+            )
+        return answer
+
+
+# The body field each estimate type counts in, and FAL's smallest unit quantity.
+_ESTIMATE_FIELDS: dict[str, str] = {
+    "unit_price": "unit_quantity",
+    "historical_api_price": "call_quantity",
+}
+_MIN_UNIT_QUANTITY = 1e-6
 
 
 def _dedupe(models: Iterable[FalModel]) -> list[FalModel]:

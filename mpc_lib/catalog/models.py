@@ -13,6 +13,8 @@ from ..errors import ResponseFormatError
 __all__ = [
     "CometCatalogEntry",
     "CometModel",
+    "EstimateType",
+    "FalEstimate",
     "FalModel",
     "FalPrice",
     "ModelRecord",
@@ -87,6 +89,18 @@ class FalPricePage(MpcModel):
     prices: list[FalPrice]
     next_cursor: str | None = None
     has_more: bool = False
+
+
+# What each FAL estimate type counts: billing units, or API calls priced at history.
+EstimateType = Literal["unit_price", "historical_api_price"]
+
+
+class FalEstimate(MpcModel):
+    """The body of FAL `POST /models/pricing/estimate`: one total, no per-endpoint breakdown."""
+
+    estimate_type: EstimateType
+    total_cost: float
+    currency: str
 
 
 # --- Comet API -----------------------------------------------------------------------

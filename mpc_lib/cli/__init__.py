@@ -19,6 +19,7 @@ from .api import api_app
 from .catalog import registry_app, sync
 from .gateway import gateway_app
 from .health import health
+from .pricing import pricing_app
 from .runs import run, runs_app
 from .sandbox import sandbox_app
 from .schedule import run_all, schedule_app
@@ -34,6 +35,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(runs_app, name="runs")
 app.add_typer(schedule_app, name="schedule")
 app.command("run-all")(run_all)
+app.add_typer(pricing_app, name="pricing")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(stack_app, name="stack")
 app.add_typer(gateway_app, name="gateway")

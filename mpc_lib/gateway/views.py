@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..extras import require
-from ..views import FIGURE_TEMPLATE
+from ..views import new_figure
 from .client import GatewayClient, Message
 
 __all__ = [
@@ -132,12 +132,11 @@ def measure_latency(
 def latency_figure(runs: Sequence[LatencyRun]) -> Any:
     """A box plot of each run's latencies (ms)."""
     go = require("plotly.graph_objects", "notebook views")
-    figure = go.Figure()
+    figure = new_figure()
     for run in runs:
         label = f"{run.model} ({'stream' if run.stream else 'plain'})"
         figure.add_trace(go.Box(y=run.latencies_ms, name=label, boxpoints="all"))
     figure.update_layout(
         title="Chat latency through the gateway (ms)", yaxis_title="ms", showlegend=False,
-        template=FIGURE_TEMPLATE,
     )  # fmt: skip
     return figure

@@ -139,12 +139,8 @@ def _fal_estimate(ctx: CheckContext) -> Finding:
         if not first:
             return Finding("warn", "the listing is empty: nothing to estimate")
         endpoint_id = first[0].endpoint_id
-        body = {"estimate_type": "unit_price", "endpoints": {endpoint_id: {"unit_quantity": 1}}}
-        answer = client.http.post_json("/models/pricing/estimate", body)
-    total = answer.get("total_cost") if isinstance(answer, dict) else None
-    if not isinstance(total, (int, float)):
-        return Finding("fail", f"malformed answer: no total_cost in {str(answer)[:80]}")
-    return Finding("ok", f"1 unit of {endpoint_id}: {total:g} {answer.get('currency', '')}")
+        answer = client.estimate_cost("unit_price", {endpoint_id: 1})
+    return Finding("ok", f"1 unit of {endpoint_id}: {answer.total_cost:g} {answer.currency}")
 
 
 def _comet_models(ctx: CheckContext) -> Finding:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..extras import require
-from ..views import FIGURE_TEMPLATE
+from ..views import new_figure
 from .models import HealthReport
 
 __all__ = ["STATUS_COLOURS", "history_figure", "history_frame", "latency_figure", "status_table"]
@@ -41,7 +41,7 @@ def latency_figure(report: HealthReport) -> Any:
     """How long each check took, coloured by its status."""
     go = require("plotly.graph_objects", "notebook views")
     rows = [row for row in report.rows if row.latency_s is not None]
-    figure = go.Figure(
+    figure = new_figure(
         go.Bar(
             x=[row.latency_s * 1000 for row in rows if row.latency_s is not None],
             y=[row.check for row in rows],
@@ -55,7 +55,6 @@ def latency_figure(report: HealthReport) -> Any:
         xaxis_title="ms",
         yaxis={"autorange": "reversed"},
         height=120 + 28 * len(rows),
-        template=FIGURE_TEMPLATE,
     )
     return figure
 
@@ -78,9 +77,8 @@ def history_frame(entries: Sequence[dict[str, Any]]) -> Any:
 
 def history_figure(entries: Sequence[dict[str, Any]]) -> Any:
     """Each check's status over past runs: one marker per run, coloured by status."""
-    go = require("plotly.graph_objects", "notebook views")
     frame = history_frame(entries)
-    figure = go.Figure()
+    figure = new_figure()
     for status, colour in STATUS_COLOURS.items():
         part = frame[frame["status"] == status]
         if len(part):
@@ -91,6 +89,5 @@ def history_figure(entries: Sequence[dict[str, Any]]) -> Any:
     figure.update_layout(
         title=f"Health history ({len(entries)} runs)",
         yaxis={"autorange": "reversed"},
-        template=FIGURE_TEMPLATE,
     )
     return figure

@@ -222,7 +222,11 @@ def create_app(state: SandboxState) -> Starlette:
 
 
 def _estimate(state: SandboxState, raw: bytes) -> tuple[str, float]:
-    """Validate an estimate body and price it: unit_price x quantity, summed over endpoints."""
+    """Validate an estimate body and price it: unit_price x quantity, summed over endpoints.
+
+    `historical_api_price` prices each call as one billing unit: the sandbox has no
+    call history, so its "historical" price per call is the unit price.
+    """
     try:
         body = json.loads(raw)
     except ValueError:
@@ -236,10 +240,7 @@ def _estimate(state: SandboxState, raw: bytes) -> tuple[str, float]:
     endpoints = body.get("endpoints")
     if not isinstance(endpoints, dict) or not endpoints:
         raise _FalError(400, "validation_error", "endpoints must be a non-empty object")
-    if len(endpoints) > FAL_MAX_IDS:
-        raise _FalError(
-            400, "validation_error", f"Too many endpoints: {len(endpoints)} (at most {FAL_MAX_IDS})"
-        )
+    # No cap on the number of endpoints: the spec sets no maxProperties on `endpoints`.
     field = _ESTIMATE_TYPES[estimate_type]
     total = 0.0
     for endpoint_id, spec in endpoints.items():

@@ -13,6 +13,7 @@ from mpc_lib.config import Secret, Settings
 from mpc_lib.errors import (
     AuthError,
     MpcError,
+    NotFound,
     PaginationError,
     ProviderError,
     RateLimited,
@@ -380,3 +381,61 @@ def test_a_wrong_count_still_lists_exactly_the_catalog(sandbox, change: int) -> 
     with _client(sandbox, concurrency=8) as client:
         models = client.list_models(expected=expected)
     assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+
+
+# --- the estimate endpoint -----------------------------------------------------------
+
+
+def test_estimate_cost_both_types_equal_the_served_prices(sandbox) -> None:
+    ids = list(sandbox.data.fal_prices)[:70]  # more than a pricing batch: the estimate has no cap
+    price = {i: sandbox.data.fal_prices[i]["unit_price"] for i in ids}
+    quantities = {i: 0.5 + n for n, i in enumerate(ids)}
+    with _client(sandbox) as client:
+        units = client.estimate_cost("unit_price", quantities)
+        calls = client.estimate_cost("historical_api_price", {ids[0]: 12, ids[1]: 3})
+    assert units.estimate_type == "unit_price" and units.currency == "USD"
+    assert units.total_cost == pytest.approx(sum(price[i] * q for i, q in quantities.items()))
+    # The sandbox prices a call at one billing unit: it has no call history.
+    assert calls.estimate_type == "historical_api_price"
+    assert calls.total_cost == pytest.approx(price[ids[0]] * 12 + price[ids[1]] * 3)
+    bodies = [r for r in _requests(sandbox, "/models/pricing/estimate") if r.method == "POST"]
+    assert len(bodies) == 2
+
+
+@pytest.mark.parametrize(
+    ("estimate_type", "quantities", "message"),
+    [
+        ("guess", {"a": 1}, "estimate_type must be one of"),
+        ("unit_price", {}, "at least one endpoint"),
+        ("unit_price", {"a": 0}, "unit_quantity must be >= 1e-06"),
+        ("historical_api_price", {"a": 1.5}, "call_quantity must be a whole number"),
+        ("historical_api_price", {"a": 0}, "call_quantity must be a whole number"),
+    ],
+)
+def test_estimate_cost_refuses_what_fal_would(sandbox, estimate_type, quantities, message) -> None:
+    with _client(sandbox) as client, pytest.raises(ValueError, match=message):
+        client.estimate_cost(estimate_type, quantities)
+    assert not _requests(sandbox, "/models/pricing/estimate")
+
+
+def test_estimate_cost_of_an_unpriced_endpoint_is_not_found(sandbox) -> None:
+    unpriced = next(
+        m["endpoint_id"]
+        for m in sandbox.data.fal_models
+        if m["endpoint_id"] not in sandbox.data.fal_prices
+    )
+    with _client(sandbox) as client, pytest.raises(NotFound) as info:
+        client.estimate_cost("unit_price", {unpriced: 1})
+    assert info.value.status == 404 and "/models/pricing/estimate" in str(info.value)
+
+
+def test_estimate_cost_retries_a_5xx_and_rejects_a_malformed_answer(sandbox) -> None:
+    some = next(iter(sandbox.data.fal_prices))
+    path = "/v1/models/pricing/estimate"
+    sandbox.faults.add(Fault(kind="server_error", provider="fal", path=path))
+    with _client(sandbox) as client:
+        assert client.estimate_cost("unit_price", {some: 1}).total_cost > 0
+    assert [r.status for r in _requests(sandbox, "/models/pricing/estimate")] == [500, 200]
+    sandbox.faults.add(Fault(kind="malformed", provider="fal", path=path))
+    with _client(sandbox) as client, pytest.raises(ResponseFormatError):
+        client.estimate_cost("unit_price", {some: 1})

@@ -28,6 +28,8 @@ class WorkbookNotebook:
     parameters: dict[str, str] = field(default_factory=dict)  # for `mpc run -p`
     chart: bool = False  # shows a plotly chart
     widget: bool = False  # shows an ipywidget
+    widget_text: str = ""  # text its widget shows (in JupyterLab and in the offline report)
+    live_widget: bool = False  # its first dropdown changes the widget's " of " summary
     text: tuple[str, ...] = ()  # strings its report must contain
     sources: bool = True  # reports its sources (views.sources_banner) to the run index
     needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway"
@@ -42,6 +44,8 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             "catalog_sync",
             chart=True,
             widget=True,
+            widget_text=" models",
+            live_widget=True,
             text=("Models per category", "fal: sandbox"),
         ),
         WorkbookNotebook(
@@ -51,6 +55,13 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             text=("Sandbox reply from gpt-4o-mini", "gpt-4o-mini stream: median"),
             sources=False,
             needs=("gateway",),
+        ),
+        WorkbookNotebook(
+            "pricing_analysis",
+            chart=True,
+            widget=True,
+            widget_text="total: 0 USD",
+            text=("SYNTHETIC",),
         ),
         WorkbookNotebook(
             "hub_health",

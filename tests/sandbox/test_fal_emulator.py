@@ -475,3 +475,14 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
         assert refused.status_code == 400 and needle in refused.json()["error"], bad
     assert sandbox.modes.comet_page_size == 50  # a refused change changes nothing
     assert http.delete(f"{root}/modes").json()["modes"] == defaults
+
+
+def test_estimate_takes_more_than_fifty_endpoints(sandbox: Sandbox, http: httpx.Client) -> None:
+    """The spec caps the estimate body's `endpoints` nowhere (no maxProperties)."""
+    ids = list(sandbox.data.fal_prices)[:120]
+    body = {"estimate_type": "unit_price", "endpoints": {i: {"unit_quantity": 2} for i in ids}}
+    url = f"{sandbox.fal_url}/models/pricing/estimate"
+    answer = http.post(url, json=body, headers=_auth(sandbox))
+    assert answer.status_code == 200, answer.text
+    expected = sum(sandbox.data.fal_prices[i]["unit_price"] * 2 for i in ids)
+    assert answer.json()["total_cost"] == pytest.approx(expected, abs=1e-6)

@@ -1,0 +1,94 @@
+"""Pricing analysis over the registry: job-mix estimates, cheapest models, history, drift.
+
+`prices` normalises every registry price (basis, unit, source); `mix` reads job mixes;
+`estimate` prices them and asks FAL's estimate endpoint to agree; `cheapest` ranks
+like units within a category; `history` reads the registry's snapshots lazily;
+`drift` compares prices with LiteLLM's bundled cost map and writes overrides.
+"""
+
+from .cheapest import DEFAULT_TOP, CategoryRanking, CheapestReport, UnitGroup, cheapest_models
+from .drift import (
+    DEFAULT_TOLERANCE,
+    FAL_PIXELS_PER_MEGAPIXEL,
+    CostMap,
+    DriftReport,
+    DriftRow,
+    gateway_drift,
+    litellm_costs,
+    load_cost_map,
+    write_cost_overrides,
+)
+from .estimate import (
+    Estimate,
+    EstimateLine,
+    check_with_fal,
+    estimate_job_mix,
+    estimate_lines,
+)
+from .fal_check import AGREEMENT_TOLERANCE, ApiCheck, EndpointCheck, fal_estimator
+from .history import (
+    PriceChange,
+    PriceChanges,
+    PriceHistory,
+    PricePoint,
+    price_changes,
+    price_history,
+)
+from .mix import JobMix, MixLine, example_job_mix, load_job_mix
+from .prices import (
+    TOKENS_PER_PRICE_UNIT,
+    Basis,
+    Price,
+    PriceBook,
+    PriceSource,
+    Unit,
+    load_price_book,
+    normalise_unit,
+)
+from .snapshots import Snapshot, registry_snapshots
+
+__all__ = [
+    "AGREEMENT_TOLERANCE",
+    "DEFAULT_TOLERANCE",
+    "DEFAULT_TOP",
+    "FAL_PIXELS_PER_MEGAPIXEL",
+    "TOKENS_PER_PRICE_UNIT",
+    "ApiCheck",
+    "Basis",
+    "CategoryRanking",
+    "CheapestReport",
+    "CostMap",
+    "DriftReport",
+    "DriftRow",
+    "EndpointCheck",
+    "Estimate",
+    "EstimateLine",
+    "JobMix",
+    "MixLine",
+    "Price",
+    "PriceBook",
+    "PriceChange",
+    "PriceChanges",
+    "PriceHistory",
+    "PricePoint",
+    "PriceSource",
+    "Snapshot",
+    "Unit",
+    "UnitGroup",
+    "cheapest_models",
+    "check_with_fal",
+    "estimate_job_mix",
+    "estimate_lines",
+    "example_job_mix",
+    "fal_estimator",
+    "gateway_drift",
+    "litellm_costs",
+    "load_cost_map",
+    "load_job_mix",
+    "load_price_book",
+    "normalise_unit",
+    "price_changes",
+    "price_history",
+    "registry_snapshots",
+    "write_cost_overrides",
+]

@@ -1,0 +1,415 @@
+"""Price history and price changes over the registry's snapshots.
+
+`price_history` follows one model through every snapshot (a byte search each, see
+`snapshots`); `price_changes` walks consecutive snapshots and parses only the model
+lines that differ between them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import ConfigError, RegistryError
+from ..providers import PROVIDERS
+from ..registry import RegistryStore
+from . import _text
+from .prices import PriceBook, price_of, price_sources, sources_banner
+from .snapshots import Snapshot, parse_time, record_key, registry_snapshots
+
+__all__ = [
+    "PriceChange",
+    "PriceChanges",
+    "PriceHistory",
+    "PricePoint",
+    "price_changes",
+    "price_history",
+]
+
+log = logging.getLogger("mpc_lib.pricing")
+
+# --- a price at one moment -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """A model's price in one snapshot; `present` False when the model was not listed at all."""
+
+    at: str
+    snapshot: str
+    present: bool
+    unit_price: float | None = None
+    unit: str | None = None
+    raw_unit: str | None = None
+    output_unit_price: float | None = None
+    currency: str | None = None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any] | None, snapshot: Snapshot) -> PricePoint:
+        """The point for `record` (None: the model is absent from the snapshot)."""
+        if record is None:
+            return cls(snapshot.at_iso, snapshot.label, present=False)
+        price = price_of(record, None)
+        return cls(
+            snapshot.at_iso,
+            snapshot.label,
+            present=True,
+            unit_price=price.unit_price,
+            unit=price.unit,
+            raw_unit=price.raw_unit,
+            output_unit_price=price.output_unit_price,
+            currency=price.currency,
+        )
+
+    @property
+    def priced(self) -> bool:
+        """Whether a price is known here."""
+        return self.unit_price is not None or self.output_unit_price is not None
+
+    def same_price(self, other: PricePoint) -> bool:
+        """Same presence, prices, unit (as sent) and currency."""
+        return (self.present, self.unit_price, self.raw_unit, self.output_unit_price,
+                self.currency) == (other.present, other.unit_price, other.raw_unit,
+                                   other.output_unit_price, other.currency)  # fmt: skip
+
+    def describe(self) -> str:
+        """`0.025 USD / image`, `no price`, or `not listed`."""
+        if not self.present:
+            return "not listed"
+        if not self.priced:
+            return "no price"
+        text = f"{_text.price(self.unit_price)} {self.currency or ''} / {self.unit}".replace(
+            "  ", " "
+        )
+        if self.output_unit_price is not None:
+            text += f" (output {_text.price(self.output_unit_price)})"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "at": self.at,
+            "snapshot": self.snapshot,
+            "present": self.present,
+            "unit_price": self.unit_price,
+            "unit": self.unit,
+            "raw_unit": self.raw_unit,
+            "output_unit_price": self.output_unit_price,
+            "currency": self.currency,
+        }
+
+
+def _pct(old: float | None, new: float | None) -> float | None:
+    if old is None or new is None or old == 0:
+        return None
+    return (new - old) / old * 100.0
+
+
+def _move(old: PricePoint, new: PricePoint) -> float | None:
+    """% change of the price that moved (unit price, else output price); None across units."""
+    if not (old.priced and new.priced and old.unit == new.unit and old.currency == new.currency):
+        return None
+    if old.unit_price == new.unit_price and old.output_unit_price != new.output_unit_price:
+        return _pct(old.output_unit_price, new.output_unit_price)
+    return _pct(old.unit_price, new.unit_price)
+
+
+# --- one model's history -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceHistory:
+    """A model's price in every snapshot, and the timeline of its changes."""
+
+    key: str
+    points: tuple[PricePoint, ...]
+    banner: str = ""
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Runs of equal prices: from, to, the price, and the change from the run before."""
+        runs: list[dict[str, Any]] = []
+        for point in self.points:
+            if runs and runs[-1]["point"].same_price(point):
+                runs[-1]["to"] = point.at
+                runs[-1]["snapshots"] += 1
+                continue
+            before = runs[-1]["point"] if runs else None
+            runs.append({
+                "from": point.at, "to": point.at, "snapshots": 1, "point": point,
+                "change": _kind(before, point) if before is not None else "first seen",
+                "pct": _move(before, point) if before is not None else None,
+            })  # fmt: skip
+        return runs
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: the timeline (with each run's price) and every point."""
+        return {
+            "model": self.key,
+            "snapshots": len(self.points),
+            "prices": self.sources,
+            "timeline": [
+                {**{k: v for k, v in run.items() if k != "point"}, **run["point"].to_json()}
+                for run in self.timeline()
+            ],
+        }
+
+    def summary(self) -> str:
+        """One line per run of equal prices."""
+        rows = [
+            (run["from"][:19], run["to"][:19], run["snapshots"], run["point"].describe(),
+             run["change"] + (f" {_text.pct(run['pct'])}" if run["pct"] is not None else ""))
+            for run in self.timeline()
+        ]  # fmt: skip
+        head = f"price history of {self.key} over {len(self.points)} snapshot(s)"
+        table = _text.table(("from", "to", "snapshots", "price", "change"), rows)
+        return "\n".join(part for part in (head, table, self.banner) if part)
+
+
+def price_history(settings: Settings, model: str, *, book: PriceBook | None = None) -> PriceHistory:
+    """One model's price in every snapshot, oldest first; an unknown id raises ConfigError."""
+    snapshots = registry_snapshots(settings)
+    if not snapshots:
+        raise RegistryError(
+            f"{RegistryStore(settings.outputs_dir).root}: no registry snapshots yet"
+        )
+    key = _resolve(model, snapshots, book)
+    provider, _, model_id = key.partition(":")
+    points = tuple(PricePoint.of(s.find(provider, model_id), s) for s in snapshots)
+    sources = price_sources(snapshots[-1].header())  # where the newest prices came from
+    return PriceHistory(
+        key,
+        points,
+        banner=sources_banner(sources, [provider]),
+        sources={name: source.to_json() for name, source in sources.items()},
+    )
+
+
+def _resolve(model: str, snapshots: list[Snapshot], book: PriceBook | None) -> str:
+    """A `provider:model_id` key: the newest snapshot that lists it decides (a byte search).
+
+    Only an id no snapshot knows, or one two providers share, needs the whole registry
+    parsed, for close matches or the list of keys to choose from.
+    """
+    if book is not None and (found := book.find(model)) is not None:
+        return found.key
+    provider, qualified, rest = model.partition(":")
+    for snapshot in reversed(snapshots):  # the newest first; a removed model: older ones
+        if qualified and provider in PROVIDERS and snapshot.find(provider, rest):
+            return model
+        keys = snapshot.contains_id(model)
+        if len(keys) == 1:
+            return keys[0]
+        if keys:
+            break  # listed by two providers: resolve() says which keys to write
+    book = book or PriceBook.from_file(snapshots[-1].path)
+    return book.resolve(model).key  # raises ConfigError with close matches
+
+
+# --- changes between two moments -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """One model whose price differs between the base snapshot and the newest one."""
+
+    key: str
+    kind: str  # up, down, newly priced, no longer priced, unit changed, currency changed
+    old: PricePoint
+    new: PricePoint
+    pct: float | None
+    when: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "model": self.key,
+            "kind": self.kind,
+            "old": self.old.to_json(),
+            "new": self.new.to_json(),
+            "pct": self.pct,
+            "when": list(self.when),
+        }
+
+
+@dataclass(frozen=True)
+class PriceChanges:
+    """What changed in price from `base` to `head`, with when each change happened."""
+
+    base: str | None
+    head: str | None
+    since: str | None
+    changes: tuple[PriceChange, ...] = ()
+    reverted: int = 0
+    snapshots: int = 0
+    note: str | None = None
+    banner: str = ""
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def by_kind(self) -> dict[str, int]:
+        """How many changes of each kind."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready (`mpc pricing changes --json`)."""
+        return {
+            "since": self.since,
+            "base": self.base,
+            "head": self.head,
+            "snapshots": self.snapshots,
+            "counts": self.by_kind(),
+            "reverted": self.reverted,
+            "note": self.note,
+            "changes": [change.to_json() for change in self.changes],
+            "prices": self.sources,
+        }
+
+    def summary(self, limit: int = 40) -> str:
+        """Counts by kind, then one row per change."""
+        out = [f"price changes from {self.base} to {self.head} ({self.snapshots} snapshot(s))"]
+        if self.note:
+            out.append(f"note: {self.note}")
+        counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.by_kind().items()))
+        out.append(counts or "no price changed")
+        if self.reverted:
+            out.append(f"{self.reverted} model(s) changed and changed back (not listed)")
+        rows = [
+            (c.kind, c.key, c.old.describe(), c.new.describe(), _text.pct(c.pct), c.when[-1][:19])
+            for c in self.changes
+        ]
+        if rows:
+            out.append(
+                _text.table(("kind", "model", "old", "new", "change", "when"), rows, limit=limit)
+            )
+        if self.banner:
+            out.append(self.banner)
+        return "\n".join(out)
+
+
+_KIND_ORDER = {"up": 0, "down": 1, "unit changed": 2, "currency changed": 3,
+               "newly priced": 4, "no longer priced": 5}  # fmt: skip
+
+
+def _kind(old: PricePoint, new: PricePoint) -> str:
+    """How a price moved from `old` to `new` (which differ)."""
+    if not old.priced and not new.priced:
+        return "listed" if new.present else "unlisted"
+    if not old.priced:
+        return "newly priced"
+    if not new.priced:
+        return "no longer priced"
+    if old.unit != new.unit:
+        return "unit changed"
+    if old.currency != new.currency:
+        return "currency changed"
+    old_price = old.unit_price if old.unit_price is not None else old.output_unit_price
+    new_price = new.unit_price if new.unit_price is not None else new.output_unit_price
+    if old_price == new_price:
+        old_price, new_price = old.output_unit_price, new.output_unit_price
+    return "up" if (new_price or 0) > (old_price or 0) else "down"
+
+
+def _pairs(
+    snapshots: list[Snapshot],
+) -> Iterator[tuple[Snapshot, Snapshot, dict[str, Any], dict[str, Any]]]:
+    """Consecutive snapshots and the records of the lines that differ between them."""
+    for older, newer in itertools.pairwise(snapshots):
+        before, after = set(older.model_lines()), set(newer.model_lines())
+        gone = {record_key(r): r for r in map(older.record, before - after)}
+        came = {record_key(r): r for r in map(newer.record, after - before)}
+        yield older, newer, gone, came
+
+
+def _choose_base(snapshots: list[Snapshot], since: str | None) -> tuple[int, str | None]:
+    """Index of the base snapshot for `since`, and a note when the choice needs one."""
+    if since is None:
+        return max(len(snapshots) - 2, 0), None
+    text = since.strip()
+    for index, snapshot in enumerate(snapshots):
+        if text in (snapshot.label, snapshot.path.name, str(snapshot.path), snapshot.path.stem):
+            return index, None
+    as_path = Path(text)
+    if as_path.is_file():
+        resolved = as_path.resolve()
+        for index, snapshot in enumerate(snapshots):
+            if snapshot.path.resolve() == resolved:
+                return index, None
+        raise ConfigError(f"--since {since}: not one of the registry's snapshots")
+    moment = parse_time(text)
+    if moment is None:
+        names = ", ".join(s.label for s in snapshots[-3:])
+        raise ConfigError(
+            f"--since {since!r}: expected a date (YYYY-MM-DD), an ISO time or a snapshot "
+            f"name (newest: {names})"
+        )
+    earlier = [index for index, snapshot in enumerate(snapshots) if snapshot.at <= moment]
+    if earlier:
+        return earlier[-1], None
+    return 0, f"no snapshot as old as {since}; comparing from the oldest ({snapshots[0].label})"
+
+
+def price_changes(settings: Settings, since: str | None = None) -> PriceChanges:
+    """Price changes from the snapshot at `since` (default: the previous sync) to the newest.
+
+    `since` is a date or ISO time (the registry as it was then), or a snapshot name/path.
+    """
+    snapshots = registry_snapshots(settings)
+    if not snapshots:
+        raise RegistryError(
+            f"{RegistryStore(settings.outputs_dir).root}: no registry snapshots yet"
+        )
+    start, note = _choose_base(snapshots, since)
+    window = snapshots[start:]
+    head = window[-1]
+    if len(window) < 2:
+        note = note or "only one snapshot in range: nothing to compare yet"
+    first: dict[str, PricePoint] = {}
+    last: dict[str, PricePoint] = {}
+    when: dict[str, list[str]] = {}
+    for older, newer, gone, came in _pairs(window):
+        for key in gone.keys() | came.keys():
+            # A key on one side only was absent from the other snapshot: its line differs.
+            old = PricePoint.of(gone.get(key), older)
+            new = PricePoint.of(came.get(key), newer)
+            if old.same_price(new):
+                continue
+            first.setdefault(key, old)
+            last[key] = new
+            when.setdefault(key, []).append(newer.at_iso)
+    changes, reverted = [], 0
+    for key, old in first.items():
+        new = last[key]
+        if old.same_price(new):
+            reverted += 1
+            continue
+        if not old.priced and not new.priced:
+            continue  # listed or unlisted without a price: not a price change
+        pct = _move(old, new)
+        changes.append(PriceChange(key, _kind(old, new), old, new, pct, tuple(when[key])))
+    changes.sort(key=_change_order)
+    sources = price_sources(head.header())
+    return PriceChanges(
+        base=window[0].label,
+        head=head.label,
+        since=since,
+        changes=tuple(changes),
+        reverted=reverted,
+        snapshots=len(window),
+        note=note,
+        banner=sources_banner(sources),
+        sources={name: source.to_json() for name, source in sources.items()},
+    )
+
+
+def _change_order(change: PriceChange) -> tuple[int, float, str]:
+    """Kind first, then the biggest move, then the key."""
+    size = abs(change.pct) if change.pct is not None else 0.0
+    return (_KIND_ORDER.get(change.kind, 9), -size, change.key)

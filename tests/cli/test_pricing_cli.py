@@ -1,0 +1,168 @@
+"""`mpc pricing ...` as a user runs it: real subprocesses, exit codes, JSON on stdout."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mpc_lib.catalog import sync_catalog
+from mpc_lib.config import Secret, Settings
+from mpc_lib.registry import RegistryStore, diff_registries
+
+
+def _mpc(*args: str, outputs: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    return subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "pricing", *args],
+        env={**clean, "MPC_OUTPUTS_DIR": str(outputs), **env},
+        cwd=outputs.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sandbox-synced registry plus a second snapshot a day later with two prices changed."""
+    outputs = tmp_path_factory.mktemp("book") / "outputs"
+    sync_catalog(Settings(outputs_dir=outputs, source="sandbox"))
+    store = RegistryStore(outputs)
+    registry = store.load()
+    assert registry is not None
+    later = json.loads(json.dumps(registry))
+    images = [m for m in later["models"] if (m["pricing"] or {}).get("unit") == "image"]
+    images[0]["pricing"]["unit_price"] *= 2
+    images[1]["pricing"]["unit_price"] /= 2
+    moment = datetime.now(UTC) + timedelta(days=1)
+    later["generated_at"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    store.commit(later, diff_registries(registry["models"], later["models"]), moment=moment)
+    return outputs
+
+
+def test_estimate_json_of_the_shipped_example(workbook: Path) -> None:
+    data = _json(_mpc("estimate", "--json", outputs=workbook))
+    assert data["complete"] is True and data["currency"] == "USD"
+    assert data["total"] == pytest.approx(sum(line["cost"] for line in data["lines"]))
+    assert {line["basis"] for line in data["lines"]} == {"per_unit", "per_token"}
+    assert [(c["estimate_type"], c["asked"]) for c in data["checks"]] == [
+        ("unit_price", "sandbox"),
+        ("historical_api_price", "sandbox"),
+    ]
+    assert data["prices"]["fal"]["synthetic"] is True
+
+
+def test_estimate_text_names_the_synthetic_prices(workbook: Path) -> None:
+    result = _mpc("estimate", "--no-check", outputs=workbook)
+    assert result.returncode == 0, result.stderr
+    assert "total: " in result.stdout and "FAL estimate" not in result.stdout
+    assert "prices: fal: sandbox: SYNTHETIC prices (generated), not the provider's" in result.stdout
+
+
+def test_a_bad_mix_exits_2_with_nothing_on_stdout(workbook: Path) -> None:
+    mix = workbook.parent / "bad.yaml"
+    mix.write_text("lines:\n  - model: gpt-4o\n    input_tokens: -3\n")
+    result = _mpc("estimate", str(mix), "--json", outputs=workbook)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no partial report
+    assert "bad.yaml:3: lines[0].input_tokens: must be a number > 0, got -3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_model_exits_2_with_close_matches(workbook: Path) -> None:
+    mix = workbook.parent / "typo.yaml"
+    mix.write_text("lines:\n  - model: gpt-4oo\n    input_tokens: 10\n")
+    result = _mpc("estimate", str(mix), outputs=workbook)
+    assert result.returncode == 2 and result.stdout == ""
+    assert (
+        "typo.yaml:2: lines[0].model: unknown model 'gpt-4oo'; did you mean gpt-4o" in result.stderr
+    )
+
+
+def test_cheapest_json(workbook: Path) -> None:
+    data = _json(_mpc("cheapest", "--category", "llm", "--top", "2", "--json", outputs=workbook))
+    (llm,) = data["categories"]
+    assert llm["category"] == "llm"
+    units = {group["unit"] for group in llm["groups"]}
+    assert "1M input tokens" in units
+    for group in llm["groups"]:
+        prices = [m["unit_price"] for m in group["cheapest"]]
+        assert len(prices) <= 2 and prices == sorted(prices)
+
+
+def test_history_and_changes_json(workbook: Path) -> None:
+    changes = _json(_mpc("changes", "--json", outputs=workbook))
+    assert changes["counts"] == {"up": 1, "down": 1}
+    up = next(c for c in changes["changes"] if c["kind"] == "up")
+    assert up["pct"] == pytest.approx(100.0)
+    history = _json(_mpc("history", up["model"], "--json", outputs=workbook))
+    assert history["model"] == up["model"] and history["snapshots"] == 2
+    assert [run["change"] for run in history["timeline"]] == ["first seen", "up"]
+
+
+def test_history_of_an_unknown_model_exits_2(workbook: Path) -> None:
+    result = _mpc("history", "gpt-4oo", outputs=workbook)
+    assert result.returncode == 2 and "did you mean gpt-4o" in result.stderr
+
+
+def test_without_a_registry_every_command_says_run_sync(tmp_path: Path) -> None:
+    result = _mpc("cheapest", outputs=tmp_path / "outputs")
+    assert result.returncode == 5
+    assert "no registry yet; run `mpc sync` first" in result.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("litellm") is None,
+    reason="litellm is not installed (the `gateway` extra): no bundled cost map to compare with",
+)
+def test_drift_json_writes_the_overrides(workbook: Path) -> None:
+    out = workbook.parent / "overrides.yaml"
+    data = _json(_mpc("drift", "--tolerance", "0.1", "--out", str(out), "--json", outputs=workbook))
+    assert data["tolerance"] == 0.1 and data["cost_map"]["litellm_version"] == "1.108.7"
+    assert data["overrides_path"] == str(out)
+    document = yaml.safe_load(out.read_text())
+    assert len(document["overrides"]) == data["overrides"] > 0
+    assert data["counts"]["missing"] >= 1  # no cometapi/ entries ship in the map
+    default = _mpc("drift", outputs=workbook)
+    assert default.returncode == 0, default.stderr
+    assert (workbook / "gateway" / "cost_overrides.yaml").is_file()
+    assert "overrides for" in default.stdout and "LiteLLM 1.108.7 cost map" in default.stdout
+
+
+def test_a_failed_fal_check_prints_the_report_and_exits_with_its_code(
+    sandbox, tmp_path: Path
+) -> None:
+    outputs = tmp_path / "outputs"
+    live = Settings(
+        fal_key=Secret(sandbox.fal_key),
+        fal_base_url=sandbox.fal_url,
+        source="auto",
+        outputs_dir=outputs,
+    )
+    sync_catalog(live, providers=["fal"])
+    image = next(i for i, p in sorted(sandbox.data.fal_prices.items()) if p["unit"] == "image")
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"lines": [{"model": image, "units": 10}]}))
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    result = _mpc(
+        "estimate", str(mix), outputs=outputs, FAL_KEY="canary-key-123",
+        MPC_FAL_BASE_URL=f"http://127.0.0.1:{closed}/v1", MPC_MAX_RETRIES="0",
+    )  # fmt: skip
+    assert result.returncode == 4  # no answer
+    assert "total: " in result.stdout and "ERROR: fal: no answer" in result.stdout
+    assert "error: FAL's estimate failed" in result.stderr
+    assert "canary-key-123" not in result.stdout + result.stderr
