@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..extras import require
-from ..views import FIGURE_TEMPLATE
+from ..views import new_figure
 from .model import PROFILES, ComposeService, StackModel
 
 __all__ = ["stack_figure", "stack_mermaid"]
@@ -78,8 +78,7 @@ def stack_figure(model: StackModel, profiles: Sequence[str] = PROFILES) -> Any:
                 (x0, y0), (x1, y1) = position[svc.name], position[dep]
                 edge_x += [x0, x1, None]
                 edge_y += [y0, y1, None]
-    figure = go.Figure()
-    figure.add_trace(
+    traces = [
         go.Scatter(
             x=edge_x,
             y=edge_y,
@@ -88,10 +87,10 @@ def stack_figure(model: StackModel, profiles: Sequence[str] = PROFILES) -> Any:
             name="depends on",
             line={"color": "#9e9e9e", "width": 1},
         )
-    )
+    ]
     for label, stores, colour in (("service", False, "#2e7d32"), ("data store", True, "#6a1b9a")):
         chosen = [svc for svc in services if _is_store(svc.name) == stores]
-        figure.add_trace(
+        traces.append(
             go.Scatter(
                 x=[position[svc.name][0] for svc in chosen],
                 y=[position[svc.name][1] for svc in chosen],
@@ -115,12 +114,12 @@ def stack_figure(model: StackModel, profiles: Sequence[str] = PROFILES) -> Any:
                 cliponaxis=False,
             )
         )
+    figure = new_figure(*traces)
     network = model.networks[0] if model.networks else "default"
     columns = [p for p in profiles if any(p in svc.profiles for svc in services)]
     starts = {p: min(position[s.name][0] for s in services if p in s.profiles) for p in columns}
     rows = max((-y for _x, y in position.values()), default=0.0)
     figure.update_layout(
-        template=FIGURE_TEMPLATE,
         title=f"Stack on network '{network}': {', '.join(columns)} (blue ring: published port)",
         xaxis={
             "tickvals": [starts[p] for p in columns],

@@ -94,13 +94,13 @@ def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
 def _local_stack_env(request: Any) -> dict[str, str]:
     """Free ports for the core the notebook starts, a master key (so nothing is written to a
     .env), and a finalizer that stops that core and checks nothing of it is left."""
-    gateway_url = f"http://127.0.0.1:{_free_port()}"
+    ports = (_free_port(), _free_port())
     env = {
-        "MPC_GATEWAY_URL": gateway_url,
-        "MPC_API_URL": f"http://127.0.0.1:{_free_port()}",
+        "MPC_GATEWAY_URL": f"http://127.0.0.1:{ports[0]}",
+        "MPC_API_URL": f"http://127.0.0.1:{ports[1]}",
         "LITELLM_MASTER_KEY": "sk-" + secrets.token_hex(32),
     }
-    request.addfinalizer(lambda: _stop_local_core(gateway_url))
+    request.addfinalizer(lambda: _stop_local_core(ports))
     return env
 
 
@@ -110,18 +110,36 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _stop_local_core(gateway_url: str) -> None:
-    """Stop every process of a local core started with `gateway_url` (they all inherit it)."""
+def _stop_local_core(ports: tuple[int, int]) -> None:
+    """Stop every process of the local core serving on `ports`, children and orphans too.
+
+    The services started for those ports name them on their command line (`--port N`),
+    however their settings reached them (environment or a workbook .env); every process
+    of that stack carries its token.
+    """
     from mpc_lib.stack.processes import TOKEN_VAR, terminate
 
-    def ours(proc: psutil.Process) -> bool:
+    wanted = {str(port) for port in ports}
+
+    def token(proc: psutil.Process) -> str:
         try:
-            environ = proc.environ()
+            return proc.environ().get(TOKEN_VAR, "")
+        except psutil.Error:
+            return ""
+
+    def serves(proc: psutil.Process) -> bool:
+        try:
+            argv = proc.cmdline()
         except psutil.Error:
             return False
-        return TOKEN_VAR in environ and environ.get("MPC_GATEWAY_URL") == gateway_url
+        return any(a == "--port" and b in wanted for a, b in zip(argv, argv[1:], strict=False))
 
-    found = [proc for proc in psutil.process_iter() if ours(proc)]
-    terminate(found, 10.0)
+    stacks = {token(proc).split("/", 1)[0] for proc in psutil.process_iter() if serves(proc)}
+    stacks.discard("")
+
+    def ours(proc: psutil.Process) -> bool:
+        return token(proc).split("/", 1)[0] in stacks
+
+    terminate([proc for proc in psutil.process_iter() if ours(proc)], 10.0)
     left = [proc.pid for proc in psutil.process_iter() if ours(proc) and proc.status() != "zombie"]
     assert not left, f"the notebook's core left processes behind: {left}"
