@@ -34,7 +34,8 @@ class Emulators:
 def serve(latency_ms: float) -> Iterator[Emulators]:
     """Start `mpc sandbox serve` on free ports and read its URLs from stdout."""
     command = [sys.executable, "-m", "mpc_lib.cli", "sandbox", "serve",
-               "--fal-port", "0", "--comet-port", "0", "--latency-ms", str(latency_ms)]  # fmt: skip
+               "--fal-port", "0", "--comet-port", "0", "--openai-port", "0", "--apidog-port", "0",
+               "--latency-ms", str(latency_ms)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         urls: dict[str, str] = {}

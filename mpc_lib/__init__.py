@@ -4,13 +4,17 @@ Data flows provider -> client -> registry -> analysis -> notebook:
 `FalClient`/`CometClient` fetch, `sync_catalog` normalises into `ModelRecord`s and
 writes the registry, `diff_registries` says what changed, `run_notebook` drives it all
 from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
+`check_spec` runs the OpenAPI gate over the hub spec and `push_spec` sends it to Apidog
+only when it passes.
 """
 
 from ._version import __version__ as __version__
+from .apidog import ApidogClient, push_spec
 from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
     AliasError,
+    ApidogImportFailed,
     AuthError,
     ConfigError,
     CostMapError,
@@ -31,6 +35,7 @@ from .errors import (
     SecretLeaked,
     ServerError,
     SpecError,
+    SpecRejected,
     StackError,
     StackUnhealthy,
     StorageError,
@@ -43,9 +48,12 @@ from .providers import ProviderName, ProviderSpec
 from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
 from .runs import RunIndex, RunRecord, RunResult, run_notebook
 from .sandbox import Fault, Sandbox, SandboxData
+from .spec import GateReport, SpecDocument, check_spec, load_spec, merge_openapi
 
 __all__ = [
     "AliasError",
+    "ApidogClient",
+    "ApidogImportFailed",
     "AuthError",
     "CometClient",
     "ConfigError",
@@ -54,6 +62,7 @@ __all__ = [
     "EngineUnavailable",
     "FalClient",
     "Fault",
+    "GateReport",
     "GatewayClient",
     "GatewayError",
     "GatewaySelection",
@@ -87,15 +96,21 @@ __all__ = [
     "ServerError",
     "Settings",
     "Source",
+    "SpecDocument",
     "SpecError",
+    "SpecRejected",
     "StackError",
     "StackUnhealthy",
     "StorageError",
     "SyncError",
     "SyncReport",
     "TransportError",
+    "check_spec",
     "diff_registries",
     "load_registry",
+    "load_spec",
+    "merge_openapi",
+    "push_spec",
     "run_notebook",
     "sync_catalog",
 ]

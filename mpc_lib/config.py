@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "Source",
     "find_home",
     "load_env_file",
+    "shipped_dir",
 ]
 
 # auto: live where a key is set, else the sandbox; gateway: through the LiteLLM gateway's
@@ -66,6 +68,7 @@ DEFAULT_RUN_LOCK_TIMEOUT_S = 300.0
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:4000"
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 DEFAULT_API_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_APIDOG_BASE_URL = "https://api.apidog.com"
 
 
 class Secret(SecretStr):
@@ -118,6 +121,17 @@ def find_home(start: Path | None = None) -> Path:
     return here
 
 
+_SOURCE_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def shipped_dir(name: str) -> Path:
+    """A folder this package ships beside its code (`notebooks`, `openapi`): the source
+    checkout's, or the installed copy under `<prefix>/share/mpc-workbench/<name>`."""
+    source = _SOURCE_CHECKOUT / name
+    installed = Path(sys.prefix) / "share" / "mpc-workbench" / name
+    return installed if installed.is_dir() and not source.is_dir() else source
+
+
 def _marks_workbook(pyproject: Path) -> bool:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -139,8 +153,15 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _blank_secret(value: Secret | None) -> Secret | None:
+    return value if value is not None and value.reveal().strip() else None
+
+
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
 _HttpUrl = Annotated[str, AfterValidator(_http_url)]
+_OptionalSecret = Annotated[Secret | None, AfterValidator(_blank_secret)]
+# Goes into a URL path (/v1/projects/{id}/...), so no slashes, dots or spaces.
+_ProjectId = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class Settings(BaseModel):
@@ -183,12 +204,15 @@ class Settings(BaseModel):
     gateway_url: _HttpUrl = _env("MPC_GATEWAY_URL", default=DEFAULT_GATEWAY_URL)
     api_url: _HttpUrl = _env("MPC_API_URL", default=DEFAULT_API_URL)
     # Bearer key MPC-API requires of its callers; unset, MPC-API serves loopback only.
-    api_key: Secret | None = _env("MPC_API_KEY", default=None)
+    api_key: _OptionalSecret = _env("MPC_API_KEY", default=None)
     api_max_body_bytes: int = _env(
         "MPC_API_MAX_BODY_BYTES", default=DEFAULT_API_MAX_BODY_BYTES, ge=1024, le=1 << 30
     )
     # The gateway's master key: what MPC-API and `--source gateway` present to LiteLLM.
-    gateway_key: Secret | None = _env("LITELLM_MASTER_KEY", default=None)
+    gateway_key: _OptionalSecret = _env("LITELLM_MASTER_KEY", default=None)
+    apidog_token: _OptionalSecret = _env("APIDOG_ACCESS_TOKEN", default=None)
+    apidog_project_id: _ProjectId = _env("APIDOG_PROJECT_ID", default=None)
+    apidog_base_url: _HttpUrl = _env("MPC_APIDOG_BASE_URL", default=DEFAULT_APIDOG_BASE_URL)
     env_file: Path | None = Field(default=None, exclude=True)
 
     def __init__(self, **values: Any) -> None:
@@ -288,8 +312,12 @@ class Settings(BaseModel):
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some fields changed, validated like the constructor."""
-        current: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        """A copy with some fields changed, validated like the constructor.
+
+        Fields that were never set stay unset in the copy (`model_fields_set`), so a
+        question like "was MPC_GATEWAY_URL configured?" has the same answer after it.
+        """
+        current: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
         return type(self)(**{**current, **changes})
 
     # --- questions -------------------------------------------------------------------
@@ -385,9 +413,12 @@ def _variable(loc: tuple[Any, ...]) -> str:
 def _is_secret_field(field_name: str) -> bool:
     """Whether a settings field holds a `Secret` (never shown, never in `public_env`)."""
     field = Settings.model_fields.get(field_name)
-    if field is None:
-        return False
-    return field.annotation is Secret or Secret in get_args(field.annotation)
+    return field is not None and _holds_secret(field.annotation)
+
+
+def _holds_secret(annotation: Any) -> bool:
+    """`Secret`, or a union or Annotated[...] with `Secret` somewhere inside."""
+    return annotation is Secret or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
 def _env_var(field_name: str) -> str | None:

@@ -18,19 +18,21 @@
     │   └── RegistryLocked     another sync held the registry lock past the timeout
     ├── StorageError           the disk refused a read or write (permissions, space)
     ├── CostMapError           LiteLLM's bundled cost map does not parse or fit
-    ├── SpecError              a malformed OpenAPI document
+    ├── SpecError              a file that cannot be read as an OpenAPI document (file:line:col)
     ├── NotebookError          a notebook run failed in a cell (or hit its deadline)
     ├── GatewayError           the LiteLLM gateway process would not start, or died
     ├── RunLocked              another run of the same notebook held its lock past the timeout
+    ├── SpecRejected           a spec failed the gate (error findings, breaking changes): not pushed
+    ├── ApidogImportFailed     Apidog answered an import with failed counters or errors
     ├── SecretLeaked           a run wrote a configured secret (redacted in place)
     └── StackError             the stack could not be brought up, checked or stopped
         ├── EngineUnavailable  no container engine (or Compose v2) answers
         └── StackUnhealthy     services not healthy within the timeout, or dead at start
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
-`exit_code`, which the CLI uses (0 ok, 1 OS or lock, 2 bad input, 3 error answer,
-4 no answer, 5 malformed answer or file, 6 notebook cell, 7 a secret in a run's
-outputs), and messages never contain secrets.
+`exit_code`, which the CLI uses (0 ok, 1 OS or lock or a failed gate, 2 bad input,
+3 error answer, 4 no answer, 5 malformed answer or file, 6 notebook cell, 7 a secret
+in a run's outputs), and messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any
 
 __all__ = [
     "AliasError",
+    "ApidogImportFailed",
     "AuthError",
     "ConfigError",
     "CostMapError",
@@ -61,6 +64,7 @@ __all__ = [
     "SecretLeaked",
     "ServerError",
     "SpecError",
+    "SpecRejected",
     "StackError",
     "StackUnhealthy",
     "StorageError",
@@ -249,9 +253,57 @@ class CostMapError(MpcError):
 
 
 class SpecError(MpcError):
-    """An OpenAPI document is malformed; the message names the file and the field."""
+    """A file that is not a readable OpenAPI document: bad JSON/YAML, empty, not OpenAPI.
 
-    exit_code = 5
+    Bad input (exit 2); the message names the file and, when known, line and column.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self, detail: str, *, path: Path | str | None = None, line: int | None = None,
+        column: int | None = None,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self.line = line
+        self.column = column
+        self.detail = detail
+        where = str(path) if path is not None else "<spec>"
+        if line is not None:
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        super().__init__(f"{where}: {detail}")
+
+
+class SpecRejected(MpcError):
+    """A spec failed the gate (errors, or breaking changes not allowed): nothing was sent.
+
+    `outcome` carries what the caller may show (the gate report, the diff); exit 1, like
+    `mpc spec check` on a failing spec.
+    """
+
+    exit_code = 1
+
+    def __init__(self, spec: Path | str, reason: str, outcome: Any = None) -> None:
+        self.spec = spec
+        self.reason = reason
+        self.outcome = outcome
+        super().__init__(f"{spec}: refused, nothing was pushed: {reason}")
+
+
+class ApidogImportFailed(MpcError):
+    """Apidog answered an import, but some endpoints, schemas or folders failed (its counters)."""
+
+    exit_code = 3
+
+    def __init__(self, project: str, failed: Mapping[str, int], errors: list[str]) -> None:
+        self.project = project
+        self.failed = dict(failed)
+        self.errors = list(errors)
+        counts = ", ".join(f"{name}={count}" for name, count in self.failed.items() if count)
+        message = f"apidog: import into project {project} reported failures ({counts or 'errors'})"
+        if self.errors:
+            message += ": " + "; ".join(self.errors[:3])
+        super().__init__(message)
 
 
 class GatewayError(MpcError):
@@ -358,6 +410,7 @@ def describe_validation_error(error: Mapping[str, Any]) -> str:
         "string_type": "expected a string",
         "literal_error": f"expected one of {ctx.get('expected')}",
         "extra_forbidden": "unknown setting",
+        "string_pattern_mismatch": f"must match {ctx.get('pattern')}",
     }
     kind = str(error.get("type"))
     if kind in reasons:

@@ -219,7 +219,7 @@ def _error_class(status: int) -> type[ProviderError]:
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
-    """(error type, message, request id) from FAL, OpenAI-style or Comet error bodies."""
+    """(error type, message, request id) from FAL, OpenAI-style, Comet or Apidog error bodies."""
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
@@ -236,6 +236,13 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str
             )
         if isinstance(error, str):
             return None, error, None
+        if "errorCode" in body or "errorMessage" in body:  # Apidog's envelope
+            code, message = body.get("errorCode"), body.get("errorMessage")
+            return (
+                str(code) if code is not None else None,
+                str(message) if message is not None else None,
+                None,
+            )
         if body.get("success") is False or "message" in body:
             return None, str(body.get("message") or "success=false"), None
     return None, response.reason_phrase or None, None
@@ -269,11 +276,13 @@ class HttpCore:
         payload_dir: Path | None = None,
         query_lists: QueryLists = "repeat",
         key_on_public: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
         self.query_lists = query_lists
         # Through an intermediary (the gateway), calls to public endpoints still need its key.
         self.key_on_public = key_on_public
+        self._headers = dict(headers or {})  # sent on every call (e.g. an API version header)
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.payload_dir = payload_dir
@@ -297,6 +306,7 @@ class HttpCore:
         client: httpx.Client | None = None,
         query_lists: QueryLists = "repeat",
         key_on_public: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> HttpCore:
         """A core built from `settings`: client, timeouts, retries, deadline, payload folder."""
         core = cls(
@@ -313,6 +323,7 @@ class HttpCore:
                 deadline_s=settings.deadline_s,
             ),
             payload_dir=Path(settings.outputs_dir) / "payloads",
+            headers=headers,
         )
         core._owns_client = client is None
         return core
@@ -411,6 +422,7 @@ class HttpCore:
         policy = retry or self.retry
         url = self.base_url + path
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        headers.update(self._headers)
         headers.update(extra_headers or {})
         if (auth or self.key_on_public) and self._key is not None:
             headers["Authorization"] = f"{self._scheme} {self._key}"
@@ -611,6 +623,7 @@ class ProviderClient:
 
     provider: ClassVar[str]
     scheme: ClassVar[AuthScheme]
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -638,6 +651,7 @@ class ProviderClient:
             client=client,
             query_lists=query_lists,
             key_on_public=key_on_public,
+            headers=self.headers,
         )
 
     def _warn(self, message: str) -> None:

@@ -32,12 +32,12 @@ from mpc_lib.gateway.config import (
 from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Sandbox
 
-_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_")
+_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_", "APIDOG_")
 
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MPC_/FAL_/COMET* variable from the developer's shell leaks into a test."""
+    """No MPC_/FAL_/COMET*/APIDOG_ variable from the developer's shell leaks into a test."""
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)

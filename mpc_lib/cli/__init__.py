@@ -16,6 +16,7 @@ import typer
 
 from ._common import CliState
 from .api import api_app
+from .apidog import apidog_app
 from .catalog import registry_app, sync
 from .gateway import gateway_app
 from .health import health
@@ -23,6 +24,7 @@ from .pricing import pricing_app
 from .runs import run, runs_app
 from .sandbox import sandbox_app
 from .schedule import run_all, schedule_app
+from .spec import spec_app
 from .stack import stack_app
 
 __all__ = ["app", "main"]
@@ -40,6 +42,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(stack_app, name="stack")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(api_app, name="api")
+app.add_typer(spec_app, name="spec")
+app.add_typer(apidog_app, name="apidog")
 
 
 @app.callback()

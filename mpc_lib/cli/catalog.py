@@ -89,9 +89,7 @@ def sync(
         if source is not None and source not in SOURCES:
             raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
         settings = cli_settings()
-        sources = {
-            name: settings.source_for(name, source) for name in chosen if name in PROVIDERS
-        }
+        sources = {name: settings.source_for(name, source) for name in chosen if name in PROVIDERS}
         bars = _Bars(tuple(sources))
         with bars.progress:
             report = sync_catalog(

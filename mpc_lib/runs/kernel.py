@@ -36,7 +36,8 @@ def kernel_env(settings: Settings) -> dict[str, str]:
             env[var] = ""  # blank beats a key in the kernel's .env: it mirrors the caller
         if key is not None:
             env[spec.key_var] = key.reveal()
-    env.update(settings.secret_env())  # the gateway and MPC-API keys, as the caller holds them
+    # The other secrets (gateway and MPC-API keys, Apidog token), blank when the caller has none.
+    env.update(settings.secret_env())
     return env
 
 

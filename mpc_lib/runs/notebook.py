@@ -20,7 +20,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -31,7 +30,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ..config import Settings
+from ..config import Settings, shipped_dir
 from ..errors import ConfigError, NotebookError, RunLocked, SecretLeaked
 from ..extras import require
 from ..storage import atomic_write_json
@@ -53,14 +52,8 @@ __all__ = [
 
 logger = logging.getLogger("mpc_lib")
 
-_SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]
-_INSTALLED_NOTEBOOKS = Path(sys.prefix) / "share" / "mpc-workbench" / "notebooks"
 # The notebooks this package ships: installed beside it, or in the source checkout.
-SHIPPED_NOTEBOOKS_DIR = (
-    _INSTALLED_NOTEBOOKS
-    if _INSTALLED_NOTEBOOKS.is_dir() and not (_SOURCE_CHECKOUT / "notebooks").is_dir()
-    else _SOURCE_CHECKOUT / "notebooks"
-)
+SHIPPED_NOTEBOOKS_DIR = shipped_dir("notebooks")
 
 _START_TIMEOUT_S = 60
 _LOCKS_DIRNAME = ".locks"

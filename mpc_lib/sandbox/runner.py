@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from . import comet, fal, openai
+from . import apidog, comet, fal, openai
 from .data import SandboxData
 from .faults import FaultPlan
 from .modes import SandboxModes
@@ -44,6 +44,7 @@ EMULATORS: dict[str, Emulator] = {
     "comet": Emulator(comet.create_app),
     # The OpenAI-compatible chat upstream behind gateway deployments; stands in for Comet's.
     "openai": Emulator(openai.create_app, shares_key_of="comet"),
+    "apidog": Emulator(apidog.create_app),
 }
 
 
@@ -168,10 +169,11 @@ class Sandbox:
         return self.state.log.records(provider)
 
     def reset(self) -> None:
-        """Clear faults and the log; restore the starting data (in place), latency and modes."""
+        """Clear faults, the log and stores; restore the starting data, latency and modes."""
         self.state.faults.clear()
         self.state.modes = SandboxModes()
         self.state.log.clear()
+        self.state.stores.clear()
         if self.state.data != self._initial:
             self.state.data.restore(self._initial)
         self.state.latency_ms = self._initial_latency_ms

@@ -1,4 +1,4 @@
-"""The state both emulators share: data, faults, accepted keys, latency and the request log."""
+"""The state the emulators share: data, faults, accepted keys, latency, the log, their stores."""
 
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ class SandboxState:
     keys: dict[str, str | None] = field(default_factory=dict)
     latency_ms: float = 0.0
     log: RequestLog = field(default_factory=RequestLog)
+    # What emulators keep between requests (Apidog's projects), emptied by Sandbox.reset().
+    stores: dict[str, Any] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8], repr=False)

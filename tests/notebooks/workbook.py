@@ -27,6 +27,7 @@ class WorkbookNotebook:
     name: str
     parameters: dict[str, str] = field(default_factory=dict)  # for `mpc run -p`
     chart: bool = False  # shows a plotly chart
+    chart_data: bool = True  # ...with data drawn on it on the sandbox (not an empty chart)
     widget: bool = False  # shows an ipywidget
     widget_text: str = ""  # text its widget shows (in JupyterLab and in the offline report)
     live_widget: bool = False  # its first dropdown changes the widget's " of " summary
@@ -62,6 +63,12 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             widget=True,
             widget_text="total: 0 USD",
             text=("SYNTHETIC",),
+        ),
+        WorkbookNotebook(
+            "spec_validation",
+            chart=True,
+            chart_data=False,  # the sandbox's data fits the hub spec: no enum drift to draw
+            text=("gate: passed",),
         ),
         WorkbookNotebook(
             "hub_health",

@@ -20,7 +20,7 @@ def test_unknown_kind_lists_the_known_ones() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"provider": "apidog"},
+        {"provider": "nope"},
         {"path": "v1/models"},
         {"times": -1},
         {"after": -1},
