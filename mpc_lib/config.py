@@ -360,11 +360,16 @@ class Settings(BaseModel):
         return "live" if has_key else "sandbox"
 
     def public_env(self) -> dict[str, str]:
-        """The non-secret settings as MPC_* variables, to hand to a child process."""
+        """The non-secret settings as MPC_* variables, to hand to a child process.
+
+        Only what was set (plus the resolved paths and source): a child must be able to
+        tell a default from a choice, e.g. whether MPC_GATEWAY_URL was configured.
+        """
         env: dict[str, str] = {}
+        chosen = self.model_fields_set | {"home", "outputs_dir", "source"}
         for name in type(self).model_fields:
             var, value = _env_var(name), getattr(self, name)
-            if not var or value is None or isinstance(value, SecretStr):
+            if name not in chosen or not var or value is None or isinstance(value, SecretStr):
                 continue
             env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
         env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})
