@@ -383,6 +383,24 @@ def registry_drift(
     return Finding("ok", "; ".join(parts), metrics)
 
 
+# --- stack ----------------------------------------------------------------------------------
+
+
+def _stack_services(ctx: CheckContext) -> Finding:
+    """The stack's services (local processes or containers) when one is up; skip when none is."""
+    from ..stack import stack_status  # the stack package loads only for this row
+
+    status = stack_status(ctx.settings)
+    if not status.up:
+        return Finding("skip", "no stack is up" + (f" ({status.note})" if status.note else ""))
+    healthy = [row.service for row in status.rows if row.healthy]
+    metrics = {"services": float(len(status.rows)), "services_healthy": float(len(healthy))}
+    bad = [f"{row.service} {row.state} ({row.detail})" for row in status.rows if not row.healthy]
+    if bad:
+        return Finding("fail", f"{status.mode}: " + "; ".join(bad), metrics)
+    return Finding("ok", f"{status.mode}: {len(healthy)} healthy: {', '.join(healthy)}", metrics)
+
+
 CHECKS: tuple[Check, ...] = (
     Check("fal.models", "providers", _fal_models),
     Check("fal.pricing", "providers", _fal_pricing),
@@ -397,6 +415,7 @@ CHECKS: tuple[Check, ...] = (
     Check("gateway.readiness", "gateway", _gateway_readiness),
     Check("gateway.models", "gateway", _gateway_models),
     Check("api.health", "api", _api_health),
+    Check("stack.services", "stack", _stack_services),
 )
 # Rows computed from the other rows once they are in: (name, group).
 DERIVED: tuple[tuple[str, str], ...] = (("registry.drift", "registry"),)

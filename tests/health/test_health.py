@@ -41,7 +41,7 @@ def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
     assert report.status == "ok", [(r.check, r.reason) for r in report.rows if r.status != "ok"]
     assert report.exit_code() == 0
     statuses = _statuses(report)
-    not_configured = {name for name in statuses if name.startswith(("gateway.", "api."))}
+    not_configured = {name for name in statuses if name.startswith(("gateway.", "api.", "stack."))}
     assert {statuses[name] for name in set(statuses) - not_configured} == {"ok"}
     assert {statuses[name] for name in not_configured} == {"skip"}
     assert report.row("api.health").reason == "not configured (set MPC_API_URL)"
