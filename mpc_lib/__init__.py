@@ -8,9 +8,12 @@ from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
 only when it passes.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__ as __version__
-from .apidog import ApidogClient, push_spec
-from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
 from .config import Secret, Settings, Source
 from .errors import (
     AliasError,
@@ -19,6 +22,7 @@ from .errors import (
     ConfigError,
     CostMapError,
     EmptyCatalog,
+    EngineUnavailable,
     GatewayError,
     MpcError,
     NotebookError,
@@ -35,17 +39,71 @@ from .errors import (
     ServerError,
     SpecError,
     SpecRejected,
+    StackError,
+    StackUnhealthy,
     StorageError,
     SyncError,
     TransportError,
 )
-from .gateway import GatewayClient, GatewaySelection
-from .http import HttpCore, RetryPolicy
 from .providers import ProviderName, ProviderSpec
-from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
-from .runs import RunIndex, RunRecord, RunResult, run_notebook
-from .sandbox import Fault, Sandbox, SandboxData
-from .spec import GateReport, SpecDocument, check_spec, load_spec, merge_openapi
+
+if TYPE_CHECKING:
+    from .apidog import ApidogClient, push_spec
+    from .catalog import CometClient, FalClient, ModelRecord, Pricing, SyncReport, sync_catalog
+    from .gateway import GatewayClient, GatewaySelection
+    from .http import HttpCore, RetryPolicy
+    from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
+    from .runs import RunIndex, RunRecord, RunResult, run_notebook
+    from .sandbox import Fault, Sandbox, SandboxData
+    from .spec import GateReport, SpecDocument, check_spec, load_spec, merge_openapi
+
+# Heavy parts (HTTP clients, servers, the spec gate...) load when first used, so `mpc --help`
+# and every command start fast; the names are the same as eager imports would give.
+_LAZY: dict[str, str] = {
+    "ApidogClient": "apidog",
+    "CometClient": "catalog",
+    "FalClient": "catalog",
+    "Fault": "sandbox",
+    "GateReport": "spec",
+    "GatewayClient": "gateway",
+    "GatewaySelection": "gateway",
+    "HttpCore": "http",
+    "ModelChange": "registry",
+    "ModelRecord": "catalog",
+    "Pricing": "catalog",
+    "RegistryDiff": "registry",
+    "RegistryStore": "registry",
+    "RetryPolicy": "http",
+    "RunIndex": "runs",
+    "RunRecord": "runs",
+    "RunResult": "runs",
+    "Sandbox": "sandbox",
+    "SandboxData": "sandbox",
+    "SpecDocument": "spec",
+    "SyncReport": "catalog",
+    "check_spec": "spec",
+    "diff_registries": "registry",
+    "load_registry": "registry",
+    "load_spec": "spec",
+    "merge_openapi": "spec",
+    "push_spec": "apidog",
+    "run_notebook": "runs",
+    "sync_catalog": "catalog",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpc_lib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AliasError",
@@ -56,6 +114,7 @@ __all__ = [
     "ConfigError",
     "CostMapError",
     "EmptyCatalog",
+    "EngineUnavailable",
     "FalClient",
     "Fault",
     "GateReport",
@@ -95,6 +154,8 @@ __all__ = [
     "SpecDocument",
     "SpecError",
     "SpecRejected",
+    "StackError",
+    "StackUnhealthy",
     "StorageError",
     "SyncError",
     "SyncReport",

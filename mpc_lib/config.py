@@ -312,8 +312,12 @@ class Settings(BaseModel):
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some fields changed, validated like the constructor."""
-        current: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        """A copy with some fields changed, validated like the constructor.
+
+        Fields that were never set stay unset in the copy (`model_fields_set`), so a
+        question like "was MPC_GATEWAY_URL configured?" has the same answer after it.
+        """
+        current: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
         return type(self)(**{**current, **changes})
 
     # --- questions -------------------------------------------------------------------
@@ -356,11 +360,16 @@ class Settings(BaseModel):
         return "live" if has_key else "sandbox"
 
     def public_env(self) -> dict[str, str]:
-        """The non-secret settings as MPC_* variables, to hand to a child process."""
+        """The non-secret settings as MPC_* variables, to hand to a child process.
+
+        Only what was set (plus the resolved paths and source): a child must be able to
+        tell a default from a choice, e.g. whether MPC_GATEWAY_URL was configured.
+        """
         env: dict[str, str] = {}
+        chosen = self.model_fields_set | {"home", "outputs_dir", "source"}
         for name in type(self).model_fields:
             var, value = _env_var(name), getattr(self, name)
-            if not var or value is None or isinstance(value, SecretStr):
+            if name not in chosen or not var or value is None or isinstance(value, SecretStr):
                 continue
             env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
         env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})

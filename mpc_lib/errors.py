@@ -24,7 +24,10 @@
     ├── RunLocked              another run of the same notebook held its lock past the timeout
     ├── SpecRejected           a spec failed the gate (error findings, breaking changes): not pushed
     ├── ApidogImportFailed     Apidog answered an import with failed counters or errors
-    └── SecretLeaked           a run wrote a configured secret (redacted in place)
+    ├── SecretLeaked           a run wrote a configured secret (redacted in place)
+    └── StackError             the stack could not be brought up, checked or stopped
+        ├── EngineUnavailable  no container engine (or Compose v2) answers
+        └── StackUnhealthy     services not healthy within the timeout, or dead at start
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
 `exit_code`, which the CLI uses (0 ok, 1 OS or lock or a failed gate, 2 bad input,
@@ -45,6 +48,7 @@ __all__ = [
     "ConfigError",
     "CostMapError",
     "EmptyCatalog",
+    "EngineUnavailable",
     "GatewayError",
     "MpcError",
     "NotFound",
@@ -61,6 +65,8 @@ __all__ = [
     "ServerError",
     "SpecError",
     "SpecRejected",
+    "StackError",
+    "StackUnhealthy",
     "StorageError",
     "SyncError",
     "TransportError",
@@ -330,6 +336,28 @@ class NotebookError(MpcError):
         message = f"notebook {notebook} failed in {where}: {ename}: {evalue}"
         if output_path is not None:
             message += f" (executed notebook: {output_path})"
+        super().__init__(message)
+
+
+class StackError(MpcError):
+    """The stack could not be brought up, checked or stopped; the message names the service."""
+
+    exit_code = 1
+
+
+class EngineUnavailable(StackError):
+    """No container engine answers (or it has no Compose v2): nothing to run containers on."""
+
+    exit_code = 4
+
+
+class StackUnhealthy(StackError):
+    """Services did not turn healthy within the timeout, or exited while starting."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, services: Mapping[str, str]) -> None:
+        self.services = dict(services)
         super().__init__(message)
 
 

@@ -8,12 +8,23 @@ import mpc_lib
 
 def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert mpc_lib.__all__ == sorted(mpc_lib.__all__)
-    public = {
+    eager = {
         name
         for name, value in vars(mpc_lib).items()
-        if not name.startswith("_") and not isinstance(value, type(mpc_lib))
+        if not name.startswith("_") and callable(value) and value.__module__.startswith("mpc_lib")
     }
-    assert public == set(mpc_lib.__all__)
+    lazy = set(mpc_lib._LAZY)
+    assert eager | lazy == set(mpc_lib.__all__) - {"ProviderName", "Source"}  # two Literal types
+    assert dir(mpc_lib) == mpc_lib.__all__
+    for name in mpc_lib.__all__:  # every lazy name really is where the table says
+        assert getattr(mpc_lib, name) is not None, name
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        _ = mpc_lib.Nope  # type: ignore[attr-defined]
 
 
 def test_every_exported_exception_is_an_mpc_error_with_an_exit_code() -> None:
@@ -42,7 +53,8 @@ def test_every_error_class_in_errors_module_is_exported() -> None:
 def test_import_does_not_pull_notebook_dependencies() -> None:
     code = (
         "import sys, mpc_lib; "
-        "heavy = ['pandas', 'plotly', 'papermill', 'ipywidgets', 'nbconvert']; "
+        "heavy = ['pandas', 'plotly', 'papermill', 'ipywidgets', 'nbconvert', 'httpx', "
+        "'uvicorn', 'fastapi', 'openapi_spec_validator']; "
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -249,23 +249,25 @@ def push_spec(
     data: str | Path | None = "auto",
     allow_breaking: bool = False,
     source: str | None = None,
+    name: str | None = None,
 ) -> PushOutcome:
     """Gate `spec`, diff it against the project and, with `apply`, back up and import it.
 
     Raises SpecError for a file that is not OpenAPI, SpecRejected (nothing sent) when
     `apply` is asked for a spec that fails the gate or breaks the project without
     `allow_breaking`.  The caller decides what failed counters mean
-    (`outcome.result.ok`; `raise_for_result` raises ApidogImportFailed).
+    (`outcome.result.ok`; `raise_for_result` raises ApidogImportFailed).  `name` is how
+    the report names the spec file (default: `spec` as given).
     """
     options = options or ImportOptions()
-    document = load_spec(spec)
+    document = load_spec(spec, name=name)
     raw = document.text.encode("utf-8")
     report = check_spec(document, settings=settings, data=data)
     with apidog_target(settings, source) as target:
         remote = _export(target, settings)
         changes = diff_specs(_remote_document(remote, target.project_id), document)
         outcome = PushOutcome(
-            str(spec), report, changes, target.source, target.project_id,
+            name or str(spec), report, changes, target.source, target.project_id,
             hashlib.sha256(raw).hexdigest(), len(raw), options, allow_breaking,
             note=target.note, remote_paths=len(remote.get("paths") or {}),
         )  # fmt: skip

@@ -25,6 +25,7 @@ from .runs import run, runs_app
 from .sandbox import sandbox_app
 from .schedule import run_all, schedule_app
 from .spec import spec_app
+from .stack import stack_app
 
 __all__ = ["app", "main"]
 
@@ -38,6 +39,7 @@ app.add_typer(schedule_app, name="schedule")
 app.command("run-all")(run_all)
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(stack_app, name="stack")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(api_app, name="api")
 app.add_typer(spec_app, name="spec")

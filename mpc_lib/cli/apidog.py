@@ -16,7 +16,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..spec import workbook_path
 from ._common import cli_settings, reported_errors
 from .spec import print_findings, stdout_console
 
@@ -41,6 +40,8 @@ _DEFAULT_SPEC = Path("openapi") / "api-hub.oas.json"
 def _default_spec(spec: Path | None) -> Path:
     if spec is not None:
         return spec
+    from ..spec import workbook_path
+
     return workbook_path(cli_settings(), _DEFAULT_SPEC)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.table import Table
 
 from ..config import Settings
 from ..errors import MpcError
-from ..health import HealthReport, run_health, write_prometheus
+
+if TYPE_CHECKING:
+    from ..health import HealthReport
 from ._common import CliState, cli_settings, stderr
 
 __all__ = ["health"]
@@ -45,6 +47,8 @@ def health(
     token-spending /health.  Exit codes follow the monitoring-plugin convention:
     0 all ok, 1 a warning (0 with --warn-ok), 2 a failure, 3 the check could not run.
     """
+    from ..health import run_health, write_prometheus
+
     try:
         settings = cli_settings()
         report = run_health(settings, timeout_s=timeout)

@@ -46,8 +46,9 @@ _STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
 
 def stdout_console() -> Console:
     """The console for tables on stdout."""
-    # Wide when piped, so a finding stays on one line for grep; a terminal keeps its width.
-    return Console(width=None if os.isatty(1) else 200, highlight=False, soft_wrap=False)
+    # Unbounded when piped, so each finding is one whole line for grep however long its
+    # message or path; a terminal keeps its width.
+    return Console(width=None if os.isatty(1) else 100_000, highlight=False, soft_wrap=False)
 
 
 def _short(where: str) -> str:

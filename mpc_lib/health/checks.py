@@ -94,7 +94,10 @@ class Check:
 
 def provider_failure(provider: str, exc: Exception) -> Finding:
     """An error from a provider as a row: auth is auth, a dead host is down, and so on."""
-    key_var = PROVIDERS[provider].key_var if provider in PROVIDERS else "the key"
+    key_vars = {"gateway": "LITELLM_MASTER_KEY", "api": "MPC_API_KEY"}
+    key_var = (
+        PROVIDERS[provider].key_var if provider in PROVIDERS else key_vars.get(provider, "the key")
+    )
     if isinstance(exc, AuthError):
         return Finding("fail", f"auth: {exc.status} refused the key (check {key_var}): {exc}")
     if isinstance(exc, ConfigError):
@@ -166,6 +169,85 @@ def _registry_count(ctx: CheckContext, provider: str) -> int | None:
     except MpcError:
         return None
     return (registry or {}).get("counts", {}).get(provider) or None
+
+
+# --- gateway and MPC-API ---------------------------------------------------------------------
+
+
+def _gateway_configured(settings: Settings) -> bool:
+    """A gateway is configured when MPC_GATEWAY_URL is set or `mpc gateway config` wrote one."""
+    from ..gateway import default_config_path
+
+    return "gateway_url" in settings.model_fields_set or default_config_path(settings).is_file()
+
+
+_NOT_CONFIGURED_GATEWAY = Finding(
+    "skip", "not configured (set MPC_GATEWAY_URL, or run `mpc gateway config`)"
+)
+
+
+def _gateway_liveliness(ctx: CheckContext) -> Finding:
+    """LiteLLM's `/health/liveliness`: is the process up (no key, costs nothing)."""
+    if not _gateway_configured(ctx.settings):
+        return _NOT_CONFIGURED_GATEWAY
+    from ..gateway import GatewayClient
+
+    with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
+        client.http.request("GET", "/health/liveliness", auth=False)
+    return Finding("ok", f"{ctx.settings.gateway_url} is alive")
+
+
+def _gateway_readiness(ctx: CheckContext) -> Finding:
+    """LiteLLM's `/health/readiness` (never its `/health`, which calls every model)."""
+    if not _gateway_configured(ctx.settings):
+        return _NOT_CONFIGURED_GATEWAY
+    from ..gateway import GatewayClient
+
+    with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
+        ready = client.readiness()
+    status = str(ready.get("status", "?"))
+    detail = f"status {status}, db {ready.get('db', '?')}"
+    return Finding("ok" if status == "healthy" else "fail", detail)
+
+
+def _gateway_models(ctx: CheckContext) -> Finding:
+    """The generated config's models, as listed by the gateway's `/v1/models` (key needed)."""
+    if not _gateway_configured(ctx.settings):
+        return _NOT_CONFIGURED_GATEWAY
+    from ..gateway import GatewayClient, default_config_path, load_gateway_config
+
+    if ctx.settings.gateway_key is None:
+        return Finding("fail", "auth: LITELLM_MASTER_KEY is not set: the model list needs it")
+    with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
+        listed = set(client.models())
+    path = default_config_path(ctx.settings)
+    if not path.is_file():
+        return Finding("ok", f"{len(listed)} models listed (no generated config to compare)")
+    configured = {str(m.get("model_name")) for m in load_gateway_config(path)["model_list"]}
+    missing = sorted(configured - listed)
+    metrics = {"gateway_models": float(len(listed)), "gateway_missing": float(len(missing))}
+    if missing:
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        status: Status = "fail" if len(missing) == len(configured) else "warn"
+        reason = f"{len(missing)} of {len(configured)} configured models not listed: "
+        return Finding(status, reason + ", ".join(missing[:3]) + more, metrics)
+    return Finding("ok", f"all {len(configured)} configured models listed", metrics)
+
+
+def _api_health(ctx: CheckContext) -> Finding:
+    """MPC-API's deep `/health` (it reports the gateway and the registry), when configured."""
+    if "api_url" not in ctx.settings.model_fields_set:
+        return Finding("skip", "not configured (set MPC_API_URL)")
+    from ..http import HttpCore
+
+    key = ctx.settings.api_key
+    with HttpCore.for_settings(
+        "mpc-api", ctx.settings, base_url=ctx.settings.api_url, key=key, scheme="Bearer",
+        client=ctx.http,
+    ) as core:  # fmt: skip
+        body = core.get_json("/health", auth=key is not None)
+    gateway = (body.get("gateway") or {}) if isinstance(body, dict) else {}
+    return Finding("ok", f"{ctx.settings.api_url}: ok; gateway {gateway.get('status', '?')}")
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -301,6 +383,24 @@ def registry_drift(
     return Finding("ok", "; ".join(parts), metrics)
 
 
+# --- stack ----------------------------------------------------------------------------------
+
+
+def _stack_services(ctx: CheckContext) -> Finding:
+    """The stack's services (local processes or containers) when one is up; skip when none is."""
+    from ..stack import stack_status  # the stack package loads only for this row
+
+    status = stack_status(ctx.settings)
+    if not status.up:
+        return Finding("skip", "no stack is up" + (f" ({status.note})" if status.note else ""))
+    healthy = [row.service for row in status.rows if row.healthy]
+    metrics = {"services": float(len(status.rows)), "services_healthy": float(len(healthy))}
+    bad = [f"{row.service} {row.state} ({row.detail})" for row in status.rows if not row.healthy]
+    if bad:
+        return Finding("fail", f"{status.mode}: " + "; ".join(bad), metrics)
+    return Finding("ok", f"{status.mode}: {len(healthy)} healthy: {', '.join(healthy)}", metrics)
+
+
 CHECKS: tuple[Check, ...] = (
     Check("fal.models", "providers", _fal_models),
     Check("fal.pricing", "providers", _fal_pricing),
@@ -311,6 +411,11 @@ CHECKS: tuple[Check, ...] = (
     Check("registry.duplicates", "registry", _registry_duplicates),
     Check("registry.unpriced", "registry", _registry_unpriced),
     Check("registry.age", "registry", _registry_age),
+    Check("gateway.liveliness", "gateway", _gateway_liveliness),
+    Check("gateway.readiness", "gateway", _gateway_readiness),
+    Check("gateway.models", "gateway", _gateway_models),
+    Check("api.health", "api", _api_health),
+    Check("stack.services", "stack", _stack_services),
 )
 # Rows computed from the other rows once they are in: (name, group).
 DERIVED: tuple[tuple[str, str], ...] = (("registry.drift", "registry"),)

@@ -136,8 +136,9 @@ def _timed(check: Check, context: CheckContext) -> tuple[Finding, float]:
 
 
 def _provider(check: Check) -> str | None:
+    """The service a check talks to, so its errors read as auth / down / error answer."""
     prefix = check.name.split(".", 1)[0]
-    return prefix if prefix in PROVIDERS else None
+    return prefix if prefix in PROVIDERS or prefix in ("gateway", "api") else None
 
 
 def _row(check: Check, finding: Finding, latency: float | None) -> HealthRow:

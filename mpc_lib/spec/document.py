@@ -137,8 +137,12 @@ class SpecDocument:
         return Location(line + 1, offset - start + 1)
 
 
-def load_spec(path: Path | str) -> SpecDocument:
-    """Read and parse an OpenAPI 3.0/3.1 file; SpecError (exit 2) names what is wrong and where."""
+def load_spec(path: Path | str, *, name: str | None = None) -> SpecDocument:
+    """Read and parse an OpenAPI 3.0/3.1 file; SpecError (exit 2) names what is wrong and where.
+
+    `name` is how findings name the file (default: `path` as given), e.g. the path a user
+    typed rather than where it was found.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -156,7 +160,7 @@ def load_spec(path: Path | str) -> SpecDocument:
     fmt: SpecFormat | None = (
         "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
     )
-    return parse_spec(text, name=str(path), path=path, fmt=fmt)
+    return parse_spec(text, name=name or str(path), path=path, fmt=fmt)
 
 
 def parse_spec(

@@ -40,7 +40,11 @@ def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
     report = run_health(settings)
     assert report.status == "ok", [(r.check, r.reason) for r in report.rows if r.status != "ok"]
     assert report.exit_code() == 0
-    assert set(_statuses(report).values()) == {"ok"}
+    statuses = _statuses(report)
+    not_configured = {name for name in statuses if name.startswith(("gateway.", "api.", "stack."))}
+    assert {statuses[name] for name in set(statuses) - not_configured} == {"ok"}
+    assert {statuses[name] for name in not_configured} == {"skip"}
+    assert report.row("api.health").reason == "not configured (set MPC_API_URL)"
     assert report.sources == {"fal": "live", "comet": "live"}
     fal = report.row("fal.models")
     assert fal.metrics["live_models"] == len(sandbox.data.fal_models)
@@ -226,3 +230,42 @@ def test_cli_exit_codes_json_and_prom(sandbox, tmp_path: Path) -> None:
     assert unknown.returncode == 3
     assert "MPC_HEALTH_TIMEOUT_S='soon'" in unknown.stderr and "Traceback" not in unknown.stderr
     assert len(read_history(tmp_path / "outputs")) == 5  # every run that ran is in the history
+
+
+def test_gateway_and_api_rows_against_the_real_services(
+    sandbox, gateway, mpc_api, tmp_path: Path
+) -> None:
+    settings = gateway.settings.with_(
+        fal_key=sandbox.fal_key, comet_key=sandbox.comet_key,
+        fal_base_url=sandbox.fal_url, comet_base_url=sandbox.comet_url,
+        api_url=mpc_api.url, api_key=mpc_api.key,
+    )  # fmt: skip
+    def chats() -> int:
+        return sum(r.path.endswith("/chat/completions") for r in sandbox.requests("openai"))
+
+    before = chats()
+    report = run_health(settings, history=False)
+    rows = {name: report.row(name) for name in ("gateway.liveliness", "gateway.readiness",
+                                                "gateway.models", "api.health")}  # fmt: skip
+    assert {name: row.status for name, row in rows.items()} == dict.fromkeys(rows, "ok"), rows
+    served = len(gateway.config["model_list"])
+    assert rows["gateway.models"].reason == f"all {served} configured models listed"
+    assert rows["api.health"].reason.endswith("ok; gateway ok")
+    assert report.status == "ok"
+    assert chats() == before  # no check spent a token: the upstream saw no chat completion
+
+
+def test_a_configured_gateway_that_is_down_fails_and_an_unset_one_skips(
+    sandbox, tmp_path: Path, port_factory
+) -> None:
+    down = _live(sandbox, tmp_path).with_(
+        gateway_url=f"http://127.0.0.1:{port_factory()}", gateway_key="sk-test",
+        api_url=f"http://127.0.0.1:{port_factory()}",
+    )  # fmt: skip
+    report = run_health(down, history=False)
+    for name in ("gateway.liveliness", "gateway.readiness", "gateway.models", "api.health"):
+        row = report.row(name)
+        assert row.status == "fail" and row.reason.startswith("down: "), (name, row.reason)
+    assert report.exit_code() == 2
+    unset = run_health(_live(sandbox, tmp_path), history=False)
+    assert unset.row("gateway.liveliness").reason.startswith("not configured")

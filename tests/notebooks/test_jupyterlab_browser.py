@@ -74,16 +74,28 @@ def lab(
     book = root / "book"
     (book / "notebooks").mkdir(parents=True)
     (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
-    services = {k: v for case in WORKBOOK.values() for k, v in service_env(case, request).items()}
+    shared = {name: case for name, case in WORKBOOK.items() if "stack" not in case.needs}
+    services = {k: v for case in shared.values() for k, v in service_env(case, request).items()}
     lines = [f"MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
     lines += [f"{name}={value}" for name, value in services.items()]
     (book / ".env").write_text("\n".join(lines) + "\n")
-    for name in WORKBOOK:
+    paths: dict[str, str] = {}
+    for name, case in WORKBOOK.items():
+        home = book
+        if name not in shared:
+            # It starts the core on ports of its own: a workbook of its own, with its own .env.
+            home = book / name
+            (home / "notebooks").mkdir(parents=True)
+            (home / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
+            own = ["MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / f'outputs-{name}'}"]
+            own += [f"{k}={v}" for k, v in service_env(case, request).items()]
+            (home / ".env").write_text("\n".join(own) + "\n")
         nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        nbformat.write(nb, book / "notebooks" / f"{name}.ipynb")
+        nbformat.write(nb, home / "notebooks" / f"{name}.ipynb")
+        paths[name] = (home / "notebooks" / f"{name}.ipynb").relative_to(book).as_posix()
     jupyter = root / "jupyter"
     settings = jupyter / "settings" / "@jupyterlab"
     # Every cell in the DOM (no windowing), and no news/update prompts over the page.
@@ -110,7 +122,8 @@ def lab(
     server = subprocess.Popen(command, cwd=book, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_for_server(port, server, root / "lab.log")
-        yield {"url": f"http://127.0.0.1:{port}", "book": book, "outputs": root / "outputs"}
+        yield {"url": f"http://127.0.0.1:{port}", "book": book, "outputs": root / "outputs",
+               "paths": paths}  # fmt: skip
     finally:
         server.terminate()
         try:
@@ -127,14 +140,13 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     browser: Any,
     lab: dict[str, Any],
     widget_renderer: Path,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    headless_runs: Any,
 ) -> None:
     case = WORKBOOK[name]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        page.goto(f"{lab['url']}/lab/tree/notebooks/{name}.ipynb?token={TOKEN}")
+        page.goto(f"{lab['url']}/lab/tree/{lab['paths'][name]}?token={TOKEN}")
         page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
         page.get_by_role("menuitem", name="Run", exact=True).click()
         run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
@@ -155,7 +167,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     finally:
         context.close()
 
-    report = _run_headless(name, case, tmp_path, service_env(case, request))
+    report = headless_runs(name).html_path
     offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     reached: list[str] = []
 
@@ -203,21 +215,6 @@ def _screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000  # a blank page compresses to far less
     print(f"screenshot: {path}")
-
-
-def _run_headless(
-    name: str, case: WorkbookNotebook, tmp_path: Path, services: dict[str, str]
-) -> Path:
-    """`mpc run NAME` on the sandbox; the path of its HTML report."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(tmp_path / "out"), **services)
-    params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return Path(json.loads(done.stdout.splitlines()[-1])["outputs"]["html"])
 
 
 def _settings(path: Path, values: dict[str, Any]) -> None:

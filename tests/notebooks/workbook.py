@@ -7,9 +7,13 @@ offline report, and the browser test (JupyterLab, then the report with the netwo
 
 from __future__ import annotations
 
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -30,6 +34,8 @@ class WorkbookNotebook:
     text: tuple[str, ...] = ()  # strings its report must contain
     sources: bool = True  # reports its sources (views.sources_banner) to the run index
     needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway"
+    # or, "stack": it starts the core itself (local mode), on ports of its own, and the test
+    # stops it; in JupyterLab it gets a workbook of its own (its ports are not the others')
 
 
 WORKBOOK: dict[str, WorkbookNotebook] = {
@@ -69,6 +75,13 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             chart=True,
             text=("overall: ", "fal: sandbox (emulator"),
         ),
+        WorkbookNotebook(
+            "stack_bringup",
+            chart=True,
+            text=("mode: local (local mode, as asked)", "chat via MPC-API", "pass"),
+            sources=False,
+            needs=("stack",),
+        ),
     )
 }
 
@@ -80,4 +93,60 @@ def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
         gateway = request.getfixturevalue("gateway")
         env["MPC_GATEWAY_URL"] = gateway.url
         env["LITELLM_MASTER_KEY"] = gateway.settings.gateway_key.reveal()
+    if "stack" in case.needs:
+        env.update(_local_stack_env(request))
     return env
+
+
+def _local_stack_env(request: Any) -> dict[str, str]:
+    """Free ports for the core the notebook starts, a master key (so nothing is written to a
+    .env), and a finalizer that stops that core and checks nothing of it is left."""
+    ports = (_free_port(), _free_port())
+    env = {
+        "MPC_GATEWAY_URL": f"http://127.0.0.1:{ports[0]}",
+        "MPC_API_URL": f"http://127.0.0.1:{ports[1]}",
+        "LITELLM_MASTER_KEY": "sk-" + secrets.token_hex(32),
+    }
+    request.addfinalizer(lambda: _stop_local_core(ports))
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop_local_core(ports: tuple[int, int]) -> None:
+    """Stop every process of the local core serving on `ports`, children and orphans too.
+
+    The services started for those ports name them on their command line (`--port N`),
+    however their settings reached them (environment or a workbook .env); every process
+    of that stack carries its token.
+    """
+    from mpc_lib.stack.processes import TOKEN_VAR, terminate
+
+    wanted = {str(port) for port in ports}
+
+    def token(proc: psutil.Process) -> str:
+        try:
+            return proc.environ().get(TOKEN_VAR, "")
+        except psutil.Error:
+            return ""
+
+    def serves(proc: psutil.Process) -> bool:
+        try:
+            argv = proc.cmdline()
+        except psutil.Error:
+            return False
+        return any(a == "--port" and b in wanted for a, b in zip(argv, argv[1:], strict=False))
+
+    stacks = {token(proc).split("/", 1)[0] for proc in psutil.process_iter() if serves(proc)}
+    stacks.discard("")
+
+    def ours(proc: psutil.Process) -> bool:
+        return token(proc).split("/", 1)[0] in stacks
+
+    terminate([proc for proc in psutil.process_iter() if ours(proc)], 10.0)
+    left = [proc.pid for proc in psutil.process_iter() if ours(proc) and proc.status() != "zombie"]
+    assert not left, f"the notebook's core left processes behind: {left}"

@@ -1,0 +1,293 @@
+"""One bring-up for the CLI and the notebook: choose the mode, up, wait, smoke, status, down.
+
+`choose_mode()` turns `auto` into the first container engine that answers, or local
+mode for the core when none does (and says why).  `bring_up()` starts the profiles
+that way and runs the smoke test; `stack_status()` and `take_down()` find the stack
+that is up (local processes first: their pid files say so, even after a crash).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..config import Secret, Settings, load_env_file
+from ..errors import ConfigError, EngineUnavailable
+from .core import local_stack
+from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, probe_engine
+from .local import ServiceStatus, StopResult, UpReport
+from .model import PROFILES, StackPaths
+from .smoke import DEFAULT_SMOKE_MODEL, HealthTarget, SmokeReport, run_smoke
+
+__all__ = [
+    "RunMode",
+    "StackRun",
+    "StackStatus",
+    "StatusRow",
+    "bring_up",
+    "choose_mode",
+    "smoke_stack",
+    "stack_status",
+    "take_down",
+]
+
+log = logging.getLogger("mpc_lib.stack")
+
+RunMode = Literal["local", "docker", "podman"]
+Progress = Callable[[str, str], None]
+DEFAULT_LOCAL_TIMEOUT_S = 60.0
+DEFAULT_ENGINE_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One service, whichever way it runs: state, where (pid or container), URL, why."""
+
+    service: str
+    state: str
+    where: str
+    url: str | None
+    detail: str
+
+    @property
+    def healthy(self) -> bool:
+        """Up and answering its health check (or a finished one-shot job)."""
+        return self.state in ("healthy", "exited (0)")
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON-ready data."""
+        return {
+            "service": self.service,
+            "state": self.state,
+            "where": self.where,
+            "url": self.url,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """What is up: the mode, and one row per service (empty when nothing is up)."""
+
+    mode: RunMode | None
+    rows: list[StatusRow]
+    note: str = ""
+
+    @property
+    def up(self) -> bool:
+        """Some service of the stack exists (healthy or not)."""
+        return bool(self.rows) and any(row.state != "stopped" for row in self.rows)
+
+    @property
+    def healthy(self) -> bool:
+        """Every service is healthy."""
+        return self.up and all(row.healthy for row in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as JSON-ready data."""
+        return {
+            "mode": self.mode,
+            "up": self.up,
+            "healthy": self.healthy,
+            "note": self.note,
+            "services": [row.to_json() for row in self.rows],
+        }
+
+
+@dataclass
+class StackRun:
+    """One bring-up: the mode and why, what `up` did, the smoke test."""
+
+    mode: RunMode
+    reason: str
+    profiles: tuple[str, ...]
+    local: UpReport | None = None
+    services: list[ServiceRow] = field(default_factory=list)
+    smoke: SmokeReport | None = None
+
+    @property
+    def noop(self) -> bool:
+        """Local mode found everything already up and healthy."""
+        return self.local is not None and self.local.noop
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON-ready data."""
+        return {
+            "mode": self.mode,
+            "reason": self.reason,
+            "profiles": list(self.profiles),
+            "noop": self.noop,
+            "local": None if self.local is None else self.local.to_json(),
+            "services": [row.to_json() for row in self.services],
+            "smoke": None if self.smoke is None else self.smoke.to_json(),
+        }
+
+
+def choose_mode(requested: str, profiles: Sequence[str]) -> tuple[RunMode, str]:
+    """(mode, why): `auto` picks the first engine that answers, else local for the core."""
+    if requested not in ("auto", "local", *ENGINES):
+        raise ConfigError(f"mode {requested!r}: expected auto, local, docker or podman")
+    beyond_core = [p for p in profiles if p != "core"]
+    if requested == "local":
+        if beyond_core:
+            raise ConfigError(
+                f"local mode runs only the core; {', '.join(beyond_core)} "
+                "need a container engine (--engine docker or podman)"
+            )
+        return "local", "local mode, as asked"
+    if requested in ENGINES:
+        return _engine_kind(requested)[0], f"{requested}, as asked"
+    seen = []
+    for kind in ENGINES:
+        probe = probe_engine(kind)
+        if probe.reachable:
+            return kind, f"{kind} answers (server {probe.server_version})"
+        seen.append(f"{kind}: {probe.error}")
+    if beyond_core:
+        raise EngineUnavailable(
+            f"{', '.join(beyond_core)} need a container engine and none answers ({'; '.join(seen)})"
+        )
+    return "local", f"no container engine answers ({'; '.join(seen)}): local mode for the core"
+
+
+def bring_up(
+    settings: Settings,
+    profiles: Sequence[str] = ("core",),
+    mode: str = "auto",
+    *,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+    smoke: bool = True,
+    smoke_model: str = DEFAULT_SMOKE_MODEL,
+    on_mode: Callable[[RunMode, str], None] | None = None,
+) -> StackRun:
+    """Choose the mode, bring the profiles up, wait until healthy, then smoke-test.
+
+    `on_mode(mode, why)` hears the choice before anything starts.
+    """
+    chosen, reason = choose_mode(mode, profiles)
+    log.info("stack: %s (%s)", chosen, reason)
+    if on_mode is not None:
+        on_mode(chosen, reason)
+    run = StackRun(chosen, reason, tuple(profiles))
+    if chosen == "local":
+        run.local = local_stack(settings).up(
+            timeout_s=timeout_s or DEFAULT_LOCAL_TIMEOUT_S, progress=progress
+        )
+    else:
+        stack = ComposeStack(StackPaths.for_settings(settings), tuple(profiles), chosen)
+        run.services = stack.up(timeout_s=timeout_s or DEFAULT_ENGINE_TIMEOUT_S, progress=progress)
+    if smoke:
+        run.smoke = smoke_stack(settings, chosen, profiles, model=smoke_model)
+    return run
+
+
+def smoke_stack(
+    settings: Settings,
+    mode: RunMode,
+    profiles: Sequence[str] = ("core",),
+    *,
+    model: str = DEFAULT_SMOKE_MODEL,
+) -> SmokeReport:
+    """Every health URL of the stack, and a chat through MPC-API when the core is up."""
+    api_key = settings.api_key
+    targets: list[HealthTarget] = []
+    if mode == "local":
+        for spec in local_stack(settings).specs.values():
+            targets.append(HealthTarget(spec.name, spec.health_url, spec.url))
+    else:
+        paths = StackPaths.for_settings(settings)
+        stack = ComposeStack(paths, tuple(profiles), mode)
+        for svc in stack.model.for_profiles(profiles):
+            if svc.health_url:
+                targets.append(HealthTarget(svc.name, svc.health_url, svc.url))
+        compose_key = _compose_value(paths, "MPC_API_KEY")
+        api_key = Secret(compose_key) if compose_key else api_key
+    chat_url = None
+    if "core" in profiles:
+        base = settings.api_url if mode == "local" else _compose_api_url(settings)
+        targets.append(HealthTarget("mpc-api (deep)", f"{base}/health", None, api_key))
+        chat_url = f"{base}/v1/chat/completions"
+    return run_smoke(settings, targets, chat_url=chat_url, chat_key=api_key, model=model)
+
+
+def _compose_value(paths: StackPaths, name: str) -> str | None:
+    """One value of compose/.env (the compose stack's keys live there, not in settings)."""
+    if not paths.env_file.is_file():
+        return None
+    return load_env_file(paths.env_file).get(name) or None
+
+
+def _compose_api_url(settings: Settings) -> str:
+    paths = StackPaths.for_settings(settings)
+    stack = ComposeStack(paths, ("core",))
+    svc = stack.model.services.get("mpc-api")
+    port = svc.ports[0].host_port if svc is not None and svc.ports else 3000
+    return f"http://127.0.0.1:{port}"
+
+
+def stack_status(settings: Settings, mode: str = "auto", *, probe: bool = True) -> StackStatus:
+    """The stack that is up: local processes (pid files) first, else the engine's containers."""
+    local = local_stack(settings)
+    if mode == "local" or (mode == "auto" and local.recorded()):
+        rows = [_local_row(row) for row in local.status(probe=probe)]
+        return StackStatus("local", rows)
+    paths = StackPaths.for_settings(settings)
+    if mode == "auto" and not paths.env_file.is_file():
+        # No compose/.env: no compose stack of ours can be up, so no engine is asked.
+        return StackStatus(None, [], "no local processes, and no compose/.env")
+    kinds: tuple[EngineKind, ...] = ENGINES if mode == "auto" else _engine_kind(mode)
+    notes = []
+    for kind in kinds:
+        probe_result = probe_engine(kind, client_version=False)
+        if not probe_result.reachable:
+            notes.append(f"{kind}: {probe_result.error}")
+            continue
+        if not paths.env_file.is_file():
+            return StackStatus(kind, [], f"{kind} answers; no compose/.env (run `mpc stack init`)")
+        containers = ComposeStack(paths, PROFILES, kind).status()
+        return StackStatus(kind, [_engine_row(row) for row in containers])
+    return StackStatus(
+        None, [], "no local processes, and no engine answers (" + "; ".join(notes) + ")"
+    )
+
+
+def _engine_kind(mode: str) -> tuple[EngineKind, ...]:
+    if mode == "docker":
+        return ("docker",)
+    if mode == "podman":
+        return ("podman",)
+    raise ConfigError(f"mode {mode!r}: expected auto, local, docker or podman")
+
+
+def _local_row(row: ServiceStatus) -> StatusRow:
+    where = f"pid {row.pid}" if row.pid is not None else "-"
+    return StatusRow(row.name, row.state, where, row.url, row.detail)
+
+
+def _engine_row(row: ServiceRow) -> StatusRow:
+    state = "healthy" if row.healthy and row.state == "running" else row.state
+    if row.health not in (None, "healthy") and row.state == "running":
+        state = row.health or row.state
+    detail = ", ".join(row.ports) or "no published port"
+    return StatusRow(row.service, state, row.container or "-", row.url, detail)
+
+
+def take_down(
+    settings: Settings, mode: str = "auto", *, volumes: bool = False, grace_s: float = 10.0
+) -> tuple[RunMode | None, list[StopResult] | str]:
+    """Stop the stack that is up; local: per-service results, engine: compose's word."""
+    local = local_stack(settings, grace_s=grace_s)
+    if mode == "local" or (mode == "auto" and local.recorded()):
+        return "local", local.down()
+    status = stack_status(settings, mode, probe=False)
+    if status.mode is None or status.mode == "local":
+        return None, status.note or "nothing is up"
+    ComposeStack(StackPaths.for_settings(settings), PROFILES, status.mode).down(
+        volumes=volumes, timeout_s=int(grace_s)
+    )
+    return status.mode, "removed the containers and the network" + (
+        " and the volumes" if volumes else " (volumes kept)"
+    )

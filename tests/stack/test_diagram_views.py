@@ -1,0 +1,101 @@
+"""The diagram comes from the compose model; the notebook views render what they are given."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stackhelp import REPO
+
+from mpc_lib.stack import (
+    DoctorReport,
+    DoctorRow,
+    SmokeCheck,
+    SmokeReport,
+    StackStatus,
+    StatusRow,
+    load_stack_model,
+    stack_figure,
+    stack_mermaid,
+)
+from mpc_lib.stack import views as stack_views
+
+COMPOSE = REPO / "compose" / "compose.yaml"
+
+
+def test_mermaid_draws_every_service_port_and_dependency() -> None:
+    model = load_stack_model(COMPOSE)
+    text = stack_mermaid(model)
+    assert text.startswith("flowchart LR\n") and 'subgraph net["network: stack"]' in text
+    for profile in ("core", "dify", "langflow", "activepieces"):
+        assert f'["profile: {profile}"]' in text
+    for svc in model.services.values():
+        node = svc.name.replace("-", "_")
+        assert f"{node}[" in text and svc.image in text
+        for port in svc.ports:
+            assert f'host -- "127.0.0.1:{port.host_port}" --> {node}' in text
+        for dep in svc.depends_on:
+            assert f"{node} --> {dep.replace('-', '_')}" in text
+    core = stack_mermaid(model, ["core"])
+    assert "dify" not in core and "mpc_api --> litellm" in core and "litellm --> litellm_db" in core
+
+
+def test_the_cli_prints_the_same_diagram(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "stack", "diagram", "-p", "core"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout == stack_mermaid(load_stack_model(COMPOSE), ["core"])
+
+
+def test_the_figure_has_a_node_per_service_and_puts_callers_left() -> None:
+    model = load_stack_model(COMPOSE)
+    figure = stack_figure(model, ["core", "langflow"])
+    nodes = {}
+    for trace in figure.data:
+        if trace.name in ("service", "data store"):
+            for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
+                nodes[text.split("<br>")[0]] = (x, y, text)
+    assert set(nodes) == {"litellm", "litellm-db", "mpc-api", "langflow", "langflow-db"}
+    assert nodes["mpc-api"][2] == "mpc-api<br>127.0.0.1:3000"
+    assert nodes["litellm-db"][2] == "litellm-db"  # not published
+    # every depends_on arrow points right: callers sit left of what they use
+    for svc in model.for_profiles(["core", "langflow"]):
+        for dep in svc.depends_on:
+            assert nodes[svc.name][0] < nodes[dep][0], (svc.name, dep)
+    assert nodes["langflow"][0] > nodes["litellm-db"][0]  # profiles side by side
+    stores = next(trace for trace in figure.data if trace.name == "data store")
+    assert {text.split("<br>")[0] for text in stores.text} == {"litellm-db", "langflow-db"}
+
+
+def test_tables_colour_each_state_and_the_progress_log_keeps_every_event() -> None:
+    doctor = DoctorReport(
+        ("core",),
+        "local",
+        [
+            DoctorRow("engine", "warn", "none", "start it"),
+            DoctorRow("ports", "fail", "4000 in use", "x"),
+        ],
+    )
+    html = stack_views.doctor_table(doctor).to_html()
+    assert stack_views.STATE_COLOURS["warn"] in html and "4000 in use" in html
+    status = StackStatus("local", [StatusRow("gateway", "dead", "pid 9", None, "exited")])
+    assert stack_views.STATE_COLOURS["dead"] in stack_views.status_table(status).to_html()
+    smoke = SmokeReport(
+        [SmokeCheck("gateway health", "pass", "200", 3.0)], {"gateway": "http://127.0.0.1:4000"}
+    )
+    smoke_html = stack_views.smoke_table(smoke).to_html()
+    assert "open gateway" in smoke_html and "http://127.0.0.1:4000" in smoke_html
+    log = stack_views.ProgressLog(live=False)
+    log("gateway", "starting (pid 1)")
+    log("gateway", "healthy after 9.1 s (pid 1)")
+    assert [event[1:] for event in log.events] == [
+        ("gateway", "starting (pid 1)"),
+        ("gateway", "healthy after 9.1 s (pid 1)"),
+    ]
+    assert "healthy after 9.1 s" in log._repr_html_() and "gateway: starting" in repr(log)

@@ -1,0 +1,176 @@
+"""`mpc stack doctor` under real conditions: this machine's engine, a port held open, a
+missing env value, the real compose binary's verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from stackhelp import HAS_LITELLM
+
+from mpc_lib.config import Settings
+from mpc_lib.stack import StackPaths, init_env, probe_engine, run_doctor
+from mpc_lib.stack.processes import port_holder
+
+ALL = ("core", "dify", "langflow", "activepieces")
+
+
+@pytest.fixture
+def ready(paths: StackPaths, workbook: Path) -> StackPaths:
+    """compose/.env written and a gateway config in place (as `mpc gateway config` would)."""
+    init_env(paths.template, paths.env_file)
+    config = workbook / "outputs" / "gateway" / "litellm.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("model_list: []\n", encoding="utf-8")
+    return paths
+
+
+def _set(env_file: Path, name: str, value: str | None) -> None:
+    text = env_file.read_text(encoding="utf-8")
+    line = "" if value is None else f"{name}={value}\n"
+    env_file.write_text(re.sub(rf"^{name}=.*\n", line, text, flags=re.M), encoding="utf-8")
+
+
+def test_docker_mode_reports_this_machines_engine_and_passes_the_rest(
+    settings: Settings, ready: StackPaths
+) -> None:
+    report = run_doctor(settings, ALL, "docker")
+    rows = {row.check: row for row in report.rows}
+    assert list(rows) == [
+        "engine",
+        "compose",
+        "ports",
+        "memory",
+        "disk",
+        "cpus",
+        "env",
+        "rules",
+        "config",
+        "gateway-config",
+    ]
+    probe = probe_engine("docker")
+    if probe.reachable:
+        assert rows["engine"].status == "pass"
+    else:
+        assert rows["engine"].status == "fail" and not report.ok
+        if probe.installed:  # a CLI without a daemon, as on this machine
+            assert "installed but the daemon does not answer" in rows["engine"].detail
+            assert "start the daemon" in rows["engine"].hint
+        else:
+            assert "not installed" in rows["engine"].detail
+    assert rows["compose"].status == "pass" and "Compose v2." in rows["compose"].detail
+    assert "want 11.5 GiB" in rows["memory"].detail  # 1.5 + 4 + 2 + 4, the profiles together
+    assert "want 22 GiB" in rows["disk"].detail
+    for check in ("env", "rules", "config", "gateway-config"):
+        assert rows[check].status == "pass", rows[check]
+    assert "accepts core, dify, langflow, activepieces" in rows["config"].detail
+
+
+def test_a_port_held_open_fails_the_ports_row(settings: Settings, ready: StackPaths) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        _set(ready.env_file, "LANGFLOW_PORT", str(port))
+        row = run_doctor(settings, ["langflow"], "docker").row("ports")
+        holder = port_holder(port)
+    assert row.status == "fail"
+    assert f"{port} (langflow) is in use" in row.detail
+    if holder is not None:  # where the OS lets us see who holds it: this test process
+        assert holder.startswith(f"pid {os.getpid()} ") and holder in row.detail
+    assert "compose/.env" in row.hint
+    assert run_doctor(settings, ["langflow"], "docker").row("ports").status == "pass"
+
+
+def test_a_missing_env_value_fails_env_and_config(settings: Settings, ready: StackPaths) -> None:
+    _set(ready.env_file, "AP_ENCRYPTION_KEY", None)
+    _set(ready.env_file, "LITELLM_SALT_KEY", "")
+    report = run_doctor(settings, ["activepieces"], "docker")
+    env, config = report.row("env"), report.row("config")
+    assert env.status == "fail" and not report.ok and report.exit_code == 1
+    assert "missing AP_ENCRYPTION_KEY" in env.detail and "empty LITELLM_SALT_KEY" in env.detail
+    assert "mpc stack init" in env.hint
+    # compose names the first missing variable it meets (its order is its own)
+    assert config.status == "fail" and "required variable" in config.detail
+    assert "AP_ENCRYPTION_KEY" in config.detail or "LITELLM_SALT_KEY" in config.detail
+
+
+def test_no_env_and_no_gateway_config_say_what_to_run(settings: Settings) -> None:
+    report = run_doctor(settings, ["core"], "docker")
+    assert report.row("env").hint == "mpc stack init"
+    assert report.row("gateway-config").status == "fail"
+    assert report.row("gateway-config").hint == "mpc gateway config"
+
+
+def test_local_mode_checks_the_local_prerequisites(settings: Settings) -> None:
+    report = run_doctor(settings, ["core"], "local")
+    rows = {row.check: row for row in report.rows}
+    assert report.mode == "local" and "env" not in rows  # compose/.env is not needed locally
+    assert rows["engine"].status == "pass" and "needs no engine" in rows["engine"].detail
+    assert "want 1.5 GiB" in rows["memory"].detail
+    if HAS_LITELLM:
+        assert rows["local"].status == "pass"
+        assert rows["local"].detail == (
+            f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}"
+        )
+    else:
+        assert rows["local"].status == "fail" and "[gateway]" in rows["local"].hint
+
+
+def test_profiles_beyond_the_core_need_an_engine(settings: Settings) -> None:
+    if probe_engine("docker").reachable or probe_engine("podman").reachable:
+        pytest.skip("an engine answers here")
+    report = run_doctor(settings, ["core", "dify"], "auto")
+    engine = report.row("engine")
+    assert report.mode == "local" and engine.status == "fail"
+    assert "dify need a container engine" in engine.detail
+    core_only = run_doctor(settings, ["core"], "auto").row("engine")
+    assert core_only.status == "warn" and "runs the core locally" in core_only.detail
+
+
+def test_the_cli_prints_one_row_per_check_and_exits_1_on_a_fail(
+    ready: StackPaths, cli_env: dict[str, str]
+) -> None:
+    _set(ready.env_file, "DIFY_SECRET_KEY", "short")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mpc_lib.cli",
+            "stack",
+            "doctor",
+            "-p",
+            "dify",
+            "--mode",
+            "docker",
+            "--json",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    env = next(row for row in report["rows"] if row["check"] == "env")
+    assert env["status"] == "fail"
+    assert "DIFY_SECRET_KEY (want 56 characters, base64)" in env["detail"]
+    assert all(
+        row["status"] in ("pass", "warn", "fail") and "hint" in row for row in report["rows"]
+    )
+    table = subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "stack", "doctor", "-p", "dify", "--mode", "docker"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert table.returncode == 1 and "FAILED" in table.stdout and "wrong format" in table.stdout
