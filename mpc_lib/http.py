@@ -18,22 +18,26 @@ httpx's own "HTTP Request: ..." lines are the CLI's to silence.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import functools
 import logging
 import random
 import re
+import select
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
-from urllib.parse import quote
+from typing import Any, ClassVar, Literal, Self, cast
+from urllib.parse import quote, urlsplit
 
+import httpcore
 import httpx
 
 from ._version import __version__
@@ -681,10 +685,15 @@ class AsyncUpstream:
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The answer's headers as received, names lower-cased, for relaying them as they are."""
+        return [(name.lower(), value) for name, value in self._response.headers.raw]
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive (never buffered whole); a cut is a TransportError."""
         try:
-            async for chunk in self._response.aiter_raw():
+            # The transport's own stream: httpx's Response.aiter_raw would only add bookkeeping.
+            async for chunk in self._response.stream:  # type: ignore[union-attr]
                 yield chunk
         except httpx.HTTPError as exc:
             raise self._core.transport_error(self._method, self._path, exc) from exc
@@ -701,11 +710,319 @@ class AsyncUpstream:
         await self._response.aclose()
 
 
+# --- The relay's socket layer ------------------------------------------------------------
+# httpx's pool (httpcore) over plain asyncio protocols instead of anyio streams, for the
+# one caller that relays every chat (MPC-API, which uvicorn runs on asyncio).  Per relayed
+# call this saves anyio's event-loop checkpoint on every write and a cancel scope with a
+# timer on every read and write, and it writes a request's head and body in one send (the
+# gateway then wakes once per request, not twice).  Plain http:// only: TLS and proxies
+# keep httpx's own transport.
+
+_HIGH_WATER = 64 * 1024  # read ahead at most this much; send at once past this much
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+class _Wire(asyncio.Protocol):
+    """The event loop's side of a relay connection: bytes in, end of stream, flow control."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False  # the peer ended the stream or the connection is gone
+        self.error: Exception | None = None
+        self.reading = True
+        self.writable = True
+        self.drained: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()  # back-pressure: nobody is reading this fast
+            self.reading = False
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.error = exc
+        self.writable = True
+        self._wake()
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writable = False
+
+    def resume_writing(self) -> None:
+        self.writable = True
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
+    if not waiter.done():
+        waiter.set_exception(error)
+
+
+def _socket_readable(sock: Any) -> bool:
+    """Whether the socket has bytes (or its end) the loop has not taken yet."""
+    try:
+        fd = sock.fileno()
+    except (AttributeError, OSError):
+        return True
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _AsyncioStream(httpcore.AsyncNetworkStream):
+    """One relay connection for httpcore; writes go out together at the next read."""
+
+    def __init__(self, transport: asyncio.Transport, wire: _Wire) -> None:
+        self._transport = transport
+        self._wire = wire
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush_scheduled = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._flush()
+        wire = self._wire
+        if not wire.buffer and not wire.closed:
+            await self._wait(timeout)
+        buffer = wire.buffer
+        if buffer:
+            if len(buffer) <= max_bytes:
+                data = bytes(buffer)
+                buffer.clear()
+            else:
+                data = bytes(buffer[:max_bytes])
+                del buffer[:max_bytes]
+            if not wire.reading and len(buffer) <= _HIGH_WATER // 2:
+                wire.reading = True
+                self._transport.resume_reading()
+            return data
+        if wire.error is not None:
+            raise httpcore.ReadError(str(wire.error) or type(wire.error).__name__)
+        return b""  # the end of the stream: httpcore decides what it means
+
+    async def _wait(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = self._wire.waiter = loop.create_future()
+        timer = None
+        if timeout is not None:  # one timer per wait, only when there is nothing to read yet
+            timer = loop.call_later(timeout, _expire, waiter, httpcore.ReadTimeout("timed out"))
+        try:
+            await waiter
+        finally:
+            self._wire.waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._wire.closed or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._pending.append(buffer)
+        self._pending_size += len(buffer)
+        if self._pending_size >= _HIGH_WATER:
+            self._flush()
+            if not self._wire.writable:
+                await self._drain(timeout)
+        elif not self._flush_scheduled:
+            # Sent at the next read (a request's head and body go out together), or at the
+            # end of this turn of the loop at the latest: nothing waits on anything.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    async def _drain(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        drained = self._wire.drained = loop.create_future()
+        timer = None
+        if timeout is not None:
+            timer = loop.call_later(timeout, _expire, drained, httpcore.WriteTimeout("timed out"))
+        try:
+            await drained
+        finally:
+            self._wire.drained = None
+            if timer is not None:
+                timer.cancel()
+        if self._wire.error is not None:
+            raise httpcore.WriteError(str(self._wire.error))
+
+    async def aclose(self) -> None:
+        self._pending.clear()
+        self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("the relay's asyncio streams carry plain http only")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # httpcore asks before reusing an idle connection
+            wire = self._wire
+            sock = self._transport.get_extra_info("socket")
+            return wire.closed or bool(wire.buffer) or _socket_readable(sock)
+        if info == "socket":
+            return self._transport.get_extra_info("socket")
+        if info == "client_addr":
+            return self._transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._transport.get_extra_info("peername")
+        return None
+
+
+class _AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens `_AsyncioStream`s (TCP_NODELAY is asyncio's default for TCP)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        local = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                transport, wire = await loop.create_connection(
+                    _Wire, host, port, local_addr=local
+                )
+        except TimeoutError as exc:  # before OSError, whose subclass it is
+            raise httpcore.ConnectTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        sock = transport.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return _AsyncioStream(cast(asyncio.Transport, transport), wire)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.UnsupportedProtocol("the relay connects over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _httpx_error(exc: Exception) -> httpx.TransportError:
+    """httpx's exception of the same name as httpcore's (httpx's transport maps them alike)."""
+    cls = getattr(httpx, type(exc).__name__, None)
+    if not (isinstance(cls, type) and issubclass(cls, httpx.TransportError)):
+        cls = httpx.TransportError
+    return cls(str(exc))
+
+
+class _AsyncioBody(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except _HTTPCORE_ERRORS as exc:
+            raise _httpx_error(exc) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _AsyncioTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, its connection pool on `_AsyncioBackend`."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_AsyncioBackend(),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            answer = await self._pool.handle_async_request(core)
+        except _HTTPCORE_ERRORS as exc:
+            raise _httpx_error(exc) from exc
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_AsyncioBody(answer.stream),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY name for `url`, as httpx's clients would pick it."""
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy is None or urllib.request.proxy_bypass(parts.netloc):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
 class AsyncHttpCore:
-    """The async side of the core, for MPC-API's relay to the gateway: one pooled client.
+    """The async side of the core, for MPC-API's relay to the gateway: one connection pool.
 
     No retries: the gateway retries its upstreams itself, and a caller waiting on a
     gateway that is down should hear so at once.  One log line per call, as above.
+
+    It is on every relayed call's path, so it sends through httpx's transport itself
+    (the pool, keep-alive, timeouts and error mapping are httpx's) without the client
+    layer's per-call work a relay does not need: URL and header merging, cookie
+    extraction, auth and redirect flows (redirects are never followed anyway).  The URL
+    of each path and the timeouts are built once.
     """
 
     def __init__(
@@ -722,12 +1039,28 @@ class AsyncHttpCore:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._auth = f"{scheme} {key.reveal()}" if key is not None and key.reveal() else None
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            headers={"User-Agent": f"mpc-workbench/{__version__}"},
-            follow_redirects=False,
-        )
+        self._headers = {"user-agent": f"mpc-workbench/{__version__}"}
+        if self._auth is not None:
+            self._headers["authorization"] = self._auth
+        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s).as_dict()
+        self._urls: dict[str, httpx.URL] = {}
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        proxy = _env_proxy(self.base_url)
+        self._transport: httpx.AsyncBaseTransport
+        if self.base_url.startswith("http://") and proxy is None:
+            self._transport = _AsyncioTransport(limits)
+        else:
+            self._transport = httpx.AsyncHTTPTransport(
+                verify=_tls_context(), limits=limits, proxy=proxy
+            )
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.base_url + path)
+            if len(self._urls) < 64:  # the relay's few fixed paths; never grows without bound
+                self._urls[path] = url
+        return url
 
     async def open(
         self,
@@ -740,25 +1073,26 @@ class AsyncHttpCore:
     ) -> AsyncUpstream:
         """Send a request and return as soon as the answer's headers arrive.
 
-        `timeout_s` replaces the client's timeouts for this call (a health probe).
+        `timeout_s` replaces the timeouts for this call (a health probe).
         """
-        sent = dict(headers or {})
-        if self._auth is not None:
-            sent["Authorization"] = self._auth
+        timeout = self._timeout if timeout_s is None else httpx.Timeout(timeout_s).as_dict()
         started = time.monotonic()
         try:
-            request = self._client.build_request(
-                method, self.base_url + path, content=content, headers=sent,
-                timeout=httpx.Timeout(timeout_s) if timeout_s is not None else self._client.timeout,
+            request = httpx.Request(
+                method, self._url(path), content=content,
+                headers={**self._headers, **headers} if headers else self._headers,
+                extensions={"timeout": timeout},
             )  # fmt: skip
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
         except httpx.HTTPError as exc:
             raise self.transport_error(method, path, exc) from exc
-        log.info(
-            "%s %s -> %d (request_id=%s, %.0f ms to headers)",
-            method, request.url, response.status_code, _request_id(response) or "-",
-            (time.monotonic() - started) * 1000,
-        )  # fmt: skip
+        response.request = request
+        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the check
+            log.info(
+                "%s %s -> %d (request_id=%s, %.0f ms to headers)",
+                method, request.url, response.status_code, _request_id(response) or "-",
+                (time.monotonic() - started) * 1000,
+            )  # fmt: skip
         return AsyncUpstream(self, response, method, path)
 
     def transport_error(self, method: str, path: str, exc: Exception) -> TransportError:
@@ -769,5 +1103,5 @@ class AsyncHttpCore:
         return TransportError(self.provider, method, path, detail)
 
     async def aclose(self) -> None:
-        """Close the pooled client."""
-        await self._client.aclose()
+        """Close the pool and its connections."""
+        await self._transport.aclose()

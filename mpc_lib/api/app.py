@@ -9,11 +9,17 @@ every answer and passed on to the gateway, checks `Authorization: Bearer
 <MPC_API_KEY>` in constant time on everything but `/health/liveliness`, and refuses a
 body over `max_body_bytes` with 413.  Every error is the envelope of
 `mpc_lib.api.schemas.ErrorEnvelope`.
+
+Chat is the hot path: a chat POST passes the same guard and goes straight to
+`relay_chat` (`_Service`'s front door), without FastAPI's middleware, routing and
+dependency solving, which cost more than the relay itself.  Everything else, and the
+OpenAPI, is FastAPI's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
 import re
@@ -35,8 +41,9 @@ from ..gateway.config import config_deployments, default_config_path, load_gatew
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
 from .aliases import AliasCatalog, load_aliases
-from .deps import ApiState, api_error, request_id_of
+from .deps import ApiState, api_error, problem_answer, request_id_of
 from .routes import chat, health, models, orchestrate, select
+from .routes.chat import CHAT_PATHS, relay_chat
 
 __all__ = ["LIVELINESS_PATH", "create_app"]
 
@@ -117,6 +124,25 @@ class _Guard:
         await answer(scope, receive, send)
 
 
+class _Service(FastAPI):
+    """FastAPI with a front door for the hot path: a chat POST passes the same guard and goes
+    straight to `relay_chat`, without FastAPI's middleware, routing and dependency solving
+    (the route is still in the OpenAPI, and leads to the same call)."""
+
+    chat: ASGIApp | None = None  # the chat relay behind its guard; None: through FastAPI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.chat is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in CHAT_PATHS
+        ):
+            await self.chat(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -162,7 +188,7 @@ def create_app(
         yield
         await state.relay.aclose()
 
-    app = FastAPI(
+    app = _Service(
         title="MPC-API",
         version=__version__,
         description="Registry models, task aliases and chat through the LiteLLM gateway.",
@@ -179,16 +205,13 @@ def create_app(
     limit = max_body_bytes or settings.api_max_body_bytes
     key = settings.api_key.reveal() if settings.api_key is not None else None
     app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
+    app.chat = _Guard(functools.partial(relay_chat, state), api_key=key, max_body_bytes=limit)
     return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail
-    if isinstance(detail, dict):  # raised by our routes with a message and a code
-        return api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
-                         kind=detail.get("type"), request_id=request_id_of(request))  # fmt: skip
-    return api_error(exc.status_code, str(detail), request_id=request_id_of(request))
+    return problem_answer(exc, request_id_of(request))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

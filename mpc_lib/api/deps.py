@@ -17,7 +17,15 @@ from ..http import AsyncHttpCore
 from ..registry import RegistryStore
 from .aliases import ResolvedAliases
 
-__all__ = ["ApiState", "State", "api_error", "dumps", "problem", "request_id_of"]
+__all__ = [
+    "ApiState",
+    "State",
+    "api_error",
+    "dumps",
+    "problem",
+    "problem_answer",
+    "request_id_of",
+]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -46,6 +54,9 @@ class ApiState:
     _registry: dict[str, Any] = field(default_factory=dict, repr=False)
     _stamp: Any = field(default=None, repr=False)
     _by_key: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # The gateway model and mode per name a chat asked for: aliases and the gateway config
+    # are fixed for the life of the process, so each name is resolved once.
+    chat_models: dict[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)
 
     def registry(self) -> dict[str, Any]:
         """The registry, re-read only when `models.json` changed since the last read."""
@@ -90,7 +101,8 @@ def api_error(status: int, message: str, *, code: str | int | None = None, kind:
     return JSONResponse(body, status_code=status)
 
 
-def _state(request: Request) -> ApiState:
+async def _state(request: Request) -> ApiState:
+    # async: FastAPI would run a plain function in a worker thread, a thread hop per request
     state: ApiState = request.app.state.mpc
     return state
 
@@ -105,6 +117,15 @@ def problem(
     """An HTTPException the app renders as the error envelope (raise it from a route)."""
     detail: Any = {"message": message, "code": code, "type": kind}  # rendered by the app
     return HTTPException(status, detail=detail)
+
+
+def problem_answer(exc: HTTPException, request_id: str | None) -> JSONResponse:
+    """The envelope for an HTTPException: ours from `problem`, or one Starlette raised."""
+    detail = exc.detail
+    if isinstance(detail, dict):  # raised by our routes with a message and a code
+        return api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
+                         kind=detail.get("type"), request_id=request_id)  # fmt: skip
+    return api_error(exc.status_code, str(detail), request_id=request_id)
 
 
 def dumps(body: Any) -> bytes:

@@ -3,39 +3,47 @@
 The body's `model` may be an alias (or a legacy name), a gateway model name, or a
 registry key `provider:model_id`; it is rewritten to the gateway model and the rest
 of the body goes on untouched.  The answer is relayed as it arrives: a stream chunk
-by chunk, never buffered, and a caller who hangs up closes the gateway connection,
-which cancels the call upstream.  Errors come back in MPC-API's envelope: an unknown
-model 400, the gateway unreachable 503 (timed out 504), the gateway refusing our own
-key 502 (that is our misconfiguration, not the caller's).
+by chunk, never buffered, and a caller who hangs up (while the gateway works on a
+plain answer, or mid-stream) closes the gateway connection, which cancels the call
+upstream.  Errors come back in MPC-API's envelope: an unknown model 400, the gateway
+unreachable 503 (timed out 504), the gateway refusing our own key 502 (that is our
+misconfiguration, not the caller's).
+
+Every chat passes here, so the relay is a plain ASGI call, `relay_chat`: MPC-API's
+front hands it chat POSTs directly (after the guard), skipping FastAPI's routing,
+request objects and dependency solving.  The FastAPI route below documents it in the
+OpenAPI and leads to the same call.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 from typing import Any
 
 import anyio
 from fastapi import APIRouter
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import TransportError
 from ...http import AsyncUpstream
 from ...providers import PROVIDERS
-from ..deps import ApiState, State, api_error, dumps, problem, request_id_of
+from ..deps import ApiState, State, api_error, dumps, problem, problem_answer
 from ..schemas import ChatCompletion, ErrorEnvelope
 from . import COMMON_ERRORS
 
-__all__ = ["CHAT_PATHS", "router"]
+__all__ = ["CHAT_PATHS", "relay_chat", "router"]
 
 log = logging.getLogger("mpc_lib.api")
 
 router = APIRouter(tags=["chat"])
 CHAT_PATHS = ("/v1/chat/completions", "/api/chat/completions")
 _GATEWAY_PATH = "/v1/chat/completions"
-_RELAYED_HEADERS = ("content-type", "content-length", "cache-control")
+_RELAYED_HEADERS = frozenset((b"content-type", b"content-length", b"cache-control"))
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
@@ -84,6 +92,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _resolve(state: ApiState, name: str) -> tuple[str, str | None]:
+    """(gateway model, its mode) for a name a caller sent, resolved once per name."""
+    known = state.chat_models.get(name)
+    if known is None:  # only names that resolve are kept, so the table stays bounded
+        known = state.chat_models[name] = _lookup(state, name)
+    return known
+
+
+def _lookup(state: ApiState, name: str) -> tuple[str, str | None]:
     """(gateway model, its mode) for an alias, gateway model name or provider:model_id."""
     resolved = state.aliases.lookup(name)
     if resolved is not None:
@@ -115,30 +131,59 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def chat_completions(request: Request, state: State) -> Response:
-    """A chat completion through the gateway, the model resolved; streams relayed as they come."""
-    body = _parse(await request.body())
+def _gateway_body(state: ApiState, raw: bytes) -> bytes:
+    """The caller's body for the gateway, its model resolved; a bad one raises `problem`."""
+    body = _parse(raw)
     asked = body["model"]
     gateway_model, mode = _resolve(state, asked)
     if mode not in (None, "chat"):
         raise problem(400, f"{asked!r} is {gateway_model!r}, a {mode} model; chat needs a chat "
                       "model", code="not_a_chat_model")  # fmt: skip
     body["model"] = gateway_model
-    rid = request_id_of(request)
+    return dumps(body)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body; None when the caller left before sending all of it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if not message.get("more_body", False):
+            if not chunks:
+                return bytes(message.get("body", b""))
+            chunks.append(message.get("body", b""))
+            return b"".join(chunks)
+        chunks.append(message.get("body", b""))
+
+
+async def relay_chat(state: ApiState, scope: Scope, receive: Receive, send: Send) -> None:
+    """A chat completion through the gateway, the model resolved; answers relayed as they come.
+
+    Runs after MPC-API's guard (auth, request id, body limit), which set the request id.
+    """
+    rid = str(scope.get("mpc.request_id", ""))
+    raw = await _read_body(receive)
+    if raw is None:
+        return  # nobody is left to answer
+    try:
+        content = _gateway_body(state, raw)
+    except HTTPException as exc:
+        await problem_answer(exc, rid)(scope, receive, send)
+        return
     headers = {
         "content-type": "application/json",
         "accept-encoding": "identity",  # relayed byte for byte, so never compressed
         "x-request-id": rid,
         "x-litellm-call-id": rid,  # LiteLLM logs the call under our id and echoes it
     }
-    try:
-        content = dumps(body)
-        upstream = await state.relay.open("POST", _GATEWAY_PATH, content=content, headers=headers)
-    except TransportError as exc:
-        return _unreachable(state, exc, rid)
-    if upstream.status >= 400:
-        return await _gateway_error(upstream, rid)
-    return _Relay(upstream, rid)
+    await _Call(state, rid, scope, receive, send).run(content, headers)
+
+
+async def chat_completions(state: State) -> Response:
+    """A chat completion through the gateway, the model resolved; streams relayed as they come."""
+    return _Asgi(functools.partial(relay_chat, state))
 
 
 for _path in CHAT_PATHS:
@@ -147,6 +192,17 @@ for _path in CHAT_PATHS:
         openapi_extra={"requestBody": _REQUEST_BODY}, response_model=None,
         summary="Chat completion through the gateway",
     )  # fmt: skip
+
+
+class _Asgi(Response):
+    """A route's answer that hands the exchange (body unread) to a plain ASGI call."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def _unreachable(state: ApiState, exc: TransportError, rid: str) -> Response:
@@ -166,8 +222,6 @@ async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:
         raw = await upstream.read()
     except TransportError as exc:
         raw = str(exc).encode()
-    finally:
-        await upstream.aclose()
     message, kind, code = raw.decode("utf-8", "replace")[:2000], None, None
     try:
         error = json.loads(raw).get("error")
@@ -187,62 +241,101 @@ async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:
     return api_error(status, message, kind=kind, code=code, request_id=rid)
 
 
-class _Relay(Response):
-    """The gateway's answer relayed as it arrives; a caller who leaves closes the gateway call."""
+class _Call:
+    """One relayed call: the gateway's answer passed on as it arrives, while a watcher task
+    listens for the caller hanging up and then cancels the call (closing the gateway
+    connection, which cancels the call upstream)."""
 
-    def __init__(self, upstream: AsyncUpstream, rid: str) -> None:
-        self.upstream = upstream
+    def __init__(self, state: ApiState, rid: str, scope: Scope, receive: Receive, send: Send):
+        self.state = state
         self.rid = rid
-        self.status_code = upstream.status
-        self.background = None
-        self.raw_headers = [
-            (name.encode(), value.encode())
-            for name, value in upstream.headers.items()
-            if name in _RELAYED_HEADERS or name.startswith("x-litellm-")
-        ]
-        self.streaming = "text/event-stream" in upstream.headers.get("content-type", "")
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.started = False  # the answer's status line went out
+        self.finished = False  # the answer's last message is sent (or the relay gave up)
+        self.left = False  # the caller hung up first
+        self.cancel = anyio.CancelScope()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        outcome = "completed"
-        finished = False
+    async def run(self, content: bytes, headers: dict[str, str]) -> None:
+        # uvicorn only serves asyncio, so a bare task is the cheapest listener (a task group
+        # costs a scope and a task more per call).
+        watcher = asyncio.get_running_loop().create_task(self._watch())
         try:
-            async with anyio.create_task_group() as group:
+            with self.cancel:
+                await self._relay(content, headers)
+        except Exception as exc:
+            if self.started:
+                raise  # the server cuts the connection: the caller sees the answer break
+            log.error("api: chat %s failed", self.rid, exc_info=exc)
+            await self._answer(
+                api_error(500, f"internal error ({type(exc).__name__})", request_id=self.rid)
+            )
+        finally:
+            self.finished = True
+            if not watcher.done():
+                watcher.cancel()
+        if self.left:
+            log.info("api: caller left %s; the gateway call was closed", self.rid)
 
-                async def relay() -> None:
-                    nonlocal outcome, finished
-                    await send({"type": "http.response.start", "status": self.status_code,
-                                "headers": self.raw_headers})  # fmt: skip
-                    try:
-                        async for chunk in self.upstream.chunks():
-                            await send({"type": "http.response.body", "body": chunk,
-                                        "more_body": True})  # fmt: skip
-                    except TransportError as exc:
-                        outcome = "cut"
-                        log.warning("api: the gateway cut %s short: %s", self.rid, exc)
-                        if not self.streaming:
-                            group.cancel_scope.cancel()
-                            return  # a half JSON body cannot be mended: the caller sees a cut
-                        event = {"error": {"message": f"the gateway connection broke mid-stream "
-                                           f"({exc.detail})", "type": "gateway_error",
-                                           "code": 502, "request_id": self.rid}}  # fmt: skip
-                        await send({"type": "http.response.body",
-                                    "body": b"data: " + dumps(event) + b"\n\n", "more_body": True})
-                    finished = True
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                    group.cancel_scope.cancel()
+    async def _answer(self, response: Response) -> None:
+        """Send a whole answer of our own (an error in the envelope)."""
+        self.finished = True
+        await response(self.scope, self.receive, self.send)
 
-                async def listen() -> None:
-                    nonlocal outcome
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    if not finished:  # the server also says "disconnect" once the answer is sent
-                        outcome = "cancelled"
-                        group.cancel_scope.cancel()
+    async def _watch(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        if not self.finished:  # the server also says "disconnect" once the answer is sent
+            self.left = True
+            self.cancel.cancel()
 
-                group.start_soon(relay)
-                group.start_soon(listen)
+    async def _relay(self, content: bytes, headers: dict[str, str]) -> None:
+        try:
+            upstream = await self.state.relay.open(
+                "POST", _GATEWAY_PATH, content=content, headers=headers
+            )
+        except TransportError as exc:
+            await self._answer(_unreachable(self.state, exc, self.rid))
+            return
+        try:
+            if upstream.status >= 400:
+                await self._answer(await _gateway_error(upstream, self.rid))
+            else:
+                await self._pass_on(upstream)
         finally:
             with anyio.CancelScope(shield=True):
-                await self.upstream.aclose()  # closing the connection cancels the gateway call
-            if outcome == "cancelled":
-                log.info("api: caller left %s; the gateway call was closed", self.rid)
+                await upstream.aclose()  # closing the connection cancels the gateway call
+
+    async def _pass_on(self, upstream: AsyncUpstream) -> None:
+        """The answer's status, headers and body chunks, each sent on as it arrives."""
+        headers = [(name, value) for name, value in upstream.raw_headers()
+                   if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-")]  # fmt: skip
+        streaming = "text/event-stream" in upstream.headers.get("content-type", "")
+        length = upstream.headers.get("content-length")
+        # With a known length the last chunk says so itself: one send fewer per answer.
+        remaining = int(length) if length is not None and length.isdigit() else None
+        send = self.send
+        await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+        self.started = True
+        try:
+            async for chunk in upstream.chunks():
+                more = True
+                if remaining is not None:
+                    remaining -= len(chunk)
+                    more = remaining > 0
+                    self.finished = not more
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        except TransportError as exc:
+            log.warning("api: the gateway cut %s short: %s", self.rid, exc)
+            if not streaming:
+                self.finished = True
+                return  # a half JSON body cannot be mended: the caller sees a cut
+            event = {"error": {"message": f"the gateway connection broke mid-stream "
+                               f"({exc.detail})", "type": "gateway_error",
+                               "code": 502, "request_id": self.rid}}  # fmt: skip
+            await send({"type": "http.response.body",
+                        "body": b"data: " + dumps(event) + b"\n\n", "more_body": True})  # fmt: skip
+        if not self.finished:
+            self.finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
