@@ -14,6 +14,11 @@ Chat is the hot path: a chat POST passes the same guard and goes straight to
 `relay_chat` (`_Service`'s front door), without FastAPI's middleware, routing and
 dependency solving, which cost more than the relay itself.  Everything else, and the
 OpenAPI, is FastAPI's.
+
+Every route also answers under `/mpc` (`MOUNT_PREFIX`), as if a proxy had mounted the
+service there: that is how the hub spec names MPC-API's operations, since its `/v1/...`
+paths would otherwise collide with Comet's.  `service_openapi()` gives the service's
+OpenAPI without loading anything, for merging into the hub spec.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -45,11 +51,13 @@ from .deps import ApiState, api_error, problem_answer, request_id_of
 from .routes import chat, health, models, orchestrate, select
 from .routes.chat import CHAT_PATHS, relay_chat
 
-__all__ = ["LIVELINESS_PATH", "create_app"]
+__all__ = ["LIVELINESS_PATH", "MOUNT_PREFIX", "create_app", "service_openapi"]
 
 log = logging.getLogger("mpc_lib.api")
 
 LIVELINESS_PATH = "/health/liveliness"
+MOUNT_PREFIX = "/mpc"  # every route also answers under this prefix (the hub spec's paths)
+BEARER_SCHEME = "MpcBearer"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -132,6 +140,8 @@ class _Service(FastAPI):
     chat: ASGIApp | None = None  # the chat relay behind its guard; None: through FastAPI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _under_prefix(scope["path"]):
+            scope = _unprefixed(scope)
         if (
             self.chat is not None
             and scope["type"] == "http"
@@ -141,6 +151,45 @@ class _Service(FastAPI):
             await self.chat(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document as the service behaves: the bearer scheme the guard enforces
+        (not on liveliness), and no 422 (an invalid request is a 400 in the envelope)."""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            for item in schema["paths"].values():
+                for operation in item.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            schema["components"]["securitySchemes"] = {
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "MPC_API_KEY; required unless the service runs without one"
+                    " (then it binds to loopback only)",
+                }
+            }
+            schema["security"] = [{BEARER_SCHEME: []}]
+            schema["paths"][LIVELINESS_PATH]["get"]["security"] = []
+        return self.openapi_schema
+
+
+def _under_prefix(path: str) -> bool:
+    return path == MOUNT_PREFIX or path.startswith(MOUNT_PREFIX + "/")
+
+
+def _unprefixed(scope: Scope) -> Scope:
+    """The request as the routes see it: `/mpc` moved from the path into the root path."""
+    size = len(MOUNT_PREFIX)
+    raw = scope.get("raw_path")
+    return {
+        **scope,
+        "path": scope["path"][size:] or "/",
+        "raw_path": (raw[size:] or b"/") if isinstance(raw, bytes) else raw,
+        "root_path": scope.get("root_path", "") + MOUNT_PREFIX,
+    }
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -188,17 +237,8 @@ def create_app(
         yield
         await state.relay.aclose()
 
-    app = _Service(
-        title="MPC-API",
-        version=__version__,
-        description="Registry models, task aliases and chat through the LiteLLM gateway.",
-        lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url=None,
-    )
+    app = _service(lifespan)
     app.state.mpc = state
-    for module in (health, models, select, orchestrate, chat):
-        app.include_router(module.router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
@@ -207,6 +247,26 @@ def create_app(
     app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
     app.chat = _Guard(functools.partial(relay_chat, state), api_key=key, max_body_bytes=limit)
     return app
+
+
+def _service(lifespan: Any = None) -> _Service:
+    """The app with its routes (state and middleware are `create_app`'s)."""
+    app = _Service(
+        title="MPC-API",
+        version=__version__,
+        description="Registry models, task aliases and chat through the LiteLLM gateway.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    for module in (health, models, select, orchestrate, chat):
+        app.include_router(module.router)
+    return app
+
+
+def service_openapi() -> dict[str, Any]:
+    """MPC-API's OpenAPI document, from its routes alone (no registry or gateway needed)."""
+    return _service().openapi()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -227,4 +287,3 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("api: %s %s failed", request.method, request.url.path, exc_info=exc)
     rid = request_id_of(request)
     return api_error(500, f"internal error ({type(exc).__name__})", request_id=rid)
-

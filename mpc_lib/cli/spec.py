@@ -17,13 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..config import DEFAULT_API_URL
 from ._common import cli_settings, reported_errors
 
 __all__ = ["print_findings", "spec_app", "stdout_console"]
 
 spec_app = typer.Typer(
     no_args_is_help=True,
-    help="The OpenAPI gate: validate, lint, upstream, conform, diff, check; client generation.",
+    help="The OpenAPI gate: validate, lint, upstream, conform, diff, check; MPC-API's merge;"
+    " client generation.",
 )
 
 _SpecArg = Annotated[Path, typer.Argument(help="An OpenAPI 3.0/3.1 file (JSON or YAML).")]
@@ -221,6 +223,39 @@ def check(
         verdict = "[green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
         stdout_console().print(f"{_stage_line(report.stages)} -> {verdict}")
     raise typer.Exit(report.exit_code)
+
+
+@spec_app.command("merge-api")
+def merge_api(
+    spec: _SpecArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of over SPEC.")
+    ] = None,
+    server_url: Annotated[
+        str, typer.Option("--server-url", help="Where MPC-API answers, for the merged paths.")
+    ] = DEFAULT_API_URL,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 when SPEC is not the fresh merge."),
+    ] = False,
+) -> None:
+    """Merge MPC-API's current OpenAPI into the hub spec under /mpc (replacing a previous one)."""
+    from ..spec import load_spec, merge_mpc_api, write_spec
+
+    with reported_errors():
+        merged = merge_mpc_api(spec, server_url=server_url)
+        record = merged["x-mpc-merged"]["mpc-api"]
+        what = (f"MPC-API {record['version']}: {len(record['paths'])} paths under /mpc, "
+                f"served by {server_url}")  # fmt: skip
+        if check_only:
+            if load_spec(spec).data != merged:
+                typer.echo(f"{spec}: not the current merge of {what}; "
+                           f"run `mpc spec merge-api {spec}`", err=True)  # fmt: skip
+                raise typer.Exit(1)
+            typer.echo(f"{spec}: current ({what})")
+            return
+        written = write_spec(merged, out or spec)
+    typer.echo(f"{written}: merged {what}; check it with `mpc spec check {written}`")
 
 
 @spec_app.command("client")

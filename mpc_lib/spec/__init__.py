@@ -5,7 +5,7 @@
 
 Each stage is also a function of its own (`validate_spec`, `lint_spec`, `check_upstream`,
 `check_conformance`, `diff_specs`); `merge_openapi` folds a service's spec into the hub's
-and `generate_client` builds a typed Python client from a spec.
+(`merge_mpc_api`: MPC-API's) and `generate_client` builds a typed Python client from a spec.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from .check import DEFAULT_LINT_PATH, check_spec, lint_config_for, workbook_path
 from .client import ClientResult, generate_client
 from .conform import BINDINGS, Binding, check_conformance, fix_enums
 from .diff import diff_specs
-from .document import Location, SpecDocument, load_spec, parse_spec, spec_from_dict
+from .document import Location, SpecDocument, load_spec, parse_spec, spec_from_dict, write_spec
 from .findings import SEVERITIES, STAGES, Finding, GateReport, Severity, StageResult
 from .lint import LINT_RULES, LintConfig, LintRule, lint_spec
-from .merge import merge_openapi
+from .merge import merge_mpc_api, merge_openapi
 from .published import UPSTREAMS, load_upstream
 from .records import DATA_CHOICES, RecordSet, load_records
 from .upstream import check_upstream
@@ -53,9 +53,11 @@ __all__ = [
     "load_records",
     "load_spec",
     "load_upstream",
+    "merge_mpc_api",
     "merge_openapi",
     "parse_spec",
     "spec_from_dict",
     "validate_spec",
     "workbook_path",
+    "write_spec",
 ]

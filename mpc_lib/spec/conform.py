@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from ..storage import atomic_write_text
-from .document import SpecDocument, escape_token, resolve_pointer
+from .document import SpecDocument, escape_token, resolve_pointer, write_spec
 from .findings import Finding, StageResult, finding_at
 from .records import RecordSet
 from .schemas import instance_validator, node_pointers
@@ -331,9 +328,4 @@ def fix_enums(document: SpecDocument, result: StageResult, out: Path | str) -> P
         for value in finding.details["missing"]:
             if value not in enum:
                 enum.append(value)
-    out = Path(out)
-    if out.suffix.lower() in (".yaml", ".yml"):
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    return atomic_write_text(out, text)
+    return write_spec(data, out)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import SpecError
+from ..storage import atomic_write_text
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -176,6 +177,16 @@ def parse_spec(
     document.path = path
     _check_version(document)
     return document
+
+
+def write_spec(data: dict[str, Any], out: Path | str) -> Path:
+    """Write a spec atomically: YAML for a .yaml/.yml name, else JSON indented by two."""
+    out = Path(out)
+    if out.suffix.lower() in (".yaml", ".yml"):
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return atomic_write_text(out, text)
 
 
 def spec_from_dict(data: dict[str, Any], *, name: str = "<spec>") -> SpecDocument:

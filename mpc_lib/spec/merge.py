@@ -6,18 +6,26 @@ can never shadow the hub's.  What a merge added is recorded in `x-mpc-merged`, s
 merging again replaces the previous merge instead of piling up.  A path the hub
 already serves from another server cannot share its key in one OpenAPI document:
 that is a SpecError naming the paths (mount the service under `path_prefix`).
+
+`merge_mpc_api(spec)` is the hub's own case: MPC-API's current OpenAPI, from its
+routes, under `/mpc` (where the service answers too, since its `/v1/...` paths are
+Comet's in the hub spec).  `mpc spec merge-api` writes it, or with --check says
+whether the committed spec is current.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
+from ..config import DEFAULT_API_URL
 from ..errors import SpecError
+from .document import load_spec
 from .walk import HTTP_METHODS
 
-__all__ = ["merge_openapi"]
+__all__ = ["merge_mpc_api", "merge_openapi"]
 
 _KINDS = (
     "schemas",
@@ -84,7 +92,10 @@ def merge_openapi(
             added.setdefault(kind, []).append(name)
     tags = merged.setdefault("tags", [])
     if not any(isinstance(t, dict) and t.get("name") == tag for t in tags):
-        description = str((service.get("info") or {}).get("title") or source)
+        info = service.get("info") or {}
+        description = ": ".join(
+            str(part) for part in (info.get("title") or source, info.get("description")) if part
+        )
         tags.append({"name": tag, "description": description})
     merged.setdefault("x-mpc-merged", {})[source] = {
         "server": server_url,
@@ -94,6 +105,15 @@ def merge_openapi(
         "version": str((service.get("info") or {}).get("version", "")),
     }
     return merged
+
+
+def merge_mpc_api(spec: Path | str, *, server_url: str = DEFAULT_API_URL) -> dict[str, Any]:
+    """The hub spec at `spec` with MPC-API's current OpenAPI merged in under `/mpc`."""
+    from ..api import MOUNT_PREFIX, service_openapi
+
+    return merge_openapi(
+        load_spec(spec).data, service_openapi(), server_url=server_url, path_prefix=MOUNT_PREFIX
+    )
 
 
 def _without_previous(hub: dict[str, Any], source: str) -> dict[str, Any]:

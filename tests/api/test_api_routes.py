@@ -108,6 +108,23 @@ def test_a_plain_chat_through_mpc_api_and_litellm(sandbox: Sandbox, http: httpx.
     assert [r.path for r in sandbox.requests("openai")] == ["/v1/chat/completions"]
 
 
+def test_every_route_answers_under_mpc_as_the_hub_spec_names_it(
+    mpc_api: Any, http: httpx.Client
+) -> None:
+    alive = httpx.get(f"{mpc_api.url}/mpc/health/liveliness")  # no key, as at the bare path
+    assert alive.status_code == 200 and alive.json()["status"] == "alive"
+    assert httpx.get(f"{mpc_api.url}/mpc/v1/models").status_code == 401  # the guard still holds
+    listed = http.get("/mpc/v1/models", params={"q": "gpt-4o-mini"})
+    assert listed.status_code == 200 and "gpt-4o-mini" in [m["id"] for m in listed.json()["data"]]
+    chat = _chat(http, "gpt-4o-mini", path="/mpc/v1/chat/completions")  # the front door too
+    assert chat.status_code == 200, chat.text
+    assert chat.json()["choices"][0]["message"]["content"].startswith("Sandbox reply from")
+    spec = http.get("/mpc/openapi.json").json()
+    assert spec["servers"] == [{"url": "/mpc"}] and "/v1/models" in spec["paths"]
+    for near_miss in ("/mpcv1/models", "/mpc-api/v1/models"):  # only the whole segment counts
+        assert http.get(near_miss).status_code == 404, near_miss
+
+
 @pytest.mark.parametrize(
     ("model", "path", "served"),
     [

@@ -38,7 +38,7 @@ def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
 ) -> None:
     first = push_spec(apidog_settings, HUB_SPEC, apply=True, data=None)
     assert first.applied and first.result is not None and first.result.ok
-    assert first.result.counters["endpointCreated"] == 6
+    assert first.result.counters["endpointCreated"] == 14  # 6 provider + 8 MPC-API
     assert json.loads(first.backup.read_text()) == {
         "openapi": "3.1.0",
         "info": {"title": f"Sandbox project {SANDBOX_PROJECT_ID}", "version": "1.0.0"},
@@ -48,7 +48,7 @@ def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
     assert pulled.document == json.loads(HUB_SPEC.read_text())  # what was pushed comes back
     again = push_spec(apidog_settings, pulled.path, apply=True, data=None)
     assert again.changes.findings == []  # nothing to change
-    assert again.result.counters["endpointIgnored"] == 6
+    assert again.result.counters["endpointIgnored"] == 14
     assert again.result.counters["endpointCreated"] == again.result.counters["endpointUpdated"] == 0
     assert json.loads(again.backup.read_text()) == pulled.document
     assert pull_spec(apidog_settings, tmp_path / "again.json").document == pulled.document

@@ -1,8 +1,13 @@
-"""Merging MPC-API's own OpenAPI into the hub spec (a function over dicts, ready for the app)."""
+"""Merging MPC-API's own OpenAPI into the hub spec: the function over dicts, the committed hub
+spec kept current with the service, and `mpc spec merge-api`."""
 
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +18,7 @@ from mpc_lib.spec import (
     check_upstream,
     lint_spec,
     load_spec,
+    merge_mpc_api,
     merge_openapi,
     spec_from_dict,
     validate_spec,
@@ -92,7 +98,8 @@ def test_the_merged_spec_passes_validation_lint_and_upstream() -> None:
     assert validate_spec(document).findings == []
     assert lint_spec(document).findings == []
     upstream = check_upstream(document)
-    assert [f.severity for f in upstream.findings] == ["info", "info"]  # comet, localhost
+    assert [f.severity for f in upstream.findings] == ["info"]  # comet publishes no spec
+    assert upstream.details["own"] == {"mpc-api": 2}  # ours: nothing upstream to compare
 
 
 def test_merging_again_replaces_the_previous_merge() -> None:
@@ -114,3 +121,52 @@ def test_a_path_the_hub_serves_elsewhere_is_refused_unless_prefixed() -> None:
         merge_openapi(_hub(), clashing, server_url="http://localhost:3000")
     merged = merge_openapi(_hub(), clashing, server_url="http://localhost:3000", path_prefix="/mpc")
     assert "/mpc/v1/models" in merged["paths"]
+
+
+# --- the hub's own merge ------------------------------------------------------------------
+
+
+def test_the_committed_hub_spec_is_the_current_merge_of_mpc_api() -> None:
+    """A route, parameter or schema changed in MPC-API without `mpc spec merge-api` fails here."""
+    committed = load_spec(HUB_SPEC).data
+    assert merge_mpc_api(HUB_SPEC) == committed
+    record = committed["x-mpc-merged"]["mpc-api"]
+    assert record["server"] == "http://127.0.0.1:3000"
+    assert "/mpc/v1/chat/completions" in record["paths"]
+    chat = committed["paths"]["/mpc/v1/chat/completions"]["post"]
+    assert chat["security"] == [{"MpcApiMpcBearer": []}]
+    assert "422" not in chat["responses"]  # an invalid request is a 400 in the envelope
+    liveliness = committed["paths"]["/mpc/health/liveliness"]["get"]
+    assert liveliness["security"] == []
+    # Comet's own paths are untouched by the merge
+    assert committed["paths"]["/v1/models"]["servers"][0]["url"] == "https://api.cometapi.com"
+
+
+def _merge_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mpc_lib.cli", "spec", "merge-api", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_merge_api_cli_writes_checks_and_names_a_stale_spec(tmp_path: Path) -> None:
+    stale = copy.deepcopy(load_spec(HUB_SPEC).data)
+    del stale["paths"]["/mpc/health"]
+    path = tmp_path / "hub.json"
+    path.write_text(json.dumps(stale))
+    checked = _merge_cli(str(path), "--check", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert f"{path}: not the current merge of MPC-API" in checked.stderr
+    assert json.loads(path.read_text()) == stale  # --check writes nothing
+    out = tmp_path / "merged.yaml"
+    written = _merge_cli(str(path), "--out", str(out), "--server-url", "http://mpc-api:3000",
+                         cwd=tmp_path)  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    assert "8 paths under /mpc, served by http://mpc-api:3000" in written.stdout
+    merged = load_spec(out).data
+    assert merged["paths"]["/mpc/health"]["servers"][0]["url"] == "http://mpc-api:3000"
+    assert _merge_cli(str(path), cwd=tmp_path).returncode == 0  # in place
+    assert _merge_cli(str(path), "--check", cwd=tmp_path).returncode == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    refused = _merge_cli(str(broken), cwd=tmp_path)
+    assert refused.returncode == 2 and "broken.json" in refused.stderr
+    assert "Traceback" not in refused.stderr
