@@ -65,6 +65,7 @@ __all__ = [
     "QueryValue",
     "RetryPolicy",
     "build_client",
+    "origin",
     "parse_retry_after",
 ]
 
@@ -130,6 +131,11 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+def origin(host: str, port: int) -> str:
+    """`http://host:port` for a server we run, an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

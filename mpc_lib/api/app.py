@@ -155,25 +155,26 @@ class _Service(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """FastAPI's document as the service behaves: the bearer scheme the guard enforces
         (not on liveliness), and no 422 (an invalid request is a 400 in the envelope)."""
-        if self.openapi_schema is None:
-            schema = super().openapi()
-            for item in schema["paths"].values():
-                for operation in item.values():
-                    operation.get("responses", {}).pop("422", None)
-            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            for unused in ("HTTPValidationError", "ValidationError"):
-                schemas.pop(unused, None)
-            schema["components"]["securitySchemes"] = {
-                BEARER_SCHEME: {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "MPC_API_KEY; required unless the service runs without one"
-                    " (then it binds to loopback only)",
-                }
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        schema = super().openapi()  # cached by FastAPI, so amended once
+        for item in schema["paths"].values():
+            for operation in item.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schema["components"]["securitySchemes"] = {
+            BEARER_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "MPC_API_KEY; required unless the service runs without one"
+                " (then it binds to loopback only)",
             }
-            schema["security"] = [{BEARER_SCHEME: []}]
-            schema["paths"][LIVELINESS_PATH]["get"]["security"] = []
-        return self.openapi_schema
+        }
+        schema["security"] = [{BEARER_SCHEME: []}]
+        schema["paths"][LIVELINESS_PATH]["get"]["security"] = []
+        return schema
 
 
 def _under_prefix(path: str) -> bool:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, GatewayError
+from ..http import origin
 from ..providers import PROVIDERS
 from .client import GatewayClient
 from .config import (
@@ -152,8 +153,7 @@ class GatewayProcess:
     @property
     def url(self) -> str:
         """`http://host:port` of the gateway."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return origin(self.host, self.port)
 
     @property
     def running(self) -> bool:

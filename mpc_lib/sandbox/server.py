@@ -9,6 +9,7 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from ..http import origin
 from ._app import install_drop_filter
 
 __all__ = ["DEFAULT_START_TIMEOUT_S", "SandboxServer"]
@@ -41,8 +42,7 @@ class SandboxServer:
     @property
     def url(self) -> str:
         """`http://host:port`, without a trailing slash."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return origin(self.host, self.port)
 
     @property
     def running(self) -> bool:
