@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..stack.model import PROFILES
+
+if TYPE_CHECKING:
+    from ..stack.bringup import RunMode
 from ._common import cli_settings, reported_errors, stderr
 
 __all__ = ["stack_app"]
@@ -60,6 +63,16 @@ def _mode(local: bool, engine: str | None) -> str:
     if engine is not None and engine not in ("docker", "podman"):
         raise ValueError(f"--engine {engine!r}: expected docker or podman")
     return "local" if local else engine or "auto"
+
+
+def _running_mode(settings: Any, local: bool, engine: str | None) -> RunMode:
+    """The mode of the stack that is up (`local`, `docker`, `podman`); none up is an error."""
+    from ..stack import stack_status
+
+    current = stack_status(settings, _mode(local, engine), probe=False)
+    if current.mode is None:
+        raise ValueError(f"no stack is up ({current.note})")
+    return current.mode
 
 
 def _console() -> Console:
@@ -233,15 +246,13 @@ def logs(
     engine: _Engine = None,
 ) -> None:
     """The last lines of each service's log; `--follow` keeps printing (Ctrl-C stops)."""
-    from ..stack import ComposeStack, StackPaths, local_stack, stack_status
+    from ..stack import ComposeStack, StackPaths, local_stack
 
     with reported_errors():
         settings = cli_settings()
-        current = stack_status(settings, _mode(local, engine), probe=False)
-        if current.mode is None:
-            raise ValueError(f"no stack is up ({current.note})")
+        mode = _running_mode(settings, local, engine)
         names = list(services or [])
-        if current.mode == "local":
+        if mode == "local":
             stack = local_stack(settings)
             unknown = [n for n in names if n not in stack.specs]
             if unknown:
@@ -252,7 +263,7 @@ def logs(
             if follow:
                 _follow_local(stack, names or list(stack.specs))
         else:
-            compose = ComposeStack(StackPaths.for_settings(settings), PROFILES, current.mode)
+            compose = ComposeStack(StackPaths.for_settings(settings), PROFILES, mode)
             for line in compose.logs(names, tail=tail, follow=follow):
                 typer.echo(line)
 
@@ -280,18 +291,16 @@ def restart(
     engine: _Engine = None,
 ) -> None:
     """Restart services (all by default) and wait until they are healthy again."""
-    from ..stack import ComposeStack, StackPaths, local_stack, stack_status
+    from ..stack import ComposeStack, StackPaths, local_stack
 
     with reported_errors():
         settings = cli_settings()
-        current = stack_status(settings, _mode(local, engine), probe=False)
-        if current.mode is None:
-            raise ValueError(f"no stack is up ({current.note})")
-        if current.mode == "local":
+        mode = _running_mode(settings, local, engine)
+        if mode == "local":
             stack = local_stack(settings)
             stack.restart(list(services or stack.specs), progress=_progress_line)
         else:
-            ComposeStack(StackPaths.for_settings(settings), PROFILES, current.mode).restart(
+            ComposeStack(StackPaths.for_settings(settings), PROFILES, mode).restart(
                 list(services or [])
             )
     typer.echo("restarted")
@@ -344,14 +353,12 @@ def smoke(
     as_json: _Json = False,
 ) -> None:
     """Every health URL, one chat through MPC-API, and the URLs to open (exit 4 on a fail)."""
-    from ..stack import parse_profiles, smoke_stack, stack_status
+    from ..stack import parse_profiles, smoke_stack
 
     with reported_errors():
         settings = cli_settings()
-        current = stack_status(settings, _mode(local, engine), probe=False)
-        if current.mode is None:
-            raise ValueError(f"no stack is up ({current.note})")
-        report = smoke_stack(settings, current.mode, parse_profiles(profiles), model=model)
+        mode = _running_mode(settings, local, engine)
+        report = smoke_stack(settings, mode, parse_profiles(profiles), model=model)
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:

@@ -25,6 +25,7 @@ import yaml
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..gateway.config import load_gateway_config
 from ..storage import atomic_write_text
 from .compose import STACK_INSTALL_HINT
 
@@ -121,14 +122,7 @@ def export_k8s(
 
 def _live_config(path: Path) -> dict[str, Any]:
     """The gateway config, refused when it aims at the local sandbox."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no gateway config; run `mpc gateway config`") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: unreadable gateway config ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("model_list"), list):
-        raise ConfigError(f"{path}: not a LiteLLM config (no model_list)")
+    data = load_gateway_config(path)
     local = sorted({url for url in _upstream_urls(data) if _is_local(url)})
     sandboxed = [
         name

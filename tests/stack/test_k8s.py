@@ -143,7 +143,7 @@ def test_a_config_aimed_at_the_sandbox_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(local), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"aims at the local sandbox .*mpc gateway config"):
         export_k8s(Settings(home=tmp_path), tmp_path / "k8s", config_path=path)
-    with pytest.raises(ConfigError, match="no gateway config; run `mpc gateway config`"):
+    with pytest.raises(ConfigError, match=r"no gateway config \(run `mpc gateway config`\)"):
         export_k8s(Settings(home=tmp_path), tmp_path / "k8s")
 
 
