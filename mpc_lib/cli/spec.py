@@ -243,12 +243,13 @@ def merge_api(
     from ..spec import load_spec, merge_mpc_api, write_spec
 
     with reported_errors():
-        merged = merge_mpc_api(spec, server_url=server_url)
+        current = load_spec(spec).data
+        merged = merge_mpc_api(current, server_url=server_url)
         record = merged["x-mpc-merged"]["mpc-api"]
         what = (f"MPC-API {record['version']}: {len(record['paths'])} paths under /mpc, "
                 f"served by {server_url}")  # fmt: skip
         if check_only:
-            if load_spec(spec).data != merged:
+            if current != merged:
                 typer.echo(f"{spec}: not the current merge of {what}; "
                            f"run `mpc spec merge-api {spec}`", err=True)  # fmt: skip
                 raise typer.Exit(1)

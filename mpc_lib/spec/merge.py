@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 from ..config import DEFAULT_API_URL
 from ..errors import SpecError
-from .document import load_spec
 from .walk import HTTP_METHODS
 
 __all__ = ["merge_mpc_api", "merge_openapi"]
@@ -107,13 +105,11 @@ def merge_openapi(
     return merged
 
 
-def merge_mpc_api(spec: Path | str, *, server_url: str = DEFAULT_API_URL) -> dict[str, Any]:
-    """The hub spec at `spec` with MPC-API's current OpenAPI merged in under `/mpc`."""
+def merge_mpc_api(hub: dict[str, Any], *, server_url: str = DEFAULT_API_URL) -> dict[str, Any]:
+    """A new hub spec with MPC-API's current OpenAPI merged in under `/mpc`."""
     from ..api import MOUNT_PREFIX, service_openapi
 
-    return merge_openapi(
-        load_spec(spec).data, service_openapi(), server_url=server_url, path_prefix=MOUNT_PREFIX
-    )
+    return merge_openapi(hub, service_openapi(), server_url=server_url, path_prefix=MOUNT_PREFIX)
 
 
 def _without_previous(hub: dict[str, Any], source: str) -> dict[str, Any]:
