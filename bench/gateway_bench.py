@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from mpc_lib.api.aliases import load_aliases
+from mpc_lib.aliases import load_aliases
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
 from mpc_lib.gateway import GatewayProcess, build_gateway_config, write_gateway_config

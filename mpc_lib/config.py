@@ -47,6 +47,7 @@ __all__ = [
     "find_home",
     "load_env_file",
     "shipped_dir",
+    "workbook_path",
 ]
 
 # auto: live where a key is set, else the sandbox; gateway: through the LiteLLM gateway's
@@ -130,6 +131,21 @@ def shipped_dir(name: str) -> Path:
     source = _SOURCE_CHECKOUT / name
     installed = Path(sys.prefix) / "share" / "mpc-workbench" / name
     return installed if installed.is_dir() and not source.is_dir() else source
+
+
+def workbook_path(settings: Settings, path: Path | str) -> Path:
+    """`path` as given when it exists or is absolute, else relative to the workbook root,
+    else the copy this package ships (`openapi/...` in a workbook that has none of its own).
+
+    A notebook opened in JupyterLab runs in notebooks/; its `openapi/...` means the root's.
+    """
+    given = Path(path)
+    if given.is_absolute() or given.exists():
+        return given
+    own = Path(settings.home or Path.cwd()) / given
+    parts = given.parts
+    shipped = shipped_dir(parts[0]).joinpath(*parts[1:]) if len(parts) > 1 else None
+    return shipped if not own.exists() and shipped is not None and shipped.exists() else own
 
 
 def _marks_workbook(pyproject: Path) -> bool:

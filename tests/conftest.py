@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mpc_lib.api.aliases import load_aliases
+from mpc_lib.aliases import load_aliases
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
 from mpc_lib.gateway import (

@@ -8,7 +8,7 @@ hub spec under `MOUNT_PREFIX`.
 
 from __future__ import annotations
 
-from .aliases import AliasCatalog, ResolvedAlias, ResolvedAliases, load_aliases
+from ..aliases import AliasCatalog, ResolvedAlias, ResolvedAliases, load_aliases
 from .app import LIVELINESS_PATH, MOUNT_PREFIX, create_app, service_openapi
 from .server import is_loopback, serve_api
 

@@ -41,12 +41,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
+from ..aliases import AliasCatalog, load_aliases
 from ..config import Settings
 from ..errors import ConfigError
 from ..gateway.config import config_deployments, default_config_path, load_gateway_config
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
-from .aliases import AliasCatalog, load_aliases
 from .deps import ApiState, api_error, problem_answer, request_id_of
 from .routes import chat, health, models, orchestrate, select
 from .routes.chat import CHAT_PATHS, relay_chat

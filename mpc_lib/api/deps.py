@@ -12,10 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..aliases import ResolvedAliases
 from ..config import Settings
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
-from .aliases import ResolvedAliases
 
 __all__ = [
     "ApiState",

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
+from ..aliases import load_aliases
 from ..config import Settings
 from ..errors import ConfigError, StorageError
 from ..providers import PROVIDERS, provider_spec
+from ..registry import RegistryStore
 from ..storage import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -365,9 +367,6 @@ def write_live_config(
 
     Every model an MPC-API alias names is added to the selection.
     """
-    from ..api.aliases import load_aliases  # the aliases decide which models must be there
-    from ..registry import RegistryStore
-
     store = RegistryStore(settings.outputs_dir)
     registry = store.load()
     if registry is None:

@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
+from ..aliases import load_aliases
+from ..catalog import sync_catalog
 from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, GatewayError
 from ..http import origin
 from ..providers import PROVIDERS
+from ..registry import RegistryStore
 from .client import GatewayClient
 from .config import (
     GatewaySelection,
@@ -282,9 +285,6 @@ def run_gateway(
     Without a registry yet, a catalog sync runs first (sandbox for providers without a
     key).  Every model an MPC-API alias names is added to the selection.
     """
-    from ..api.aliases import load_aliases  # the aliases decide which models must be there
-    from ..catalog import sync_catalog
-    from ..registry import RegistryStore
     from ..sandbox import Sandbox, SandboxData
 
     default_host, default_port = _host_port(settings.gateway_url)

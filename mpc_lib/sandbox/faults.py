@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-__all__ = ["FAULT_KINDS", "REDIRECT_STATUSES", "Fault", "FaultKind", "FaultPlan"]
+__all__ = ["EMULATOR_NAMES", "FAULT_KINDS", "REDIRECT_STATUSES", "Fault", "FaultKind", "FaultPlan"]
+
+# Every emulator the sandbox serves, so a fault can name its target (the runner serves these).
+EMULATOR_NAMES: tuple[str, ...] = ("fal", "comet", "openai", "apidog")
 
 FaultKind = Literal[
     "latency",
@@ -69,8 +72,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
-        if self.provider is not None and self.provider not in _emulator_names():
-            known = ", ".join(_emulator_names())
+        if self.provider is not None and self.provider not in EMULATOR_NAMES:
+            known = ", ".join(EMULATOR_NAMES)
             raise ValueError(f"unknown provider {self.provider!r}; known: {known} or None")
         if self.kind == "repeat_cursor" and self.provider == "comet":
             raise ValueError("repeat_cursor applies to FAL /v1/models only")
@@ -148,13 +151,6 @@ class Fault:
         if float(self.retry_after).is_integer():
             return str(int(self.retry_after))
         return f"{self.retry_after:g}"
-
-
-def _emulator_names() -> tuple[str, ...]:
-    """Every emulator a fault may target (imported late: the runner imports this module)."""
-    from .runner import EMULATORS
-
-    return tuple(EMULATORS)
 
 
 def _not_int(value: object) -> bool:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from . import apidog, comet, fal, openai
 from .data import SandboxData
-from .faults import FaultPlan
+from .faults import EMULATOR_NAMES, FaultPlan
 from .modes import SandboxModes
 from .server import SandboxServer
 from .state import RequestRecord, SandboxState
@@ -46,6 +46,8 @@ EMULATORS: dict[str, Emulator] = {
     "openai": Emulator(openai.create_app, shares_key_of="comet"),
     "apidog": Emulator(apidog.create_app),
 }
+if tuple(EMULATORS) != EMULATOR_NAMES:  # faults name their target from that tuple
+    raise RuntimeError(f"EMULATORS {tuple(EMULATORS)} != faults.EMULATOR_NAMES {EMULATOR_NAMES}")
 
 
 def _random_key(provider: str) -> str:

@@ -10,7 +10,8 @@ Each stage is also a function of its own (`validate_spec`, `lint_spec`, `check_u
 
 from __future__ import annotations
 
-from .check import DEFAULT_LINT_PATH, check_spec, lint_config_for, workbook_path
+from ..config import workbook_path
+from .check import DEFAULT_LINT_PATH, check_spec, lint_config_for
 from .client import ClientResult, generate_client
 from .conform import BINDINGS, Binding, check_conformance, fix_enums
 from .diff import diff_specs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Settings, shipped_dir
+from ..config import Settings
 from ..errors import MpcError
 from .conform import check_conformance
 from .diff import diff_specs
@@ -20,25 +20,10 @@ from .records import RecordSet, load_records
 from .upstream import check_upstream
 from .validate import validate_spec
 
-__all__ = ["DEFAULT_LINT_PATH", "check_spec", "lint_config_for", "workbook_path"]
+__all__ = ["DEFAULT_LINT_PATH", "check_spec", "lint_config_for"]
 
 # Where a workbook keeps its lint severities (relative to the workbook root).
 DEFAULT_LINT_PATH = Path("openapi") / "lint.toml"
-
-
-def workbook_path(settings: Settings, path: Path | str) -> Path:
-    """`path` as given when it exists or is absolute, else relative to the workbook root,
-    else the copy this package ships (`openapi/...` in a workbook that has none of its own).
-
-    A notebook opened in JupyterLab runs in notebooks/; its `openapi/...` means the root's.
-    """
-    given = Path(path)
-    if given.is_absolute() or given.exists():
-        return given
-    own = Path(settings.home or Path.cwd()) / given
-    parts = given.parts
-    shipped = shipped_dir(parts[0]).joinpath(*parts[1:]) if len(parts) > 1 else None
-    return shipped if not own.exists() and shipped is not None and shipped.exists() else own
 
 
 def lint_config_for(settings: Settings, path: Path | str | None = None) -> LintConfig:

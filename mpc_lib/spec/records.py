@@ -54,7 +54,7 @@ def load_records(data: str | Path, settings: Settings) -> RecordSet:
         return _from_file(path, f"registry {path}")
     if choice in SOURCES:
         return _fetch(settings, choice)
-    from .check import workbook_path
+    from ..config import workbook_path
 
     path = workbook_path(settings, choice)
     if not path.is_file():

@@ -22,7 +22,7 @@ __all__ = [
     "run_smoke",
 ]
 
-# MPC-API's alias for a small, cheap chat model (mpc_lib/api/aliases.json).
+# MPC-API's alias for a small, cheap chat model (mpc_lib/aliases.json).
 DEFAULT_SMOKE_MODEL = "text_general_draft"
 _CHAT_TIMEOUT_S = 30.0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mpc_lib.api.aliases import AliasCatalog, load_aliases
+from mpc_lib.aliases import AliasCatalog, load_aliases
 from mpc_lib.errors import AliasError
 
 

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import AliasError, ConfigError
-from ..providers import PROVIDERS
+from .errors import AliasError, ConfigError
+from .providers import PROVIDERS
 
 __all__ = [
     "QUALITY_RANK",
@@ -193,7 +193,7 @@ class ResolvedAliases:
 
 def load_aliases(path: Path | None = None) -> AliasCatalog:
     """The shipped catalog (or the file at `path`); a malformed file raises ConfigError."""
-    where = "mpc_lib/api/aliases.json" if path is None else str(path)
+    where = "mpc_lib/aliases.json" if path is None else str(path)
     try:
         if path is None:
             text = resources.files(__package__).joinpath("aliases.json").read_text("utf-8")
