@@ -24,6 +24,7 @@ from emulators import serve
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
 from mpc_lib.health import CHECKS, run_health
+from mpc_lib.upstreams import open_upstreams
 
 
 def _best(runs: int, action: object) -> tuple[float, float]:
@@ -48,14 +49,17 @@ def main() -> None:
             fal_base_url=emulators.fal_url, comet_base_url=emulators.comet_url,
             outputs_dir=Path(tmp),
         )  # fmt: skip
-        sync_catalog(settings)
+        upstreams = open_upstreams(settings)  # live keys on the emulators: nothing starts
+        sync_catalog(settings, upstreams)
 
         def in_turn() -> None:
             for check in CHECKS:
-                run_health(settings, checks=[check], history=False, timeout_s=args.timeout)
+                run_health(
+                    settings, upstreams, checks=[check], history=False, timeout_s=args.timeout
+                )
 
         def at_once() -> None:
-            report = run_health(settings, history=False, timeout_s=args.timeout)
+            report = run_health(settings, upstreams, history=False, timeout_s=args.timeout)
             assert report.status == "ok", [(r.check, r.reason) for r in report.rows]
 
         base, base_median = _best(args.repeat, in_turn)
@@ -63,7 +67,9 @@ def main() -> None:
 
         fault = {"kind": "latency", "provider": "comet", "latency_ms": 30_000, "times": None}
         httpx.post(f"{emulators.comet_url}/_sandbox/faults", json=fault).raise_for_status()
-        hung, _ = _best(1, lambda: run_health(settings, history=False, timeout_s=args.timeout))
+        hung, _ = _best(
+            1, lambda: run_health(settings, upstreams, history=False, timeout_s=args.timeout)
+        )
         hung_checks = sum(check.name.startswith("comet.") for check in CHECKS)
 
     print(

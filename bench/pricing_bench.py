@@ -39,14 +39,22 @@ from mpc_lib.pricing import (
     write_cost_overrides,
 )
 from mpc_lib.registry import RegistryStore, diff_registries, load_registry
+from mpc_lib.upstreams import open_upstreams
 
 SNAPSHOTS = 30
+
+
+def _checked_estimate(settings: Settings) -> str:
+    """What `mpc pricing estimate` does: FAL through the seam (the sandbox, started here)."""
+    with open_upstreams(settings, ("fal",)) as upstreams:
+        return estimate_job_mix(settings, upstreams=upstreams).summary()
 
 
 def build_workbook(root: Path, seed: int = 7) -> tuple[Settings, str]:
     """A sandbox sync plus 29 perturbed daily snapshots; returns settings and a moved model id."""
     settings = Settings(outputs_dir=root / "outputs", source="sandbox", snapshot_keep=SNAPSHOTS)
-    sync_catalog(settings)
+    with open_upstreams(settings) as upstreams:
+        sync_catalog(settings, upstreams)
     store = RegistryStore(settings.outputs_dir, keep=SNAPSHOTS)
     current = store.load()
     assert current is not None
@@ -167,9 +175,9 @@ def main() -> None:
         commands: list[tuple[str, list[str], Callable[[], Any] | None]] = [
             ("--help (start-up floor)", ["--help"], None),
             ("pricing estimate  (+ FAL check)", ["pricing", "estimate"],
-             lambda: estimate_job_mix(settings).summary()),
+             lambda: _checked_estimate(settings)),
             ("pricing estimate --no-check", ["pricing", "estimate", "--no-check"],
-             lambda: estimate_job_mix(settings, check=False).summary()),
+             lambda: estimate_job_mix(settings).summary()),
             ("pricing cheapest", ["pricing", "cheapest"],
              lambda: cheapest_models(book()).summary()),
             ("pricing cheapest --category llm --json",

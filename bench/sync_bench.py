@@ -26,6 +26,7 @@ from emulators import Emulators, serve
 
 from mpc_lib.catalog import CometClient, FalClient, sync_catalog
 from mpc_lib.config import DEFAULT_CONCURRENCY, Secret, Settings
+from mpc_lib.upstreams import open_upstreams
 
 
 def sequential_baseline(emulators: Emulators, settings: Settings) -> tuple[float, int]:
@@ -69,7 +70,8 @@ def main() -> None:
 
             before = emulators.request_count()
             started = time.perf_counter()
-            report = sync_catalog(settings)
+            with open_upstreams(settings) as upstreams:  # live keys: nothing starts
+                report = sync_catalog(settings, upstreams)
             elapsed = time.perf_counter() - started
             if index == 0:
                 cold = elapsed  # no previous registry yet

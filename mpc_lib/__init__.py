@@ -1,9 +1,10 @@
 """MPC Workbench: the operations library behind the notebooks and the `mpc` command.
 
 Data flows provider -> client -> registry -> analysis -> notebook:
-`FalClient`/`CometClient` fetch, `sync_catalog` normalises into `ModelRecord`s and
-writes the registry, `diff_registries` says what changed, `run_notebook` drives it all
-from `notebooks/`.  With no keys, `Sandbox` emulates both providers on loopback.
+`open_upstreams` decides where each provider is reached (its live API, the gateway, or,
+with no keys, the sandbox's emulators on loopback), `FalClient`/`CometClient` fetch,
+`sync_catalog` normalises into `ModelRecord`s and writes the registry, `diff_registries`
+says what changed, `run_notebook` drives it all from `notebooks/`.
 `check_spec` runs the OpenAPI gate over the hub spec and `push_spec` sends it to Apidog
 only when it passes.
 """
@@ -54,8 +55,8 @@ if TYPE_CHECKING:
     from .http import HttpCore, RetryPolicy
     from .registry import ModelChange, RegistryDiff, RegistryStore, diff_registries, load_registry
     from .runs import RunIndex, RunRecord, RunResult, run_notebook
-    from .sandbox import Fault, Sandbox, SandboxData
     from .spec import GateReport, SpecDocument, check_spec, load_spec, merge_openapi
+    from .upstreams import Upstream, Upstreams, open_upstreams
 
 # Heavy parts (HTTP clients, servers, the spec gate...) load when first used, so `mpc --help`
 # and every command start fast; the names are the same as eager imports would give.
@@ -63,7 +64,6 @@ _LAZY: dict[str, str] = {
     "ApidogClient": "apidog",
     "CometClient": "catalog",
     "FalClient": "catalog",
-    "Fault": "sandbox",
     "GateReport": "spec",
     "GatewayClient": "gateway",
     "GatewaySelection": "gateway",
@@ -77,15 +77,16 @@ _LAZY: dict[str, str] = {
     "RunIndex": "runs",
     "RunRecord": "runs",
     "RunResult": "runs",
-    "Sandbox": "sandbox",
-    "SandboxData": "sandbox",
     "SpecDocument": "spec",
     "SyncReport": "catalog",
+    "Upstream": "upstreams",
+    "Upstreams": "upstreams",
     "check_spec": "spec",
     "diff_registries": "registry",
     "load_registry": "registry",
     "load_spec": "spec",
     "merge_openapi": "spec",
+    "open_upstreams": "upstreams",
     "push_spec": "apidog",
     "run_notebook": "runs",
     "sync_catalog": "catalog",
@@ -116,7 +117,6 @@ __all__ = [
     "EmptyCatalog",
     "EngineUnavailable",
     "FalClient",
-    "Fault",
     "GateReport",
     "GatewayClient",
     "GatewayError",
@@ -144,8 +144,6 @@ __all__ = [
     "RunLocked",
     "RunRecord",
     "RunResult",
-    "Sandbox",
-    "SandboxData",
     "Secret",
     "SecretLeaked",
     "ServerError",
@@ -160,11 +158,14 @@ __all__ = [
     "SyncError",
     "SyncReport",
     "TransportError",
+    "Upstream",
+    "Upstreams",
     "check_spec",
     "diff_registries",
     "load_registry",
     "load_spec",
     "merge_openapi",
+    "open_upstreams",
     "push_spec",
     "run_notebook",
     "sync_catalog",

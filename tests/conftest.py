@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seam import sync
 
 from mpc_lib.aliases import load_aliases
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
 from mpc_lib.gateway import (
     GatewayClient,
@@ -26,11 +26,11 @@ from mpc_lib.gateway.config import (
     GatewaySelection,
     default_config_path,
     gateway_env,
-    gateway_upstreams,
     with_required,
 )
 from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Sandbox
+from mpc_lib.upstreams import SERVICES, Upstreams, sandbox_upstreams
 
 _ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_", "APIDOG_")
 
@@ -50,11 +50,17 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+@pytest.fixture(scope="session")
+def upstreams(sandbox: Sandbox) -> Upstreams:
+    """Every service on the session sandbox, as the seam hands them to the library."""
+    return Upstreams(sandbox_upstreams(sandbox, SERVICES))
+
+
 @pytest.fixture(autouse=True)
 def _reset_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     """After a test that used the sandbox: clear faults and the log, restore data and latency."""
     yield
-    if "sandbox" in request.fixturenames:
+    if "sandbox" in request.fixturenames or "upstreams" in request.fixturenames:
         request.getfixturevalue("sandbox").reset()
 
 
@@ -143,7 +149,7 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
         comet_key=sandbox.key("comet"),
         comet_base_url=sandbox.url("comet"),
     )
-    registry = sync_catalog(direct)
+    registry = sync(direct)
     assert registry.status == "ok"
     settings = Settings(
         home=home,
@@ -153,7 +159,7 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     models = RegistryStore(settings.outputs_dir).load()
     assert models is not None
-    upstreams = gateway_upstreams(Settings(home=home), sandbox)
+    upstreams = sandbox_upstreams(sandbox)
     required = tuple(load_aliases().targets(models["models"]).values())
     selection = with_required(GatewaySelection(), required)
     config = build_gateway_config(models, upstreams, selection)

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from seam import sync
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
 from mpc_lib.errors import (
     ConfigError,
@@ -47,7 +47,7 @@ def _snapshot_state(outputs: Path) -> tuple[bytes, list[Path]]:
 
 
 def test_full_sync_writes_registry_snapshot_and_diff(sandbox, tmp_path: Path) -> None:
-    report = sync_catalog(_live(sandbox, tmp_path))
+    report = sync(_live(sandbox, tmp_path))
     n_fal, n_comet = len(sandbox.data.fal_models), len(sandbox.data.comet_models)
     assert report.status == "ok"
     assert report.sources == {"fal": "live", "comet": "live"}
@@ -76,7 +76,7 @@ def test_full_sync_writes_registry_snapshot_and_diff(sandbox, tmp_path: Path) ->
 
 def test_second_sync_reports_price_change_addition_and_removal(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     priced_id = next(
         m["endpoint_id"]
         for m in sandbox.data.fal_models
@@ -87,7 +87,7 @@ def test_second_sync_reports_price_change_addition_and_removal(sandbox, tmp_path
     removed = sandbox.data.comet_models.pop()
     sandbox.data.comet_models.append({**removed, "id": "brand-new-model"})
 
-    report = sync_catalog(settings)
+    report = sync(settings)
     assert report.diff.added == ["comet:brand-new-model"]
     assert report.diff.removed == [f"comet:{removed['id']}"]
     assert [(c.key, c.fields) for c in report.diff.changed] == [
@@ -98,11 +98,11 @@ def test_second_sync_reports_price_change_addition_and_removal(sandbox, tmp_path
 
 def test_failed_provider_fails_the_sync_and_touches_nothing(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     before = _snapshot_state(tmp_path)
     sandbox.faults.add(Fault(kind="server_error", provider="comet", status=503, times=None))
     with pytest.raises(SyncError) as info:
-        sync_catalog(settings)
+        sync(settings)
     assert set(info.value.failures) == {"comet"}
     assert isinstance(info.value.failures["comet"], ServerError)
     assert "comet failed: comet: 503 GET" in str(info.value)
@@ -112,7 +112,7 @@ def test_failed_provider_fails_the_sync_and_touches_nothing(sandbox, tmp_path: P
 def test_first_sync_failing_writes_nothing(sandbox, tmp_path: Path) -> None:
     sandbox.faults.add(Fault(kind="repeat_cursor", provider="fal", times=None))
     with pytest.raises(SyncError) as info:
-        sync_catalog(_live(sandbox, tmp_path))
+        sync(_live(sandbox, tmp_path))
     assert isinstance(info.value.failures["fal"], PaginationError)
     assert not (tmp_path / "registry" / "models.json").exists()
     assert RegistryStore(tmp_path).snapshots() == []
@@ -120,9 +120,9 @@ def test_first_sync_failing_writes_nothing(sandbox, tmp_path: Path) -> None:
 
 def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    first = load_registry(sync_catalog(settings).registry_path)["sources"]["fal"]
+    first = load_registry(sync(settings).registry_path)["sources"]["fal"]
     sandbox.faults.add(Fault(kind="drop", provider="fal", times=None))
-    report = sync_catalog(settings, allow_partial=True)
+    report = sync(settings, allow_partial=True)
     assert report.status == "ok"
     assert report.stale == ["fal"]
     assert (report.error or "").startswith("fal: no answer for GET /models")  # named once
@@ -148,11 +148,11 @@ def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Pa
 
 def test_prices_that_vanish_never_replace_the_previous_ones(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    had = load_registry(sync_catalog(settings).registry_path)["sources"]["fal"]["priced"]
+    had = load_registry(sync(settings).registry_path)["sources"]["fal"]["priced"]
     before = _snapshot_state(tmp_path)
     sandbox.data.fal_prices.clear()  # every pricing batch now answers 404
     with pytest.raises(SyncError) as info:
-        sync_catalog(settings)
+        sync(settings)
     assert str(info.value.failures["fal"]) == (
         f"fal: empty catalog from pricing: no price for any of {len(sandbox.data.fal_models)} "
         f"models where the previous sync had {had}; not replacing them"
@@ -163,9 +163,9 @@ def test_prices_that_vanish_never_replace_the_previous_ones(sandbox, tmp_path: P
 def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
     n_comet = len(sandbox.data.comet_models)
-    sync_catalog(settings)
+    sync(settings)
     sandbox.data.comet_models.clear()  # would remove every comet model if comet were synced
-    report = sync_catalog(settings, providers=["fal"])
+    report = sync(settings, providers=["fal"])
     assert report.counts == {"fal": len(sandbox.data.fal_models)}
     registry = load_registry(report.registry_path)
     assert registry["counts"]["comet"] == n_comet
@@ -174,12 +174,12 @@ def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) ->
 
 def test_snapshots_keep_the_newest_n(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path, snapshot_keep=2)
-    paths = [sync_catalog(settings, providers=["comet"]).snapshot_path for _ in range(3)]
+    paths = [sync(settings, providers=["comet"]).snapshot_path for _ in range(3)]
     assert RegistryStore(tmp_path).snapshots() == paths[1:]
 
 
 def test_no_keys_means_the_in_process_sandbox(tmp_path: Path) -> None:
-    report = sync_catalog(Settings(outputs_dir=tmp_path))
+    report = sync(Settings(outputs_dir=tmp_path))
     generated = SandboxData.generate()
     assert report.sources == {"fal": "sandbox", "comet": "sandbox"}
     assert report.counts == {
@@ -195,15 +195,15 @@ def test_no_keys_means_the_in_process_sandbox(tmp_path: Path) -> None:
 
 def test_unknown_provider_or_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown provider"):
-        sync_catalog(Settings(outputs_dir=tmp_path), providers=["openai"])
+        sync(Settings(outputs_dir=tmp_path), providers=["openai"])
     with pytest.raises(ConfigError, match="source 'sanbox': expected one of auto, live, sandbox"):
-        sync_catalog(Settings(outputs_dir=tmp_path), source="sanbox")
+        sync(Settings(outputs_dir=tmp_path), source="sanbox")
     assert not (tmp_path / "registry").exists()
 
 
 def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path, source="sandbox", sandbox_snapshot=seed_registry)
-    report = sync_catalog(settings)
+    report = sync(settings)
     assert report.counts == {"fal": 866, "comet": 568}
     registry = load_registry(report.registry_path)
     assert registry["sources"]["fal"]["data"] == f"snapshot {seed_registry}"
@@ -219,17 +219,17 @@ def test_real_2025_snapshot_served_by_the_sandbox(seed_registry: Path, tmp_path:
 
 def test_an_emptied_catalog_never_replaces_the_previous_one(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    had = sync_catalog(settings).counts["comet"]
+    had = sync(settings).counts["comet"]
     before = _snapshot_state(tmp_path)
     sandbox.data.comet_models.clear()  # a valid answer with no models: the old hub wrote this
     with pytest.raises(SyncError) as info:
-        sync_catalog(settings)
+        sync(settings)
     assert str(info.value.failures["comet"]) == (
         f"comet: empty catalog from /v1/models: 0 models where the previous sync had "
         f"{had}; not replacing them"
     )
     assert _snapshot_state(tmp_path) == before
-    partial = sync_catalog(settings, allow_partial=True)
+    partial = sync(settings, allow_partial=True)
     assert partial.stale == ["comet"]
     assert partial.counts["comet"] == had == len(SandboxData.generate().comet_models)
 
@@ -239,7 +239,7 @@ def test_a_corrupt_registry_is_named_and_left_alone(sandbox, tmp_path: Path) -> 
     registry.parent.mkdir(parents=True)
     registry.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
     with pytest.raises(RegistryError, match=r"registry/models\.json:2:\d+: invalid JSON"):
-        sync_catalog(_live(sandbox, tmp_path))
+        sync(_live(sandbox, tmp_path))
     assert registry.read_text() == '{"models": [\n  {"provider": "fal",,}\n]}\n'
 
 
@@ -247,19 +247,19 @@ def test_an_unwritable_outputs_dir_is_named(sandbox, tmp_path: Path) -> None:
     blocker = tmp_path / "outputs"
     blocker.write_text("a file where the outputs folder should be")
     with pytest.raises(StorageError, match=r"outputs/registry: cannot write the registry here"):
-        sync_catalog(_live(sandbox, blocker))
+        sync(_live(sandbox, blocker))
 
 
 def test_a_sync_that_lands_during_the_fetch_becomes_the_baseline(sandbox, tmp_path: Path) -> None:
     """The lock is not held while fetching; the registry is re-read before the commit."""
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings, providers=["comet"])
+    sync(settings, providers=["comet"])
     sandbox.faults.add(Fault("latency", provider="fal", latency_ms=800))  # a slow first page
     sandbox.data.comet_models.append({**sandbox.data.comet_models[0], "id": "landed-meanwhile"})
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(sync_catalog, settings, providers=["fal"])
+        slow = pool.submit(sync, settings, providers=["fal"])
         time.sleep(0.2)  # the FAL sync is fetching now; a comet sync commits meanwhile
-        meanwhile = sync_catalog(settings, providers=["comet"])
+        meanwhile = sync(settings, providers=["comet"])
         report = slow.result()
     assert meanwhile.diff.added == ["comet:landed-meanwhile"]
     keys = {
@@ -272,8 +272,8 @@ def test_a_sync_that_lands_during_the_fetch_becomes_the_baseline(sandbox, tmp_pa
 
 def test_restore_puts_the_newest_parsing_snapshot_back(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    first = sync_catalog(settings, providers=["comet"]).snapshot_path
-    second = sync_catalog(settings, providers=["comet"]).snapshot_path
+    first = sync(settings, providers=["comet"]).snapshot_path
+    second = sync(settings, providers=["comet"]).snapshot_path
     store = RegistryStore(tmp_path)
     good = store.path.read_bytes()
     second.write_text("{broken")  # the newest snapshot is damaged too
@@ -293,7 +293,7 @@ def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
     store = RegistryStore(tmp_path, lock_timeout_s=0.1)
     store.root.mkdir(parents=True)
     with FileLock(store.root / ".lock"), pytest.raises(RegistryLocked) as caught:
-        sync_catalog(Settings(outputs_dir=tmp_path, lock_timeout_s=0.1), providers=["comet"])
+        sync(Settings(outputs_dir=tmp_path, lock_timeout_s=0.1), providers=["comet"])
     assert "another sync holds the lock (waited 0.1 s)" in str(caught.value)
     assert caught.value.exit_code == 1
     assert not store.path.exists()
@@ -337,7 +337,7 @@ def _pricing_requests(sandbox) -> list[tuple[list[str], int]]:
 def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path: Path) -> None:
     """Done-when of issue 5: a 404 per batch naming an unpriced id, and odd Comet entries."""
     sandbox.set_modes(fal_pricing="strict", comet_odd_entries=True)
-    report = sync_catalog(_live(sandbox, tmp_path))
+    report = sync(_live(sandbox, tmp_path))
     assert report.status == "ok" and report.errors == {}
     registry = load_registry(report.registry_path)
     records = {(m["provider"], m["model_id"]): m for m in registry["models"]}
@@ -393,7 +393,7 @@ def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path
 
 
 def test_comet_records_keep_created_and_type_in_meta(sandbox, tmp_path: Path) -> None:
-    registry = load_registry(sync_catalog(_live(sandbox, tmp_path)).registry_path)
+    registry = load_registry(sync(_live(sandbox, tmp_path)).registry_path)
     comet = [m for m in registry["models"] if m["provider"] == "comet"]
     assert all(m["updated_at"] is None for m in comet)
     created = {m["id"]: m["created"] for m in sandbox.data.comet_models}
@@ -405,7 +405,7 @@ def test_comet_records_keep_created_and_type_in_meta(sandbox, tmp_path: Path) ->
 def test_warnings_are_capped_in_the_registry(sandbox, tmp_path: Path) -> None:
     for entry in sandbox.data.comet_catalog[:60]:
         entry["context_length"] = "128k"
-    report = sync_catalog(_live(sandbox, tmp_path))
+    report = sync(_live(sandbox, tmp_path))
     found = report.warnings["comet"]
     assert len(found) == 60 and all('dropped context_length: "128k"' in w for w in found)
     source = load_registry(report.registry_path)["sources"]["comet"]
@@ -417,7 +417,7 @@ def test_warnings_are_capped_in_the_registry(sandbox, tmp_path: Path) -> None:
 
 def test_has_more_on_pricing_is_reported_not_silently_partial(sandbox, tmp_path: Path) -> None:
     sandbox.set_modes(fal_pricing_page_size=45)
-    report = sync_catalog(_live(sandbox, tmp_path))
+    report = sync(_live(sandbox, tmp_path))
     prices = sandbox.data.fal_prices
     fal_ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
     batches = [fal_ids[start : start + 50] for start in range(0, len(fal_ids), 50)]
@@ -437,19 +437,19 @@ def test_a_non_404_client_error_on_pricing_fails_the_sync(sandbox, tmp_path: Pat
         Fault("server_error", provider="fal", path="/v1/models/pricing", status=400, times=None)
     )
     with pytest.raises(SyncError) as info:
-        sync_catalog(_live(sandbox, tmp_path))
+        sync(_live(sandbox, tmp_path))
     failure = info.value.failures["fal"]
     assert isinstance(failure, ProviderError) and failure.status == 400
     assert not (tmp_path / "registry" / "models.json").exists()
 
 
 def test_a_registry_snapshot_serves_its_own_prices(sandbox, tmp_path: Path) -> None:
-    first = sync_catalog(_live(sandbox, tmp_path / "first"))
+    first = sync(_live(sandbox, tmp_path / "first"))
     assert first.registry_path is not None
     settings = Settings(
         outputs_dir=tmp_path / "second", source="sandbox", sandbox_snapshot=first.registry_path
     )
-    second = load_registry(sync_catalog(settings).registry_path)
+    second = load_registry(sync(settings).registry_path)
     for name in ("fal", "comet"):
         assert second["sources"][name]["prices"] == f"snapshot {first.registry_path}"
     before = load_registry(first.registry_path)
@@ -460,7 +460,7 @@ def test_a_registry_snapshot_serves_its_own_prices(sandbox, tmp_path: Path) -> N
 
 
 def test_the_registry_head_gives_the_counts_without_a_full_parse(sandbox, tmp_path: Path) -> None:
-    report = sync_catalog(_live(sandbox, tmp_path))
+    report = sync(_live(sandbox, tmp_path))
     store = RegistryStore(tmp_path)
     assert store.peek_counts() == report.counts
     store.path.write_text("{not json\n")

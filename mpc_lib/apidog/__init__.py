@@ -1,8 +1,9 @@
 """Apidog: the Open API client, a guarded pull/push of the hub spec, and apidog-mcp-server.
 
     with ApidogClient(url, token, project_id) as client: client.export_openapi()
-    push_spec(settings, "openapi/api-hub.oas.json")              # dry run: gate + diff
-    push_spec(settings, "openapi/api-hub.oas.json", apply=True)  # backup, import, counters
+    apidog = upstreams["apidog"]                                          # mpc_lib.upstreams
+    push_spec(settings, "openapi/api-hub.oas.json", apidog)              # dry run: gate + diff
+    push_spec(settings, "openapi/api-hub.oas.json", apidog, apply=True)  # backup, import
 
 With no APIDOG_ACCESS_TOKEN every call goes to the built-in Apidog emulator.
 """
@@ -27,11 +28,9 @@ from .mcp import (
     write_mcp_config,
 )
 from .project import (
-    ApidogTarget,
     PullResult,
     PushOutcome,
     apidog_dir,
-    apidog_target,
     pull_spec,
     push_spec,
     raise_for_result,
@@ -44,7 +43,6 @@ __all__ = [
     "MCP_TOOL_KINDS",
     "OVERWRITE_BEHAVIORS",
     "ApidogClient",
-    "ApidogTarget",
     "ImportOptions",
     "ImportResult",
     "McpTool",
@@ -52,7 +50,6 @@ __all__ = [
     "PullResult",
     "PushOutcome",
     "apidog_dir",
-    "apidog_target",
     "list_mcp_tools",
     "mcp_config",
     "pull_spec",

@@ -5,36 +5,42 @@ A push never sends a spec that fails `check_spec`, and never sends anything with
 `apply`, the export is first saved under `outputs/apidog/backups/`, then the exact
 text that passed the gate is imported and Apidog's counters come back.
 
-With no `APIDOG_ACCESS_TOKEN` (or `MPC_SOURCE=sandbox`), every call goes to the
-built-in Apidog emulator; its project is kept in `outputs/apidog/sandbox-projects.json`
-so a push in one command is there for a pull in the next.
+Calls go to the Apidog `Upstream` the caller opened (`mpc_lib.upstreams`): the live
+Open API with `APIDOG_ACCESS_TOKEN`, else the built-in emulator, whose project is kept in
+`outputs/apidog/sandbox-projects.json` so a push in one command is there for a pull in
+the next.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import Secret, Settings
+from ..config import Settings
 from ..errors import ApidogImportFailed, ConfigError, ResponseFormatError, SpecError, SpecRejected
-from ..spec import GateReport, SpecDocument, StageResult, check_spec, diff_specs, load_spec
+from ..spec import (
+    GateReport,
+    RecordSet,
+    SpecDocument,
+    StageResult,
+    check_spec,
+    diff_specs,
+    load_spec,
+)
 from ..spec.document import spec_from_dict
-from ..storage import atomic_write_text, read_json
+from ..storage import atomic_write_text
+from ..upstreams import Upstream, Upstreams
 from .client import ApidogClient, ImportOptions, ImportResult
 
 __all__ = [
-    "ApidogTarget",
     "PullResult",
     "PushOutcome",
     "apidog_dir",
-    "apidog_target",
     "pull_spec",
     "push_spec",
     "raise_for_result",
@@ -42,75 +48,9 @@ __all__ = [
 
 log = logging.getLogger("mpc_lib.apidog")
 
-_SANDBOX_STORE = "sandbox-projects.json"
-
-
 def apidog_dir(settings: Settings) -> Path:
     """`<outputs>/apidog`: pulled specs, backups, the sandbox's project."""
     return Path(settings.outputs_dir) / "apidog"
-
-
-@dataclass(frozen=True)
-class ApidogTarget:
-    """Where calls go: live or the sandbox, the base URL, token and project."""
-
-    source: str
-    base_url: str
-    token: Secret | None
-    project_id: str
-    note: str = ""
-
-    def client(self, settings: Settings) -> ApidogClient:
-        """An Apidog client for this target."""
-        return ApidogClient(self.base_url, self.token, self.project_id, settings=settings)
-
-
-def _source(settings: Settings, override: str | None) -> str:
-    source = override or settings.source
-    if source not in ("auto", "live", "sandbox"):
-        raise ConfigError(f"source {source!r}: expected auto, live or sandbox")
-    if source == "live" and settings.apidog_token is None:
-        raise ConfigError("source is live but APIDOG_ACCESS_TOKEN is not set")
-    if source == "auto":
-        return "live" if settings.apidog_token is not None else "sandbox"
-    return source
-
-
-@contextlib.contextmanager
-def apidog_target(settings: Settings, source: str | None = None) -> Iterator[ApidogTarget]:
-    """The project to talk to; starts the Apidog emulator when no token is set."""
-    if _source(settings, source) == "live":
-        if not settings.apidog_project_id:
-            raise ConfigError("APIDOG_PROJECT_ID is not set (the Apidog project to pull and push)")
-        yield ApidogTarget(
-            "live", settings.apidog_base_url, settings.apidog_token, settings.apidog_project_id
-        )
-        return
-    from ..sandbox import Sandbox
-    from ..sandbox.apidog import SANDBOX_PROJECT_ID
-
-    store_path = apidog_dir(settings) / _SANDBOX_STORE
-    with Sandbox() as sandbox:
-        stored = read_json(store_path) if store_path.is_file() else None
-        if isinstance(stored, dict):
-            sandbox.state.stores["apidog"] = stored
-        before = json.dumps(stored, sort_keys=True)
-        note = (
-            "no APIDOG_ACCESS_TOKEN: using the built-in Apidog sandbox"
-            f" (its project is kept in {store_path})"
-        )
-        try:
-            yield ApidogTarget(
-                "sandbox", sandbox.url("apidog"), Secret(sandbox.key("apidog")),
-                SANDBOX_PROJECT_ID, note,
-            )  # fmt: skip
-        finally:
-            # Kept when an import changed it: a dry run or a pull leaves no file behind.
-            projects = sandbox.state.stores.get("apidog")
-            changed = json.dumps(projects, sort_keys=True) != before
-            holds = any(p.get("paths") for p in (projects or {}).values())
-            if projects and changed and (holds or stored is not None):
-                atomic_write_text(store_path, json.dumps(projects, indent=1) + "\n")
 
 
 # --- pull ----------------------------------------------------------------------------
@@ -140,8 +80,14 @@ class PullResult:
         }
 
 
-def _export(target: ApidogTarget, settings: Settings) -> dict[str, Any]:
-    with target.client(settings) as client:
+def _client(apidog: Upstream, settings: Settings) -> ApidogClient:
+    if apidog.project_id is None:
+        raise ConfigError("APIDOG_PROJECT_ID is not set (the Apidog project to pull and push)")
+    return ApidogClient(apidog.base_url, apidog.key, apidog.project_id, settings=settings)
+
+
+def _export(apidog: Upstream, settings: Settings) -> dict[str, Any]:
+    with _client(apidog, settings) as client:
         return client.export_openapi()
 
 
@@ -149,15 +95,12 @@ def _write_spec(path: Path, document: dict[str, Any]) -> Path:
     return atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def pull_spec(
-    settings: Settings, out: Path | str | None = None, *, source: str | None = None
-) -> PullResult:
+def pull_spec(settings: Settings, apidog: Upstream, out: Path | str | None = None) -> PullResult:
     """Export the project's OpenAPI into `out` (default `<outputs>/apidog/remote.oas.json`)."""
     path = Path(out) if out is not None else apidog_dir(settings) / "remote.oas.json"
-    with apidog_target(settings, source) as target:
-        document = _export(target, settings)
+    document = _export(apidog, settings)
     _write_spec(path, document)
-    return PullResult(path, document, target.source, target.project_id, target.note)
+    return PullResult(path, document, apidog.source, str(apidog.project_id), apidog.note)
 
 
 # --- push ----------------------------------------------------------------------------
@@ -243,18 +186,20 @@ def _remote_document(remote: dict[str, Any], project_id: str) -> SpecDocument:
 def push_spec(
     settings: Settings,
     spec: Path | str,
+    apidog: Upstream,
     *,
     apply: bool = False,
     options: ImportOptions | None = None,
-    data: str | Path | None = "auto",
+    data: RecordSet | Upstreams | None = None,
     allow_breaking: bool = False,
-    source: str | None = None,
     name: str | None = None,
 ) -> PushOutcome:
     """Gate `spec`, diff it against the project and, with `apply`, back up and import it.
 
-    Raises SpecError for a file that is not OpenAPI, SpecRejected (nothing sent) when
-    `apply` is asked for a spec that fails the gate or breaks the project without
+    `data` is what the gate's conform stage checks (see `check_spec`); `apidog` is the
+    project's upstream.  Raises SpecError for a file that is not OpenAPI, SpecRejected
+    (nothing sent) when `apply` is asked for a spec that fails the gate or breaks the
+    project without
     `allow_breaking`.  The caller decides what failed counters mean
     (`outcome.result.ok`; `raise_for_result` raises ApidogImportFailed).  `name` is how
     the report names the spec file (default: `spec` as given).
@@ -263,23 +208,23 @@ def push_spec(
     document = load_spec(spec, name=name)
     raw = document.text.encode("utf-8")
     report = check_spec(document, settings=settings, data=data)
-    with apidog_target(settings, source) as target:
-        remote = _export(target, settings)
-        changes = diff_specs(_remote_document(remote, target.project_id), document)
-        outcome = PushOutcome(
-            name or str(spec), report, changes, target.source, target.project_id,
-            hashlib.sha256(raw).hexdigest(), len(raw), options, allow_breaking,
-            note=target.note, remote_paths=len(remote.get("paths") or {}),
-        )  # fmt: skip
-        if not apply:
-            return outcome
-        if outcome.refusal is not None:
-            raise SpecRejected(spec, outcome.refusal, outcome)
-        outcome.backup = _backup(settings, target.project_id, remote)
-        with target.client(settings) as client:
-            outcome.result = client.import_openapi(document.text, options)
-        outcome.applied = True
-    log.info("apidog: pushed %s to project %s (%s)", spec, target.project_id, target.source)
+    project = str(apidog.project_id)
+    remote = _export(apidog, settings)
+    changes = diff_specs(_remote_document(remote, project), document)
+    outcome = PushOutcome(
+        name or str(spec), report, changes, apidog.source, project,
+        hashlib.sha256(raw).hexdigest(), len(raw), options, allow_breaking,
+        note=apidog.note, remote_paths=len(remote.get("paths") or {}),
+    )  # fmt: skip
+    if not apply:
+        return outcome
+    if outcome.refusal is not None:
+        raise SpecRejected(spec, outcome.refusal, outcome)
+    outcome.backup = _backup(settings, project, remote)
+    with _client(apidog, settings) as client:
+        outcome.result = client.import_openapi(document.text, options)
+    outcome.applied = True
+    log.info("apidog: pushed %s to project %s (%s)", spec, project, apidog.source)
     return outcome
 
 

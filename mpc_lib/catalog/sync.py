@@ -1,7 +1,8 @@
 """`sync_catalog`: fetch both providers, normalise, diff against the last sync, write.
 
 The recipe, top to bottom:
-1. resolve each provider's source (live with a key, else the sandbox over loopback);
+1. take each provider's upstream as the caller opened it (`mpc_lib.upstreams`: live,
+   through the gateway, or the sandbox over loopback);
 2. fetch the providers concurrently, reading the previous registry meanwhile; FAL
    lists pages ahead and prices batches of 50 as ids arrive;
 3. under the registry lock: re-read the registry if another sync replaced it; a
@@ -29,8 +30,8 @@ from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
 from ..http import build_client
 from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
+from ..upstreams import Upstream, Upstreams
 from .comet import CometClient, join_catalog
-from .endpoints import ProviderEndpoint, provider_endpoints
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
 from .models import CometCatalogEntry, CometModel, FalModel, FalPrice, ModelRecord
 
@@ -139,7 +140,7 @@ def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
 
 
 def _fetch_fal(
-    endpoint: ProviderEndpoint,
+    endpoint: Upstream,
     settings: Settings,
     http: httpx.Client,
     progress: ProgressCallback,
@@ -187,7 +188,7 @@ def _fetch_fal(
 
 
 def _fetch_comet(
-    endpoint: ProviderEndpoint,
+    endpoint: Upstream,
     settings: Settings,
     http: httpx.Client,
     progress: ProgressCallback,
@@ -210,7 +211,7 @@ def _fetch_comet(
 
 
 def _fetch_all(
-    endpoints: dict[str, ProviderEndpoint],
+    endpoints: dict[str, Upstream],
     settings: Settings,
     progress: ProgressCallback,
     expected: dict[str, int] | None = None,
@@ -289,21 +290,22 @@ def _no_progress(provider: str, stage: str, done: int, total: int | None) -> Non
 
 def sync_catalog(
     settings: Settings,
+    upstreams: Upstreams,
     *,
     providers: Sequence[str] = tuple(PROVIDERS),
-    source: str | None = None,
     allow_partial: bool = False,
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
-    """Sync the chosen providers into `<outputs>/registry`; raise SyncError if one failed.
+    """Sync the chosen providers, reached through `upstreams`, into `<outputs>/registry`.
 
-    With `allow_partial`, a failed provider keeps its previous records, marked
-    stale, and the sync succeeds.  Providers not chosen keep their records as they are.
-    The registry lock is held only to re-read, compare and write, not while fetching.
+    Raises SyncError if a provider failed.  With `allow_partial`, a failed provider keeps
+    its previous records, marked stale, and the sync succeeds.  Providers not chosen keep
+    their records as they are.  The registry lock is held only to re-read, compare and
+    write, not while fetching.
     """
     started = time.perf_counter()
     chosen = _check_providers(providers)
-    sources = {name: settings.source_for(name, source) for name in chosen}
+    endpoints = {name: upstreams[name] for name in chosen}
     report_progress = progress or _no_progress
     store = RegistryStore(
         settings.outputs_dir, keep=settings.snapshot_keep, lock_timeout_s=settings.lock_timeout_s
@@ -313,8 +315,7 @@ def sync_catalog(
     expected = store.peek_counts()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as reader:
         previous_future = reader.submit(store.load_stamped)
-        with provider_endpoints(settings, sources) as endpoints:
-            raw, failures = _fetch_all(endpoints, settings, report_progress, expected)
+        raw, failures = _fetch_all(endpoints, settings, report_progress, expected)
         previous, stamp = previous_future.result()
     fetched_s = time.perf_counter() - started
     cpu_started, wall_started = time.process_time(), time.perf_counter()
@@ -356,7 +357,7 @@ def _assemble(
     previous: dict[str, Any] | None,
     fetched: dict[str, _Fetched],
     failures: dict[str, MpcError],
-    endpoints: dict[str, ProviderEndpoint],
+    endpoints: dict[str, Upstream],
     moment: datetime,
 ) -> dict[str, Any]:
     """The new registry: fresh records, stale ones for failed providers, others carried over."""

@@ -12,8 +12,17 @@ from rich.markup import escape
 
 from ..config import Settings
 from ..errors import ConfigError, MpcError
+from ..upstreams import Upstreams, open_upstreams
 
-__all__ = ["CliState", "cli_settings", "exit_code", "fail", "reported_errors", "stderr"]
+__all__ = [
+    "CliState",
+    "cli_settings",
+    "data_upstreams",
+    "exit_code",
+    "fail",
+    "reported_errors",
+    "stderr",
+]
 
 stderr = Console(stderr=True)
 
@@ -54,3 +63,16 @@ def reported_errors() -> Iterator[None]:
         yield
     except (MpcError, ValueError, OSError) as exc:
         raise fail(exc) from None
+
+
+@contextlib.contextmanager
+def data_upstreams(data: str) -> Iterator[tuple[Settings, Upstreams | None]]:
+    """Settings, and the upstreams a spec's `--data` choice names (None for `none`)."""
+    from ..spec import records_source  # the spec gate loads only for the commands that use it
+
+    settings = cli_settings()
+    if data == "none":
+        yield settings, None
+        return
+    with open_upstreams(settings, **records_source(settings, data)._asdict()) as upstreams:
+        yield settings, upstreams

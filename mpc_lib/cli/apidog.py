@@ -16,7 +16,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import cli_settings, reported_errors
+from ..upstreams import open_upstreams
+from ._common import cli_settings, data_upstreams, reported_errors
 from .spec import print_findings, stdout_console
 
 __all__ = ["apidog_app"]
@@ -60,7 +61,9 @@ def pull(
     from ..apidog import pull_spec
 
     with reported_errors():
-        result = pull_spec(cli_settings(), out, source=source)
+        settings = cli_settings()
+        with open_upstreams(settings, ("apidog",), source=source) as upstreams:
+            result = pull_spec(settings, upstreams["apidog"], out)
     if as_json:
         typer.echo(json.dumps(result.to_json()))
         return
@@ -124,11 +127,14 @@ def push(
             delete_unmatched_resources=delete_unmatched,
         )
         try:
-            outcome = push_spec(
-                cli_settings(), spec, apply=apply, options=options,
-                data=None if data == "none" else data, allow_breaking=allow_breaking,
-                source=source,
-            )  # fmt: skip
+            with (
+                data_upstreams(data) as (settings, records),
+                open_upstreams(settings, ("apidog",), source=source) as upstreams,
+            ):
+                outcome = push_spec(
+                    settings, spec, upstreams["apidog"], apply=apply, options=options,
+                    data=records, allow_breaking=allow_breaking,
+                )  # fmt: skip
         except SpecRejected as exc:
             if exc.outcome is None:
                 raise

@@ -21,6 +21,7 @@ from rich.progress import (
 from ..config import SOURCES
 from ..errors import ConfigError, MpcError
 from ..providers import PROVIDERS
+from ..upstreams import open_upstreams
 from ._common import cli_settings, fail, reported_errors, stderr
 
 __all__ = ["registry_app", "sync"]
@@ -89,16 +90,15 @@ def sync(
         if source is not None and source not in SOURCES:
             raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
         settings = cli_settings()
-        sources = {name: settings.source_for(name, source) for name in chosen if name in PROVIDERS}
-        bars = _Bars(tuple(sources))
-        with bars.progress:
-            report = sync_catalog(
-                settings,
-                providers=chosen,
-                source=source,
-                allow_partial=allow_partial,
-                progress=bars,
-            )
+        known = [name for name in chosen if name in PROVIDERS]
+        with open_upstreams(settings, known, source=source) as upstreams:
+            sources = upstreams.sources()
+            bars = _Bars(tuple(sources))
+            with bars.progress:
+                report = sync_catalog(
+                    settings, upstreams, providers=chosen, allow_partial=allow_partial,
+                    progress=bars,
+                )  # fmt: skip
     except (MpcError, ValueError, OSError) as exc:
         if as_json:
             failed = {

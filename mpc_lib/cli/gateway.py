@@ -12,6 +12,7 @@ import typer
 
 from ..gateway.config import DEFAULT_CATEGORIES, DEFAULT_MAX_MODELS, GatewaySelection
 from ..providers import PROVIDERS
+from ..upstreams import open_upstreams
 from ._common import cli_settings, reported_errors
 
 __all__ = ["gateway_app"]
@@ -108,14 +109,19 @@ def gateway_serve(
     with reported_errors():
         settings = cli_settings()
         chosen = _selection(providers, categories, include, exclude, max_models)
-        with run_gateway(settings, selection=chosen, host=host, port=port) as run:
+        # The gateway reaches providers itself: MPC_SOURCE=gateway means auto for it.
+        source = "auto" if settings.source == "gateway" else None
+        with (
+            open_upstreams(settings, source=source) as upstreams,
+            run_gateway(settings, upstreams, selection=chosen, host=host, port=port) as run,
+        ):
             if run.synced:
                 typer.echo("no registry yet: synced the catalog first")
             if run.key_written_to is not None:
                 typer.echo(f"generated LITELLM_MASTER_KEY and stored it in {run.key_written_to}")
             for name, upstream in run.upstreams.items():
                 note = "" if upstream.source == "live" else f" (no {PROVIDERS[name].key_var} set)"
-                typer.echo(f"{name}: {upstream.source}{note}: {upstream.api_url}")
+                typer.echo(f"{name}: {upstream.source}{note}: {upstream.base_url}")
             typer.echo(f"config: {run.config_path} ({run.models} deployments)")
             typer.echo(f"log: {run.log_path}")
             typer.echo(f"gateway: {run.url} (Authorization: Bearer $LITELLM_MASTER_KEY); "

@@ -16,6 +16,7 @@ from ..errors import MpcError
 
 if TYPE_CHECKING:
     from ..health import HealthReport
+from ..upstreams import open_upstreams
 from ._common import CliState, cli_settings, stderr
 
 __all__ = ["health"]
@@ -51,7 +52,8 @@ def health(
 
     try:
         settings = cli_settings()
-        report = run_health(settings, timeout_s=timeout)
+        with open_upstreams(settings) as upstreams:
+            report = run_health(settings, upstreams, timeout_s=timeout)
         if prom is not None:
             write_prometheus(report, prom)
     except (MpcError, ValueError, OSError) as exc:

@@ -10,6 +10,7 @@ import typer
 
 from ..config import SOURCES
 from ..errors import ConfigError
+from ..upstreams import open_upstreams
 from ._common import cli_settings, reported_errors, stderr
 
 __all__ = ["pricing_app"]
@@ -54,7 +55,9 @@ def estimate(
     with reported_errors():
         if source is not None and source not in SOURCES:
             raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
-        report = estimate_job_mix(cli_settings(), mix, check=check, source=source)
+        settings = cli_settings()
+        with open_upstreams(settings, ("fal",), source=source) as upstreams:
+            report = estimate_job_mix(settings, mix, upstreams=upstreams if check else None)
     _emit(report, as_json)
     if not report.complete:
         left_out = len(report.missing)

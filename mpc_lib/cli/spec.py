@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import DEFAULT_API_URL
-from ._common import cli_settings, reported_errors
+from ..errors import ConfigError
+from ._common import cli_settings, data_upstreams, reported_errors
 
 __all__ = ["print_findings", "spec_app", "stdout_console"]
 
@@ -161,9 +162,11 @@ def conform(
     from ..spec import fix_enums as write_fixed
 
     with reported_errors():
-        settings = cli_settings()
         document = load_spec(spec)
-        result = check_conformance(document, load_records(data, settings))
+        with data_upstreams(data) as (settings, upstreams):
+            if upstreams is None:
+                raise ConfigError("--data none: conform needs records to check")
+            result = check_conformance(document, load_records(upstreams, settings))
         written = write_fixed(document, result, fix_enums) if fix_enums is not None else None
     if written is not None:
         result.details["fixed_spec"] = str(written)
@@ -207,11 +210,11 @@ def check(
     """The whole gate (validate, lint, upstream, conform, diff): one table, one exit code."""
     from ..spec import check_spec
 
-    with reported_errors():
+    with reported_errors(), data_upstreams(data) as (settings, upstreams):
         report = check_spec(
             spec,
-            settings=cli_settings(),
-            data=None if data == "none" else data,
+            settings=settings,
+            data=upstreams,
             lint_config=config,
             baseline=baseline,
             allow_breaking=allow_breaking,

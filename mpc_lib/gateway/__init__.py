@@ -10,10 +10,8 @@ from __future__ import annotations
 from .client import GatewayClient
 from .config import (
     GatewaySelection,
-    Upstream,
     build_gateway_config,
     default_config_path,
-    gateway_upstreams,
     load_gateway_config,
     write_gateway_config,
 )
@@ -24,11 +22,9 @@ __all__ = [
     "GatewayProcess",
     "GatewayRun",
     "GatewaySelection",
-    "Upstream",
     "build_gateway_config",
     "default_config_path",
     "ensure_master_key",
-    "gateway_upstreams",
     "load_gateway_config",
     "run_gateway",
     "write_gateway_config",

@@ -20,9 +20,9 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import yaml
 
@@ -32,21 +32,17 @@ from ..errors import ConfigError, StorageError
 from ..providers import PROVIDERS, provider_spec
 from ..registry import RegistryStore
 from ..storage import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from ..sandbox import Sandbox
+from ..upstreams import Upstream, live_upstream
 
 __all__ = [
     "DEFAULT_CATEGORIES",
     "DEFAULT_MAX_MODELS",
     "GatewaySelection",
-    "Upstream",
     "build_gateway_config",
     "config_deployments",
     "default_config_path",
     "gateway_env",
     "gateway_mode",
-    "gateway_upstreams",
     "load_gateway_config",
     "with_required",
     "write_gateway_config",
@@ -109,47 +105,9 @@ class GatewaySelection:
             raise ValueError(f"max_models must be >= 0 or None, got {self.max_models}")
 
 
-@dataclass(frozen=True)
-class Upstream:
-    """Where the gateway reaches one provider: its API (pass-through) and its models' base.
-
-    `chat_url` is the root a deployment's `api_base` is made from (the provider's
-    base URL when live; the sandbox's OpenAI-compatible upstream when not).
-    """
-
-    provider: str
-    source: Literal["live", "sandbox"]
-    api_url: str
-    chat_url: str
-    key: str | None = field(default=None, repr=False)
-
-
 def default_config_path(settings: Settings) -> Path:
     """`<outputs>/gateway/litellm.yaml`."""
     return Path(settings.outputs_dir) / "gateway" / "litellm.yaml"
-
-
-def gateway_upstreams(settings: Settings, sandbox: Sandbox | None = None) -> dict[str, Upstream]:
-    """Live upstreams for providers whose key is set, the sandbox's for the others.
-
-    MPC_SOURCE=sandbox puts every provider on the sandbox; a provider that needs the
-    sandbox when none is given raises ConfigError.
-    """
-    source = None if settings.source in ("auto", "live", "sandbox") else "auto"
-    upstreams: dict[str, Upstream] = {}
-    for name, spec in PROVIDERS.items():
-        if settings.source_for(name, source) == "live":
-            key = settings.key_for(name)
-            url = settings.base_url_for(name)
-            upstreams[name] = Upstream(
-                name, "live", url, url, key.reveal() if key is not None else None
-            )
-            continue
-        if sandbox is None:
-            raise ConfigError(f"{spec.key_var} is not set and no sandbox was given for {name}")
-        chat = sandbox.url(spec.gateway_sandbox) if spec.gateway_sandbox else sandbox.url(name)
-        upstreams[name] = Upstream(name, "sandbox", sandbox.url(name), chat, sandbox.key(name))
-    return upstreams
 
 
 def gateway_env(upstreams: Mapping[str, Upstream], master_key: str) -> dict[str, str]:
@@ -157,7 +115,7 @@ def gateway_env(upstreams: Mapping[str, Upstream], master_key: str) -> dict[str,
     env = {"LITELLM_MASTER_KEY": master_key, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     for name, upstream in upstreams.items():
         if upstream.key is not None:
-            env[PROVIDERS[name].key_var] = upstream.key
+            env[PROVIDERS[name].key_var] = upstream.key.reveal()
     return env
 
 
@@ -290,7 +248,7 @@ def build_gateway_config(
     passthrough = [
         {
             "path": PROVIDERS[name].passthrough,
-            "target": upstream.api_url,
+            "target": upstream.base_url,
             "include_subpath": True,
             "auth": True,
             "headers": {
@@ -373,10 +331,7 @@ def write_live_config(
         raise ConfigError(f"{store.path}: no registry yet (run `mpc sync`)")
     required = tuple(load_aliases().targets(registry["models"]).values())
     chosen = with_required(selection, required)
-    upstreams = {
-        name: Upstream(name, "live", settings.base_url_for(name), settings.base_url_for(name))
-        for name in selection.providers
-    }
+    upstreams = {name: live_upstream(settings, name) for name in selection.providers}
     config = build_gateway_config(registry, upstreams, chosen)
     return write_gateway_config(out or default_config_path(settings), config), config
 

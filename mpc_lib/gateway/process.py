@@ -4,9 +4,9 @@
 on one host and port, waits until `/health/liveliness` answers, and stops it with
 SIGTERM (then SIGKILL).  Its output goes to `<outputs>/gateway/litellm.log`.
 
-`run_gateway(settings)` is what `mpc gateway serve` does: make sure a registry and
-a master key exist, start the sandbox for providers without a key, write the
-config, start the process.  A master key is never a known default: when
+`run_gateway(settings, upstreams)` is what `mpc gateway serve` does: make sure a
+registry and a master key exist, write the config for the providers' upstreams (live,
+or the sandbox the caller opened), start the process.  A master key is never a known default: when
 LITELLM_MASTER_KEY is unset, a strong one is generated and appended to the
 workbook's `.env` (created 0600), and only its location is reported.
 """
@@ -25,9 +25,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Self
+from typing import IO, Self
 from urllib.parse import urlsplit
 
 from ..aliases import load_aliases
@@ -37,20 +37,16 @@ from ..errors import ConfigError, GatewayError
 from ..http import origin
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
+from ..upstreams import Upstream, Upstreams
 from .client import GatewayClient
 from .config import (
     GatewaySelection,
-    Upstream,
     build_gateway_config,
     default_config_path,
     gateway_env,
-    gateway_upstreams,
     with_required,
     write_gateway_config,
 )
-
-if TYPE_CHECKING:
-    from ..sandbox import Sandbox
 
 __all__ = [
     "GATEWAY_INSTALL_HINT",
@@ -268,12 +264,12 @@ class GatewayRun:
     models: int
     key_written_to: Path | None = None
     synced: bool = False
-    sandbox: Sandbox | None = field(default=None, repr=False)
 
 
 @contextlib.contextmanager
 def run_gateway(
     settings: Settings,
+    upstreams: Upstreams,
     *,
     selection: GatewaySelection | None = None,
     host: str | None = None,
@@ -282,18 +278,21 @@ def run_gateway(
 ) -> Iterator[GatewayRun]:
     """Bring the gateway up (see the module docstring); it stops when the block ends.
 
-    Without a registry yet, a catalog sync runs first (sandbox for providers without a
-    key).  Every model an MPC-API alias names is added to the selection.
+    The gateway reaches each provider as `upstreams` says (it must not be the gateway
+    itself).  Without a registry yet, a catalog sync over the same upstreams runs first.
+    Every model an MPC-API alias names is added to the selection.
     """
-    from ..sandbox import Sandbox, SandboxData
-
+    reached = {name: upstreams[name] for name in PROVIDERS if name in upstreams}
+    for name, upstream in reached.items():
+        if upstream.source == "gateway":
+            raise ConfigError(f"the gateway cannot reach {name} through itself (source gateway)")
     default_host, default_port = _host_port(settings.gateway_url)
     host, port = host or default_host, port if port is not None else default_port
     store = RegistryStore(settings.outputs_dir)
     synced = False
     if not store.path.is_file():
         log.info("gateway: no registry at %s yet; syncing the catalog first", store.path)
-        sync_catalog(settings, source=None if settings.source != "gateway" else "auto")
+        sync_catalog(settings, upstreams)
         synced = True
     registry = store.load()
     if registry is None:
@@ -301,30 +300,16 @@ def run_gateway(
     key, written = ensure_master_key(settings)
     required = tuple(load_aliases().targets(registry["models"]).values())
     chosen = with_required(selection or GatewaySelection(), required)
-    with contextlib.ExitStack() as stack:
-        sandbox = None
-        needs_sandbox = settings.source == "sandbox" or any(
-            settings.key_for(name) is None for name in PROVIDERS
-        )
-        if needs_sandbox:
-            data = (
-                SandboxData.from_snapshot(settings.sandbox_snapshot)
-                if settings.sandbox_snapshot is not None
-                else SandboxData.generate()
-            )
-            sandbox = Sandbox(data=data, latency_ms=settings.sandbox_latency_ms)
-            stack.enter_context(sandbox)
-        upstreams = gateway_upstreams(settings, sandbox)
-        config = build_gateway_config(registry, upstreams, chosen)
-        config_path = write_gateway_config(default_config_path(settings), config)
-        log_path = config_path.parent / "litellm.log"
-        process = GatewayProcess(
-            config_path, host=host, port=port, env=gateway_env(upstreams, key.reveal()),
-            log_path=log_path, settings=settings,
-        )  # fmt: skip
-        stack.enter_context(process.start(timeout_s))
+    config = build_gateway_config(registry, reached, chosen)
+    config_path = write_gateway_config(default_config_path(settings), config)
+    log_path = config_path.parent / "litellm.log"
+    process = GatewayProcess(
+        config_path, host=host, port=port, env=gateway_env(reached, key.reveal()),
+        log_path=log_path, settings=settings,
+    )  # fmt: skip
+    with process.start(timeout_s):
         yield GatewayRun(
             url=process.url, config_path=config_path, log_path=log_path, process=process,
-            upstreams=upstreams, models=len(config["model_list"]), key_written_to=written,
-            synced=synced, sandbox=sandbox,
+            upstreams=reached, models=len(config["model_list"]), key_written_to=written,
+            synced=synced,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ..catalog import CometClient, FalClient, ProviderEndpoint
+from ..catalog import CometClient, FalClient
 from ..config import Settings
 from ..errors import (
     AuthError,
@@ -29,8 +29,11 @@ from ..errors import (
     StorageError,
     TransportError,
 )
+from ..gateway import GatewayClient, default_config_path, load_gateway_config
+from ..http import HttpCore
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
+from ..upstreams import Upstream
 from .models import HealthRow, Status
 
 __all__ = ["CHECKS", "DERIVED", "Check", "CheckContext", "Finding"]
@@ -47,10 +50,10 @@ class Finding:
 
 @dataclass
 class CheckContext:
-    """What every check may use: settings, where each provider is, one HTTP pool, the registry."""
+    """What every check may use: settings, each provider's upstream, one HTTP pool, the registry."""
 
     settings: Settings
-    endpoints: Mapping[str, ProviderEndpoint]
+    upstreams: Mapping[str, Upstream]
     http: httpx.Client
     _registry: dict[str, Any] | None = None
     _registry_error: MpcError | None = None
@@ -72,14 +75,16 @@ class CheckContext:
 
     def fal(self) -> FalClient:
         """A FAL client on the shared pool (the caller closes it)."""
-        endpoint = self.endpoints["fal"]
-        return FalClient(endpoint.base_url, endpoint.key, settings=self.settings, client=self.http)
+        up = self.upstreams["fal"]
+        return FalClient(
+            up.base_url, up.key, settings=self.settings, client=self.http, **up.options
+        )
 
     def comet(self) -> CometClient:
         """A Comet client on the shared pool (the caller closes it)."""
-        endpoint = self.endpoints["comet"]
+        up = self.upstreams["comet"]
         return CometClient(
-            endpoint.base_url, endpoint.key, settings=self.settings, client=self.http
+            up.base_url, up.key, settings=self.settings, client=self.http, **up.options
         )
 
 
@@ -176,8 +181,6 @@ def _registry_count(ctx: CheckContext, provider: str) -> int | None:
 
 def _gateway_configured(settings: Settings) -> bool:
     """A gateway is configured when MPC_GATEWAY_URL is set or `mpc gateway config` wrote one."""
-    from ..gateway import default_config_path
-
     return "gateway_url" in settings.model_fields_set or default_config_path(settings).is_file()
 
 
@@ -190,8 +193,6 @@ def _gateway_liveliness(ctx: CheckContext) -> Finding:
     """LiteLLM's `/health/liveliness`: is the process up (no key, costs nothing)."""
     if not _gateway_configured(ctx.settings):
         return _NOT_CONFIGURED_GATEWAY
-    from ..gateway import GatewayClient
-
     with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
         client.http.request("GET", "/health/liveliness", auth=False)
     return Finding("ok", f"{ctx.settings.gateway_url} is alive")
@@ -201,8 +202,6 @@ def _gateway_readiness(ctx: CheckContext) -> Finding:
     """LiteLLM's `/health/readiness` (never its `/health`, which calls every model)."""
     if not _gateway_configured(ctx.settings):
         return _NOT_CONFIGURED_GATEWAY
-    from ..gateway import GatewayClient
-
     with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
         ready = client.readiness()
     status = str(ready.get("status", "?"))
@@ -214,8 +213,6 @@ def _gateway_models(ctx: CheckContext) -> Finding:
     """The generated config's models, as listed by the gateway's `/v1/models` (key needed)."""
     if not _gateway_configured(ctx.settings):
         return _NOT_CONFIGURED_GATEWAY
-    from ..gateway import GatewayClient, default_config_path, load_gateway_config
-
     if ctx.settings.gateway_key is None:
         return Finding("fail", "auth: LITELLM_MASTER_KEY is not set: the model list needs it")
     with GatewayClient(settings=ctx.settings, client=ctx.http) as client:
@@ -238,8 +235,6 @@ def _api_health(ctx: CheckContext) -> Finding:
     """MPC-API's deep `/health` (it reports the gateway and the registry), when configured."""
     if "api_url" not in ctx.settings.model_fields_set:
         return Finding("skip", "not configured (set MPC_API_URL)")
-    from ..http import HttpCore
-
     key = ctx.settings.api_key
     with HttpCore.for_settings(
         "mpc-api", ctx.settings, base_url=ctx.settings.api_url, key=key, scheme="Bearer",

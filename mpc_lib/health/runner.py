@@ -20,11 +20,11 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..catalog import EndpointSource, provider_endpoints
 from ..config import Settings
 from ..errors import ConfigError, MpcError
 from ..http import build_client
 from ..providers import PROVIDERS
+from ..upstreams import Upstreams
 from .checks import CHECKS, DERIVED, Check, CheckContext, Finding, provider_failure, registry_drift
 from .models import HealthReport, HealthRow
 
@@ -37,12 +37,17 @@ HISTORY_MAX_BYTES = 2_000_000
 
 def run_health(
     settings: Settings,
+    upstreams: Upstreams,
     *,
     timeout_s: float | None = None,
     checks: Sequence[Check] = CHECKS,
     history: bool = True,
 ) -> HealthReport:
-    """Run `checks` concurrently, each within `timeout_s`, and return the report."""
+    """Run `checks` concurrently, each within `timeout_s`, and return the report.
+
+    Providers are asked where `upstreams` says; one it lists as unreachable (a live
+    source without its key) fails its checks with that reason.
+    """
     timeout = timeout_s if timeout_s is not None else settings.health_timeout_s
     if not timeout > 0:
         raise ConfigError(f"--timeout {timeout!r}: must be more than 0")
@@ -53,13 +58,10 @@ def run_health(
     bounded = settings.with_(
         timeout_s=min(settings.timeout_s, grace), deadline_s=grace, max_retries=0
     )
-    sources, unreachable = _sources(settings)
+    unreachable = upstreams.unreachable
     rows: dict[str, HealthRow] = {}
-    with (
-        provider_endpoints(bounded, sources) as endpoints,
-        build_client(bounded) as http,
-    ):
-        context = CheckContext(bounded, endpoints, http)
+    with build_client(bounded) as http:
+        context = CheckContext(bounded, upstreams, http)
         runnable = []
         for check in checks:
             provider = _provider(check)
@@ -78,26 +80,11 @@ def run_health(
         checked_at=started.isoformat(timespec="seconds"),
         duration_s=time.monotonic() - clock,
         rows=ordered,
-        sources={name: source for name, source in sources.items()}
-        | {name: "unreachable" for name in unreachable},
+        sources={name: source for name, source in upstreams.sources().items() if name in PROVIDERS},
     )
     if history:
         append_history(settings.outputs_dir, report)
     return report
-
-
-def _sources(
-    settings: Settings,
-) -> tuple[dict[str, EndpointSource], dict[str, Exception]]:
-    """Each provider's source; a provider that cannot be reached as configured is set aside."""
-    sources: dict[str, EndpointSource] = {}
-    unreachable: dict[str, Exception] = {}
-    for name in PROVIDERS:
-        try:
-            sources[name] = settings.source_for(name)
-        except ConfigError as exc:  # source=live without a key: that is an auth problem
-            unreachable[name] = exc
-    return sources, unreachable
 
 
 def _run_all(checks: list[Check], context: CheckContext, timeout: float) -> dict[str, HealthRow]:

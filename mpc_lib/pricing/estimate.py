@@ -16,6 +16,7 @@ from typing import Any
 from ..catalog.fal import FalClient
 from ..config import Settings
 from ..errors import ConfigError
+from ..upstreams import Upstreams
 from . import _text
 from .fal_check import ApiCheck, fal_estimator, run_check
 from .mix import JobMix, MixLine, example_job_mix, load_job_mix
@@ -310,14 +311,15 @@ def estimate_job_mix(
     settings: Settings,
     mix: JobMix | Path | str | None = None,
     *,
-    check: bool = True,
-    source: str | None = None,
+    upstreams: Upstreams | None = None,
     book: PriceBook | None = None,
 ) -> Estimate:
-    """Price a job mix (default: the shipped example) and, with `check`, ask FAL to agree.
+    """Price a job mix (default: the shipped example) and, given `upstreams`, ask FAL to agree.
 
-    A FAL check that fails (no answer, an error answer) is reported in the estimate,
-    status `error`, never silently dropped; the local figures stand on their own.
+    FAL is reached as `upstreams["fal"]` says, and only when the mix has a priced FAL line
+    (so a sandbox there starts only then).  A FAL check that fails (no answer, an error
+    answer) is reported in the estimate, status `error`, never silently dropped; the
+    local figures stand on their own.
     """
     book = book or load_price_book(settings)
     if mix is None:
@@ -325,11 +327,12 @@ def estimate_job_mix(
     if not isinstance(mix, JobMix):
         mix = load_job_mix(mix)
     estimate = estimate_lines(book, mix)
-    if not check:
+    if upstreams is None:
         return estimate
     if not any(line.price.provider == "fal" and line.cost is not None for line in estimate.lines):
         return check_with_fal(estimate, None)  # nothing to ask FAL: no emulator started
-    with fal_estimator(settings, book.sources.get("fal"), source) as (client, asked, skipped):
+    fal = upstreams["fal"]
+    with fal_estimator(settings, book.sources.get("fal"), fal) as (client, asked, skipped):
         if client is None:
             log.info("FAL estimate check skipped: %s", skipped)
             checks = tuple(

@@ -3,14 +3,13 @@
 `POST /models/pricing/estimate` answers one total per call, in one of two ways:
 billing units (`unit_price`) or calls priced at FAL's history (`historical_api_price`).
 When FAL's total and ours disagree beyond a cent, each endpoint is asked alone to say
-where.  `fal_estimator` picks the FAL that serves the registry's prices: the live API,
-or the FAL emulator over the same data.
+where.  `fal_estimator` checks that the FAL the command reaches serves the registry's prices:
+the live API for live prices, the FAL emulator over the same data for the sandbox's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -18,8 +17,9 @@ from typing import Any, Literal
 
 from ..catalog.fal import FalClient
 from ..catalog.models import EstimateType
-from ..config import Secret, Settings
+from ..config import Settings
 from ..errors import MpcError
+from ..upstreams import Upstream
 from . import _text
 from .prices import PriceSource
 
@@ -187,63 +187,32 @@ def _localise(
 
 @contextlib.contextmanager
 def fal_estimator(
-    settings: Settings, recorded: PriceSource | None, source: str | None = None
+    settings: Settings, recorded: PriceSource | None, fal: Upstream
 ) -> Iterator[tuple[FalClient | None, str, str | None]]:
     """A FAL that serves the registry's prices: (client or None, what was asked, why not).
 
-    `recorded` is where the registry's FAL prices came from: the live API or the
-    sandbox's data.  Asking the other would compare different catalogs, so then no
-    client is given, only the reason.
+    `recorded` is where the registry's FAL prices came from; `fal` is the FAL this command
+    reaches (live, through the gateway, or the sandbox).  Asking a FAL that serves other
+    data would compare different catalogs, so then no client is given, only the reason.
     """
-    asked = settings.source_for("fal", source)
+    asked = {"live": "live FAL", "gateway": f"FAL via {fal.data}"}.get(fal.source, "sandbox")
     if recorded is None:
         yield None, asked, "the registry has no FAL source recorded"
         return
-    if asked == "live":
-        if recorded.source != "live":
-            yield (
-                None,
-                asked,
-                (
-                    f"the registry's FAL prices are the sandbox's ({recorded.prices}), "
-                    "but a FAL key is set: FAL would not know these models"
-                ),
-            )
-            return
-        with FalClient(
-            settings.base_url_for("fal"), settings.key_for("fal"), settings=settings
-        ) as client:
-            yield client, "live FAL", None
-        return
-    from ..sandbox import SandboxData  # only when the check needs the emulator
-
-    snapshot = settings.sandbox_snapshot
-    label = f"snapshot {snapshot}" if snapshot is not None else "generated"
-    if recorded.source != "sandbox" or recorded.data != label:
-        what = "the live API" if recorded.source == "live" else f"sandbox data {recorded.data!r}"
-        yield (
-            None,
-            "sandbox",
-            (
-                f"the registry's FAL prices came from {what}; the sandbox here serves {label!r}"
-                + (" (set FAL_KEY to ask FAL itself)" if recorded.source == "live" else "")
-            ),
+    if fal.source != "sandbox" and recorded.sandbox:
+        reason = (
+            f"the registry's FAL prices are the sandbox's ({recorded.prices}), "
+            "but a FAL key is set: FAL would not know these models"
         )
+        yield None, asked, reason
         return
-    data = SandboxData.from_snapshot(snapshot) if snapshot is not None else SandboxData.generate()
-    with _fal_emulator(data) as (url, key), FalClient(url, key, settings=settings) as client:
-        yield client, "sandbox", None
-
-
-@contextlib.contextmanager
-def _fal_emulator(data: Any) -> Iterator[tuple[str, Secret]]:
-    """The FAL emulator alone on loopback (a full `Sandbox` also copies its data for resets)."""
-    from ..sandbox.runner import EMULATORS
-    from ..sandbox.server import SandboxServer
-    from ..sandbox.state import SandboxState
-
-    emulator = EMULATORS["fal"]
-    key = f"sbx-fal-{secrets.token_hex(12)}"
-    state = SandboxState(data=data, keys={"fal": key})
-    with SandboxServer(emulator.create_app(state), name="fal") as server:
-        yield server.url + emulator.base_path, Secret(key)
+    if fal.source == "sandbox" and (recorded.source != "sandbox" or recorded.data != fal.data):
+        what = "the live API" if not recorded.sandbox else f"sandbox data {recorded.data!r}"
+        reason = (
+            f"the registry's FAL prices came from {what}; the sandbox here serves {fal.data!r}"
+            + (" (set FAL_KEY to ask FAL itself)" if not recorded.sandbox else "")
+        )
+        yield None, asked, reason
+        return
+    with FalClient(fal.base_url, fal.key, settings=settings, **fal.options) as client:
+        yield client, asked, None

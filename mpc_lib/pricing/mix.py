@@ -151,7 +151,7 @@ def _line_numbers(text: str) -> dict[tuple[Any, ...], int]:
 
     JSON is YAML here too; a document the composer cannot read just has no line numbers.
     """
-    import yaml
+    import yaml  # only when a mix is read, like _parse_yaml
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..catalog import sync_catalog
 from ..config import Settings
 from ..errors import ConfigError, RegistryError
 from ..providers import PROVIDERS
 from ..registry import RegistryStore, load_registry
+from ..upstreams import Upstreams
 
 __all__ = [
     "INPUT_TOKENS",
@@ -423,20 +425,18 @@ class PriceBook:
         return {name: source.to_json() for name, source in self.sources.items()}
 
 
-def load_price_book(settings: Settings, *, sync_if_missing: bool = False) -> PriceBook:
+def load_price_book(settings: Settings, *, sync_with: Upstreams | None = None) -> PriceBook:
     """The price book of `<outputs>/registry/models.json`.
 
-    With `sync_if_missing`, a workbook that has never synced runs `sync_catalog` first
-    (the sandbox when no key is set), so a fresh clone can price a job mix.
+    Given `sync_with`, a workbook that has never synced runs `sync_catalog` over those
+    upstreams first, so a fresh clone can price a job mix.
     """
     store = RegistryStore(settings.outputs_dir)
     registry = store.load()
     if registry is None:
-        if not sync_if_missing:
+        if sync_with is None:
             raise RegistryError(f"{store.path}: no registry yet; run `mpc sync` first")
-        from ..catalog import sync_catalog  # only for a fresh workbook
-
-        sync_catalog(settings)
+        sync_catalog(settings, sync_with)
         registry = store.load()
         if registry is None:  # pragma: no cover - sync_catalog writes it or raises
             raise RegistryError(f"{store.path}: the sync wrote no registry")

@@ -175,7 +175,7 @@ def _bundle_files(tarball: bytes, bundle: NpmBundle) -> dict[str, bytes]:
 
 def _plotly_js(folder: Path) -> Path | None:
     """plotly.min.js of the installed plotly, named by its version (written once)."""
-    try:
+    try:  # plotly is optional (the notebooks extra): no plotly, no plotly.js to write
         import plotly
         from plotly.offline import get_plotlyjs
     except ImportError:

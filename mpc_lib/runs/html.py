@@ -73,6 +73,7 @@ def write_report(
 
     `report_only` hides code cells and prompts, keeping markdown and outputs.
     """
+    # nbconvert and jinja2 come with the notebooks extra: loaded only to write a report
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
@@ -120,7 +121,7 @@ def _with_plotly_html(nb: Any, *, drawable: bool) -> Any:
     """Add a text/html rendering beside each plotly JSON output (plotly.js loaded in <head>)."""
     if not drawable or not _has_output(nb, _PLOTLY_MIME):
         return nb
-    import plotly.io as pio
+    import plotly.io as pio  # only when the notebook drew a figure (the notebooks extra)
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:

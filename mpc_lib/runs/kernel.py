@@ -16,7 +16,7 @@ __all__ = ["check_kernel", "kernel_env", "kernel_manager_class"]
 
 def check_kernel(kernel_name: str) -> None:
     """Raise ConfigError naming the installed kernels when `kernel_name` is not one."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import KernelSpecManager  # optional: the notebooks extra
 
     specs = KernelSpecManager().find_kernel_specs()
     if kernel_name not in specs:
@@ -50,6 +50,7 @@ def kernel_manager_class(
     `on_start(manager)` is called once the kernel process exists (the run's deadline
     watchdog uses it to find the process group to stop).
     """
+    # optional: the notebooks extra, loaded only when a run starts a kernel
     import zmq
     from jupyter_client import AsyncKernelManager
     from traitlets import default

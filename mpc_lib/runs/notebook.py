@@ -292,7 +292,7 @@ def _reserve_paths(runs_dir: Path, name: str, started: datetime) -> tuple[Path, 
 
 def _execute(pm: Any, run: _Run, output_path: Path) -> NotebookError | None:
     """Run papermill; a failed cell, dead kernel, timeout or deadline is a NotebookError."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError  # optional: notebooks extra
 
     name = run.path.stem
     deadline = _Deadline(run.deadline_s)
@@ -507,7 +507,7 @@ def _one_line(text: str) -> str:
 
 
 def _load(output_path: Path) -> Any | None:
-    import nbformat
+    import nbformat  # optional: the notebooks extra, loaded only when a run wrote a notebook
 
     try:
         return nbformat.read(str(output_path), as_version=4)

@@ -265,6 +265,8 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
         wanted = request.query_params.get("provider") or None
         return JSONResponse({"requests": [r.to_dict() for r in state.log.records(wanted)]})
 
+    if not state.control:  # a workbook command on the sandbox: nobody may steer it
+        return [Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"])]
     return [
         Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),

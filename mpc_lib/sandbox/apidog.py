@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..storage import atomic_write_text, read_json
 from ._app import emulator_app
 from .state import SandboxState
 
@@ -33,6 +35,7 @@ __all__ = [
     "OVERWRITE_BEHAVIORS",
     "SANDBOX_PROJECT_ID",
     "create_app",
+    "load_projects",
 ]
 
 APIDOG_API_VERSION = "2024-03-28"
@@ -80,6 +83,24 @@ def _empty_project(project_id: str) -> dict[str, Any]:
 def _project(state: SandboxState, project_id: str) -> dict[str, Any]:
     projects = state.stores.setdefault("apidog", {})
     return projects.setdefault(project_id, _empty_project(project_id))
+
+
+def load_projects(state: SandboxState, path: Path) -> None:
+    """Start from the projects kept in `path` (a file `_keep_projects` wrote), if any."""
+    stored = read_json(path) if path.is_file() else None
+    if isinstance(stored, dict):
+        state.stores["apidog"] = stored
+    state.store_files["apidog"] = path
+
+
+def _keep_projects(state: SandboxState, before: str) -> None:
+    """After an import that changed a project, write the projects where they are kept."""
+    path = state.store_files.get("apidog")
+    projects = state.stores.get("apidog") or {}
+    if path is None or json.dumps(projects, sort_keys=True) == before:
+        return
+    if any(project.get("paths") for project in projects.values()) or path.exists():
+        atomic_write_text(path, json.dumps(projects, indent=1) + "\n")
 
 
 def _check_access(request: Request, state: SandboxState) -> str:
@@ -324,7 +345,10 @@ def create_app(state: SandboxState) -> Starlette:
             options = _options(body.get("options"))
         except _ApidogError as exc:
             return failure(exc)
-        return JSONResponse(_import(_project(state, project_id), document, options))
+        before = json.dumps(state.stores.get("apidog"), sort_keys=True)
+        counters = _import(_project(state, project_id), document, options)
+        _keep_projects(state, before)
+        return JSONResponse(counters)
 
     async def export_openapi(request: Request) -> Response:
         try:

@@ -250,8 +250,9 @@ def create_app(state: SandboxState) -> Starlette:
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route(f"{CONTROL_PREFIX}/streams", stream_outcomes, methods=["GET"]),
     ]
+    if state.control:
+        routes.append(Route(f"{CONTROL_PREFIX}/streams", stream_outcomes, methods=["GET"]))
     return emulator_app(state, "openai", routes, error_body=_fault_body, not_found=not_found)
 
 

@@ -70,6 +70,7 @@ class Sandbox:
         *,
         keys: Mapping[str, str] | None = None,
         ports: Mapping[str, int] | None = None,
+        control: bool = True,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
@@ -81,7 +82,8 @@ class Sandbox:
                 f"unknown emulator(s) {sorted(unknown)}; known: {', '.join(EMULATORS)}"
             )
         live = data if data is not None else SandboxData.generate()
-        self._initial = live.copy()
+        # reset() restores this copy; with no control routes nobody changes the data
+        self._initial = live.copy() if control else live
         self._initial_latency_ms = float(latency_ms)
         self._keys = {name: given_keys.get(name) or _random_key(name) for name in EMULATORS}
         for name, emulator in EMULATORS.items():
@@ -91,6 +93,7 @@ class Sandbox:
             data=live,
             keys={name: None if accept_any_key else key for name, key in self._keys.items()},
             latency_ms=float(latency_ms),
+            control=control,
         )
         self._servers = {
             name: SandboxServer(

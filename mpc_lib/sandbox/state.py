@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from .data import SandboxData
@@ -84,6 +85,11 @@ class SandboxState:
     log: RequestLog = field(default_factory=RequestLog)
     # What emulators keep between requests (Apidog's projects), emptied by Sandbox.reset().
     stores: dict[str, Any] = field(default_factory=dict)
+    # Where an emulator keeps its store between processes (Apidog: after each import).
+    store_files: dict[str, Path] = field(default_factory=dict)
+    # Whether the fault, mode and log routes under /_sandbox answer: off when a command of
+    # the workbook runs on the sandbox, on for tests and `mpc sandbox serve`.
+    control: bool = True
     _ids: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8], repr=False)

@@ -20,7 +20,7 @@ from .findings import SEVERITIES, STAGES, Finding, GateReport, Severity, StageRe
 from .lint import LINT_RULES, LintConfig, LintRule, lint_spec
 from .merge import merge_mpc_api, merge_openapi
 from .published import UPSTREAMS, load_upstream
-from .records import DATA_CHOICES, RecordSet, load_records
+from .records import DATA_CHOICES, RecordSet, RecordsSource, load_records, records_source
 from .upstream import check_upstream
 from .validate import validate_spec
 
@@ -40,6 +40,7 @@ __all__ = [
     "LintRule",
     "Location",
     "RecordSet",
+    "RecordsSource",
     "Severity",
     "SpecDocument",
     "StageResult",
@@ -57,6 +58,7 @@ __all__ = [
     "merge_mpc_api",
     "merge_openapi",
     "parse_spec",
+    "records_source",
     "spec_from_dict",
     "validate_spec",
     "workbook_path",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import MpcError
+from ..upstreams import Upstreams
 from .conform import check_conformance
 from .diff import diff_specs
 from .document import SpecDocument, load_spec
@@ -42,15 +43,15 @@ def check_spec(
     spec: Path | str | SpecDocument,
     *,
     settings: Settings | None = None,
-    data: str | Path | RecordSet | None = "auto",
+    data: RecordSet | Upstreams | None = None,
     lint_config: LintConfig | Path | str | None = None,
     baseline: Path | str | SpecDocument | None = None,
     allow_breaking: bool = False,
 ) -> GateReport:
     """Run the whole gate over `spec`; SpecError if it is not a readable OpenAPI document.
 
-    `data` is a data source for the conform stage (`auto`, `live`, `sandbox`,
-    `registry`, a file) or records already loaded; None skips the stage.  `baseline`
+    `data` is what the conform stage checks: records already loaded, or the upstreams
+    to load them from (see `records_source`); None skips the stage.  `baseline`
     is the previous version for the breaking-change stage; None skips it.
     """
     settings = settings or Settings()
@@ -70,15 +71,16 @@ def check_spec(
 
 
 def _conform(
-    document: SpecDocument, data: str | Path | RecordSet | None, settings: Settings
+    document: SpecDocument, data: RecordSet | Upstreams | None, settings: Settings
 ) -> StageResult:
     if data is None:
         return StageResult("conform", skipped="no data source given")
     try:
         records = data if isinstance(data, RecordSet) else load_records(data, settings)
     except MpcError as exc:
+        where = data.label() if isinstance(data, Upstreams) else data.label
         finding = finding_at(
-            None, "conform", "conform-data", "error", f"could not load records ({data}): {exc}"
+            None, "conform", "conform-data", "error", f"could not load records ({where}): {exc}"
         )
-        return StageResult("conform", [finding], details={"data": str(data)})
+        return StageResult("conform", [finding], details={"data": where})
     return check_conformance(document, records)

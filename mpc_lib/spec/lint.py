@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .document import SpecDocument, escape_token
+from .document import SpecDocument, escape_token, resolve_pointer
 from .findings import SEVERITIES, Finding, Severity, StageResult, finding_at
 from .schemas import instance_validator
 from .walk import (
@@ -356,8 +356,6 @@ def _example_holders(document: SpecDocument) -> Iterator[tuple[str, dict[str, An
 
 
 def _at(data: dict[str, Any], pointer: str) -> Any:
-    from .document import resolve_pointer
-
     try:
         return resolve_pointer(data, pointer)
     except (KeyError, ValueError):

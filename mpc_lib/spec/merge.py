@@ -107,7 +107,7 @@ def merge_openapi(
 
 def merge_mpc_api(hub: dict[str, Any], *, server_url: str = DEFAULT_API_URL) -> dict[str, Any]:
     """A new hub spec with MPC-API's current OpenAPI merged in under `/mpc`."""
-    from ..api import MOUNT_PREFIX, service_openapi
+    from ..api import MOUNT_PREFIX, service_openapi  # heavy (FastAPI): only for merge-api
 
     return merge_openapi(hub, service_openapi(), server_url=server_url, path_prefix=MOUNT_PREFIX)
 

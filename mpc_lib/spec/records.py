@@ -1,25 +1,26 @@
 """Records to check a spec against, as the providers send them: live, sandbox, registry, file.
 
-Live and sandbox records are fetched raw through the shared HTTP core (the catalog
-clients' parsed models drop fields a spec may describe).  A registry file or a
-snapshot (our `models.json`, or a raw list such as the 2025 snapshot) is turned back
-into wire items by `SandboxData.from_snapshot`; prices and catalog entries the
-loader had to make up are never checked as data.
+Records are fetched raw through the shared HTTP core from the upstreams the caller opened
+(the catalog clients' parsed models drop fields a spec may describe).  A registry file or
+a snapshot (our `models.json`, or a raw list such as the 2025 snapshot) is served by the
+sandbox (`records_source` says how to open the upstreams for a `--data` choice); prices
+and catalog entries the sandbox had to make up are never checked as data.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..config import SOURCES, Secret, Settings
+from ..catalog import CometClient, FalClient
+from ..config import SOURCES, Settings, workbook_path
 from ..errors import ConfigError, PaginationError, ResponseFormatError
+from ..registry import RegistryStore
+from ..upstreams import Upstream, Upstreams
 
-__all__ = ["DATA_CHOICES", "RecordSet", "load_records"]
+__all__ = ["DATA_CHOICES", "RecordSet", "RecordsSource", "load_records", "records_source"]
 
 log = logging.getLogger("mpc_lib.spec")
 
@@ -42,103 +43,66 @@ class RecordSet:
         return {kind: len(items) for kind, items in self.collections.items()}
 
 
-def load_records(data: str | Path, settings: Settings) -> RecordSet:
-    """Records from `auto`/`live`/`sandbox` (fetched), `registry` (ours), or a file path."""
-    choice = str(data)
-    if choice == "registry":
-        from ..registry import RegistryStore
+class RecordsSource(NamedTuple):
+    """How to open the upstreams for a `--data` choice (`open_upstreams(..., **it._asdict())`)."""
 
+    source: str
+    snapshot: Path | None = None
+
+
+def records_source(settings: Settings, data: str | Path) -> RecordsSource:
+    """`auto`/`live`/`sandbox`/`gateway` as they are; `registry` (ours) or a file: the sandbox
+    serving that file.  ConfigError for anything else."""
+    choice = str(data)
+    if choice in SOURCES:
+        return RecordsSource(choice)
+    if choice == "registry":
         path = RegistryStore(settings.outputs_dir).path
         if not path.is_file():
             raise ConfigError(f"--data registry: no registry at {path} (run `mpc sync` first)")
-        return _from_file(path, f"registry {path}")
-    if choice in SOURCES:
-        return _fetch(settings, choice)
-    from ..config import workbook_path
-
+        return RecordsSource("sandbox", path)
     path = workbook_path(settings, choice)
     if not path.is_file():
         raise ConfigError(
             f"--data {choice!r}: expected {', '.join(DATA_CHOICES)} or a registry/snapshot file"
         )
-    return _from_file(path, f"snapshot {path}")
+    return RecordsSource("sandbox", path)
 
 
-def _from_file(path: Path, label: str) -> RecordSet:
-    from ..sandbox import SandboxData
-
-    loaded = SandboxData.from_snapshot(path)
-    collections: dict[str, list[dict[str, Any]]] = {
-        "fal.models": loaded.fal_models,
-        "comet.models": loaded.comet_models,
-    }
-    notes = []
-    if loaded.price_origin.get("fal") == "synthetic":
+def load_records(upstreams: Upstreams, settings: Settings) -> RecordSet:
+    """FAL's and Comet's records as `upstreams` serve them, page after page."""
+    fal, comet = upstreams["fal"], upstreams["comet"]
+    with FalClient(fal.base_url, fal.key, settings=settings, **fal.options) as client:
+        models = _fal_models(client)
+        ids = [str(m["endpoint_id"]) for m in models if isinstance(m, dict)]
+        prices = [p.model_dump() for p in client.get_all_prices(ids).values()]
+    with CometClient(comet.base_url, comet.key, settings=settings, **comet.options) as client:
+        comet_models = _items(client.http.get_json("/v1/models"), "data", "/v1/models")
+        catalog = _comet_catalog(client)
+    collections = {"fal.models": models, "comet.models": comet_models}
+    notes: list[str] = []
+    # What the sandbox made up over a snapshot without prices is not the providers' data.
+    if fal.prices.startswith("synthetic"):
         notes.append("fal.prices: the file carries no FAL prices; not checked")
     else:
-        collections["fal.prices"] = list(loaded.fal_prices.values())
-    if loaded.price_origin.get("comet") == "synthetic":
+        collections["fal.prices"] = prices
+    if comet.prices.startswith("synthetic"):
         notes.append("comet.catalog: the file carries no Comet catalog; not checked")
     else:
-        collections["comet.catalog"] = loaded.comet_catalog
-        notes.append("comet.catalog: entries rebuilt from registry records")
-    return RecordSet(label, collections, {"fal": label, "comet": label}, notes)
+        collections["comet.catalog"] = catalog
+        if comet.data.startswith("snapshot"):
+            notes.append("comet.catalog: entries rebuilt from registry records")
+    sources = {"fal": _origin(fal), "comet": _origin(comet)}
+    files = {source for source in sources.values() if source.startswith("snapshot")}
+    label = files.pop() if len(files) == 1 and len(set(sources.values())) == 1 else ", ".join(
+        f"{name}={where}" for name, where in sources.items()
+    )
+    return RecordSet(label, collections, sources, notes)
 
 
-# --- fetched -------------------------------------------------------------------------
-
-
-@dataclass
-class _Target:
-    source: str
-    base_url: str
-    key: Secret | None
-
-
-@contextlib.contextmanager
-def _targets(settings: Settings, source: str) -> Iterator[dict[str, _Target]]:
-    """Where FAL and Comet are reached; starts the sandbox when one of them needs it."""
-    chosen = {name: settings.source_for(name, source) for name in ("fal", "comet")}
-    live = {
-        name: _Target("live", settings.base_url_for(name), settings.key_for(name))
-        for name, where in chosen.items()
-        if where == "live"
-    }
-    if len(live) == len(chosen):
-        yield live
-        return
-    from ..sandbox import Sandbox, SandboxData
-
-    snapshot = settings.sandbox_snapshot
-    data = SandboxData.from_snapshot(snapshot) if snapshot else SandboxData.generate()
-    with Sandbox(data=data) as sandbox:
-        yield {
-            name: live.get(name) or _Target("sandbox", sandbox.url(name), Secret(sandbox.key(name)))
-            for name in chosen
-        }
-
-
-def _fetch(settings: Settings, source: str) -> RecordSet:
-    from ..catalog import CometClient, FalClient
-
-    with _targets(settings, source) as targets:
-        fal, comet = targets["fal"], targets["comet"]
-        with FalClient(fal.base_url, fal.key, settings=settings) as client:
-            models = _fal_models(client)
-            ids = [str(m["endpoint_id"]) for m in models if isinstance(m, dict)]
-            prices = [p.model_dump() for p in client.get_all_prices(ids).values()]
-        with CometClient(comet.base_url, comet.key, settings=settings) as client:
-            comet_models = _items(client.http.get_json("/v1/models"), "data", "/v1/models")
-            catalog = _comet_catalog(client)
-    sources = {"fal": fal.source, "comet": comet.source}
-    label = ", ".join(f"{name}={where}" for name, where in sources.items())
-    collections = {
-        "fal.models": models,
-        "fal.prices": prices,
-        "comet.models": comet_models,
-        "comet.catalog": catalog,
-    }
-    return RecordSet(label, collections, sources)
+def _origin(upstream: Upstream) -> str:
+    """live, sandbox, gateway; or the snapshot file the sandbox serves."""
+    return upstream.data if upstream.data.startswith("snapshot") else upstream.source
 
 
 def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .document import SpecDocument
+from .document import SpecDocument, escape_token
 from .walk import deref
 
 __all__ = [
@@ -28,6 +28,7 @@ _VALIDATORS: dict[int, tuple[Any, Any]] = {}
 
 def instance_validator(document: SpecDocument, pointer: str) -> Any:
     """A jsonschema validator for the schema at `pointer` (refs resolve in the whole document)."""
+    # heavy (jsonschema's format checkers): loaded only when the gate validates instances
     from openapi_schema_validator import (
         OAS30Validator,
         OAS31Validator,
@@ -59,8 +60,6 @@ def instance_validator(document: SpecDocument, pointer: str) -> Any:
 
 def node_pointers(data: Any) -> dict[int, str]:
     """id(node) -> its first JSON pointer, for every dict and list in the document."""
-    from .document import escape_token
-
     found: dict[int, str] = {}
     stack: list[tuple[Any, str]] = [(data, "")]
     while stack:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -374,8 +375,6 @@ class LocalStack:
         return UpReport(results, False, time.monotonic() - started_clock)
 
     def _check_requirements(self) -> None:
-        import importlib.util
-
         missing = [
             f"{spec.name} needs {module} ({hint})"
             for spec in self.specs.values()

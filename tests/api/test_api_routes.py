@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mpc_lib.api import create_app
 from mpc_lib.aliases import AliasCatalog, load_aliases
+from mpc_lib.api import create_app
 from mpc_lib.errors import AliasError, ConfigError
 from mpc_lib.sandbox import Fault, Sandbox
 from mpc_lib.sandbox.server import SandboxServer

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from seam import pull, push
 
-from mpc_lib.apidog import ImportOptions, pull_spec, push_spec, raise_for_result
+from mpc_lib.apidog import ImportOptions, raise_for_result
 from mpc_lib.config import Settings
 from mpc_lib.errors import ApidogImportFailed, ConfigError, SpecError, SpecRejected
 from mpc_lib.sandbox import Sandbox
@@ -25,7 +26,7 @@ def _imports(sandbox: Sandbox) -> list[str]:
 def test_a_dry_run_shows_the_diff_and_sends_nothing(
     sandbox: Sandbox, apidog_settings: Settings
 ) -> None:
-    outcome = push_spec(apidog_settings, HUB_SPEC, data=None)
+    outcome = push(apidog_settings, HUB_SPEC)
     assert outcome.report.passed and outcome.refusal is None and not outcome.applied
     assert outcome.source == "live" and outcome.remote_paths == 0
     assert {f.rule for f in outcome.changes.findings} == {"path-added"}
@@ -36,7 +37,7 @@ def test_a_dry_run_shows_the_diff_and_sends_nothing(
 def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
     sandbox: Sandbox, apidog_settings: Settings, tmp_path: Path
 ) -> None:
-    first = push_spec(apidog_settings, HUB_SPEC, apply=True, data=None)
+    first = push(apidog_settings, HUB_SPEC, apply=True)
     assert first.applied and first.result is not None and first.result.ok
     assert first.result.counters["endpointCreated"] == 14  # 6 provider + 8 MPC-API
     assert json.loads(first.backup.read_text()) == {
@@ -44,14 +45,14 @@ def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
         "info": {"title": f"Sandbox project {SANDBOX_PROJECT_ID}", "version": "1.0.0"},
         "paths": {},
     }  # the project as it was before the import
-    pulled = pull_spec(apidog_settings, tmp_path / "pulled.json")
+    pulled = pull(apidog_settings, tmp_path / "pulled.json")
     assert pulled.document == json.loads(HUB_SPEC.read_text())  # what was pushed comes back
-    again = push_spec(apidog_settings, pulled.path, apply=True, data=None)
+    again = push(apidog_settings, pulled.path, apply=True)
     assert again.changes.findings == []  # nothing to change
     assert again.result.counters["endpointIgnored"] == 14
     assert again.result.counters["endpointCreated"] == again.result.counters["endpointUpdated"] == 0
     assert json.loads(again.backup.read_text()) == pulled.document
-    assert pull_spec(apidog_settings, tmp_path / "again.json").document == pulled.document
+    assert pull(apidog_settings, tmp_path / "again.json").document == pulled.document
     backups = sorted((apidog_settings.outputs_dir / "apidog" / "backups").iterdir())
     assert len(backups) == 2 and all(p.name.startswith(SANDBOX_PROJECT_ID) for p in backups)
 
@@ -63,10 +64,10 @@ def test_a_spec_that_fails_the_gate_is_never_sent(
     broken["paths"]["/fal/models"] = broken["paths"].pop("/models")  # not a FAL path
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
-    dry = push_spec(apidog_settings, path, data=None)
+    dry = push(apidog_settings, path)
     assert dry.refusal is not None and "fails the gate" in dry.refusal
     with pytest.raises(SpecRejected, match="nothing was pushed") as caught:
-        push_spec(apidog_settings, path, apply=True, data=None)
+        push(apidog_settings, path, apply=True)
     assert caught.value.exit_code == 1
     assert caught.value.outcome.report.blocking[0].rule == "upstream-path"
     assert _imports(sandbox) == []
@@ -74,7 +75,7 @@ def test_a_spec_that_fails_the_gate_is_never_sent(
     unreadable = tmp_path / "empty.json"
     unreadable.write_text("")
     with pytest.raises(SpecError):
-        push_spec(apidog_settings, unreadable, apply=True, data=None)
+        push(apidog_settings, unreadable, apply=True)
     assert _imports(sandbox) == []
 
 
@@ -102,7 +103,7 @@ def test_bad_input_is_refused_before_anything_is_sent(
     path = tmp_path / "damaged.json"
     path.write_text(json.dumps(spec, indent=2))
     with pytest.raises(SpecRejected) as caught:
-        push_spec(apidog_settings, path, apply=True, data=None)
+        push(apidog_settings, path, apply=True)
     first = caught.value.outcome.report.blocking[0]
     assert first.stage == "validate" and first.line is not None
     assert _imports(sandbox) == []
@@ -111,7 +112,7 @@ def test_bad_input_is_refused_before_anything_is_sent(
 def test_breaking_the_project_needs_allow_breaking(
     sandbox: Sandbox, apidog_settings: Settings, tmp_path: Path
 ) -> None:
-    push_spec(apidog_settings, HUB_SPEC, apply=True, data=None)
+    push(apidog_settings, HUB_SPEC, apply=True)
     smaller = json.loads(HUB_SPEC.read_text())
     del smaller["paths"]["/models/pricing/estimate"]
     for name in ("FalEstimateRequest", "FalHistoricalEstimateRequest", "FalUnitEstimateRequest",
@@ -120,12 +121,12 @@ def test_breaking_the_project_needs_allow_breaking(
     path = tmp_path / "smaller.json"
     path.write_text(json.dumps(smaller))
     with pytest.raises(SpecRejected, match="breaking change"):
-        push_spec(apidog_settings, path, apply=True, data=None)
+        push(apidog_settings, path, apply=True)
     assert len(_imports(sandbox)) == 1
-    allowed = push_spec(apidog_settings, path, apply=True, data=None, allow_breaking=True,
+    allowed = push(apidog_settings, path, apply=True, allow_breaking=True,
                         options=ImportOptions(delete_unmatched_resources=True))  # fmt: skip
     assert allowed.applied and [f.rule for f in allowed.breaking] == ["path-removed"]
-    assert "/models/pricing/estimate" not in pull_spec(apidog_settings).document["paths"]
+    assert "/models/pricing/estimate" not in pull(apidog_settings).document["paths"]
 
 
 def test_failed_counters_make_the_push_fail(
@@ -135,7 +136,7 @@ def test_failed_counters_make_the_push_fail(
     spec["paths"]["/v1/chat/completions"]["post"][FAIL_EXTENSION] = "refused by the sandbox"
     path = tmp_path / "failing.json"
     path.write_text(json.dumps(spec))
-    outcome = push_spec(apidog_settings, path, apply=True, data=None)
+    outcome = push(apidog_settings, path, apply=True)
     assert outcome.result.failed == {"endpointFailed": 1}
     with pytest.raises(ApidogImportFailed, match="endpointFailed=1") as caught:
         raise_for_result(outcome)
@@ -145,9 +146,9 @@ def test_failed_counters_make_the_push_fail(
 
 def test_without_a_token_the_built_in_sandbox_keeps_its_project(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path / "outputs")
-    pushed = push_spec(settings, HUB_SPEC, apply=True, data=None)
+    pushed = push(settings, HUB_SPEC, apply=True)
     assert pushed.source == "sandbox" and "no APIDOG_ACCESS_TOKEN" in pushed.note
-    pulled = pull_spec(settings)  # another emulator, another "process": the project is kept
+    pulled = pull(settings)  # another emulator, another "process": the project is kept
     assert pulled.source == "sandbox"
     assert pulled.document == json.loads(HUB_SPEC.read_text())
     assert pulled.path == tmp_path / "outputs" / "apidog" / "remote.oas.json"
@@ -155,13 +156,13 @@ def test_without_a_token_the_built_in_sandbox_keeps_its_project(tmp_path: Path) 
 
 def test_live_needs_a_token_and_a_project(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="APIDOG_ACCESS_TOKEN is not set"):
-        pull_spec(Settings(outputs_dir=tmp_path, source="live"))
+        pull(Settings(outputs_dir=tmp_path, source="live"))
     with pytest.raises(ConfigError, match="APIDOG_PROJECT_ID is not set"):
-        pull_spec(Settings(outputs_dir=tmp_path, apidog_token="t"))
+        pull(Settings(outputs_dir=tmp_path, apidog_token="t"))
 
 
 def test_the_gate_runs_on_data_before_a_push(sandbox: Sandbox, apidog_settings: Settings) -> None:
-    outcome = push_spec(apidog_settings, HUB_SPEC)  # data: auto, so the sandbox's records
+    outcome = push(apidog_settings, HUB_SPEC, data="auto")  # the sandbox's records
     conform = outcome.report.stage("conform")
     assert conform.status == "pass"
     assert conform.details["sources"] == {"fal": "sandbox", "comet": "sandbox"}
@@ -170,6 +171,6 @@ def test_the_gate_runs_on_data_before_a_push(sandbox: Sandbox, apidog_settings: 
 
 def test_a_dry_run_on_the_built_in_sandbox_leaves_no_file(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path / "outputs")
-    push_spec(settings, HUB_SPEC, data=None)
-    pull_spec(settings, tmp_path / "pulled.json")
+    push(settings, HUB_SPEC)
+    pull(settings, tmp_path / "pulled.json")
     assert not (tmp_path / "outputs" / "apidog" / "sandbox-projects.json").exists()

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from seam import sync
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
 from mpc_lib.registry import RegistryStore, diff_registries
 
@@ -38,7 +38,7 @@ def _json(result: subprocess.CompletedProcess[str]) -> Any:
 def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sandbox-synced registry plus a second snapshot a day later with two prices changed."""
     outputs = tmp_path_factory.mktemp("book") / "outputs"
-    sync_catalog(Settings(outputs_dir=outputs, source="sandbox"))
+    sync(Settings(outputs_dir=outputs, source="sandbox"))
     store = RegistryStore(outputs)
     registry = store.load()
     assert registry is not None
@@ -151,7 +151,7 @@ def test_a_failed_fal_check_prints_the_report_and_exits_with_its_code(
         source="auto",
         outputs_dir=outputs,
     )
-    sync_catalog(live, providers=["fal"])
+    sync(live, providers=["fal"])
     image = next(i for i, p in sorted(sandbox.data.fal_prices.items()) if p["unit"] == "image")
     mix = tmp_path / "mix.json"
     mix.write_text(json.dumps({"lines": [{"model": image, "units": 10}]}))

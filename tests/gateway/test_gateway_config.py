@@ -8,16 +8,14 @@ from typing import Any
 import pytest
 import yaml
 
-from mpc_lib.config import Settings
+from mpc_lib.config import Secret
 from mpc_lib.errors import ConfigError
 from mpc_lib.gateway.config import (
     GatewaySelection,
-    Upstream,
     build_gateway_config,
-    gateway_upstreams,
     write_gateway_config,
 )
-from mpc_lib.sandbox import Sandbox
+from mpc_lib.upstreams import Upstream
 
 
 def _record(provider: str, model_id: str, category: str | None, pricing: Any, **meta: Any) -> dict:
@@ -82,12 +80,14 @@ REGISTRY = {
 }
 UPSTREAMS = {
     "fal": Upstream(
-        "fal", "live", "https://api.fal.ai/v1", "https://api.fal.ai/v1", "fal-secret-1"
+        "fal", "live", "https://api.fal.ai/v1", Secret("fal-secret-1"),
+        chat_url="https://api.fal.ai/v1",
     ),
     "comet": Upstream(
-        "comet", "live", "https://comet.test", "https://comet.test", "comet-secret-2"
+        "comet", "live", "https://comet.test", Secret("comet-secret-2"),
+        chat_url="https://comet.test",
     ),
-}
+}  # fmt: skip
 
 
 def _deployments(selection: GatewaySelection | None = None) -> dict[str, dict[str, Any]]:
@@ -160,15 +160,3 @@ def test_pass_through_routes_and_free_health_checks_and_no_secret_on_disk(tmp_pa
     assert yaml.safe_load(text)["model_list"] == config["model_list"]
 
 
-def test_upstreams_are_live_where_a_key_is_set_and_the_sandbox_elsewhere(sandbox: Sandbox) -> None:
-    mixed = gateway_upstreams(Settings(comet_key="k-comet"), sandbox)
-    assert mixed["comet"].source == "live" and mixed["comet"].chat_url == "https://api.cometapi.com"
-    assert mixed["comet"].key == "k-comet"
-    assert mixed["fal"].source == "sandbox" and mixed["fal"].api_url == sandbox.url("fal")
-    offline = gateway_upstreams(Settings(), sandbox)
-    assert offline["comet"].chat_url == sandbox.url("openai")  # Comet's chat, emulated
-    assert offline["comet"].api_url == sandbox.url("comet")
-    forced = gateway_upstreams(Settings(comet_key="k", source="sandbox"), sandbox)
-    assert {u.source for u in forced.values()} == {"sandbox"}
-    with pytest.raises(ConfigError, match="FAL_KEY is not set and no sandbox"):
-        gateway_upstreams(Settings())

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seam import sync
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
 from mpc_lib.errors import AuthError, RateLimited, ServerError
 from mpc_lib.gateway import GatewayClient
@@ -111,9 +111,9 @@ def test_a_sync_through_the_gateway_equals_a_direct_sync(
     )
     through = gateway.settings.with_(outputs_dir=tmp_path / "through")
     assert through.key_for("fal") is None and through.key_for("comet") is None
-    sync_catalog(direct)
+    sync(direct)
     sandbox.state.log.clear()
-    report = sync_catalog(through, source="gateway")
+    report = sync(through, source="gateway")
     assert report.sources == {"fal": "gateway", "comet": "gateway"}
     # the gateway, not us, reached the providers
     assert {r.provider for r in sandbox.requests()} == {"fal", "comet"}

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from seam import health, sync
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
-from mpc_lib.health import append_history, read_history, run_health, write_prometheus
+from mpc_lib.health import append_history, read_history, write_prometheus
 from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Fault
 
@@ -36,8 +36,8 @@ def _statuses(report) -> dict[str, str]:
 
 def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
-    report = run_health(settings)
+    sync(settings)
+    report = health(settings)
     assert report.status == "ok", [(r.check, r.reason) for r in report.rows if r.status != "ok"]
     assert report.exit_code() == 0
     statuses = _statuses(report)
@@ -59,9 +59,9 @@ def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
 
 def test_an_outage_fails_that_providers_rows_only(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     sandbox.faults.add(Fault("server_error", provider="fal", status=503, times=None))
-    report = run_health(settings)
+    report = health(settings)
     statuses = _statuses(report)
     assert [statuses[name] for name in PROVIDER_ROWS] == ["fail"] * 3 + ["ok"] * 2
     assert report.row("fal.models").reason.startswith("error answer: fal: 503 GET /models")
@@ -76,19 +76,19 @@ def test_a_dead_host_is_down_not_an_error_answer(sandbox, tmp_path: Path) -> Non
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = _live(sandbox, tmp_path).with_(comet_base_url=f"http://127.0.0.1:{port}")
-    report = run_health(settings)
+    report = health(settings)
     assert report.row("comet.models").reason.startswith("down: comet: no answer")
     assert report.row("fal.models").status == "ok"
 
 
 def test_a_wrong_key_is_reported_as_auth(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path).with_(fal_key="not-the-key")
-    report = run_health(settings)
+    report = health(settings)
     row = report.row("fal.pricing")
     assert row.status == "fail"
     assert row.reason.startswith("auth: 401 refused the key (check FAL_KEY)")
     assert "not-the-key" not in json.dumps(report.to_json())
-    live_without_key = run_health(Settings(source="live", outputs_dir=tmp_path))
+    live_without_key = health(Settings(source="live", outputs_dir=tmp_path))
     assert live_without_key.row("comet.models").reason == (
         "auth: source is live but COMETAPI_KEY is not set for comet"
     )
@@ -96,12 +96,12 @@ def test_a_wrong_key_is_reported_as_auth(sandbox, tmp_path: Path) -> None:
 
 def test_an_old_registry_warns(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path, health_max_age_h=24)
-    sync_catalog(settings)
+    sync(settings)
     store = RegistryStore(tmp_path)
     registry = json.loads(store.path.read_text())
     stamp = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     store.path.write_text(json.dumps({**registry, "generated_at": stamp}))
-    report = run_health(settings)
+    report = health(settings)
     row = report.row("registry.age")
     assert row.status == "warn"
     assert row.reason.startswith("last sync 30.0 h ago, more than 24 h")
@@ -114,9 +114,9 @@ def test_a_registry_that_does_not_parse_fails_with_the_restore_hint(
     sandbox, tmp_path: Path
 ) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     RegistryStore(tmp_path).path.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
-    report = run_health(settings)
+    report = health(settings)
     row = report.row("registry.file")
     assert row.status == "fail"
     assert "invalid JSON" in row.reason and "mpc registry restore" in row.reason
@@ -126,13 +126,13 @@ def test_a_registry_that_does_not_parse_fails_with_the_restore_hint(
 
 def test_duplicates_and_unpriced_share_are_reported(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path, health_max_unpriced=0.0)
-    sync_catalog(settings)
+    sync(settings)
     store = RegistryStore(tmp_path)
     registry = json.loads(store.path.read_text())
     registry["models"].append(registry["models"][0])
     registry["counts"][registry["models"][0]["provider"]] += 1
     store.path.write_text(json.dumps(registry))
-    report = run_health(settings)
+    report = health(settings)
     assert report.row("registry.duplicates").reason.startswith("1 duplicate ids: ")
     unpriced = report.row("registry.unpriced")
     assert unpriced.status == "warn"  # the sandbox leaves a few models unpriced
@@ -147,7 +147,7 @@ def test_duplicates_and_unpriced_share_are_reported(sandbox, tmp_path: Path) -> 
 def test_a_hung_check_costs_its_timeout_not_the_sum(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
     sandbox.faults.add(Fault("latency", provider="comet", latency_ms=3000, times=None))
-    report = run_health(settings, timeout_s=0.5)
+    report = health(settings, timeout_s=0.5)
     for name in ("comet.models", "comet.catalog"):
         row = report.row(name)
         assert (row.status, row.reason, row.latency_s) == ("fail", "timed out after 0.5 s", 0.5)
@@ -167,7 +167,7 @@ def test_a_check_that_outlives_its_timeout_is_abandoned(tmp_path: Path) -> None:
 
     checks = [Check("quick", "t", lambda _c: Finding("ok", "fine")), Check("stuck", "t", stuck)]
     try:
-        report = run_health(Settings(outputs_dir=tmp_path), timeout_s=0.3, checks=checks)
+        report = health(Settings(outputs_dir=tmp_path), timeout_s=0.3, checks=checks)
     finally:
         release.set()
     assert report.row("stuck").reason == "timed out after 0.3 s"
@@ -177,8 +177,8 @@ def test_a_check_that_outlives_its_timeout_is_abandoned(tmp_path: Path) -> None:
 
 def test_prometheus_text_parses_back(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
-    report = run_health(settings)
+    sync(settings)
+    report = health(settings)
     path = write_prometheus(report, tmp_path / "mpc.prom")
     families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
     up = {s.labels["check"]: s.value for s in families["mpc_health_up"].samples}
@@ -190,7 +190,7 @@ def test_prometheus_text_parses_back(sandbox, tmp_path: Path) -> None:
 
 
 def test_history_is_appended_and_rotated(tmp_path: Path) -> None:
-    report = run_health(Settings(outputs_dir=tmp_path), history=False)
+    report = health(Settings(outputs_dir=tmp_path), history=False)
     for _ in range(3):
         append_history(tmp_path, report, max_bytes=10_000)
     assert len(read_history(tmp_path)) == 3
@@ -212,7 +212,7 @@ def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
 
 
 def test_cli_exit_codes_json_and_prom(sandbox, tmp_path: Path) -> None:
-    sync_catalog(Settings(outputs_dir=tmp_path / "outputs", source="sandbox"))
+    sync(Settings(outputs_dir=tmp_path / "outputs", source="sandbox"))
     healthy = _mpc("--json", "--prom", "out.prom", env={}, cwd=tmp_path)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     body = json.loads(healthy.stdout)
@@ -244,7 +244,7 @@ def test_gateway_and_api_rows_against_the_real_services(
         return sum(r.path.endswith("/chat/completions") for r in sandbox.requests("openai"))
 
     before = chats()
-    report = run_health(settings, history=False)
+    report = health(settings, history=False)
     rows = {name: report.row(name) for name in ("gateway.liveliness", "gateway.readiness",
                                                 "gateway.models", "api.health")}  # fmt: skip
     assert {name: row.status for name, row in rows.items()} == dict.fromkeys(rows, "ok"), rows
@@ -262,10 +262,10 @@ def test_a_configured_gateway_that_is_down_fails_and_an_unset_one_skips(
         gateway_url=f"http://127.0.0.1:{port_factory()}", gateway_key="sk-test",
         api_url=f"http://127.0.0.1:{port_factory()}",
     )  # fmt: skip
-    report = run_health(down, history=False)
+    report = health(down, history=False)
     for name in ("gateway.liveliness", "gateway.readiness", "gateway.models", "api.health"):
         row = report.row(name)
         assert row.status == "fail" and row.reason.startswith("down: "), (name, row.reason)
     assert report.exit_code() == 2
-    unset = run_health(_live(sandbox, tmp_path), history=False)
+    unset = health(_live(sandbox, tmp_path), history=False)
     assert unset.row("gateway.liveliness").reason.startswith("not configured")

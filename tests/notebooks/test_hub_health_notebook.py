@@ -9,18 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
 from mpc_lib.health import HealthReport, HealthRow, read_history
 from mpc_lib.health import views as health_views
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
+from seam import sync
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "hub_health.ipynb"
 
 
 def test_hub_health_runs_headless_and_records_its_run(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path / "outputs", source="sandbox")
-    sync_catalog(settings)
+    sync(settings)
     result = run_notebook("hub_health", {"history_runs": "5"}, settings=settings)
     html = result.html_path.read_text(encoding="utf-8")
     assert "overall: ok in" in html

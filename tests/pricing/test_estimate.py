@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 from pricing_helpers import record, registry
+from seam import estimate_mix, sync
 
-from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Secret, Settings
 from mpc_lib.pricing import (
     JobMix,
     PriceBook,
-    estimate_job_mix,
     estimate_lines,
     example_job_mix,
     load_price_book,
@@ -143,7 +142,7 @@ def test_a_live_registry_estimate_is_the_sum_of_its_prices_and_fal_agrees(
     sandbox, tmp_path: Path
 ) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     data = sandbox.data
     image, mp, llm = (_first(data, u) for u in ("image", "megapixels", "1M tokens"))
     chat, chat_price = _comet(data, "tokens")
@@ -159,7 +158,7 @@ def test_a_live_registry_estimate_is_the_sum_of_its_prices_and_fal_agrees(
         {"model": chat, "input_tokens": 1000, "output_tokens": 250, "calls": 400},
         {"model": per_request, "units": 1, "calls": 12},
     )
-    estimate = estimate_job_mix(settings, mix)
+    estimate = estimate_mix(settings, mix)
 
     fal = {i: data.fal_prices[i]["unit_price"] for i in (image, mp, llm)}
     expected_fal = 120 * fal[image] + 250 * fal[mp] + 0.1 * fal[llm]
@@ -182,11 +181,11 @@ def test_a_live_registry_estimate_is_the_sum_of_its_prices_and_fal_agrees(
 
 def test_a_disagreement_is_located_endpoint_by_endpoint(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     a, b = sorted(i for i, p in sandbox.data.fal_prices.items() if p["unit"] == "image")[:2]
     sandbox.data.fal_prices[b]["unit_price"] *= 2  # FAL changed a price since the sync
 
-    estimate = estimate_job_mix(
+    estimate = estimate_mix(
         settings, _mix({"model": a, "units": 100}, {"model": b, "units": 100})
     )
 
@@ -202,9 +201,9 @@ def test_a_disagreement_is_located_endpoint_by_endpoint(sandbox, tmp_path: Path)
 
 def test_calls_compare_at_fals_historical_price_per_call(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     clip = _first(sandbox.data, "video_second")
-    estimate = estimate_job_mix(settings, _mix({"model": clip, "units": 5, "calls": 10}))
+    estimate = estimate_mix(settings, _mix({"model": clip, "units": 5, "calls": 10}))
     units, calls = estimate.checks
     assert units.status == "agree"  # 50 seconds either way
     # The sandbox's history prices a call at one unit, not five: the check says so.
@@ -214,12 +213,12 @@ def test_calls_compare_at_fals_historical_price_per_call(sandbox, tmp_path: Path
 
 def test_a_failing_check_is_reported_not_dropped(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     image = _first(sandbox.data, "image")
     sandbox.faults.add(
         Fault(kind="server_error", provider="fal", path="/v1/models/pricing/estimate", times=None)
     )
-    estimate = estimate_job_mix(settings, _mix({"model": image, "units": 1, "calls": 3}))
+    estimate = estimate_mix(settings, _mix({"model": image, "units": 1, "calls": 3}))
     assert estimate.total == pytest.approx(3 * sandbox.data.fal_prices[image]["unit_price"])
     failed = estimate.check_failed
     assert failed is not None and failed.status == "error" and failed.exit_code == 3
@@ -231,16 +230,16 @@ def test_no_check_against_a_fal_that_does_not_serve_the_registrys_prices(
     sandbox, tmp_path: Path
 ) -> None:
     sandboxed = Settings(outputs_dir=tmp_path, source="sandbox")
-    sync_catalog(sandboxed)
+    sync(sandboxed)
     book = load_price_book(sandboxed)
     mix = load_example()
     # A FAL key is set now, but the registry holds the sandbox's models: FAL would not know them.
-    estimate = estimate_job_mix(_live(sandbox, tmp_path), mix, book=book)
+    estimate = estimate_mix(_live(sandbox, tmp_path), mix, book=book)
     assert {check.status for check in estimate.checks} == {"skipped"}
     assert "FAL would not know these models" in str(estimate.checks[0].reason)
     # A sandbox serving other data (a snapshot) is not asked either.
     other = sandboxed.with_(sandbox_snapshot=tmp_path / "registry" / "models.json")
-    estimate = estimate_job_mix(other, mix, book=book)
+    estimate = estimate_mix(other, mix, book=book)
     assert {check.status for check in estimate.checks} == {"skipped"}
     assert "the sandbox here serves 'snapshot" in str(estimate.checks[0].reason)
     assert not [r for r in sandbox.requests("fal") if r.path.endswith("/estimate")]
@@ -255,10 +254,10 @@ def load_example() -> JobMix:
 def test_the_shipped_example_agrees_with_the_sandbox_end_to_end(tmp_path: Path) -> None:
     """As `mpc pricing estimate` runs on a fresh sandbox workbook: its own sandbox, both checks."""
     settings = Settings(outputs_dir=tmp_path, source="sandbox")
-    sync_catalog(settings)
+    sync(settings)
     book = load_price_book(settings)
     assert not book.unknown_units  # every unit either provider's sandbox sends is known
-    estimate = estimate_job_mix(settings)
+    estimate = estimate_mix(settings)
     assert estimate.complete and len(estimate.lines) == len(load_example().lines)
     assert [(c.estimate_type, c.status, c.asked) for c in estimate.checks] == [
         ("unit_price", "agree", "sandbox"),
@@ -270,20 +269,20 @@ def test_the_shipped_example_agrees_with_the_sandbox_end_to_end(tmp_path: Path) 
 
 def test_a_mix_without_fal_lines_asks_fal_nothing(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     chat, _ = _comet(sandbox.data, "tokens")
     sandbox.state.log.clear()
-    estimate = estimate_job_mix(settings, _mix({"model": chat, "input_tokens": 10}))
+    estimate = estimate_mix(settings, _mix({"model": chat, "input_tokens": 10}))
     assert [(c.status, c.reason) for c in estimate.checks] == [("skipped", "no priced FAL lines")]
     assert sandbox.requests("fal") == []
 
 
 def test_a_quantity_under_fals_minimum_is_not_sent(sandbox, tmp_path: Path) -> None:
     settings = _live(sandbox, tmp_path)
-    sync_catalog(settings)
+    sync(settings)
     llm = _first(sandbox.data, "1M tokens")
     sandbox.state.log.clear()
-    estimate = estimate_job_mix(settings, _mix({"model": llm, "input_tokens": 0.5}))
+    estimate = estimate_mix(settings, _mix({"model": llm, "input_tokens": 0.5}))
     units = estimate.checks[0]
     assert units.status == "skipped" and "unit_quantity must be >= 1e-06" in str(units.reason)
     assert estimate.check_failed is None and estimate.lines[0].cost is not None

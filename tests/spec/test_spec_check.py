@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from seam import data_upstreams
 from spec_fixtures import HUB_SPEC, SpecWriter
 
 from mpc_lib.config import Settings
@@ -16,7 +17,8 @@ from mpc_lib.spec import STAGES, check_spec, load_spec
 
 def test_the_hub_spec_passes_the_gate_on_sandbox_data(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path, source="sandbox")
-    report = check_spec(HUB_SPEC, settings=settings, baseline=HUB_SPEC)
+    with data_upstreams(settings, "auto") as data:
+        report = check_spec(HUB_SPEC, settings=settings, data=data, baseline=HUB_SPEC)
     assert [stage.stage for stage in report.stages] == list(STAGES)
     assert report.passed and report.exit_code == 0
     assert report.counts()["error"] == report.counts()["warning"] == 0
@@ -27,7 +29,8 @@ def test_the_hub_spec_passes_the_gate_on_sandbox_data(tmp_path: Path) -> None:
 def test_the_old_hub_spec_fails_on_paths_auth_and_category_drift(
     seed_spec: Path, seed_registry: Path
 ) -> None:
-    report = check_spec(seed_spec, settings=Settings(), data=seed_registry)
+    with data_upstreams(Settings(), seed_registry) as data:
+        report = check_spec(seed_spec, settings=Settings(), data=data)
     assert not report.passed and report.exit_code == 1
     rules = {(f.stage, f.rule) for f in report.blocking}
     assert ("upstream", "upstream-path") in rules
@@ -61,7 +64,9 @@ def test_breaking_changes_fail_the_gate_unless_allowed(
 def test_records_that_cannot_be_loaded_fail_the_conform_stage(tmp_path: Path) -> None:
     bad = tmp_path / "registry.json"
     bad.write_text(json.dumps({"models": [{"provider": "openai"}]}))
-    report = check_spec(HUB_SPEC, settings=Settings(outputs_dir=tmp_path), data=bad)
+    settings = Settings(outputs_dir=tmp_path)
+    with data_upstreams(settings, bad) as data:
+        report = check_spec(HUB_SPEC, settings=settings, data=data)
     [finding] = report.stage("conform").findings
     assert finding.rule == "conform-data" and "could not load records" in finding.message
     assert not report.passed

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from seam import records as load_records
 from spec_fixtures import HUB_SPEC, SpecWriter, minimal
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
-from mpc_lib.spec import RecordSet, check_conformance, fix_enums, load_records, load_spec
+from mpc_lib.spec import RecordSet, check_conformance, fix_enums, load_spec
 
 # The 11 FAL categories the 2025 snapshot has and the old hub's enum lacks, with their counts.
 DRIFT_2025 = {
@@ -20,7 +21,7 @@ DRIFT_2025 = {
 
 
 def test_the_old_spec_drifts_from_the_2025_snapshot(seed_spec: Path, seed_registry: Path) -> None:
-    records = load_records(seed_registry, Settings())
+    records = load_records(Settings(), seed_registry)
     assert records.counts() == {"fal.models": 866, "comet.models": 568}
     result = check_conformance(load_spec(seed_spec), records)
     drift = [f for f in result.findings if f.rule == "conform-enum-drift"]
@@ -42,7 +43,7 @@ def test_the_old_spec_drifts_from_the_2025_snapshot(seed_spec: Path, seed_regist
 def test_fix_enums_writes_a_spec_the_data_conforms_to(
     seed_spec: Path, seed_registry: Path, tmp_path: Path
 ) -> None:
-    records = load_records(seed_registry, Settings())
+    records = load_records(Settings(), seed_registry)
     document = load_spec(seed_spec)
     result = check_conformance(document, records)
     fixed_path = fix_enums(document, result, tmp_path / "fixed.json")
@@ -58,7 +59,7 @@ def test_fix_enums_writes_a_spec_the_data_conforms_to(
 
 
 def test_the_hub_spec_conforms_to_the_2025_snapshot(seed_registry: Path) -> None:
-    result = check_conformance(load_spec(HUB_SPEC), load_records(seed_registry, Settings()))
+    result = check_conformance(load_spec(HUB_SPEC), load_records(Settings(), seed_registry))
     assert result.findings == []
     assert result.details["checked"]["fal.models"]["conforming"] == 866
     assert result.details["checked"]["comet.models"]["matched_by"] == "server + path"
@@ -66,7 +67,7 @@ def test_the_hub_spec_conforms_to_the_2025_snapshot(seed_registry: Path) -> None
 
 def test_the_hub_spec_conforms_to_the_sandbox_over_http(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path, source="sandbox")
-    records = load_records("sandbox", settings)
+    records = load_records(settings, "sandbox")
     assert records.sources == {"fal": "sandbox", "comet": "sandbox"}
     assert all(count > 500 for count in records.counts().values())
     result = check_conformance(load_spec(HUB_SPEC), records)
@@ -108,10 +109,10 @@ def test_missing_required_fields_and_wrong_types_are_counted(write_spec: SpecWri
 def test_bad_data_sources_are_config_errors(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path)
     with pytest.raises(ConfigError, match="no registry at"):
-        load_records("registry", settings)
+        load_records(settings, "registry")
     with pytest.raises(ConfigError, match="expected auto, live, sandbox, gateway, registry or a"):
-        load_records("sandbx", settings)
+        load_records(settings, "sandbx")
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        load_records(bad, settings)
+        load_records(settings, bad)

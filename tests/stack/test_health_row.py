@@ -7,10 +7,10 @@ import os
 import signal
 
 import pytest
+from seam import health
 from stackhelp import free_port, standin_spec
 
 from mpc_lib.config import Settings
-from mpc_lib.health import run_health
 from mpc_lib.health.checks import CHECKS
 from mpc_lib.stack import StackPaths, probe_engine
 
@@ -22,7 +22,7 @@ def test_the_row_is_in_the_check_table() -> None:
 
 
 def _row(settings: Settings):
-    return run_health(settings, checks=STACK_CHECKS, history=False).row("stack.services")
+    return health(settings, checks=STACK_CHECKS, history=False).row("stack.services")
 
 
 def test_no_stack_up_is_a_skip(settings: Settings) -> None:

@@ -1,0 +1,346 @@
+"""Where each outside service is reached: its live API, the LiteLLM gateway, or the sandbox.
+
+This is the one place that decides, per service, live or sandbox, and the one module outside
+`cli/` that imports `mpc_lib.sandbox`.  A command (or a notebook kernel) opens it once where it
+starts and hands the result down; catalog, pricing, spec, gateway and Apidog code only read
+the `Upstream`s they are given, and never start an emulator.
+
+    with open_upstreams(settings, ("fal", "comet"), source="auto") as upstreams:
+        sync_catalog(settings, upstreams)
+
+The decision for a model provider: `sandbox` always; `gateway` through LiteLLM's pass-through
+route (the gateway holds the provider key); `live` needs the provider's key; `auto` is live
+when the key is set, else the sandbox.  Apidog is live when `APIDOG_ACCESS_TOKEN` is set.
+The sandbox starts only when a service it serves is first used, without its fault and mode routes,
+and serves generated data or a snapshot (`MPC_SANDBOX_SNAPSHOT`, or `snapshot=`).  Every
+`Upstream` says what its data is, so sandbox data is labelled as such wherever it goes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .config import SOURCES, Secret, Settings
+from .errors import ConfigError
+from .providers import PROVIDERS, provider_spec
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = [
+    "SERVICES",
+    "Upstream",
+    "UpstreamSource",
+    "Upstreams",
+    "live_upstream",
+    "open_upstreams",
+    "resolve_source",
+    "sandbox_upstreams",
+]
+
+log = logging.getLogger("mpc_lib.upstreams")
+
+UpstreamSource = Literal["live", "sandbox", "gateway"]
+# The model providers, then the SaaS the hub's spec lives in.
+SERVICES: tuple[str, ...] = (*PROVIDERS, "apidog")
+APIDOG_STORE = Path("apidog") / "sandbox-projects.json"
+
+# Client options for a gateway hop: its key as a Bearer token on every call (public
+# endpoints too), lists comma-joined (its pass-through keeps only the last repeated key).
+_GATEWAY_HOP: dict[str, Any] = {"scheme": "Bearer", "query_lists": "comma", "key_on_public": True}
+# The sandbox's origin of each provider's prices -> what the registry and reports call it.
+_PRICE_LABELS = {
+    "generated": "generated",
+    "snapshot": "snapshot {path}",
+    "synthetic": "synthetic prices over snapshot {path}",
+}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service as a client reaches it: base URL, key, and what stands behind them."""
+
+    name: str
+    source: UpstreamSource
+    base_url: str
+    key: Secret | None = field(default=None, repr=False)
+    # What the data is: "live", "generated" (the sandbox's own), "snapshot <path>",
+    # or "gateway <url>".
+    data: str = "live"
+    # Where prices come from: "live API", "generated", "snapshot <path>",
+    # "synthetic prices over snapshot <path>" or "provider API via gateway <url>".
+    prices: str = "live API"
+    # The root a gateway deployment's api_base is made from (Comet: the sandbox's
+    # OpenAI-compatible upstream when sandboxed); None: LiteLLM's own default.
+    chat_url: str | None = None
+    # Client options for whatever stands between us and the service (see _GATEWAY_HOP).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # Apidog: the project to pull and push.
+    project_id: str | None = None
+    # One line for people: why this source, where the sandbox keeps its state.
+    note: str = ""
+
+
+class Upstreams(Mapping[str, Upstream]):
+    """The services one command or kernel reaches, decided once; closing stops the sandbox.
+
+    Services the sandbox serves start it on first use (`upstreams["fal"]`), so a command
+    that ends up not calling them starts nothing.  A service that cannot be reached as
+    configured (`source=live` without its key) raises that ConfigError when used, and
+    `unreachable` lists it.
+    """
+
+    def __init__(
+        self,
+        upstreams: Mapping[str, Upstream],
+        *,
+        unreachable: Mapping[str, ConfigError] | None = None,
+        sandboxed: Sequence[str] = (),
+        start_sandbox: Callable[[], tuple[Sandbox, dict[str, Upstream]]] | None = None,
+        order: Sequence[str] | None = None,
+    ) -> None:
+        self._upstreams = dict(upstreams)
+        self._unreachable = dict(unreachable or {})
+        self._sandboxed = tuple(name for name in sandboxed if name not in self._upstreams)
+        self._order = tuple(order or (*self._upstreams, *self._sandboxed))
+        self._start_sandbox = start_sandbox
+        self._sandbox: Sandbox | None = None
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Upstream:
+        if name in self._unreachable:
+            raise self._unreachable[name]
+        if name in self._sandboxed and name not in self._upstreams:
+            self._start()
+        try:
+            return self._upstreams[name]
+        except KeyError:
+            opened = ", ".join(self) or "none"
+            raise KeyError(f"{name!r} was not opened (opened: {opened})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._sandbox is not None or self._start_sandbox is None:
+                return
+            self._sandbox, served = self._start_sandbox()
+            self._upstreams.update(served)
+
+    @property
+    def unreachable(self) -> Mapping[str, ConfigError]:
+        """Services that cannot be reached as configured, with the reason."""
+        return dict(self._unreachable)
+
+    def sources(self) -> dict[str, str]:
+        """Each service's source (live, sandbox, gateway, or unreachable); starts nothing."""
+        found = {name: up.source for name, up in self._upstreams.items()}
+        found |= {name: "sandbox" for name in self._sandboxed}
+        return {name: found[name] for name in self._order} | {
+            name: "unreachable" for name in self._unreachable
+        }
+
+    def label(self) -> str:
+        """`fal=sandbox, comet=live`: for banners, manifests and log lines."""
+        return ", ".join(f"{name}={source}" for name, source in self.sources().items())
+
+    def close(self) -> None:
+        """Stop the sandbox, if one was started for these services."""
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+            self._start_sandbox = None  # closed: nothing starts any more
+        if sandbox is not None:
+            sandbox.stop()
+
+    def keep_until_exit(self) -> Upstreams:
+        """Close at interpreter exit (a notebook kernel keeps its upstreams for its lifetime)."""
+        atexit.register(self.close)
+        return self
+
+    def __enter__(self) -> Upstreams:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Upstreams({self.label()})"
+
+
+def resolve_source(settings: Settings, name: str, source: str | None = None) -> UpstreamSource:
+    """Decide live, sandbox or gateway for one service; ConfigError when it cannot be reached.
+
+    `source` overrides `MPC_SOURCE` (auto, live, sandbox, gateway).
+    """
+    chosen = source or settings.source
+    if chosen not in SOURCES:
+        raise ConfigError(f"source {chosen!r}: expected one of {', '.join(SOURCES)}")
+    if name == "apidog":
+        return _apidog_source(settings, chosen, explicit=source is not None)
+    spec = provider_spec(name)
+    if chosen == "sandbox":
+        return "sandbox"
+    if chosen == "gateway":
+        if settings.gateway_key is None:
+            raise ConfigError(
+                "source is gateway but LITELLM_MASTER_KEY is not set "
+                "(`mpc gateway serve` generates one into the workbook's .env)"
+            )
+        return "gateway"
+    has_key = settings.key_for(name) is not None
+    if chosen == "live":
+        if not has_key:
+            raise ConfigError(f"source is live but {spec.key_var} is not set for {name}")
+        return "live"
+    return "live" if has_key else "sandbox"
+
+
+def _apidog_source(settings: Settings, chosen: str, *, explicit: bool) -> UpstreamSource:
+    if chosen == "gateway":
+        if explicit:
+            raise ConfigError("source 'gateway': Apidog is reached live or on the sandbox")
+        chosen = "auto"  # MPC_SOURCE=gateway is about the model providers
+    if chosen == "sandbox":
+        return "sandbox"
+    if chosen == "live" and settings.apidog_token is None:
+        raise ConfigError("source is live but APIDOG_ACCESS_TOKEN is not set")
+    if settings.apidog_token is None:
+        return "sandbox"
+    if not settings.apidog_project_id:
+        raise ConfigError("APIDOG_PROJECT_ID is not set (the Apidog project to pull and push)")
+    return "live"
+
+
+def live_upstream(settings: Settings, name: str) -> Upstream:
+    """The service's live API with the configured key (which may be unset)."""
+    if name == "apidog":
+        return Upstream(
+            "apidog", "live", settings.apidog_base_url, settings.apidog_token,
+            project_id=settings.apidog_project_id,
+        )  # fmt: skip
+    url = settings.base_url_for(name)
+    return Upstream(name, "live", url, settings.key_for(name), chat_url=url)
+
+
+def _via_gateway(settings: Settings, name: str) -> Upstream:
+    via = f"gateway {settings.gateway_url}"
+    return Upstream(
+        name, "gateway", settings.gateway_url + PROVIDERS[name].passthrough,
+        settings.gateway_key, via, f"provider API via {via}", options=_GATEWAY_HOP,
+    )  # fmt: skip
+
+
+def open_upstreams(
+    settings: Settings,
+    services: Sequence[str] = tuple(PROVIDERS),
+    *,
+    source: str | None = None,
+    snapshot: Path | str | None = None,
+) -> Upstreams:
+    """Decide each service's source; the sandbox starts when a service it serves is first used.
+
+    `snapshot` (a registry or raw snapshot file) is what the sandbox serves, over
+    `MPC_SANDBOX_SNAPSHOT`; neither: the sandbox's generated data.  Use the result as a
+    context manager (or call `close()`); it stops the sandbox.  A notebook kernel keeps
+    its upstreams open (`keep_until_exit()`).
+    """
+    for name in services:
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    if source is not None and source not in SOURCES:
+        raise ConfigError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+    reached: dict[str, Upstream] = {}
+    unreachable: dict[str, ConfigError] = {}
+    sandboxed: list[str] = []
+    for name in dict.fromkeys(services):
+        try:
+            where = resolve_source(settings, name, source)
+        except ConfigError as exc:
+            unreachable[name] = exc
+            continue
+        if where == "live":
+            reached[name] = live_upstream(settings, name)
+        elif where == "gateway":
+            reached[name] = _via_gateway(settings, name)
+        else:
+            sandboxed.append(name)
+    if not sandboxed:
+        return Upstreams(reached, unreachable=unreachable)
+    store = Path(settings.outputs_dir) / APIDOG_STORE
+    path = snapshot if snapshot is not None else settings.sandbox_snapshot
+
+    def start() -> tuple[Sandbox, dict[str, Upstream]]:
+        sandbox = _start_sandbox(settings, path, store if "apidog" in sandboxed else None)
+        try:
+            return sandbox, sandbox_upstreams(sandbox, sandboxed, snapshot=path, apidog_store=store)
+        except BaseException:
+            sandbox.stop()
+            raise
+
+    order = [name for name in dict.fromkeys(services) if name not in unreachable]
+    return Upstreams(
+        reached, unreachable=unreachable, sandboxed=sandboxed, start_sandbox=start, order=order
+    )
+
+
+def _start_sandbox(
+    settings: Settings, snapshot: Path | str | None, apidog_store: Path | None
+) -> Sandbox:
+    # The sandbox (emulators, data generator) loads only when some service resolves to it.
+    from .sandbox import Sandbox, SandboxData
+    from .sandbox.apidog import load_projects
+
+    data = SandboxData.from_snapshot(snapshot) if snapshot is not None else SandboxData.generate()
+    sandbox = Sandbox(data=data, latency_ms=settings.sandbox_latency_ms, control=False)
+    if apidog_store is not None:
+        load_projects(sandbox.state, apidog_store)
+    log.info("sandbox: serving %s", "generated data" if snapshot is None else snapshot)
+    return sandbox.start()
+
+
+def sandbox_upstreams(
+    sandbox: Sandbox,
+    services: Sequence[str] = tuple(PROVIDERS),
+    *,
+    snapshot: Path | str | None = None,
+    apidog_store: Path | None = None,
+) -> dict[str, Upstream]:
+    """Each service as the running `sandbox` serves it (tests build theirs from one sandbox).
+
+    `snapshot` is the file the sandbox's data was loaded from, for the data labels;
+    `apidog_store`, where the sandbox keeps its Apidog project, for the note.
+    """
+    from .sandbox.apidog import SANDBOX_PROJECT_ID  # only when a service is the sandbox's
+
+    data = "generated" if snapshot is None else f"snapshot {snapshot}"
+    served: dict[str, Upstream] = {}
+    for name in services:
+        if name == "apidog":
+            kept = f" (its project is kept in {apidog_store})" if apidog_store else ""
+            note = f"no APIDOG_ACCESS_TOKEN: using the built-in Apidog sandbox{kept}"
+            served[name] = Upstream(
+                name, "sandbox", sandbox.url(name), Secret(sandbox.key(name)), data, data,
+                project_id=SANDBOX_PROJECT_ID, note=note,
+            )  # fmt: skip
+            continue
+        spec = provider_spec(name)
+        origin = sandbox.data.price_origin.get(name, "")
+        # Prices the sandbox made up over a snapshot must never pass for the snapshot's own.
+        prices = _PRICE_LABELS.get(origin, "unknown").format(path=snapshot)
+        chat = sandbox.url(spec.gateway_sandbox) if spec.gateway_sandbox else sandbox.url(name)
+        served[name] = Upstream(
+            name, "sandbox", sandbox.url(name), Secret(sandbox.key(name)), data, prices,
+            chat_url=chat, note="the built-in sandbox: no key set, or --source sandbox",
+        )  # fmt: skip
+    return served
+
