@@ -539,12 +539,7 @@ def _schedules_dir(settings: Settings) -> Path:
 def _secret_variables() -> list[str]:
     """Every variable a secret comes from: provider keys, then other Secret settings."""
     names = [spec.key_var for spec in PROVIDERS.values()]
-    for info in Settings.model_fields.values():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        annotation = str(info.annotation)
-        if "Secret" in annotation and extra.get("env"):
-            names.append(str(extra["env"]))
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys([*names, *Settings.secret_fields().values()]))
 
 
 def _read_entries(path: Path) -> list[dict[str, Any]]:

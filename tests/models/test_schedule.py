@@ -130,8 +130,9 @@ def test_the_ci_workflow_takes_every_key_from_secrets_and_keeps_the_runs() -> No
     assert workflow["on"]["schedule"] == [{"cron": "0 6 * * *"}]  # quoted: YAML 1.1 safe
     steps = workflow["jobs"]["run"]["steps"]
     run = next(step for step in steps if step.get("run", "").startswith("mpc run "))
-    assert run["env"]["FAL_KEY"] == "${{ secrets.FAL_KEY }}"
-    assert run["env"]["COMETAPI_KEY"] == "${{ secrets.COMETAPI_KEY }}"
+    secrets = ("FAL_KEY", "COMETAPI_KEY", "MPC_API_KEY", "LITELLM_MASTER_KEY")
+    secrets += ("APIDOG_ACCESS_TOKEN",)
+    assert run["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in secrets}
     assert steps[-1]["with"]["path"] == "outputs/runs/" and steps[-1]["if"] == "always()"
     with pytest.raises(ConfigError, match="more often than every 5 minutes"):
         _render("ci", cron="*/2 * * * *")
