@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import yaml
 from filelock import FileLock
 
 from .config import Settings
@@ -137,7 +138,7 @@ class GeneratedSchedule:
 
 def validate_cron(expression: str) -> str:
     """The expression as five cron fields (macros expanded); ConfigError says what is wrong."""
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     text = " ".join(expression.split())
     if text.lower() == "@reboot":
         raise ConfigError("--cron '@reboot' is not a time; give five cron fields")
@@ -163,7 +164,7 @@ def cron_to_oncalendar(expression: str, timezone: str | None = None) -> list[str
     Cron fires when day-of-month OR day-of-week matches if both are restricted;
     systemd ANDs them, so that case becomes two OnCalendar= lines (a timer fires on any).
     """
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     text = validate_cron(expression)
     expanded, _ = croniter.expand(text)
     minutes, hours, days, months, weekdays = (_numbers(part, text) for part in expanded)
@@ -331,7 +332,6 @@ def _systemd(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
 
 
 def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
-    yaml = require("yaml", "schedules")
     name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-")[:52]
     labels = {"app.kubernetes.io/name": "mpc-workbench", "mpc-workbench/job": name}
     job_spec: dict[str, Any] = {
@@ -385,7 +385,6 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
 
 
 def _workflow(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
-    yaml = require("yaml", "schedules")
     if spec.timezone != "UTC":
         raise ConfigError("GitHub Actions schedules run in UTC only; use --timezone UTC")
     _check_github_interval(spec.cron)
@@ -455,7 +454,7 @@ def verify_systemd_units(files: Mapping[str, str]) -> str:
 
 def validate_cronjob(manifest: dict[str, Any], k8s_version: str = DEFAULT_K8S_VERSION) -> str:
     """Validate a CronJob against the Kubernetes schema (strict: no unknown fields)."""
-    kv = require("kubernetes_validate", "schedules")
+    kv = require("kubernetes_validate", "schedules", "schedule")
     name = manifest["metadata"]["name"]
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 52:
         raise ConfigError(f"CronJob name {name!r} is not a DNS label of at most 52 characters")
@@ -471,7 +470,7 @@ def validate_cronjob(manifest: dict[str, Any], k8s_version: str = DEFAULT_K8S_VE
 
 def _check_github_interval(cron: str) -> None:
     """GitHub runs scheduled workflows at most every 5 minutes."""
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     times = croniter(cron, datetime(2026, 1, 1, tzinfo=UTC))
     previous = times.get_next(datetime)
     for _ in range(50):
@@ -486,7 +485,6 @@ def _check_github_interval(cron: str) -> None:
 
 def _check_workflow(text: str) -> str:
     """Read the workflow back as GitHub would and check the parts it needs."""
-    yaml = require("yaml", "schedules")
     data = yaml.safe_load(text)
     triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
     crons = [entry.get("cron") for entry in (triggers or {}).get("schedule", [])]

@@ -25,9 +25,9 @@ import yaml
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..extras import install_hint
 from ..gateway.config import load_gateway_config
 from ..storage import atomic_write_text
-from .compose import STACK_INSTALL_HINT
 
 __all__ = [
     "K8S_VERSION",
@@ -457,7 +457,7 @@ def validate_k8s(out: Path, *, version: str = K8S_VERSION) -> list[str]:
         import kubernetes_validate
     except ImportError:
         raise ConfigError(
-            f"validating manifests needs kubernetes-validate: {STACK_INSTALL_HINT}"
+            f"validating manifests needs kubernetes-validate: {install_hint('stack')}"
         ) from None
     checked = []
     for path in sorted(Path(out).glob("*.yaml")):

@@ -16,7 +16,6 @@ def _outside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     """from_env finds no workbook root and no .env of the checkout's (the README's
     `mpc gateway serve` writes LITELLM_MASTER_KEY there)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MPC_HOME", raising=False)
 
 
 def test_apidog_settings_come_from_their_variables() -> None:
