@@ -4,7 +4,7 @@
 expression, parameters) into the files of one target, each validated before it is
 written: the cron expression with croniter (five fields, as every target reads them),
 systemd units with `systemd-analyze verify` where that exists, the CronJob against the
-Kubernetes schema (kubernetes-validate, offline), the CI workflow's cron against
+Kubernetes schema (`mpc_lib.kubernetes`, offline), the CI workflow's cron against
 GitHub's rules.  `add_schedule` writes them and records them in
 `<workbook>/schedules/schedules.json`, which `list_schedules` reads.
 
@@ -32,6 +32,7 @@ from filelock import FileLock
 from .config import Settings
 from .errors import ConfigError
 from .extras import require
+from .kubernetes import validate_manifest
 from .providers import PROVIDERS
 from .runs import RunResult, resolve_notebook, run_notebook, validate_parameters
 from .storage import atomic_write_json, atomic_write_text, read_json
@@ -49,7 +50,6 @@ __all__ = [
     "render_schedule",
     "run_set",
     "validate_cron",
-    "validate_cronjob",
     "verify_systemd_units",
 ]
 
@@ -65,7 +65,6 @@ ScheduleTarget = Literal["cron", "systemd", "k8s", "ci"]
 SCHEDULE_TARGETS: tuple[str, ...] = get_args(ScheduleTarget)
 # The stack issue's Dockerfile builds this image; `--image` names another.
 DEFAULT_IMAGE = "mpc-workbench:latest"
-DEFAULT_K8S_VERSION = "1.30"
 _K8S_OUTPUTS = "/outputs"
 _K8S_KEYS_SECRET = "mpc-workbench-keys"
 _K8S_OUTPUTS_CLAIM = "mpc-workbench-outputs"
@@ -332,7 +331,8 @@ def _systemd(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
 
 
 def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
-    name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-")[:52]
+    # A DNS label; at most 52 characters, as the Jobs it creates add 11.
+    name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower())[:52].strip("-")
     labels = {"app.kubernetes.io/name": "mpc-workbench", "mpc-workbench/job": name}
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
@@ -373,7 +373,7 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
             "jobTemplate": {"spec": job_spec},
         },
     }
-    checks = {"cron": "croniter: ok", "k8s": validate_cronjob(manifest)}
+    checks = {"cron": "croniter: ok", "k8s": validate_manifest(manifest, extra="schedule")}
     text = (
         f"# MPC Workbench: {spec.what} at '{spec.cron}' ({spec.timezone}).\n"
         f"# Image {spec.image}; outputs on the PVC {_K8S_OUTPUTS_CLAIM}; keys from the Secret "
@@ -450,22 +450,6 @@ def verify_systemd_units(files: Mapping[str, str]) -> str:
         detail = "; ".join(complaints) or done.stderr.strip()[-300:]
         raise ConfigError(f"systemd-analyze verify rejected the units: {detail}")
     return "systemd-analyze verify: ok"
-
-
-def validate_cronjob(manifest: dict[str, Any], k8s_version: str = DEFAULT_K8S_VERSION) -> str:
-    """Validate a CronJob against the Kubernetes schema (strict: no unknown fields)."""
-    kv = require("kubernetes_validate", "schedules", "schedule")
-    name = manifest["metadata"]["name"]
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 52:
-        raise ConfigError(f"CronJob name {name!r} is not a DNS label of at most 52 characters")
-    try:
-        version = kv.validate(manifest, k8s_version, strict=True)
-    except kv.ValidationError as exc:
-        where = "/".join(str(part) for part in exc.path) or "(top)"
-        raise ConfigError(
-            f"the CronJob fails the Kubernetes schema at {where}: {exc.message}"
-        ) from None
-    return f"kubernetes-validate {version} (strict): ok"
 
 
 def _check_github_interval(cron: str) -> None:

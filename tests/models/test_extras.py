@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -21,6 +22,20 @@ def test_every_hint_installs_an_extra_of_the_package() -> None:
     for extra, hint in INSTALL_HINTS.items():
         assert extra in extras, extra
         assert hint == f"pip install 'mpc-workbench[{extra}]'"
+
+
+def test_a_package_in_several_extras_has_one_pin() -> None:
+    """e.g. kubernetes-validate, which both the stack and the schedule extras bring."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    pins: dict[str, set[str]] = {}
+    for requirement in [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]:
+        name = re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower()
+        if name != "mpc-workbench":  # the dev extra's self-reference
+            pins.setdefault(name, set()).add(requirement)
+    assert {name: pin for name, pin in pins.items() if len(pin) > 1} == {}
 
 
 def test_an_unknown_extra_is_a_programming_error() -> None:
