@@ -1,4 +1,4 @@
-"""Settings: one frozen, validated pydantic model, read from the environment and `.env`.
+"""Settings: one frozen pydantic-settings model, read from the environment and `.env`.
 
 Every way of building `Settings` validates (the constructor, `from_env`, `with_`);
 a bad value raises `ConfigError` naming its environment variable.  Relative paths
@@ -6,31 +6,41 @@ and `.env` are resolved against the workbook root: `MPC_HOME`, else the nearest
 folder upward from the working directory whose `pyproject.toml` has a `[tool.mpc]`
 table, else the working directory.  So a notebook kernel started in `notebooks/`
 reads the same `.env` and writes the same `outputs/` as `mpc` run from the root.
-The process environment wins over `.env`.  Keys are `Secret`s (pydantic `SecretStr`),
-never shown in repr, logs or `public_env()`.
+Only `from_env` reads the outside world: the process environment over `.env`
+(parsed by python-dotenv, a malformed line refused as `file:line`).  `Settings(...)`
+in code reads no variable and no `.env`, only its arguments.  Each field names its
+variable in its `validation_alias`; the provider table names the provider keys' and
+base URLs' variables.
+Keys are `Secret`s (pydantic `SecretStr`), never shown in repr, logs or `public_env()`.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
 import sys
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+from dotenv.parser import parse_stream
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
-    ConfigDict,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError, describe_validation_error
 from .providers import PROVIDERS, provider_spec
@@ -55,7 +65,11 @@ __all__ = [
 Source = Literal["auto", "live", "sandbox", "gateway"]
 SOURCES: tuple[str, ...] = ("auto", "live", "sandbox", "gateway")
 
-_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A malformed line may be a pasted secret: its start is shown only when it has the shape
+# of a variable name (UPPER_SNAKE, with an underscore) and more follows it.
+_SHOWN_NAME = re.compile(r"(?:export\s+)?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?=[^A-Za-z0-9_])")
+_QUOTED = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(['\"])")
 
 DEFAULT_OUTPUTS_DIR = Path("outputs")
 DEFAULT_TIMEOUT_S = 30.0
@@ -81,32 +95,41 @@ class Secret(SecretStr):
 
 
 def load_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file; a malformed line raises ConfigError naming file and line."""
-    values: dict[str, str] = {}
+    """A dotenv file's variables (python-dotenv's syntax, nothing interpolated).
+
+    A line that is not `NAME=value` raises ConfigError naming file and line, never its value.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read env file ({exc.strerror or exc})") from exc
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _ENV_LINE.match(line)
-        if match is None:
-            raise ConfigError(f"{path}:{number}: expected NAME=value, got {line.split('=')[0]!r}")
-        name, value = match.group(1), match.group(2).strip()
-        if value[:1] in ("'", '"'):
-            quote = value[0]
-            end = value.find(quote, 1)
-            if end == -1:
-                raise ConfigError(f"{path}:{number}: {name}: unterminated {quote} quote")
-            value = value[1:end]
-        else:
-            value = value.split(" #", 1)[0].strip()
-        values[name] = value
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        statement = binding.original.string
+        if binding.key is None and not binding.error:
+            continue  # a blank line or a comment
+        if binding.error or binding.value is None or not _NAME.fullmatch(binding.key or ""):
+            # The statement's own line: the parser counts from the blank lines before it.
+            blank = statement[: len(statement) - len(statement.lstrip())]
+            number = binding.original.line + blank.count("\n")
+            raise ConfigError(f"{path}:{number}: {_malformed(statement.lstrip())}")
+        values[str(binding.key)] = binding.value
     return values
+
+
+def _malformed(statement: str) -> str:
+    """What is wrong with a statement python-dotenv refused, naming at most its variable."""
+    first = statement.splitlines()[0] if statement else ""
+    quoted = _QUOTED.match(first)
+    if quoted is not None:
+        name, quote = quoted.groups()
+        if quote not in first[quoted.end() :]:
+            return f"{name}: unterminated {quote} quote"
+        return f"{name}: unexpected text after the closing {quote} quote"
+    shown = _SHOWN_NAME.match(first)
+    return "expected NAME=value" + (f" (line starts {shown.group(1)!r})" if shown else "")
 
 
 def find_home(start: Path | None = None) -> Path:
@@ -157,9 +180,10 @@ def _marks_workbook(pyproject: Path) -> bool:
     return isinstance(tool, dict) and "mpc" in tool
 
 
-def _env(name: str, **bounds: Any) -> Any:
-    """A settings field read from environment variable `name`."""
-    return Field(json_schema_extra={"env": name}, **bounds)
+def _env(*names: str, **bounds: Any) -> Any:
+    """A settings field read from the first of environment variables `names` that is set."""
+    alias = names[0] if len(names) == 1 else AliasChoices(*names)
+    return Field(validation_alias=alias, **bounds)
 
 
 def _http_url(value: str) -> str:
@@ -169,18 +193,24 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _blank_secret(value: Secret | None) -> Secret | None:
-    return value if value is not None and value.reveal().strip() else None
+def _unset_if_blank(value: Any) -> Any:
+    """The one blank rule for secrets: an empty or all-space key is no key."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return None if isinstance(raw, str) and not raw.strip() else value
 
 
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
 _HttpUrl = Annotated[str, AfterValidator(_http_url)]
-_OptionalSecret = Annotated[Secret | None, AfterValidator(_blank_secret)]
+_OptionalSecret = Annotated[Secret | None, BeforeValidator(_unset_if_blank)]
 # Goes into a URL path (/v1/projects/{id}/...), so no slashes, dots or spaces.
 _ProjectId = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
+# The variables `from_env` read, while it builds; None for `Settings(...)` in code, which
+# reads nothing but its arguments (so tests and callers stay hermetic).
+_VARIABLES: ContextVar[Mapping[str, str] | None] = ContextVar("mpc_variables", default=None)
 
-class Settings(BaseModel):
+
+class Settings(BaseSettings):
     """Everything mpc_lib reads from the outside world, validated once and frozen.
 
     Provider keys and base URLs live in `keys` and `base_urls`, keyed by provider
@@ -188,7 +218,14 @@ class Settings(BaseModel):
     are accepted as keyword shorthands.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # validate_by_name: code passes field names (`timeout_s=`); the aliases name variables.
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+        validate_by_name=True,
+        case_sensitive=True,
+    )
 
     keys: dict[str, Secret] = Field(default_factory=dict)
     base_urls: dict[str, _HttpUrl] = Field(default_factory=dict)
@@ -237,6 +274,21 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from None
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The arguments, then (inside `from_env` only) the variables it read."""
+        variables = _VARIABLES.get()
+        if variables is None:
+            return (init_settings,)
+        return init_settings, _VariablesSource(settings_cls, variables)
+
     # --- validation ------------------------------------------------------------------
 
     @model_validator(mode="before")
@@ -246,6 +298,12 @@ class Settings(BaseModel):
         if not isinstance(values, dict):
             return values
         values = dict(values)
+        # Variable names (what from_env's source gives) become field names, so the paths
+        # below resolve whichever way a value came in.
+        for field_name, info in cls.model_fields.items():
+            for var in _variable_names(info):
+                if var in values:
+                    values.setdefault(field_name, values.pop(var))
         keys = dict(values.pop("keys", None) or {})
         urls = dict(values.pop("base_urls", None) or {})
         for name in PROVIDERS:
@@ -267,17 +325,17 @@ class Settings(BaseModel):
         values.setdefault("outputs_dir", home / DEFAULT_OUTPUTS_DIR)
         return values
 
-    @field_validator("api_key", "gateway_key")
+    @field_validator("source", mode="before")
     @classmethod
-    def _blank_is_unset(cls, key: Secret | None) -> Secret | None:
-        return key if key is not None and key.get_secret_value().strip() else None
+    def _source_any_case(cls, source: Any) -> Any:
+        return source.strip().lower() if isinstance(source, str) else source
 
     @field_validator("keys")
     @classmethod
     def _known_keys(cls, keys: dict[str, Secret]) -> dict[str, Secret]:
         for name in keys:
             provider_spec(name)
-        return {name: key for name, key in keys.items() if key.get_secret_value().strip()}
+        return {name: key for name, key in keys.items() if _unset_if_blank(key) is not None}
 
     @field_validator("base_urls")
     @classmethod
@@ -308,24 +366,13 @@ class Settings(BaseModel):
             env_path = Path(env_file)
             if not env_path.is_file():
                 raise ConfigError(f"{env_path}: no such env file")
-        env = load_env_file(env_path) if env_path is not None else {}
-        env.update(process)
-
-        values: dict[str, Any] = {"home": home, "env_file": env_path}
-        for name in cls.model_fields:
-            var = _env_var(name)
-            raw = env.get(var, "").strip() if var and name != "home" else ""
-            if raw:
-                values[name] = raw.lower() if name == "source" else raw
-        values["keys"] = {
-            name: key
-            for name, spec in PROVIDERS.items()
-            if (key := _first(env, *spec.key_vars)) is not None
-        }
-        values["base_urls"] = {
-            name: url for name, spec in PROVIDERS.items() if (url := env.get(spec.base_url_var))
-        }
-        return cls(**values)
+        dotenv = load_env_file(env_path) if env_path is not None else {}
+        # The environment wins over .env, even when blank: a blank variable is unset.
+        token = _VARIABLES.set({**dotenv, **process})
+        try:
+            return cls(home=home, env_file=env_path)
+        finally:
+            _VARIABLES.reset(token)
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated like the constructor.
@@ -335,6 +382,26 @@ class Settings(BaseModel):
         """
         current: dict[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
         return type(self)(**{**current, **changes})
+
+    # --- the variables -----------------------------------------------------------------
+
+    @classmethod
+    def env_var(cls, field_name: str) -> str | None:
+        """The environment variable a field is read from (the first its alias names), if any."""
+        names = _variable_names(cls.model_fields.get(field_name))
+        return names[0] if names else None
+
+    @classmethod
+    def secret_fields(cls) -> dict[str, str]:
+        """The fields that hold a `Secret` (found by type), by name, with their variables.
+
+        Provider keys are secret too; they live in `keys`, named by the provider table.
+        """
+        return {
+            name: var
+            for name, info in cls.model_fields.items()
+            if _holds_secret(info.annotation) and (var := cls.env_var(name))
+        }
 
     # --- questions -------------------------------------------------------------------
 
@@ -383,11 +450,12 @@ class Settings(BaseModel):
         """
         env: dict[str, str] = {}
         chosen = self.model_fields_set | {"home", "outputs_dir", "source"}
+        secret = self.secret_fields()
         for name in type(self).model_fields:
-            var, value = _env_var(name), getattr(self, name)
-            if name not in chosen or not var or value is None or isinstance(value, SecretStr):
+            var, value = self.env_var(name), getattr(self, name)
+            if name not in chosen or name in secret or not var or value is None:
                 continue
-            env[str(var)] = f"{value:g}" if isinstance(value, float) else str(value)
+            env[var] = f"{value:g}" if isinstance(value, float) else str(value)
         env.update({PROVIDERS[name].base_url_var: url for name, url in self.base_urls.items()})
         return env
 
@@ -398,11 +466,9 @@ class Settings(BaseModel):
         value beats one in the child's own .env.
         """
         env: dict[str, str] = {}
-        for name in type(self).model_fields:
-            var = _env_var(name)
-            if var and _is_secret_field(name):
-                value = getattr(self, name)
-                env[var] = value.reveal() if value is not None else ""
+        for name, var in self.secret_fields().items():
+            value = getattr(self, name)
+            env[var] = value.reveal() if value is not None else ""
         return env
 
     def __repr__(self) -> str:
@@ -412,12 +478,49 @@ class Settings(BaseModel):
     __str__ = __repr__
 
 
-def _first(env: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return value
-    return None
+class _VariablesSource(PydanticBaseSettingsSource):
+    """Settings from variables: each field's own (its alias), the providers' from their table."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        # A blank variable is an unset one.
+        self._set = {name: value.strip() for name, value in variables.items() if value.strip()}
+
+    def _first(self, names: tuple[str, ...]) -> str | None:
+        """The first of `names` that is set: a primary name wins over its aliases."""
+        return next((name for name in names if name in self._set), None)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        var = self._first(_variable_names(field))
+        return (None, field_name, False) if var is None else (self._set[var], var, False)
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, info in self.settings_cls.model_fields.items():
+            value, var, _ = self.get_field_value(info, field_name)
+            if value is not None:
+                values[var] = value
+        values["keys"] = {
+            name: self._set[key_var]
+            for name, spec in PROVIDERS.items()
+            if (key_var := self._first(spec.key_vars)) is not None
+        }
+        values["base_urls"] = {
+            name: self._set[spec.base_url_var]
+            for name, spec in PROVIDERS.items()
+            if spec.base_url_var in self._set
+        }
+        return values
+
+
+def _variable_names(info: FieldInfo | None) -> tuple[str, ...]:
+    """The environment variables a field reads, from its `validation_alias`, first one first."""
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, str):
+        return (alias,)
+    if isinstance(alias, AliasChoices):
+        return tuple(choice for choice in alias.choices if isinstance(choice, str))
+    return ()
 
 
 def _variable(loc: tuple[Any, ...]) -> str:
@@ -428,13 +531,7 @@ def _variable(loc: tuple[Any, ...]) -> str:
     if head in ("keys", "base_urls") and len(loc) > 1 and str(loc[1]) in PROVIDERS:
         spec = PROVIDERS[str(loc[1])]
         return spec.key_var if head == "keys" else spec.base_url_var
-    return _env_var(head) or head
-
-
-def _is_secret_field(field_name: str) -> bool:
-    """Whether a settings field holds a `Secret` (never shown, never in `public_env`)."""
-    field = Settings.model_fields.get(field_name)
-    return field is not None and _holds_secret(field.annotation)
+    return Settings.env_var(head) or head
 
 
 def _holds_secret(annotation: Any) -> bool:
@@ -442,15 +539,9 @@ def _holds_secret(annotation: Any) -> bool:
     return annotation is Secret or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
-def _env_var(field_name: str) -> str | None:
-    """The environment variable a settings field is read from, if any."""
-    field = Settings.model_fields.get(field_name)
-    extra = field.json_schema_extra if field is not None else None
-    return str(extra["env"]) if isinstance(extra, dict) and extra.get("env") else None
-
-
 def _explain(exc: ValidationError) -> str:
     """One line per bad value: `VARIABLE='value': reason`."""
+    secret = Settings.secret_fields()
     lines = []
     for error in exc.errors():
         loc = tuple(error.get("loc", ()))
@@ -458,7 +549,7 @@ def _explain(exc: ValidationError) -> str:
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
         if isinstance(value, (dict, BaseModel)) or (
-            loc and (str(loc[0]) == "keys" or _is_secret_field(str(loc[0])))
+            loc and (str(loc[0]) == "keys" or str(loc[0]) in secret)
         ):
             shown = ""
         else:

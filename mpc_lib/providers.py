@@ -2,17 +2,16 @@
 
 A provider entry names everything the rest of the library needs to reach it: the
 environment variables that hold its key, how the key is sent, which setting holds
-its base URL, the catalog client that reads it, and how the LiteLLM gateway reaches
-it (the pass-through route that carries catalog calls, and how a model becomes a
-gateway deployment).  Adding a provider is one entry here plus its client class
-(and an emulator in `mpc_lib.sandbox`).
+its base URL, and how the LiteLLM gateway reaches it (the pass-through route that
+carries catalog calls, and how a model becomes a gateway deployment).  Adding a
+provider is one entry here plus its catalog client in `mpc_lib.catalog` (and an
+emulator in `mpc_lib.sandbox`).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 __all__ = ["PROVIDERS", "AuthScheme", "ProviderName", "ProviderSpec", "provider_spec"]
 
@@ -21,7 +20,7 @@ AuthScheme = Literal["Key", "Bearer"]
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """How to reach one provider: key variables, auth scheme, base URL setting, client class."""
+    """How to reach one provider: key variables, auth scheme, base URL setting, gateway route."""
 
     name: str
     title: str
@@ -29,7 +28,6 @@ class ProviderSpec:
     scheme: AuthScheme
     base_url_var: str
     default_base_url: str
-    client: str
     list_path: str
     # The gateway's pass-through route to this provider's base URL (`/fal/models` ->
     # `<base>/models`); the gateway injects the key, as `<scheme> os.environ/<key_var>`.
@@ -46,11 +44,6 @@ class ProviderSpec:
         """The primary key variable (the one the README and error messages name)."""
         return self.key_vars[0]
 
-    def client_class(self) -> Any:
-        """The catalog client class, imported on first use (`module:Class` in `client`)."""
-        module, _, name = self.client.partition(":")
-        return getattr(importlib.import_module(module), name)
-
 
 PROVIDERS: dict[str, ProviderSpec] = {
     "fal": ProviderSpec(
@@ -60,7 +53,6 @@ PROVIDERS: dict[str, ProviderSpec] = {
         scheme="Key",
         base_url_var="MPC_FAL_BASE_URL",
         default_base_url="https://api.fal.ai/v1",
-        client="mpc_lib.catalog.fal:FalClient",
         list_path="/models",
         passthrough="/fal",
         # LiteLLM's fal_ai provider calls FAL's inference host itself, not the Platform API.
@@ -73,7 +65,6 @@ PROVIDERS: dict[str, ProviderSpec] = {
         scheme="Bearer",
         base_url_var="MPC_COMET_BASE_URL",
         default_base_url="https://api.cometapi.com",
-        client="mpc_lib.catalog.comet:CometClient",
         list_path="/v1/models",
         passthrough="/comet",
         # Comet speaks OpenAI: LiteLLM's openai/ provider with Comet's /v1 as its base.

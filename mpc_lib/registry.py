@@ -58,11 +58,6 @@ class RegistryDiff:
     removed: list[str] = field(default_factory=list)
     changed: list[ModelChange] = field(default_factory=list)
 
-    @property
-    def is_empty(self) -> bool:
-        """True when nothing was added, removed or changed."""
-        return not (self.added or self.removed or self.changed)
-
     def price_changes(self) -> list[tuple[str, Any, Any]]:
         """(key, old price, new price) for every change of `pricing.unit_price`."""
         return [

@@ -4,7 +4,7 @@
 expression, parameters) into the files of one target, each validated before it is
 written: the cron expression with croniter (five fields, as every target reads them),
 systemd units with `systemd-analyze verify` where that exists, the CronJob against the
-Kubernetes schema (kubernetes-validate, offline), the CI workflow's cron against
+Kubernetes schema (`mpc_lib.kubernetes`, offline), the CI workflow's cron against
 GitHub's rules.  `add_schedule` writes them and records them in
 `<workbook>/schedules/schedules.json`, which `list_schedules` reads.
 
@@ -26,11 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import yaml
 from filelock import FileLock
 
 from .config import Settings
 from .errors import ConfigError
 from .extras import require
+from .kubernetes import validate_manifest
 from .providers import PROVIDERS
 from .runs import RunResult, resolve_notebook, run_notebook, validate_parameters
 from .storage import atomic_write_json, atomic_write_text, read_json
@@ -48,7 +50,6 @@ __all__ = [
     "render_schedule",
     "run_set",
     "validate_cron",
-    "validate_cronjob",
     "verify_systemd_units",
 ]
 
@@ -64,7 +65,6 @@ ScheduleTarget = Literal["cron", "systemd", "k8s", "ci"]
 SCHEDULE_TARGETS: tuple[str, ...] = get_args(ScheduleTarget)
 # The stack issue's Dockerfile builds this image; `--image` names another.
 DEFAULT_IMAGE = "mpc-workbench:latest"
-DEFAULT_K8S_VERSION = "1.30"
 _K8S_OUTPUTS = "/outputs"
 _K8S_KEYS_SECRET = "mpc-workbench-keys"
 _K8S_OUTPUTS_CLAIM = "mpc-workbench-outputs"
@@ -137,7 +137,7 @@ class GeneratedSchedule:
 
 def validate_cron(expression: str) -> str:
     """The expression as five cron fields (macros expanded); ConfigError says what is wrong."""
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     text = " ".join(expression.split())
     if text.lower() == "@reboot":
         raise ConfigError("--cron '@reboot' is not a time; give five cron fields")
@@ -163,7 +163,7 @@ def cron_to_oncalendar(expression: str, timezone: str | None = None) -> list[str
     Cron fires when day-of-month OR day-of-week matches if both are restricted;
     systemd ANDs them, so that case becomes two OnCalendar= lines (a timer fires on any).
     """
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     text = validate_cron(expression)
     expanded, _ = croniter.expand(text)
     minutes, hours, days, months, weekdays = (_numbers(part, text) for part in expanded)
@@ -331,8 +331,8 @@ def _systemd(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
 
 
 def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
-    yaml = require("yaml", "schedules")
-    name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-")[:52]
+    # A DNS label; at most 52 characters, as the Jobs it creates add 11.
+    name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower())[:52].strip("-")
     labels = {"app.kubernetes.io/name": "mpc-workbench", "mpc-workbench/job": name}
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
@@ -373,7 +373,7 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
             "jobTemplate": {"spec": job_spec},
         },
     }
-    checks = {"cron": "croniter: ok", "k8s": validate_cronjob(manifest)}
+    checks = {"cron": "croniter: ok", "k8s": validate_manifest(manifest, extra="schedule")}
     text = (
         f"# MPC Workbench: {spec.what} at '{spec.cron}' ({spec.timezone}).\n"
         f"# Image {spec.image}; outputs on the PVC {_K8S_OUTPUTS_CLAIM}; keys from the Secret "
@@ -385,7 +385,6 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
 
 
 def _workflow(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
-    yaml = require("yaml", "schedules")
     if spec.timezone != "UTC":
         raise ConfigError("GitHub Actions schedules run in UTC only; use --timezone UTC")
     _check_github_interval(spec.cron)
@@ -453,25 +452,9 @@ def verify_systemd_units(files: Mapping[str, str]) -> str:
     return "systemd-analyze verify: ok"
 
 
-def validate_cronjob(manifest: dict[str, Any], k8s_version: str = DEFAULT_K8S_VERSION) -> str:
-    """Validate a CronJob against the Kubernetes schema (strict: no unknown fields)."""
-    kv = require("kubernetes_validate", "schedules")
-    name = manifest["metadata"]["name"]
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 52:
-        raise ConfigError(f"CronJob name {name!r} is not a DNS label of at most 52 characters")
-    try:
-        version = kv.validate(manifest, k8s_version, strict=True)
-    except kv.ValidationError as exc:
-        where = "/".join(str(part) for part in exc.path) or "(top)"
-        raise ConfigError(
-            f"the CronJob fails the Kubernetes schema at {where}: {exc.message}"
-        ) from None
-    return f"kubernetes-validate {version} (strict): ok"
-
-
 def _check_github_interval(cron: str) -> None:
     """GitHub runs scheduled workflows at most every 5 minutes."""
-    croniter = require("croniter", "schedules").croniter
+    croniter = require("croniter", "schedules", "schedule").croniter
     times = croniter(cron, datetime(2026, 1, 1, tzinfo=UTC))
     previous = times.get_next(datetime)
     for _ in range(50):
@@ -486,7 +469,6 @@ def _check_github_interval(cron: str) -> None:
 
 def _check_workflow(text: str) -> str:
     """Read the workflow back as GitHub would and check the parts it needs."""
-    yaml = require("yaml", "schedules")
     data = yaml.safe_load(text)
     triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
     crons = [entry.get("cron") for entry in (triggers or {}).get("schedule", [])]
@@ -539,12 +521,7 @@ def _schedules_dir(settings: Settings) -> Path:
 def _secret_variables() -> list[str]:
     """Every variable a secret comes from: provider keys, then other Secret settings."""
     names = [spec.key_var for spec in PROVIDERS.values()]
-    for info in Settings.model_fields.values():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        annotation = str(info.annotation)
-        if "Secret" in annotation and extra.get("env"):
-            names.append(str(extra["env"]))
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys([*names, *Settings.secret_fields().values()]))
 
 
 def _read_entries(path: Path) -> list[dict[str, Any]]:

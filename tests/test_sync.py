@@ -21,7 +21,7 @@ from mpc_lib.errors import (
     StorageError,
     SyncError,
 )
-from mpc_lib.registry import RegistryStore, load_registry
+from mpc_lib.registry import RegistryDiff, RegistryStore, load_registry
 from mpc_lib.sandbox import Fault, SandboxData
 from mpc_lib.sandbox.modes import odd_comet
 
@@ -127,7 +127,7 @@ def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Pa
     assert report.stale == ["fal"]
     assert (report.error or "").startswith("fal: no answer for GET /models")  # named once
     assert "fal: fal:" not in (report.error or "")
-    assert report.diff.is_empty
+    assert report.diff == RegistryDiff()
     registry = load_registry(report.registry_path)
     fal = [m for m in registry["models"] if m["provider"] == "fal"]
     assert len(fal) == len(sandbox.data.fal_models) and all(m["stale"] for m in fal)
@@ -169,7 +169,7 @@ def test_single_provider_sync_carries_the_other_over(sandbox, tmp_path: Path) ->
     assert report.counts == {"fal": len(sandbox.data.fal_models)}
     registry = load_registry(report.registry_path)
     assert registry["counts"]["comet"] == n_comet
-    assert report.diff.is_empty
+    assert report.diff == RegistryDiff()
 
 
 def test_snapshots_keep_the_newest_n(sandbox, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import MpcError, NotebookError, SecretLeaked
+from ..extras import install_hint
 from ._common import cli_settings, fail, reported_errors, stderr
 
 __all__ = ["parse_parameters", "print_failure", "run", "run_errors", "runs_app"]
@@ -234,7 +235,7 @@ def runs_assets(
 
         typer.echo(f"plotly.js:        from plotly {plotly.__version__} (installed)")
     except ImportError:
-        typer.echo("plotly.js:        missing: pip install 'mpc-workbench[notebooks]'")
+        typer.echo(f"plotly.js:        missing: {install_hint('notebooks')}")
     name = f"{WIDGET_RENDERER.package}@{WIDGET_RENDERER.version}"
     if path is None:
         typer.echo(f"widgets renderer: {name} not fetched: run `mpc runs assets --fetch`")

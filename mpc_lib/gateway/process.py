@@ -34,6 +34,7 @@ from ..aliases import load_aliases
 from ..catalog import sync_catalog
 from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, GatewayError
+from ..extras import install_hint
 from ..http import origin
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
@@ -49,7 +50,6 @@ from .config import (
 )
 
 __all__ = [
-    "GATEWAY_INSTALL_HINT",
     "GatewayProcess",
     "GatewayRun",
     "ensure_master_key",
@@ -58,7 +58,6 @@ __all__ = [
 
 log = logging.getLogger("mpc_lib.gateway")
 
-GATEWAY_INSTALL_HINT = "pip install 'mpc-workbench[gateway]'"
 DEFAULT_START_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 15.0
 _LOG_TAIL_LINES = 15
@@ -170,7 +169,7 @@ class GatewayProcess:
             return self
         if importlib.util.find_spec("litellm") is None:
             raise ConfigError(f"the gateway needs litellm, which is not installed: "
-                              f"{GATEWAY_INSTALL_HINT}")  # fmt: skip
+                              f"{install_hint('gateway')}")  # fmt: skip
         _check_port_free(self.host, self.port)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_SECRETS)}
         for spec in PROVIDERS.values():

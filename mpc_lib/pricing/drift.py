@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, CostMapError, StorageError
+from ..extras import install_hint
 from ..storage import atomic_write_text
 from . import _text
 from .prices import INPUT_TOKENS, TOKENS_PER_PRICE_UNIT, Price, PriceBook
@@ -31,7 +32,6 @@ __all__ = [
     "COST_MAP_FILE",
     "DEFAULT_TOLERANCE",
     "FAL_PIXELS_PER_MEGAPIXEL",
-    "GATEWAY_INSTALL_HINT",
     "CostMap",
     "DriftReport",
     "DriftRow",
@@ -43,7 +43,6 @@ __all__ = [
 
 COST_MAP_FILE = "model_prices_and_context_window_backup.json"
 DEFAULT_TOLERANCE = 0.05
-GATEWAY_INSTALL_HINT = "pip install 'mpc-workbench[gateway]' (litellm[proxy]==1.108.7)"
 # LiteLLM's own megapixel (litellm/llms/fal_ai/cost_calculator.py: FAL_PIXELS_PER_MEGAPIXEL).
 FAL_PIXELS_PER_MEGAPIXEL = 1_048_576
 OVERRIDES_VERSION = 1
@@ -84,9 +83,8 @@ def load_cost_map(path: Path | str | None = None) -> CostMap:
     if path is None:
         spec = importlib.util.find_spec("litellm")
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(
-                f"LiteLLM is not installed, so its cost map is not either: {GATEWAY_INSTALL_HINT}"
-            )
+            hint = install_hint("gateway")
+            raise ConfigError(f"LiteLLM is not installed, so its cost map is not either: {hint}")
         path = Path(next(iter(spec.submodule_search_locations))) / COST_MAP_FILE
         try:
             version = importlib.metadata.version("litellm")

@@ -47,10 +47,9 @@ def configured_secrets(settings: Settings) -> dict[str, str]:
         key = settings.key_for(name)
         if key is not None:
             found[spec.key_var] = key.get_secret_value()
-    for field_name, info in type(settings).model_fields.items():
+    for field_name in type(settings).model_fields:
         value = getattr(settings, field_name)
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        label = str(extra.get("env") or field_name)
+        label = type(settings).env_var(field_name) or field_name
         if isinstance(value, SecretStr):
             found.setdefault(label, value.get_secret_value())
         elif isinstance(value, Mapping):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SpecError
-from ..extras import SPEC_INSTALL_HINT, require
+from ..extras import require
 from .document import load_spec
 
 __all__ = ["ClientResult", "generate_client"]
@@ -66,7 +66,7 @@ def generate_client(spec: Path | str, out: Path | str, *, timeout_s: float = 600
 
     `out` must be absent, empty, or a client this function generated (then it is replaced).
     """
-    require("openapi_python_client", "mpc spec client", SPEC_INSTALL_HINT)
+    require("openapi_python_client", "mpc spec client", "spec")
     document = load_spec(spec)  # a readable OpenAPI document, or SpecError with line:column
     out = Path(out).resolve()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / _MARKER).exists())):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -203,7 +202,3 @@ class GateReport:
             "stages": [stage.to_json() for stage in self.stages],
         }
 
-
-def sort_findings(findings: Iterable[Finding]) -> Sequence[Finding]:
-    """Errors first, then file order."""
-    return sorted(findings, key=lambda f: (_severity_rank(f), f.line or 0, f.column or 0))

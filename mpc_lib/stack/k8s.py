@@ -8,7 +8,7 @@ manifests: a Deployment (stateless, several replicas; an init container syncs th
 registry through the gateway; readiness on the deep `/health`), a Service, a
 PodDisruptionBudget and a HorizontalPodAutoscaler.  Secrets are written as skeletons
 with empty values: no secret ever lands in the export.  `validate_k8s()` checks every
-manifest against the Kubernetes schema (kubernetes-validate, strict).
+manifest against the Kubernetes schema (`mpc_lib.kubernetes`, strict).
 """
 
 from __future__ import annotations
@@ -26,19 +26,16 @@ import yaml
 from ..config import Settings
 from ..errors import ConfigError
 from ..gateway.config import load_gateway_config
+from ..kubernetes import K8S_VERSION, validate_manifest_file
 from ..storage import atomic_write_text
-from .compose import STACK_INSTALL_HINT
 
 __all__ = [
-    "K8S_VERSION",
     "K8sExport",
     "K8sOptions",
     "export_k8s",
     "validate_k8s",
 ]
 
-# The Kubernetes version the manifests are checked against (all kinds used are GA there).
-K8S_VERSION = "1.30.0"
 LITELLM_IMAGE = "ghcr.io/berriai/litellm-database"
 LITELLM_TAG = "main-v1.108.7"
 _LABELS = {"app.kubernetes.io/name": "mpc-api", "app.kubernetes.io/part-of": "mpc-workbench"}
@@ -453,35 +450,10 @@ def validate_k8s(out: Path, *, version: str = K8S_VERSION) -> list[str]:
     Returns `file: Kind/name` for each manifest checked.  The Helm values file is not a
     manifest and is skipped.
     """
-    try:
-        import kubernetes_validate
-    except ImportError:
-        raise ConfigError(
-            f"validating manifests needs kubernetes-validate: {STACK_INSTALL_HINT}"
-        ) from None
     checked = []
     for path in sorted(Path(out).glob("*.yaml")):
-        if path.name.startswith("values-"):
-            continue
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if not doc:
-                continue
-            where = f"{path.name}: {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
-            try:
-                kubernetes_validate.validate(doc, version, strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                at = ".".join(str(part) for part in exc.path)
-                raise ConfigError(
-                    f"{where} is not valid Kubernetes {version}: {at}: {exc.message}"
-                ) from None
-            except (
-                kubernetes_validate.SchemaNotFoundError,
-                kubernetes_validate.InvalidSchemaError,
-            ) as exc:
-                raise ConfigError(
-                    f"{where}: no schema to check it against: {exc.message}"
-                ) from None
-            checked.append(where)
+        if not path.name.startswith("values-"):
+            checked += validate_manifest_file(path, version=version)
     return checked
 
 

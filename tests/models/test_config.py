@@ -8,6 +8,13 @@ from mpc_lib.config import Secret, Settings, find_home, load_env_file
 from mpc_lib.errors import ConfigError
 
 
+@pytest.fixture(autouse=True)
+def _outside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """from_env finds no workbook root and no .env of the checkout's (the README's
+    `mpc gateway serve` writes LITELLM_MASTER_KEY there)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _workbook(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.mpc]\n')
@@ -82,6 +89,76 @@ def test_malformed_env_line_names_file_and_line(tmp_path: Path) -> None:
     env.write_text("FAL_KEY='unterminated\n")
     with pytest.raises(ConfigError, match=r"\.env:1: FAL_KEY: unterminated ' quote"):
         Settings.from_env({}, env_file=env)
+    env.write_text("\n# keys\n\nCOMETAPI_KEY='c' trailing\n")  # blank lines do not shift the count
+    with pytest.raises(ConfigError, match=r"\.env:4: COMETAPI_KEY: unexpected text after the clos"):
+        Settings.from_env({}, env_file=env)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("FAL_KEY: fal-supersecret-123456", "expected NAME=value (line starts 'FAL_KEY')"),
+        ("FAL_KEY:=fal-supersecret-123456", "expected NAME=value (line starts 'FAL_KEY')"),
+        ("fal-supersecret-123456", "expected NAME=value"),
+        ("SUPERSECRET123456", "expected NAME=value"),
+        ('FAL_KEY="fal-supersecret-123456', 'FAL_KEY: unterminated " quote'),
+    ],
+)
+def test_a_malformed_env_line_never_shows_its_value(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"MPC_SOURCE=sandbox\n{line}\n")
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({}, env_file=env)
+    assert str(caught.value) == f"{env}:2: {message}"
+    assert "SUPERSECRET" not in str(caught.value).upper()
+
+
+def test_env_file_syntax_is_python_dotenvs(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        "A = spaced # note\nB='it\\'s'\nC=\"two\\nlines\"\nD='multi\nline'\nE=\nF=${A}\n"
+    )
+    assert load_env_file(env) == {
+        "A": "spaced",
+        "B": "it's",
+        "C": "two\nlines",
+        "D": "multi\nline",
+        "E": "",
+        "F": "${A}",  # nothing is interpolated
+    }
+
+
+def test_constructing_settings_reads_no_environment_and_no_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _workbook(tmp_path / "book")
+    (root / ".env").write_text("MPC_CONCURRENCY=3\nFAL_KEY=from-file\n")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MPC_TIMEOUT_S", "7")
+    monkeypatch.setenv("COMETAPI_KEY", "from-environment")
+    settings = Settings()
+    assert settings.home == root.resolve()  # the root is still found...
+    assert (settings.concurrency, settings.timeout_s, settings.keys) == (
+        24,
+        30.0,
+        {},
+    )  # ...not read
+    assert settings.env_file is None
+    read = Settings.from_env()
+    assert (read.concurrency, read.timeout_s) == (3, 7.0)
+    assert read.key_for("fal") == Secret("from-file")
+    assert read.key_for("comet") == Secret("from-environment")
+
+
+def test_a_blank_variable_hides_the_env_file_value(tmp_path: Path) -> None:
+    """What a notebook kernel relies on: the caller's blank beats the kernel's .env."""
+    env = tmp_path / ".env"
+    env.write_text("LITELLM_MASTER_KEY=from-file-123\nMPC_CONCURRENCY=3\nFAL_KEY=f\n")
+    blanks = {"LITELLM_MASTER_KEY": "", "MPC_CONCURRENCY": "  ", "FAL_KEY": ""}
+    settings = Settings.from_env(blanks, env_file=env)
+    assert settings.gateway_key is None and settings.concurrency == 24 and settings.keys == {}
 
 
 def test_the_workbook_root_is_found_upward_and_owns_env_and_outputs(
@@ -153,6 +230,32 @@ def test_every_construction_path_validates(changes: dict, message: str) -> None:
         Settings(**changes)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Settings().with_(**changes)
+
+
+def test_field_names_and_variable_names_are_both_accepted() -> None:
+    assert Settings(MPC_TIMEOUT_S=5).timeout_s == Settings(timeout_s=5).timeout_s == 5.0
+    assert (
+        Settings(MPC_OUTPUTS_DIR="out", home="/tmp").outputs_dir == Path("/tmp").resolve() / "out"
+    )
+    assert Settings(source=" Live ").source == "live"
+
+
+def test_each_setting_names_its_variable_and_the_secret_ones_are_known_by_type() -> None:
+    assert Settings.env_var("timeout_s") == "MPC_TIMEOUT_S"
+    assert Settings.env_var("keys") is None and Settings.env_var("nope") is None
+    assert Settings.secret_fields() == {
+        "api_key": "MPC_API_KEY",
+        "gateway_key": "LITELLM_MASTER_KEY",
+        "apidog_token": "APIDOG_ACCESS_TOKEN",
+    }
+
+
+def test_one_blank_rule_for_every_secret() -> None:
+    for blank in ("", "   "):
+        settings = Settings(api_key=blank, gateway_key=blank, apidog_token=blank, fal_key=blank)
+        assert (settings.api_key, settings.gateway_key, settings.apidog_token) == (None,) * 3
+        assert settings.keys == {}
+    assert Settings(gateway_key=Secret(" ")).gateway_key is None
 
 
 def test_settings_are_frozen() -> None:

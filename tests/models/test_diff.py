@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from mpc_lib.registry import diff_registries
+from mpc_lib.registry import RegistryDiff, diff_registries
 
 
 def _record(model_id: str, price: float | None = 0.025, **extra: Any) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_first_sync_adds_everything() -> None:
 
 def test_identical_registries_have_no_diff() -> None:
     diff = diff_registries([_record("a")], [_record("a")])
-    assert diff.is_empty
+    assert diff == RegistryDiff()  # nothing added, removed or changed
 
 
 def test_added_removed_and_changed_fields() -> None:
@@ -56,7 +56,7 @@ def test_added_removed_and_changed_fields() -> None:
 
 def test_stale_flag_alone_is_not_a_change() -> None:
     diff = diff_registries([_record("a")], [_record("a", stale=True)])
-    assert diff.is_empty
+    assert diff == RegistryDiff()  # nothing added, removed or changed
 
 
 def test_same_id_under_two_providers_are_different_models() -> None:

@@ -12,6 +12,7 @@ import yaml
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
+from mpc_lib.kubernetes import validate_manifest
 from mpc_lib.stack import K8sOptions, export_k8s, validate_k8s
 
 pytest.importorskip("kubernetes_validate")
@@ -160,6 +161,12 @@ def test_the_validator_catches_a_broken_manifest(tmp_path: Path, live_config: Pa
     (out / "mpc-api.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
     with pytest.raises(ConfigError, match="PodDisruptionBudget/mpc-api"):
         validate_k8s(out)
+
+
+def test_a_kind_without_a_schema_is_refused() -> None:
+    unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(ConfigError, match=r"^Widget/w: no schema to check it against: Couldn't"):
+        validate_manifest(unknown)
 
 
 def test_the_cli_writes_and_validates(tmp_path: Path, live_config: Path) -> None:
