@@ -415,33 +415,6 @@ class Settings(BaseSettings):
         provider_spec(provider)
         return self.base_urls[provider]
 
-    def source_for(
-        self, provider: str, override: str | None = None
-    ) -> Literal["live", "sandbox", "gateway"]:
-        """Resolve auto/live/sandbox/gateway for one provider: auto is live when its key is set.
-
-        gateway needs the gateway's master key (LITELLM_MASTER_KEY), not the provider's.
-        """
-        spec = provider_spec(provider)
-        source = override or self.source
-        if source not in SOURCES:
-            raise ConfigError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
-        if source == "sandbox":
-            return "sandbox"
-        if source == "gateway":
-            if self.gateway_key is None:
-                raise ConfigError(
-                    "source is gateway but LITELLM_MASTER_KEY is not set "
-                    "(`mpc gateway serve` generates one into the workbook's .env)"
-                )
-            return "gateway"
-        has_key = self.key_for(provider) is not None
-        if source == "live":
-            if not has_key:
-                raise ConfigError(f"source is live but {spec.key_var} is not set for {provider}")
-            return "live"
-        return "live" if has_key else "sandbox"
-
     def public_env(self) -> dict[str, str]:
         """The non-secret settings as MPC_* variables, to hand to a child process.
 

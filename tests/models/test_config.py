@@ -6,6 +6,7 @@ import pytest
 
 from mpc_lib.config import Secret, Settings, find_home, load_env_file
 from mpc_lib.errors import ConfigError
+from mpc_lib.upstreams import resolve_source
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +30,8 @@ def test_defaults_without_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert settings.source == "auto"
     assert settings.home == tmp_path.resolve()
     assert settings.outputs_dir == tmp_path.resolve() / "outputs"
-    assert settings.source_for("fal") == "sandbox"
-    assert settings.source_for("comet") == "sandbox"
+    assert resolve_source(settings, "fal") == "sandbox"
+    assert resolve_source(settings, "comet") == "sandbox"
     assert settings.env_file is None
 
 
@@ -38,8 +39,8 @@ def test_key_aliases_and_auto_source() -> None:
     settings = Settings.from_env({"FAL_API_KEY": "f-1", "COMET_API_KEY": "c-1"})
     assert settings.key_for("fal") == Secret("f-1")
     assert settings.key_for("comet") == Secret("c-1")
-    assert settings.source_for("fal") == "live"
-    assert settings.source_for("comet", "sandbox") == "sandbox"
+    assert resolve_source(settings, "fal") == "live"
+    assert resolve_source(settings, "comet", "sandbox") == "sandbox"
     # the primary names win over the aliases
     both = Settings.from_env({"FAL_KEY": "primary", "FAL_API_KEY": "alias"})
     assert both.key_for("fal") == Secret("primary")
@@ -57,9 +58,9 @@ def test_keyword_shorthands_fill_the_provider_tables() -> None:
 def test_live_without_key_names_the_variable() -> None:
     settings = Settings.from_env({"MPC_SOURCE": "live"})
     with pytest.raises(ConfigError, match="FAL_KEY is not set"):
-        settings.source_for("fal")
+        resolve_source(settings, "fal")
     with pytest.raises(ConfigError, match="source 'sanbox': expected one of auto, live, sandbox"):
-        settings.source_for("fal", "sanbox")
+        resolve_source(settings, "fal", "sanbox")
 
 
 def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
