@@ -24,7 +24,7 @@ from typing import Any, Literal
 import psutil
 
 from ..config import Settings
-from ..errors import ConfigError, MpcError
+from ..errors import EngineUnavailable, MpcError
 from ..gateway.process import GATEWAY_INSTALL_HINT
 from .compose import COMPOSE_MIN_VERSION, STACK_INSTALL_HINT, compose_binary, validate_compose
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
@@ -233,13 +233,10 @@ def _ports_row(
                 wanted.append((spec.name, "127.0.0.1", spec.port))
         ours = _local_pids(settings)
     else:
-        from ..config import load_env_file
-
-        env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
         try:
-            model = load_stack_model(paths.compose_file, env)
-        except ConfigError as exc:
-            return DoctorRow("ports", "fail", str(exc), "fix compose/compose.yaml")
+            model = load_stack_model(paths.compose_file, paths.env_file)
+        except MpcError as exc:
+            return DoctorRow("ports", "fail", str(exc), _model_hint(exc))
         wanted = [(name, port.host_ip, port.host_port) for name, port in model.published(profiles)]
         ours = set()
     busy = []
@@ -376,11 +373,16 @@ def _env_row(paths: StackPaths) -> DoctorRow:
     return DoctorRow("env", "pass", f"{paths.env_file}: complete{note}")
 
 
+def _model_hint(exc: MpcError) -> str:
+    """What fixes a compose model that could not be read: the binary, or the file."""
+    return STACK_INSTALL_HINT if isinstance(exc, EngineUnavailable) else "fix compose/compose.yaml"
+
+
 def _rules_row(paths: StackPaths) -> DoctorRow:
     try:
         problems = check_compose(paths.compose_file)
-    except ConfigError as exc:
-        return DoctorRow("rules", "fail", str(exc), "fix compose/compose.yaml")
+    except MpcError as exc:
+        return DoctorRow("rules", "fail", str(exc), _model_hint(exc))
     if problems:
         return DoctorRow(
             "rules",

@@ -154,10 +154,7 @@ class ComposeStack:
     def model(self) -> StackModel:
         """The compose file as data (for URLs, one-shot jobs and the wait)."""
         if self._model is None:
-            from ..config import load_env_file
-
-            env = load_env_file(self.paths.env_file) if self.paths.env_file.is_file() else {}
-            self._model = load_stack_model(self.paths.compose_file, env)
+            self._model = load_stack_model(self.paths.compose_file, self.paths.env_file)
         return self._model
 
     @property
