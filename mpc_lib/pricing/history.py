@@ -1,8 +1,7 @@
 """Price history and price changes over the registry's snapshots.
 
-`price_history` follows one model through every snapshot (a byte search each, see
-`snapshots`); `price_changes` walks consecutive snapshots and parses only the model
-lines that differ between them.
+`price_history` follows one model through every snapshot; `price_changes` compares
+consecutive snapshots record by record.  Each snapshot is parsed once per question.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from ..providers import PROVIDERS
 from ..registry import RegistryStore
 from . import _text
 from .prices import PriceBook, price_of, price_sources, sources_banner
-from .snapshots import Snapshot, parse_time, record_key, registry_snapshots
+from .snapshots import Snapshot, parse_time, registry_snapshots
 
 __all__ = [
     "PriceChange",
@@ -178,9 +177,16 @@ def price_history(settings: Settings, model: str, *, book: PriceBook | None = No
         raise RegistryError(
             f"{RegistryStore(settings.outputs_dir).root}: no registry snapshots yet"
         )
-    key = _resolve(model, snapshots, book)
-    provider, _, model_id = key.partition(":")
-    points = tuple(PricePoint.of(s.find(provider, model_id), s) for s in snapshots)
+    known = book.find(model) if book is not None else None
+    candidates = [known.key] if known is not None else _candidate_keys(model)
+    # One parse per snapshot, keeping only the records the model could be.
+    found = [
+        {key: records[key] for key in candidates if key in records}
+        for records in (snapshot.records() for snapshot in snapshots)
+    ]
+    key = known.key if known is not None else _resolve(model, found, snapshots, book)
+    provider = key.partition(":")[0]
+    points = tuple(PricePoint.of(f.get(key), s) for f, s in zip(found, snapshots, strict=True))
     sources = price_sources(snapshots[-1].header())  # where the newest prices came from
     return PriceHistory(
         key,
@@ -190,19 +196,29 @@ def price_history(settings: Settings, model: str, *, book: PriceBook | None = No
     )
 
 
-def _resolve(model: str, snapshots: list[Snapshot], book: PriceBook | None) -> str:
-    """A `provider:model_id` key: the newest snapshot that lists it decides (a byte search).
+def _candidate_keys(model: str) -> list[str]:
+    """The keys `model` may name: itself when provider-qualified, and the id under each provider."""
+    provider, qualified, _ = model.partition(":")
+    own = [model] if qualified and provider in PROVIDERS else []
+    return [*own, *(f"{name}:{model}" for name in PROVIDERS)]
 
-    Only an id no snapshot knows, or one two providers share, needs the whole registry
-    parsed, for close matches or the list of keys to choose from.
+
+def _resolve(
+    model: str,
+    found: list[dict[str, Any]],
+    snapshots: list[Snapshot],
+    book: PriceBook | None,
+) -> str:
+    """A `provider:model_id` key: the newest snapshot that lists the model decides.
+
+    `found` holds each snapshot's records of the candidate keys.  Only an id no snapshot
+    knows, or one two providers share, needs a price book, for close matches or the list
+    of keys to choose from.
     """
-    if book is not None and (found := book.find(model)) is not None:
-        return found.key
-    provider, qualified, rest = model.partition(":")
-    for snapshot in reversed(snapshots):  # the newest first; a removed model: older ones
-        if qualified and provider in PROVIDERS and snapshot.find(provider, rest):
+    for records in reversed(found):  # the newest first; a removed model: older ones
+        if model in records:
             return model
-        keys = snapshot.contains_id(model)
+        keys = [f"{name}:{model}" for name in PROVIDERS if f"{name}:{model}" in records]
         if len(keys) == 1:
             return keys[0]
         if keys:
@@ -320,11 +336,21 @@ def _kind(old: PricePoint, new: PricePoint) -> str:
 def _pairs(
     snapshots: list[Snapshot],
 ) -> Iterator[tuple[Snapshot, Snapshot, dict[str, Any], dict[str, Any]]]:
-    """Consecutive snapshots and the records of the lines that differ between them."""
+    """Consecutive snapshots and, of the records that differ between them, each side's."""
+    after: dict[str, dict[str, Any]] | None = None
     for older, newer in itertools.pairwise(snapshots):
-        before, after = set(older.model_lines()), set(newer.model_lines())
-        gone = {record_key(r): r for r in map(older.record, before - after)}
-        came = {record_key(r): r for r in map(newer.record, after - before)}
+        before = after if after is not None else older.records()
+        after = newer.records()
+        # A PricePoint is made of whether a record is there and of its `pricing`, nothing else.
+        differ = [
+            key
+            for key in before.keys() | after.keys()
+            if key not in before
+            or key not in after
+            or before[key].get("pricing") != after[key].get("pricing")
+        ]
+        gone = {key: before[key] for key in differ if key in before}
+        came = {key: after[key] for key in differ if key in after}
         yield older, newer, gone, came
 
 

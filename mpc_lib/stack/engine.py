@@ -155,17 +155,14 @@ class ComposeStack:
     def model(self) -> StackModel:
         """The compose file as data (for URLs, one-shot jobs and the wait)."""
         if self._model is None:
-            from ..config import load_env_file
-
-            env = load_env_file(self.paths.env_file) if self.paths.env_file.is_file() else {}
-            self._model = load_stack_model(self.paths.compose_file, env)
+            self._model = load_stack_model(self.paths.compose_file, self.paths.env_file)
         return self._model
 
     @property
     def client(self) -> DockerClient:
         """The python-on-whales client: our compose file, env file, profiles and project."""
         if self._client is None:
-            try:
+            try:  # optional: the stack extra, loaded only when an engine is driven
                 from python_on_whales import DockerClient
             except ImportError:
                 raise ConfigError(
@@ -306,7 +303,7 @@ class _EngineErrors:
     ) -> None:
         if exc is None:
             return
-        from python_on_whales.exceptions import DockerException
+        from python_on_whales.exceptions import DockerException  # optional: the stack extra
 
         if not isinstance(exc, DockerException):
             if type(exc).__name__ == "ClientNotFoundError":

@@ -1,17 +1,18 @@
 """The compose project as data: services, profiles, ports, volumes, and the rules it must keep.
 
-`load_stack_model()` reads `compose/compose.yaml` itself (no compose binary needed),
-interpolating `${VAR}`, `${VAR:-default}` and `${VAR:?message}` from an env mapping the
-way compose does, so the diagram, the doctor's port list and the smoke URLs work on a
-machine without an engine.  `check_compose()` returns every broken rule (a pinned image,
-a healthcheck, loopback ports, named volumes, no literal secrets, no container_name,
-one network); the real binary's verdict is `compose.validate_compose()`.
+`load_stack_model()` asks the real Compose v2 binary (`compose.compose_config()`, no
+daemon needed) for the resolved project, every profile included, and reads it into typed
+services for the diagram, the doctor's port list and the smoke URLs.  `check_compose()`
+returns every broken rule (a pinned image, a healthcheck, loopback ports, named volumes,
+no literal secrets, no container_name, one network): what compose resolves comes from the
+binary, how secrets are written (a `${VAR:?...}` reference, never a default) from the file
+itself.  The binary's own verdict is `compose.validate_compose()`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 
 from ..config import Settings
 from ..errors import ConfigError
+from .compose import ComposeBinary, compose_config
 
 __all__ = [
     "PROFILES",
@@ -30,7 +32,6 @@ __all__ = [
     "StackModel",
     "StackPaths",
     "check_compose",
-    "interpolate",
     "load_stack_model",
     "parse_profiles",
 ]
@@ -43,6 +44,7 @@ _SECRET_NAME = re.compile(
 )
 # A password written into a URL: scheme://user:password@host.
 _URL_CREDENTIAL = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
+# How a value refers to a variable (the secret rules read the file as written):
 # $$, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME
 _VAR = re.compile(
     r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
@@ -179,58 +181,34 @@ def parse_profiles(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(name for name in PROFILES if name in names)
 
 
-def interpolate(text: str, env: Mapping[str, str], *, strict: bool = False) -> str:
-    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?err}` and `$$`.
+def load_stack_model(
+    path: Path, env_file: Path | None = None, *, binary: ComposeBinary | None = None
+) -> StackModel:
+    """The compose file as the binary resolves it with `env_file` (none, or absent: defaults).
 
-    A `${VAR:?err}` whose variable is unset or empty raises ConfigError with `strict`,
-    else becomes "" (the model is still useful without an env file).
+    Services, their `depends_on`, networks and volumes keep the file's order (compose
+    prints them sorted by name), so the diagram follows the file.  No binary:
+    EngineUnavailable with the install hint; a file compose refuses: ConfigError in
+    compose's words.
     """
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name = match.group(1) or match.group(4)
-        op, arg = match.group(2), match.group(3) or ""
-        value = env.get(name)
-        if op in (":-", "-"):
-            unset = value is None or (op == ":-" and value == "")
-            return interpolate(arg, env, strict=strict) if unset else str(value)
-        if op in (":?", "?"):
-            if value is None or (op == ":?" and value == ""):
-                if strict:
-                    raise ConfigError(f"{name}: required variable is missing a value: {arg}")
-                return ""
-            return str(value)
-        return "" if value is None else str(value)
-
-    return _VAR.sub(replace, text)
-
-
-def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
-    if isinstance(node, str):
-        return interpolate(node, env)
-    if isinstance(node, list):
-        return [_interpolate_tree(item, env) for item in node]
-    if isinstance(node, dict):
-        return {key: _interpolate_tree(value, env) for key, value in node.items()}
-    return node
-
-
-def load_stack_model(path: Path, env: Mapping[str, str] | None = None) -> StackModel:
-    """Read a compose file into a `StackModel`, interpolated with `env` (default: nothing set)."""
-    raw = _read_yaml(path)
-    data = _interpolate_tree(raw, env or {})
+    written = _read_yaml(path)
+    data = compose_config(Path(path), env_file, binary)
+    written_services = written.get("services") or {}
+    resolved = data.get("services") or {}
     services: dict[str, ComposeService] = {}
-    for name, spec in (data.get("services") or {}).items():
+    for name in _in_file_order(resolved, written_services):
+        spec = resolved[name]
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: service {name!r} is not a mapping")
-        services[name] = _service(path, name, spec)
-    networks = tuple((data.get("networks") or {}).keys())
-    volumes = tuple((data.get("volumes") or {}).keys())
-    return StackModel(Path(path), services, networks, volumes)
+        own = written_services.get(name)
+        services[name] = _service(path, name, spec, own if isinstance(own, dict) else {})
+    networks = _in_file_order(data.get("networks") or {}, written.get("networks") or {})
+    volumes = _in_file_order(data.get("volumes") or {}, written.get("volumes") or {})
+    return StackModel(Path(path), services, tuple(networks), tuple(volumes))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The file as written (no interpolation): for its order and the secret rules."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -242,9 +220,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _service(path: Path, name: str, spec: dict[str, Any]) -> ComposeService:
-    depends = spec.get("depends_on") or {}
-    networks = spec.get("networks") or {}
+def _in_file_order(names: Iterable[str], written: Iterable[str]) -> list[str]:
+    """`names` in the order the file writes them; any it does not write last, by name."""
+    rank = {name: index for index, name in enumerate(written)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
+def _service(
+    path: Path, name: str, spec: dict[str, Any], written: dict[str, Any]
+) -> ComposeService:
+    """One service from compose's resolved form (long syntax for ports, volumes, depends_on)."""
     extra = spec.get("x-mpc") or {}
     return ComposeService(
         name=name,
@@ -252,8 +237,10 @@ def _service(path: Path, name: str, spec: dict[str, Any]) -> ComposeService:
         image=spec.get("image"),
         ports=tuple(_port(path, name, item) for item in spec.get("ports") or ()),
         healthcheck=spec.get("healthcheck"),
-        depends_on=tuple(depends if isinstance(depends, list) else depends.keys()),
-        networks=tuple(networks if isinstance(networks, list) else networks.keys()),
+        depends_on=tuple(
+            _in_file_order(spec.get("depends_on") or {}, written.get("depends_on") or ())
+        ),
+        networks=tuple(spec.get("networks") or {}),
         volumes=tuple(_volume_text(item) for item in spec.get("volumes") or ()),
         restart=spec.get("restart"),
         title=extra.get("title"),
@@ -266,43 +253,38 @@ def _service(path: Path, name: str, spec: dict[str, Any]) -> ComposeService:
 
 
 def _port(path: Path, service: str, item: Any) -> PortBinding:
-    """`[ip:]host:container[/proto]` (short syntax) or the long mapping."""
-    if isinstance(item, dict):
+    """A port in compose's long syntax (`host_ip`, `published`, `target`)."""
+    try:
         host_ip = str(item.get("host_ip") or "0.0.0.0")
         return PortBinding(host_ip, int(item.get("published") or 0), int(item["target"]))
-    text = str(item).split("/", 1)[0]
-    parts = text.rsplit(":", 2)
-    try:
-        if len(parts) == 3:
-            return PortBinding(parts[0].strip("[]") or "0.0.0.0", int(parts[1]), int(parts[2]))
-        if len(parts) == 2:
-            return PortBinding("0.0.0.0", int(parts[0]), int(parts[1]))
-        return PortBinding("0.0.0.0", 0, int(parts[0]))
-    except ValueError:
+    except (AttributeError, KeyError, TypeError, ValueError):
         raise ConfigError(f"{path}: service {service}: cannot read port {item!r}") from None
 
 
 def _volume_text(item: Any) -> str:
-    if isinstance(item, dict):
-        source, target = item.get("source", ""), item.get("target", "")
-        mode = ":ro" if item.get("read_only") else ""
-        return f"{source}:{target}{mode}"
-    return str(item)
+    """`source:target[:ro]` from the long syntax; an anonymous volume is its target alone."""
+    if not isinstance(item, dict):
+        return str(item)
+    source, target = item.get("source") or "", item.get("target") or ""
+    if not source:
+        return str(target)
+    return f"{source}:{target}" + (":ro" if item.get("read_only") else "")
 
 
 # --- the rules ------------------------------------------------------------------------------
 
 
-def check_compose(path: Path) -> list[str]:
+def check_compose(path: Path, *, binary: ComposeBinary | None = None) -> list[str]:
     """Every rule the compose file breaks, one line each (empty: it keeps them all).
 
-    The checks read the file as written (defaults in place, no env): pinned images,
+    The project is the binary's with the file's defaults (no env file): pinned images,
     a healthcheck on every long-running service, published ports on loopback, named
-    volumes (bind mounts only for read-only config and the workbook's outputs), secrets
-    only as `${VAR}` references without defaults, no container_name, one network.
+    volumes (bind mounts only for read-only config and the workbook's outputs), no
+    container_name, one network.  Secrets are read as written: only as `${VAR}`
+    references without defaults.
     """
     raw = _read_yaml(path)
-    model = load_stack_model(path)
+    model = load_stack_model(path, binary=binary)
     problems: list[str] = []
     for svc in model.services.values():
         problems += _image_problems(svc)
@@ -349,7 +331,7 @@ def _volume_problems(svc: ComposeService, named: Sequence[str]) -> list[str]:
             problems.append(f"{svc.name}: anonymous volume {text!r}; name it")
         elif source in named:
             continue
-        elif not source.startswith((".", "/", "~", "$")) and source:
+        elif not source.startswith((".", "/", "~")) and source:
             problems.append(f"{svc.name}: volume {source!r} is not declared under volumes:")
         elif not text.endswith(":ro") and source.rstrip("/") not in ("../outputs",):
             problems.append(f"{svc.name}: bind mount {text!r} is writable; use a named volume")

@@ -147,10 +147,23 @@ def test_an_unknown_model_id_gets_close_matches(settings: Settings, five_syncs) 
 def test_snapshots_in_another_layout_give_the_same_answers(settings: Settings, five_syncs) -> None:
     expected = price_changes(settings, "2026-11-01").to_json()
     history = price_history(settings, "x/b").to_json()
-    for path in five_syncs[1:3]:  # rewrite two as indented JSON: the slow path must agree
-        path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    for path in five_syncs[1:3]:  # rewrite two in another layout: the answers are the same
+        registry = json.loads(path.read_text())
+        path.write_text(json.dumps(registry, indent=2, sort_keys=True, ensure_ascii=True))
     assert price_changes(settings, "2026-11-01").to_json() == expected
     assert price_history(settings, "x/b").to_json() == history
+
+
+def test_a_broken_snapshot_is_a_registry_error_naming_the_place(
+    settings: Settings, five_syncs
+) -> None:
+    text = five_syncs[2].read_text()
+    five_syncs[2].write_text(text.replace('"model_id": "x/b"', '"model_id" "x/b"', 1))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if '"x/b"' in row)
+    with pytest.raises(RegistryError, match=rf"{five_syncs[2].name}:{line}:\d+: invalid JSON"):
+        price_changes(settings, "2026-11-01")
+    with pytest.raises(RegistryError, match=rf"{five_syncs[2].name}:{line}:\d+: invalid JSON"):
+        price_history(settings, "x/a")
 
 
 def test_a_restored_models_json_counts_as_the_newest_state(settings: Settings, five_syncs) -> None:

