@@ -21,9 +21,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    computed_field,
+    field_validator,
+)
 
 from .errors import AliasError, ConfigError
+from .models import MpcModel
 from .providers import PROVIDERS
 
 __all__ = [
@@ -116,7 +124,10 @@ class AliasCatalog(BaseModel):
                 else:
                     gateway_model, mode = served[key]
                     record = records[key]
-                    resolved[name] = ResolvedAlias(name, alias, key, gateway_model, mode, record)
+                    resolved[name] = ResolvedAlias(
+                        name=name, alias=alias, model=key, gateway_model=gateway_model,
+                        mode=mode, record=record,
+                    )  # fmt: skip
                     break
             else:
                 broken.append(f"alias {name!r}: " + "; ".join(reasons))
@@ -131,34 +142,74 @@ class AliasCatalog(BaseModel):
         return ResolvedAliases(self, resolved)
 
 
-@dataclass(frozen=True)
-class ResolvedAlias:
-    """An alias bound to one registry model and the gateway model that serves it."""
+class ResolvedAlias(MpcModel):
+    """An alias bound to one registry model and the gateway model that serves it.
 
-    name: str
-    alias: Alias
+    Its JSON is the alias as MPC-API shows it (select-model's `selected_model`, `candidates`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(serialization_alias="alias")
+    alias: Alias = Field(exclude=True)
     model: str  # provider:model_id
     gateway_model: str
     mode: str | None
-    record: Mapping[str, Any]
+    record: Mapping[str, Any] = Field(exclude=True)
 
-    def to_json(self) -> dict[str, Any]:
-        """The alias as MPC-API shows it (select-model's `selected_model`, `candidates`)."""
-        return {
-            "alias": self.name,
-            "model": self.model,
-            "provider": self.record.get("provider"),
-            "model_id": self.record.get("model_id"),
-            "display_name": self.record.get("display_name"),
-            "gateway_model": self.gateway_model,
-            "mode": self.mode,
-            "pricing": self.record.get("pricing"),
-            "modality": list(self.alias.modality),
-            "tasks": list(self.alias.tasks),
-            "domains": list(self.alias.domains),
-            "quality_tier": self.alias.quality_tier,
-            "speed_tier": self.alias.speed_tier,
-        }
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def provider(self) -> Any:
+        """The registry record's provider."""
+        return self.record.get("provider")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model_id(self) -> Any:
+        """The registry record's model id."""
+        return self.record.get("model_id")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def display_name(self) -> Any:
+        """The registry record's display name."""
+        return self.record.get("display_name")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pricing(self) -> Any:
+        """The registry record's pricing."""
+        return self.record.get("pricing")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def modality(self) -> list[str]:
+        """What the alias takes and gives (text, image, ...)."""
+        return list(self.alias.modality)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks select-model matches it on."""
+        return list(self.alias.tasks)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def domains(self) -> list[str]:
+        """The domains select-model matches it on."""
+        return list(self.alias.domains)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def quality_tier(self) -> str:
+        """flagship, strong or draft."""
+        return self.alias.quality_tier
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def speed_tier(self) -> str:
+        """fast or normal."""
+        return self.alias.speed_tier
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,15 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+from pydantic import ConfigDict, Field, field_serializer
 
 from .errors import RegistryError, RegistryLocked, StorageError
+from .models import MpcModel
 from .storage import atomic_write_bytes, atomic_write_many, read_json
 
 __all__ = [
@@ -42,21 +43,27 @@ __all__ = [
 _IDENTITY_FIELDS = ("provider", "model_id", "stale")
 
 
-@dataclass(frozen=True)
-class ModelChange:
-    """One model whose fields changed: field name -> (old, new)."""
+class ModelChange(MpcModel):
+    """One model whose fields changed: field name -> (old, new), as `{"old", "new"}` in JSON."""
+
+    model_config = ConfigDict(frozen=True)
 
     key: str
     fields: dict[str, tuple[Any, Any]]
 
+    @field_serializer("fields")
+    def _old_new(self, fields: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: {"old": old, "new": new} for name, (old, new) in fields.items()}
 
-@dataclass(frozen=True)
-class RegistryDiff:
-    """What changed between two registries, keyed `provider:model_id`."""
 
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changed: list[ModelChange] = field(default_factory=list)
+class RegistryDiff(MpcModel):
+    """What changed between two registries, keyed `provider:model_id` (its JSON: diff.json)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed: list[ModelChange] = Field(default_factory=list)
 
     def price_changes(self) -> list[tuple[str, Any, Any]]:
         """(key, old price, new price) for every change of `pricing.unit_price`."""
@@ -65,20 +72,6 @@ class RegistryDiff:
             for change in self.changed
             if "pricing.unit_price" in change.fields
         ]
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready form, as written to diff.json."""
-        return {
-            "added": self.added,
-            "removed": self.removed,
-            "changed": [
-                {
-                    "key": c.key,
-                    "fields": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()},
-                }
-                for c in self.changed
-            ],
-        }
 
 
 def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,8 +113,8 @@ def diff_registries(
             if old_flat.get(name) != new_flat.get(name)
         }
         if fields:
-            changed.append(ModelChange(key, fields))
-    return RegistryDiff(added, removed, changed)
+            changed.append(ModelChange(key=key, fields=fields))
+    return RegistryDiff(added=added, removed=removed, changed=changed)
 
 
 def load_registry(path: Path) -> dict[str, Any]:
@@ -309,7 +302,7 @@ class RegistryStore:
         """
         snapshot = self.snapshots_dir / f"models-{utc_stamp(moment)}.json"
         encoded = encode_registry(registry)
-        diff_doc = {"generated_at": registry.get("generated_at"), **diff.to_json()}
+        diff_doc = {"generated_at": registry.get("generated_at"), **diff.model_dump(mode="json")}
         diff_bytes = (json.dumps(diff_doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             atomic_write_many(

@@ -64,7 +64,7 @@ def test_full_sync_writes_registry_snapshot_and_diff(sandbox, tmp_path: Path) ->
     assert registry["sources"]["fal"]["unpriced"] == n_fal - registry["sources"]["fal"]["priced"]
     assert report.warnings == {"fal": [], "comet": []}
     assert registry["sources"]["comet"]["warnings"] == []
-    assert "warning" not in report.summary() and report.to_json()["warnings"] == {}
+    assert "warning" not in report.summary() and report.model_dump(mode="json")["warnings"] == {}
     some = next(m for m in registry["models"] if m["provider"] == "fal" and m["pricing"])
     assert some["pricing"]["unit_price"] == sandbox.data.fal_prices[some["model_id"]]["unit_price"]
     assert report.snapshot_path is not None and report.snapshot_path.exists()
@@ -143,7 +143,7 @@ def test_allow_partial_keeps_previous_records_marked_stale(sandbox, tmp_path: Pa
     )
     assert kept["failed_attempt"]["source"] == "live"
     assert kept["failed_attempt"]["at"] > first["fetched_at"]
-    assert report.to_json()["stale"] == ["fal"]
+    assert report.model_dump(mode="json")["stale"] == ["fal"]
 
 
 def test_prices_that_vanish_never_replace_the_previous_ones(sandbox, tmp_path: Path) -> None:
@@ -388,7 +388,8 @@ def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path
     assert sum("no usable id" in w for w in comet_warnings) == 2
     source = registry["sources"]["comet"]
     assert (source["warnings"], source["warnings_count"]) == (comet_warnings, 5)
-    assert report.to_json()["warnings"] == {"comet": {"count": 5, "first": comet_warnings[:3]}}
+    shown = report.model_dump(mode="json")["warnings"]
+    assert shown == {"comet": {"count": 5, "first": comet_warnings[:3]}}
     assert "comet: 5 warning(s)" in report.summary()
 
 
@@ -410,7 +411,7 @@ def test_warnings_are_capped_in_the_registry(sandbox, tmp_path: Path) -> None:
     assert len(found) == 60 and all('dropped context_length: "128k"' in w for w in found)
     source = load_registry(report.registry_path)["sources"]["comet"]
     assert (source["warnings"], source["warnings_count"]) == (found[:50], 60)
-    assert report.to_json()["warnings"]["comet"] == {"count": 60, "first": found[:3]}
+    assert report.model_dump(mode="json")["warnings"]["comet"] == {"count": 60, "first": found[:3]}
     summary = report.summary()
     assert "comet: 60 warning(s)" in summary and "... 57 more in the registry" in summary
 

@@ -9,15 +9,17 @@ document as a string and answers with 16 counters and an error list.  Every call
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
 import yaml
+from pydantic import AliasGenerator, ConfigDict, Field, computed_field
+from pydantic.alias_generators import to_camel
 
 from ..config import Secret, Settings
 from ..errors import ProviderError, ResponseFormatError
 from ..http import ProviderClient
+from ..models import MpcModel
 
 __all__ = [
     "APIDOG_API_VERSION",
@@ -37,9 +39,15 @@ COUNTER_NAMES = tuple(
 )
 
 
-@dataclass(frozen=True)
-class ImportOptions:
-    """The `options` of an import (None = Apidog's default, not sent)."""
+class ImportOptions(MpcModel):
+    """The `options` of an import; its JSON is the body Apidog takes (camelCase, None not sent)."""
+
+    model_config = ConfigDict(
+        frozen=True, alias_generator=AliasGenerator(serialization_alias=to_camel)
+    )
+    omit_when_empty = frozenset(
+        {"target_endpoint_folder_id", "target_schema_folder_id", "target_branch_id", "module_id"}
+    )
 
     endpoint_overwrite_behavior: str = "OVERWRITE_EXISTING"
     schema_overwrite_behavior: str = "OVERWRITE_EXISTING"
@@ -51,7 +59,10 @@ class ImportOptions:
     target_branch_id: int | None = None
     module_id: int | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        # Checked after pydantic's validation, so a bad behaviour is one plain ValueError
+        # line (what the CLI prints), not a ValidationError report.
+        super().__init__(**options)
         for name in ("endpoint_overwrite_behavior", "schema_overwrite_behavior"):
             if getattr(self, name) not in OVERWRITE_BEHAVIORS:
                 raise ValueError(
@@ -59,25 +70,17 @@ class ImportOptions:
                     f" {', '.join(OVERWRITE_BEHAVIORS)}"
                 )
 
-    def to_json(self) -> dict[str, Any]:
-        """The options as Apidog spells them (camelCase), unset ids left out."""
-        body: dict[str, Any] = {}
-        for name, value in vars(self).items():
-            if value is None:
-                continue
-            head, *rest = name.split("_")
-            body[head + "".join(part.title() for part in rest)] = value
-        return body
 
-
-@dataclass(frozen=True)
-class ImportResult:
+class ImportResult(MpcModel):
     """Apidog's answer to an import: the 16 counters (None when absent) and its errors."""
 
-    counters: dict[str, int | None]
-    errors: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    model_config = ConfigDict(frozen=True)
 
+    counters: dict[str, int | None]
+    errors: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, serialization_alias="missing_counters")
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def failed(self) -> dict[str, int]:
         """The counters of failures that are above zero."""
@@ -87,20 +90,11 @@ class ImportResult:
             if name.endswith("Failed") and count
         }
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         """No failed endpoint, schema or folder, and no error listed."""
         return not self.failed and not self.errors
-
-    def to_json(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict."""
-        return {
-            "counters": self.counters,
-            "failed": self.failed,
-            "errors": self.errors,
-            "missing_counters": self.missing,
-            "ok": self.ok,
-        }
 
 
 class ApidogClient(ProviderClient):
@@ -148,7 +142,7 @@ class ApidogClient(ProviderClient):
     def import_openapi(self, spec_text: str, options: ImportOptions) -> ImportResult:
         """Import a document (sent as the exact text given); the counters and errors it reports."""
         path = self._path("import-openapi")
-        body = {"input": spec_text, "options": options.to_json()}
+        body = {"input": spec_text, "options": options.model_dump(mode="json")}
         answer = self.http.post_json(path, body)
         return _import_result(answer, path)
 
@@ -191,4 +185,4 @@ def _import_result(answer: Any, path: str) -> ImportResult:
         str(item.get("message") or item) if isinstance(item, dict) else str(item)
         for item in (data.get("errors") or [])
     ]
-    return ImportResult(counters, errors, missing)
+    return ImportResult(counters=counters, errors=errors, missing=missing)

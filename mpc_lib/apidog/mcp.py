@@ -18,13 +18,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from pydantic import ConfigDict, Field, computed_field
 
 from .._version import __version__
 from ..config import DEFAULT_APIDOG_BASE_URL, Settings
 from ..errors import ConfigError, ResponseFormatError, TransportError
+from ..models import MpcModel
 from ..spec import load_spec
 from ..storage import atomic_write_text
 
@@ -98,46 +100,37 @@ def write_mcp_config(config: dict[str, Any], out: Path | str) -> Path:
 # --- listing the tools ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class McpTool:
+class McpTool(MpcModel):
     """One tool the server offers: its full name, its kind (the name without the suffix)."""
+
+    model_config = ConfigDict(frozen=True)
 
     name: str
     kind: str | None
     description: str
-    input_schema: dict[str, Any] = field(default_factory=dict)
+    input_schema: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
-@dataclass
-class McpToolList:
+class McpToolList(MpcModel):
     """The tools of one server start, or why it was skipped."""
 
-    tools: list[McpTool] = field(default_factory=list)
-    server: dict[str, Any] = field(default_factory=dict)
-    protocol: str | None = None
     skipped: str | None = None
+    server: dict[str, Any] = Field(default_factory=dict)
+    protocol: str | None = None
+    tools: list[McpTool] = Field(default_factory=list)
 
     @property
     def kinds(self) -> dict[str, str]:
         """Kind -> the tool name that has it."""
         return {tool.kind: tool.name for tool in self.tools if tool.kind}
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def missing(self) -> list[str]:
-        """The expected kinds the server did not offer."""
+        """The expected kinds the server did not offer (none when the listing was skipped)."""
+        if self.skipped:
+            return []
         return [kind for kind in MCP_TOOL_KINDS if kind not in self.kinds]
-
-    def to_json(self) -> dict[str, Any]:
-        """The listing as a JSON-ready dict."""
-        return {
-            "skipped": self.skipped,
-            "server": self.server,
-            "protocol": self.protocol,
-            "tools": [
-                {"name": t.name, "kind": t.kind, "description": t.description} for t in self.tools
-            ],
-            "missing": [] if self.skipped else self.missing,
-        }
 
 
 def _kind(name: str) -> str | None:
@@ -278,10 +271,10 @@ def _handshake(session: _StdioSession) -> McpToolList:
                 schema = raw.get("inputSchema")
                 tools.append(
                     McpTool(
-                        raw["name"],
-                        _kind(raw["name"]),
-                        str(raw.get("description") or ""),
-                        schema if isinstance(schema, dict) else {},
+                        name=raw["name"],
+                        kind=_kind(raw["name"]),
+                        description=str(raw.get("description") or ""),
+                        input_schema=schema if isinstance(schema, dict) else {},
                     )
                 )
         cursor = result.get("nextCursor")
@@ -289,7 +282,8 @@ def _handshake(session: _StdioSession) -> McpToolList:
             break
     info = init.get("serverInfo")
     server: dict[str, Any] = dict(info) if isinstance(info, dict) else {}
-    return McpToolList(tools, server, str(init.get("protocolVersion") or "") or None)
+    protocol = str(init.get("protocolVersion") or "") or None
+    return McpToolList(tools=tools, server=server, protocol=protocol)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field, computed_field
+
 from ..config import Settings
 from ..errors import ApidogImportFailed, ConfigError, ResponseFormatError, SpecError, SpecRejected
+from ..models import MpcModel
 from ..spec import (
     GateReport,
     RecordSet,
@@ -56,28 +58,34 @@ def apidog_dir(settings: Settings) -> Path:
 # --- pull ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PullResult:
+class PullResult(MpcModel):
     """What a pull fetched and where it went."""
 
+    model_config = ConfigDict(frozen=True)
+
     path: Path
-    document: dict[str, Any]
+    document: dict[str, Any] = Field(exclude=True)
     source: str
-    project_id: str
+    project_id: str = Field(serialization_alias="project")
     note: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict."""
-        paths = self.document.get("paths") or {}
-        return {
-            "path": str(self.path),
-            "source": self.source,
-            "project": self.project_id,
-            "openapi": self.document.get("openapi"),
-            "paths": len(paths),
-            "schemas": len((self.document.get("components") or {}).get("schemas") or {}),
-            "note": self.note,
-        }
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def openapi(self) -> Any:
+        """The document's OpenAPI version."""
+        return self.document.get("openapi")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def paths(self) -> int:
+        """How many paths it has."""
+        return len(self.document.get("paths") or {})
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def schemas(self) -> int:
+        """How many component schemas it has."""
+        return len((self.document.get("components") or {}).get("schemas") or {})
 
 
 def _client(apidog: Upstream, settings: Settings) -> ApidogClient:
@@ -100,36 +108,48 @@ def pull_spec(settings: Settings, apidog: Upstream, out: Path | str | None = Non
     path = Path(out) if out is not None else apidog_dir(settings) / "remote.oas.json"
     document = _export(apidog, settings)
     _write_spec(path, document)
-    return PullResult(path, document, apidog.source, str(apidog.project_id), apidog.note)
+    return PullResult(
+        path=path, document=document, source=apidog.source, project_id=str(apidog.project_id),
+        note=apidog.note,
+    )  # fmt: skip
 
 
 # --- push ----------------------------------------------------------------------------
 
 
-@dataclass
-class PushOutcome:
-    """A push: the gate, the diff against the project, and (with apply) backup and counters."""
+class PushOutcome(MpcModel):
+    """A push: the gate, the diff against the project, and (with apply) backup and counters.
+
+    Its JSON is what `mpc apidog push --json` prints.
+    """
 
     spec: str
-    report: GateReport
-    changes: StageResult
-    source: str
-    project_id: str
     sha256: str
-    size: int
-    options: ImportOptions
-    allow_breaking: bool = False
+    size: int = Field(serialization_alias="bytes")
+    source: str
+    project_id: str = Field(serialization_alias="project")
+    note: str = ""
+    report: GateReport = Field(exclude=True)
+    changes: StageResult
+    allow_breaking: bool = Field(default=False, exclude=True)
     applied: bool = False
     backup: Path | None = None
+    options: ImportOptions
     result: ImportResult | None = None
-    note: str = ""
-    remote_paths: int = 0
+    remote_paths: int = Field(default=0, exclude=True)
 
     @property
     def breaking(self) -> list[Any]:
         """The breaking changes against what the project holds now."""
         return self.changes.errors
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def gate(self) -> dict[str, Any]:
+        """The gate's verdict and its findings per severity."""
+        return {"passed": self.report.passed, "counts": self.report.counts()}
+
+    @computed_field(alias="refused")  # type: ignore[prop-decorator]
     @property
     def refusal(self) -> str | None:
         """Why nothing may be sent (None when the push may go ahead)."""
@@ -142,24 +162,6 @@ class PushOutcome:
                 f" {first.message}); pass --allow-breaking to push anyway"
             )
         return None
-
-    def to_json(self) -> dict[str, Any]:
-        """The outcome as a JSON-ready dict (what `--json` prints)."""
-        return {
-            "spec": self.spec,
-            "sha256": self.sha256,
-            "bytes": self.size,
-            "source": self.source,
-            "project": self.project_id,
-            "note": self.note,
-            "gate": {"passed": self.report.passed, "counts": self.report.counts()},
-            "changes": self.changes.to_json(),
-            "refused": self.refusal,
-            "applied": self.applied,
-            "backup": str(self.backup) if self.backup else None,
-            "options": self.options.to_json(),
-            "result": self.result.to_json() if self.result else None,
-        }
 
 
 def _backup(settings: Settings, project_id: str, remote: dict[str, Any]) -> Path:
@@ -212,9 +214,10 @@ def push_spec(
     remote = _export(apidog, settings)
     changes = diff_specs(_remote_document(remote, project), document)
     outcome = PushOutcome(
-        name or str(spec), report, changes, apidog.source, project,
-        hashlib.sha256(raw).hexdigest(), len(raw), options, allow_breaking,
-        note=apidog.note, remote_paths=len(remote.get("paths") or {}),
+        spec=name or str(spec), report=report, changes=changes, source=apidog.source,
+        project_id=project, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
+        options=options, allow_breaking=allow_breaking, note=apidog.note,
+        remote_paths=len(remote.get("paths") or {}),
     )  # fmt: skip
     if not apply:
         return outcome

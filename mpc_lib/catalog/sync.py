@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import Field, computed_field, field_serializer
 
 from ..config import Settings
 from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
 from ..http import build_client
+from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from ..upstreams import Upstream, Upstreams
@@ -43,28 +45,49 @@ log = logging.getLogger("mpc_lib.catalog")
 ProgressCallback = Callable[[str, str, int, int | None], None]
 
 
-# How many warnings per provider `to_json()` and `summary()` show, and the registry keeps.
+# How many warnings per provider the JSON and `summary()` show, and the registry keeps.
 _WARNINGS_SHOWN = 3
 _WARNINGS_KEPT = 50
 
 
-@dataclass
-class SyncReport:
-    """What a sync did: per-provider sources and counts, the diff, where it wrote."""
+class SyncReport(MpcModel):
+    """What a sync did: per-provider sources and counts, the diff, where it wrote.
+
+    Its JSON is the one-line summary `mpc sync --json` prints last.
+    """
 
     status: Literal["ok", "failed"]
     sources: dict[str, str]
     counts: dict[str, int]
-    diff: RegistryDiff
+    diff: RegistryDiff = Field(exclude=True)
+    stale: list[str] = Field(default_factory=list)
     duration_s: float
-    registry_path: Path | None = None
-    snapshot_path: Path | None = None
-    stale: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    registry_path: Path | None = Field(default=None, serialization_alias="registry")
+    snapshot_path: Path | None = Field(default=None, exclude=True)
+    errors: dict[str, str] = Field(default_factory=dict, exclude=True)
+    timings: dict[str, float] = Field(default_factory=dict, exclude=True)
     # Per provider: odd answers that did not fail the sync (an entry dropped, has_more, ...).
-    warnings: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = Field(default_factory=dict)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def added(self) -> int:
+        """How many models the sync added (`diff.added` names them)."""
+        return len(self.diff.added)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def removed(self) -> int:
+        """How many models it removed."""
+        return len(self.diff.removed)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def changed(self) -> int:
+        """How many models changed."""
+        return len(self.diff.changed)
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def error(self) -> str | None:
         """All provider errors in one line, each named once, or None."""
@@ -75,24 +98,16 @@ class SyncReport:
             for name, message in self.errors.items()
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The one-line JSON summary `mpc sync --json` prints last."""
+    @field_serializer("duration_s")
+    def _to_the_millisecond(self, duration_s: float) -> float:
+        return round(duration_s, 3)
+
+    @field_serializer("warnings")
+    def _first_warnings(self, warnings: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
         return {
-            "status": self.status,
-            "sources": self.sources,
-            "counts": self.counts,
-            "added": len(self.diff.added),
-            "removed": len(self.diff.removed),
-            "changed": len(self.diff.changed),
-            "stale": self.stale,
-            "duration_s": round(self.duration_s, 3),
-            "registry": str(self.registry_path) if self.registry_path else None,
-            "error": self.error,
-            "warnings": {
-                name: {"count": len(found), "first": found[:_WARNINGS_SHOWN]}
-                for name, found in self.warnings.items()
-                if found
-            },
+            name: {"count": len(found), "first": found[:_WARNINGS_SHOWN]}
+            for name, found in warnings.items()
+            if found
         }
 
     def summary(self) -> str:

@@ -65,14 +65,13 @@ def pull(
         with open_upstreams(settings, ("apidog",), source=source) as upstreams:
             result = pull_spec(settings, upstreams["apidog"], out)
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        typer.echo(json.dumps(result.model_dump(mode="json")))
         return
-    summary = result.to_json()
     if result.note:
         typer.echo(f"apidog: {result.note}")
     typer.echo(
-        f"pulled project {result.project_id} ({result.source}): OpenAPI {summary['openapi']},"
-        f" {summary['paths']} paths, {summary['schemas']} schemas -> {result.path}"
+        f"pulled project {result.project_id} ({result.source}): OpenAPI {result.openapi},"
+        f" {result.paths} paths, {result.schemas} schemas -> {result.path}"
     )
 
 
@@ -140,7 +139,8 @@ def push(
                 raise
             outcome = exc.outcome
     if as_json:
-        typer.echo(json.dumps({**outcome.to_json(), "exit_code": _push_exit(outcome)}))
+        shown = {**outcome.model_dump(mode="json"), "exit_code": _push_exit(outcome)}
+        typer.echo(json.dumps(shown))
     else:
         _show_push(outcome, apply)
     if outcome.refusal is not None:
@@ -178,7 +178,7 @@ def _show_push(outcome: Any, apply: bool) -> None:
         f" {counts['info']} info)"
     )
     print_findings(outcome.changes.sorted(), title="changes against the project", with_stage=False)
-    options = ", ".join(f"{k}={v}" for k, v in outcome.options.to_json().items())
+    options = ", ".join(f"{k}={v}" for k, v in outcome.options.model_dump(mode="json").items())
     console.print(f"options: {escape(options)}")
     if outcome.refusal is not None:
         console.print(f"[bold red]refused, nothing was sent:[/] {escape(outcome.refusal)}")
@@ -260,7 +260,7 @@ def mcp_tools(
                 f"no tool for {', '.join(listing.missing)} (expected {', '.join(MCP_TOOL_KINDS)})",
             )  # fmt: skip
     if as_json:
-        typer.echo(json.dumps(listing.to_json()))
+        typer.echo(json.dumps(listing.model_dump(mode="json")))
         return
     if listing.skipped is not None:
         typer.echo(f"skipped: {listing.skipped}")

@@ -110,7 +110,7 @@ def sync(
         raise fail(exc) from None
     typer.echo(report.summary())
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
 
 
 @registry_app.command("restore")

@@ -62,7 +62,7 @@ def health(
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(_UNKNOWN) from None
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
     else:
         _print_table(report, settings)
     raise typer.Exit(report.exit_code(warn_ok=warn_ok))
@@ -80,4 +80,4 @@ def _print_table(report: HealthReport, settings: Settings) -> None:
         table.add_row(row.check, f"[{style}]{row.status}[/]", latency, escape(row.reason))
     console = Console(width=120)
     console.print(table)
-    console.print(f"sources: {sources_banner(report.to_json(), settings)}", highlight=False)
+    console.print(f"sources: {sources_banner(report, settings)}", highlight=False)

@@ -10,6 +10,7 @@ import typer
 
 from ..config import SOURCES
 from ..errors import ConfigError
+from ..models import MpcModel
 from ..upstreams import open_upstreams
 from ._common import cli_settings, reported_errors, stderr
 
@@ -24,7 +25,12 @@ _JSON = typer.Option("--json", help="Print one JSON object instead of the text r
 
 
 def _emit(report: Any, as_json: bool) -> None:
-    typer.echo(json.dumps(report.to_json()) if as_json else report.summary())
+    if not as_json:
+        typer.echo(report.summary())
+        return
+    # History and changes (pricing/history.py) are not MpcModels yet: they keep to_json().
+    data = report.model_dump(mode="json") if isinstance(report, MpcModel) else report.to_json()
+    typer.echo(json.dumps(data))
 
 
 @pricing_app.command()

@@ -105,7 +105,7 @@ def _finish_stage(spec: Path, stage: Any, as_json: bool, *, blocking: bool = Tru
                     "spec": str(spec),
                     "passed": not failed,
                     "exit_code": int(failed),
-                    **stage.to_json(),
+                    **stage.model_dump(mode="json"),
                 }
             )
         )
@@ -220,7 +220,7 @@ def check(
             allow_breaking=allow_breaking,
         )
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
     else:
         print_findings(report.findings, title=f"gate: {spec}", with_stage=True)
         verdict = "[green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
@@ -274,7 +274,7 @@ def client(
     with reported_errors():
         result = generate_client(spec, out)
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        typer.echo(json.dumps(result.model_dump(mode="json")))
         return
     typer.echo(f"generated {result.package} in {result.out_dir} ({result.modules} modules import)")
     for warning in result.warnings:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import ConfigDict, Field, computed_field, field_serializer
+
+from ..models import MpcModel, Number
 
 __all__ = ["EXIT_CODES", "STATUS_ORDER", "HealthReport", "HealthRow", "Status"]
 
@@ -14,38 +17,46 @@ STATUS_ORDER: dict[str, int] = {"skip": 0, "ok": 0, "warn": 1, "fail": 2}
 EXIT_CODES = {"ok": 0, "warn": 1, "fail": 2, "unknown": 3}
 
 
-@dataclass(frozen=True)
-class HealthRow:
+class HealthRow(MpcModel):
     """One check's verdict: status, how long it took, why, and the numbers behind it."""
+
+    model_config = ConfigDict(frozen=True)
 
     check: str
     group: str
     status: Status
     reason: str
-    latency_s: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
+    latency_s: Number | None = None
+    metrics: dict[str, Number] = Field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """The row as JSON-ready data (latency rounded to the millisecond)."""
-        data = asdict(self)
-        data["latency_s"] = None if self.latency_s is None else round(self.latency_s, 3)
-        return data
+    @field_serializer("latency_s")
+    def _to_the_millisecond(self, latency_s: Number | None) -> Number | None:
+        return None if latency_s is None else round(latency_s, 3)
 
 
-@dataclass(frozen=True)
-class HealthReport:
-    """Every row of one `mpc health`, the time it ran, and the overall status."""
+class HealthReport(MpcModel):
+    """Every row of one `mpc health`, the time it ran, and the overall status.
+
+    Its JSON is the one object `mpc health --json` prints and the history keeps.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     checked_at: str
     duration_s: float
+    sources: dict[str, str] = Field(default_factory=dict)
     rows: list[HealthRow]
-    sources: dict[str, str] = field(default_factory=dict)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> Literal["ok", "warn", "fail"]:
         """The worst row: fail over warn over ok (a skipped row counts as ok)."""
         worst = max((STATUS_ORDER[row.status] for row in self.rows), default=0)
         return ("ok", "warn", "fail")[worst]
+
+    @field_serializer("duration_s")
+    def _to_the_millisecond(self, duration_s: float) -> float:
+        return round(duration_s, 3)
 
     def exit_code(self, *, warn_ok: bool = False) -> int:
         """0 all ok, 1 a warning (0 with `warn_ok`), 2 a failure."""
@@ -60,13 +71,3 @@ class HealthReport:
             if row.check == check:
                 return row
         raise KeyError(f"no check {check!r}; checks: {', '.join(r.check for r in self.rows)}")
-
-    def to_json(self) -> dict[str, Any]:
-        """The one object `mpc health --json` prints."""
-        return {
-            "status": self.status,
-            "checked_at": self.checked_at,
-            "duration_s": round(self.duration_s, 3),
-            "sources": self.sources,
-            "rows": [row.to_json() for row in self.rows],
-        }

@@ -133,7 +133,10 @@ def _row(check: Check, finding: Finding, latency: float | None) -> HealthRow:
 
 
 def _row_named(name: str, group: str, finding: Finding, latency: float | None) -> HealthRow:
-    return HealthRow(name, group, finding.status, finding.reason, latency, dict(finding.metrics))
+    return HealthRow(
+        check=name, group=group, status=finding.status, reason=finding.reason,
+        latency_s=latency, metrics=dict(finding.metrics),
+    )  # fmt: skip
 
 
 def _registry_quietly(context: CheckContext) -> dict[str, Any] | None:
@@ -156,7 +159,8 @@ def append_history(
     """Append one line per run; past `max_bytes` the file moves to `history.jsonl.1` first."""
     path = _history_path(outputs_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(report.to_json(), separators=(",", ":")) + "\n").encode("utf-8")
+    data = report.model_dump(mode="json")
+    line = (json.dumps(data, separators=(",", ":")) + "\n").encode("utf-8")
     with FileLock(path.with_name(".history.lock"), timeout=30):
         if path.exists() and path.stat().st_size + len(line) > max_bytes:
             os.replace(path, path.with_name(path.name + ".1"))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, Field, SerializationInfo, computed_field, field_serializer
+
 from ..errors import ConfigError
+from ..models import MpcModel
 from . import _text
 from .prices import Price, PriceBook
 
@@ -24,74 +26,83 @@ DEFAULT_TOP = 5
 _BASES = ("per_unit", "per_token")
 
 
-@dataclass(frozen=True)
-class UnitGroup:
-    """Models of one category priced in the same unit and currency, cheapest first."""
+class UnitGroup(MpcModel):
+    """Models of one category priced in the same unit and currency, cheapest first.
+
+    Its JSON lists the top N (N from the serialisation context's `top`, else all).
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     basis: str
     unit: str
     currency: str
-    ranked: tuple[Price, ...]
+    ranked: tuple[Price, ...] = Field(serialization_alias="cheapest")
     # Per-token models with no input price: not comparable on the ranking price.
-    unranked: tuple[Price, ...] = ()
+    unranked: tuple[Price, ...] = Field(default=(), serialization_alias="not_ranked")
 
     @property
     def cheapest(self) -> Price | None:
         """The first of `ranked`, if any."""
         return self.ranked[0] if self.ranked else None
 
-    def to_json(self, top: int) -> dict[str, Any]:
-        """JSON-ready: the top N and how many there are."""
-        return {
-            "basis": self.basis,
-            "unit": self.unit,
-            "currency": self.currency,
-            "models": len(self.ranked) + len(self.unranked),
-            "cheapest": [_row(price) for price in self.ranked[:top]],
-            "not_ranked": [{**_row(price), "reason": "no input price"} for price in self.unranked],
-        }
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def models(self) -> int:
+        """How many models the group has, ranked or not."""
+        return len(self.ranked) + len(self.unranked)
+
+    @field_serializer("ranked")
+    def _top(self, ranked: tuple[Price, ...], info: SerializationInfo) -> list[dict[str, Any]]:
+        top = (info.context or {}).get("top")
+        return [_row(price) for price in ranked[:top]]
+
+    @field_serializer("unranked")
+    def _not_ranked(self, unranked: tuple[Price, ...]) -> list[dict[str, Any]]:
+        return [{**_row(price), "reason": "no input price"} for price in unranked]
 
 
-@dataclass(frozen=True)
-class CategoryRanking:
+class CategoryRanking(MpcModel):
     """One category: a ranking per unit group, and the models that could not be ranked."""
+
+    model_config = ConfigDict(frozen=True)
 
     category: str
     groups: tuple[UnitGroup, ...]
-    unknown_units: tuple[Price, ...] = ()
+    unknown_units: tuple[Price, ...] = Field(
+        default=(), serialization_alias="left_out_unknown_unit"
+    )
     unpriced: tuple[Price, ...] = ()
 
-    def to_json(self, top: int) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "category": self.category,
-            "groups": [group.to_json(top) for group in self.groups],
-            "left_out_unknown_unit": [
-                {"model": p.key, "unit": p.unit, "unit_price": p.unit_price}
-                for p in self.unknown_units
-            ],
-            "unpriced": [p.key for p in self.unpriced],
-        }
+    @field_serializer("unknown_units")
+    def _left_out(self, unknown_units: tuple[Price, ...]) -> list[dict[str, Any]]:
+        return [{"model": p.key, "unit": p.unit, "unit_price": p.unit_price} for p in unknown_units]
+
+    @field_serializer("unpriced")
+    def _keys(self, unpriced: tuple[Price, ...]) -> list[str]:
+        return [price.key for price in unpriced]
 
 
-@dataclass(frozen=True)
-class CheapestReport:
+class CheapestReport(MpcModel):
     """Rankings per category (`mpc pricing cheapest`)."""
 
-    categories: tuple[CategoryRanking, ...]
+    model_config = ConfigDict(frozen=True)
+
     top: int
     basis: str | None
-    sources: dict[str, Any] = field(default_factory=dict)
-    banner: str = ""
+    categories: tuple[CategoryRanking, ...]
+    sources: dict[str, Any] = Field(default_factory=dict, serialization_alias="prices")
+    banner: str = Field(default="", exclude=True)
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "top": self.top,
-            "basis": self.basis,
-            "categories": [ranking.to_json(self.top) for ranking in self.categories],
-            "prices": self.sources,
-        }
+    @field_serializer("categories")
+    def _top_of_each(
+        self, categories: tuple[CategoryRanking, ...], info: SerializationInfo
+    ) -> list[Any]:
+        # Each group shows the report's top N: handed down as serialisation context.
+        return [
+            ranking.model_dump(mode=info.mode, context={"top": self.top})
+            for ranking in categories
+        ]
 
     def summary(self) -> str:
         """A block per category: the top N of each unit group, then what was left out."""
@@ -176,9 +187,9 @@ def cheapest_models(
         }
     )
     return CheapestReport(
-        tuple(rankings),
-        top,
-        basis,
+        top=top,
+        basis=basis,
+        categories=tuple(rankings),
         sources=book.sources_json(),
         banner=book.banner(used or None),
     )
@@ -222,12 +233,17 @@ def _rank(category: str, members: list[Price], basis: str | None) -> CategoryRan
     for (group_basis, unit, currency), prices in groups.items():
         ranked = sorted((p for p in prices if p.unit_price is not None), key=_rank_key)
         unranked = tuple(sorted((p for p in prices if p.unit_price is None), key=lambda p: p.key))
-        built.append(UnitGroup(group_basis, unit, currency, tuple(ranked), unranked))
+        built.append(
+            UnitGroup(
+                basis=group_basis, unit=unit, currency=currency, ranked=tuple(ranked),
+                unranked=unranked,
+            )
+        )  # fmt: skip
     # Biggest group first: the unit most of the category is priced in.
     built.sort(key=lambda g: (-(len(g.ranked) + len(g.unranked)), g.basis, g.unit))
     return CategoryRanking(
-        category,
-        tuple(built),
-        tuple(sorted(unknown, key=lambda p: p.key)),
-        tuple(sorted(unpriced, key=lambda p: p.key)),
+        category=category,
+        groups=tuple(built),
+        unknown_units=tuple(sorted(unknown, key=lambda p: p.key)),
+        unpriced=tuple(sorted(unpriced, key=lambda p: p.key)),
     )

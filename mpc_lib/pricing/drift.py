@@ -17,13 +17,16 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, InstanceOf, computed_field, field_serializer
+
 from ..errors import ConfigError, CostMapError, StorageError
 from ..extras import install_hint
+from ..models import MpcModel, Number
 from ..storage import atomic_write_text
 from . import _text
 from .prices import INPUT_TOKENS, TOKENS_PER_PRICE_UNIT, Price, PriceBook
@@ -140,15 +143,40 @@ def _round(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-@dataclass(frozen=True)
-class DriftRow:
+class DriftRow(MpcModel):
     """One priced model against the cost map."""
 
-    price: Price
+    model_config = ConfigDict(frozen=True)
+
+    price: Price = Field(exclude=True)
     status: DriftStatus
     map_key: str
-    ours: dict[str, float] = field(default_factory=dict)
-    theirs: dict[str, Any] = field(default_factory=dict)
+    ours: dict[str, float] = Field(default_factory=dict)
+    theirs: dict[str, Any] = Field(default_factory=dict)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model(self) -> str:
+        """The model's `provider:model_id`."""
+        return self.price.key
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit(self) -> str | None:
+        """The model's (normalised) unit."""
+        return self.price.unit
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit_price(self) -> float | None:
+        """The provider's price per unit."""
+        return self.price.unit_price
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def output_unit_price(self) -> float | None:
+        """The provider's output price (per 1M output tokens), if any."""
+        return self.price.output_unit_price
 
     def pct(self) -> dict[str, float | None]:
         """Per compared field: how far the map is from the provider's price, in percent."""
@@ -163,6 +191,18 @@ class DriftRow:
                 result[name] = (theirs - ours) / ours * 100.0
         return result
 
+    @computed_field(alias="pct")  # type: ignore[prop-decorator]
+    @property
+    def percent_off(self) -> dict[str, float | None]:
+        """`pct()`, as the JSON's `pct`."""
+        return self.pct()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stale(self) -> bool:
+        """Whether the price is kept from an earlier sync."""
+        return self.price.stale
+
     @property
     def worst_pct(self) -> float | None:
         """The compared field furthest off, signed."""
@@ -174,35 +214,28 @@ class DriftRow:
         """Whether the gateway needs our prices for this model."""
         return self.status in ("drift", "missing", "unit_mismatch") and bool(self.ours)
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "model": self.price.key,
-            "status": self.status,
-            "unit": self.price.unit,
-            "unit_price": self.price.unit_price,
-            "output_unit_price": self.price.output_unit_price,
-            "map_key": self.map_key,
-            "ours": self.ours,
-            "theirs": self.theirs,
-            "pct": self.pct(),
-            "stale": self.price.stale,
-        }
 
+class DriftReport(MpcModel):
+    """Every priced model's standing against the cost map (`mpc pricing drift`).
 
-@dataclass(frozen=True)
-class DriftReport:
-    """Every priced model's standing against the cost map (`mpc pricing drift`)."""
+    Its JSON (`--json`) gives the counts, every row that does not agree, and the file.
+    """
 
-    rows: tuple[DriftRow, ...]
-    tolerance: float
-    cost_map: CostMap
-    book: PriceBook
+    model_config = ConfigDict(frozen=True)
+
+    tolerance: Number
+    cost_map: InstanceOf[CostMap]
+    rows: tuple[DriftRow, ...] = Field(exclude=True)
+    book: PriceBook = Field(exclude=True)
     overrides_path: Path | None = None
 
     def with_overrides_path(self, path: Path) -> DriftReport:
         """The same report, saying where its overrides were written."""
-        return replace(self, overrides_path=path)
+        return self.model_copy(update={"overrides_path": path})
+
+    @field_serializer("cost_map")
+    def _file_and_version(self, cost_map: CostMap) -> dict[str, str | None]:
+        return {"file": str(cost_map.path), "litellm_version": cost_map.version}
 
     def counts(self) -> dict[str, int]:
         """Models per status."""
@@ -211,12 +244,50 @@ class DriftReport:
             counts[row.status] += 1
         return counts
 
+    @computed_field(alias="counts")  # type: ignore[prop-decorator]
+    @property
+    def per_status(self) -> dict[str, int]:
+        """`counts()`, as the JSON's `counts`."""
+        return self.counts()
+
     def of(self, status: str) -> list[DriftRow]:
         """Rows with one status (drift rows furthest off first)."""
         rows = [row for row in self.rows if row.status == status]
         if status == "drift":
             rows.sort(key=lambda row: -abs(row.worst_pct or 0.0))
         return rows
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def drift(self) -> list[DriftRow]:
+        """The rows beyond the tolerance, furthest off first."""
+        return self.of("drift")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit_mismatch(self) -> list[DriftRow]:
+        """The rows the map prices in another unit."""
+        return self.of("unit_mismatch")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def missing(self) -> list[str]:
+        """The models the map lacks."""
+        return [row.price.key for row in self.of("missing")]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unsupported_unit(self) -> list[dict[str, str | None]]:
+        """The models priced in a unit LiteLLM has no cost field for, with that unit."""
+        return [
+            {"model": row.price.key, "unit": row.price.unit} for row in self.of("unsupported_unit")
+        ]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unpriced(self) -> list[str]:
+        """The models without a price (not compared)."""
+        return [price.key for price in self.book.unpriced]
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """`provider:model_id -> override entry` for every model the gateway misprices."""
@@ -232,6 +303,18 @@ class DriftReport:
                 }
         return found
 
+    @computed_field(alias="overrides")  # type: ignore[prop-decorator]
+    @property
+    def override_count(self) -> int:
+        """How many models the overrides file prices."""
+        return len(self.overrides())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def prices(self) -> dict[str, Any]:
+        """Where the registry's prices came from."""
+        return self.book.sources_json()
+
     def overrides_document(self, moment: datetime | None = None) -> dict[str, Any]:
         """The whole overrides file as data (see `write_cost_overrides`)."""
         moment = moment or datetime.now(UTC)
@@ -245,25 +328,6 @@ class DriftReport:
             "cost_map": {"file": str(self.cost_map.path), "litellm_version": self.cost_map.version},
             "tolerance": self.tolerance,
             "overrides": self.overrides(),
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready (`mpc pricing drift --json`): counts, every non-agreeing row, the file."""
-        return {
-            "tolerance": self.tolerance,
-            "cost_map": {"file": str(self.cost_map.path), "litellm_version": self.cost_map.version},
-            "counts": self.counts(),
-            "drift": [row.to_json() for row in self.of("drift")],
-            "unit_mismatch": [row.to_json() for row in self.of("unit_mismatch")],
-            "missing": [row.price.key for row in self.of("missing")],
-            "unsupported_unit": [
-                {"model": row.price.key, "unit": row.price.unit}
-                for row in self.of("unsupported_unit")
-            ],
-            "unpriced": [price.key for price in self.book.unpriced],
-            "overrides": len(self.overrides()),
-            "overrides_path": str(self.overrides_path) if self.overrides_path else None,
-            "prices": self.book.sources_json(),
         }
 
     def summary(self, limit: int = 25) -> str:
@@ -336,17 +400,19 @@ def _compare(price: Price, cost_map: CostMap, tolerance: float) -> DriftRow:
     key, entry, _ = cost_map.lookup(price)
     ours = litellm_costs(price)
     if ours is None:
-        return DriftRow(price, "unsupported_unit", key)
+        return DriftRow(price=price, status="unsupported_unit", map_key=key)
     if entry is None:
-        return DriftRow(price, "missing", key, ours)
+        return DriftRow(price=price, status="missing", map_key=key, ours=ours)
     theirs = {name: entry[name] for name in ours if name in entry}
     if len(theirs) < len(ours):
         costs = {name: value for name, value in entry.items() if "cost" in name}
-        return DriftRow(price, "unit_mismatch", key, ours, {**costs, **theirs})
-    row = DriftRow(price, "agree", key, ours, theirs)
+        return DriftRow(
+            price=price, status="unit_mismatch", map_key=key, ours=ours, theirs={**costs, **theirs}
+        )
+    row = DriftRow(price=price, status="agree", map_key=key, ours=ours, theirs=theirs)
     off = [pct for pct in row.pct().values()]
     if any(pct is None or abs(pct) > tolerance * 100.0 + 1e-9 for pct in off):
-        return DriftRow(price, "drift", key, ours, theirs)
+        return DriftRow(price=price, status="drift", map_key=key, ours=ours, theirs=theirs)
     return row
 
 
@@ -358,7 +424,7 @@ def gateway_drift(
         raise ConfigError(f"tolerance {tolerance!r}: expected a fraction such as 0.05 (5%)")
     cost_map = cost_map or load_cost_map()
     rows = tuple(_compare(price, cost_map, tolerance) for price in book.priced)
-    return DriftReport(rows, tolerance, cost_map, book)
+    return DriftReport(tolerance=tolerance, cost_map=cost_map, rows=rows, book=book)
 
 
 _HEADER = """\

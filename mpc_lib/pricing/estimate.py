@@ -9,13 +9,15 @@ FAL's history (`historical_api_price`, the lines that give `calls`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from pydantic import ConfigDict, Field, InstanceOf, computed_field, field_serializer
 
 from ..catalog.fal import FalClient
 from ..config import Settings
 from ..errors import ConfigError
+from ..models import MpcModel, Number
 from ..upstreams import Upstreams
 from . import _text
 from .fal_check import ApiCheck, fal_estimator, run_check
@@ -40,16 +42,69 @@ __all__ = [
 log = logging.getLogger("mpc_lib.pricing")
 
 
-@dataclass(frozen=True)
-class EstimateLine:
-    """One job-mix line priced: `cost` is None (and `missing` says why) when a price is missing."""
+class EstimateLine(MpcModel):
+    """One job-mix line priced: `cost` is None (and `missing` says why) when a price is missing.
 
-    line: MixLine
-    price: Price
+    Its JSON is one row: the line, the model and its price, the quantity and the cost.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    line: MixLine = Field(exclude=True)
+    price: Price = Field(exclude=True)
     cost: float | None
     missing: str | None = None
     note: str | None = None
 
+    @computed_field(alias="line")  # type: ignore[prop-decorator]
+    @property
+    def number(self) -> int:
+        """The line's 1-based number in the mix."""
+        return self.line.index + 1
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def file_line(self) -> int | None:
+        """Its line in the mix file, when known."""
+        return self.line.line
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def label(self) -> str | None:
+        """The line's label, if it has one."""
+        return self.line.label
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model(self) -> str:
+        """The model's `provider:model_id`."""
+        return self.price.key
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def provider(self) -> str:
+        """The model's provider."""
+        return self.price.provider
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model_id(self) -> str:
+        """The model's id at its provider."""
+        return self.price.model_id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def basis(self) -> str:
+        """`per_unit` or `per_token`: the price's, else the line's."""
+        return self.price.basis or self.line.basis
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit(self) -> str | None:
+        """The price's (normalised) unit."""
+        return self.price.unit
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def units(self) -> float | None:
         """Units in the model's (normalised) unit over all calls, for a per-unit line."""
@@ -65,12 +120,49 @@ class EstimateLine:
         """Output tokens over all calls."""
         return (self.line.output_tokens or 0.0) * self.line.call_count
 
+    @computed_field(alias="input_tokens")  # type: ignore[prop-decorator]
+    @property
+    def tokens_in(self) -> float | None:
+        """`input_tokens` for a per-token line, None for a per-unit one."""
+        return self.input_tokens if self.units is None else None
+
+    @computed_field(alias="output_tokens")  # type: ignore[prop-decorator]
+    @property
+    def tokens_out(self) -> float | None:
+        """`output_tokens` for a per-token line, None for a per-unit one."""
+        return self.output_tokens if self.units is None else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def calls(self) -> int:
+        """Calls, 1 when the line does not say."""
+        return self.line.call_count
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def quantity(self) -> str:
         """`200 image`, or `1,200,000 in + 300,000 out tokens`."""
         if self.units is not None:
             return f"{self.units:,.6g} {self.price.unit or 'unit'}"
         return f"{self.input_tokens:,.0f} in + {self.output_tokens:,.0f} out tokens"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit_price(self) -> float | None:
+        """The price per unit (per 1M input tokens for a token model)."""
+        return self.price.unit_price
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def output_unit_price(self) -> float | None:
+        """The price per 1M output tokens, if any."""
+        return self.price.output_unit_price
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def currency(self) -> str | None:
+        """The price's currency."""
+        return self.price.currency
 
     @property
     def fal_units(self) -> float:
@@ -80,60 +172,30 @@ class EstimateLine:
         tokens = self.input_tokens + self.output_tokens
         return tokens / TOKENS_PER_PRICE_UNIT * self.price.factor
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready row."""
-        return {
-            "line": self.line.index + 1,
-            "file_line": self.line.line,
-            "label": self.line.label,
-            "model": self.price.key,
-            "provider": self.price.provider,
-            "model_id": self.price.model_id,
-            "basis": self.price.basis or self.line.basis,
-            "unit": self.price.unit,
-            "units": self.units,
-            "input_tokens": self.input_tokens if self.units is None else None,
-            "output_tokens": self.output_tokens if self.units is None else None,
-            "calls": self.line.call_count,
-            "quantity": self.quantity,
-            "unit_price": self.price.unit_price,
-            "output_unit_price": self.price.output_unit_price,
-            "currency": self.price.currency,
-            "cost": self.cost,
-            "missing": self.missing,
-            "note": self.note,
-        }
 
+class Estimate(MpcModel):
+    """A priced job mix: rows, subtotals per basis, a total, and FAL's checks.
 
-@dataclass(frozen=True)
-class Estimate:
-    """A priced job mix: rows, subtotals per basis, a total, and FAL's checks."""
+    Its JSON is the whole estimate (`mpc pricing estimate --json`).
+    """
 
-    mix: JobMix
-    lines: tuple[EstimateLine, ...]
-    sources: dict[str, PriceSource]
+    model_config = ConfigDict(frozen=True)
+
+    mix: InstanceOf[JobMix]
     registry: Path | None = None
-    checks: tuple[ApiCheck, ...] = field(default=())
+    lines: tuple[EstimateLine, ...]
+    checks: tuple[ApiCheck, ...] = ()
+    sources: dict[str, PriceSource] = Field(serialization_alias="prices")
 
+    @field_serializer("mix")
+    def _label(self, mix: JobMix) -> str:
+        return mix.label
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def currency(self) -> str:
         """The mix's currency (every priced line is in it)."""
         return self.mix.currency
-
-    @property
-    def total(self) -> float:
-        """The sum of the lines that could be priced; see `complete`."""
-        return sum(line.cost for line in self.lines if line.cost is not None)
-
-    @property
-    def complete(self) -> bool:
-        """False when a line has no price: then `total` leaves it out, and says so."""
-        return all(line.cost is not None for line in self.lines)
-
-    @property
-    def missing(self) -> list[EstimateLine]:
-        """Lines without a cost."""
-        return [line for line in self.lines if line.cost is None]
 
     def subtotals(self) -> dict[str, float]:
         """Known cost per basis (`per_unit`, `per_token`)."""
@@ -144,28 +206,42 @@ class Estimate:
                 totals[basis] = totals.get(basis, 0.0) + line.cost
         return totals
 
+    @computed_field(alias="subtotals")  # type: ignore[prop-decorator]
+    @property
+    def per_basis(self) -> dict[str, float]:
+        """`subtotals()`, as the JSON's `subtotals`."""
+        return self.subtotals()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> Number:
+        """The sum of the lines that could be priced (0 when none could); see `complete`."""
+        return sum(line.cost for line in self.lines if line.cost is not None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def complete(self) -> bool:
+        """False when a line has no price: then `total` leaves it out, and says so."""
+        return all(line.cost is not None for line in self.lines)
+
+    @property
+    def missing(self) -> list[EstimateLine]:
+        """Lines without a cost."""
+        return [line for line in self.lines if line.cost is None]
+
+    @computed_field(alias="missing")  # type: ignore[prop-decorator]
+    @property
+    def unpriced(self) -> list[dict[str, Any]]:
+        """The lines without a cost: number, model and why."""
+        return [
+            {"line": line.line.index + 1, "model": line.price.key, "reason": line.missing}
+            for line in self.missing
+        ]
+
     @property
     def check_failed(self) -> ApiCheck | None:
         """The first FAL check that errored (the CLI exits with its code), else None."""
         return next((check for check in self.checks if check.status == "error"), None)
-
-    def to_json(self) -> dict[str, Any]:
-        """The whole estimate, JSON-ready (`mpc pricing estimate --json`)."""
-        return {
-            "mix": self.mix.label,
-            "registry": str(self.registry) if self.registry else None,
-            "currency": self.currency,
-            "lines": [line.to_json() for line in self.lines],
-            "subtotals": self.subtotals(),
-            "total": self.total,
-            "complete": self.complete,
-            "missing": [
-                {"line": line.line.index + 1, "model": line.price.key, "reason": line.missing}
-                for line in self.missing
-            ],
-            "checks": [check.to_json() for check in self.checks],
-            "prices": {name: source.to_json() for name, source in self.sources.items()},
-        }
 
     def summary(self) -> str:
         """Human lines: the table, subtotals, the total (marked INCOMPLETE), FAL's checks."""
@@ -265,10 +341,11 @@ def estimate_lines(book: PriceBook, mix: JobMix) -> Estimate:
             notes.append(f"unit {price.unit!r} is not one we know; units are taken in it as is")
         if price.stale:
             notes.append(f"{price.key}'s price is kept from an earlier sync (stale)")
-        priced.append(EstimateLine(line, price, cost, missing, "; ".join(notes) or None))
+        note = "; ".join(notes) or None
+        priced.append(EstimateLine(line=line, price=price, cost=cost, missing=missing, note=note))
     if problems:
         raise mix.error(problems)
-    return Estimate(mix, tuple(priced), dict(book.sources), book.path)
+    return Estimate(mix=mix, lines=tuple(priced), sources=dict(book.sources), registry=book.path)
 
 
 # --- FAL's estimate ------------------------------------------------------------------
@@ -282,8 +359,10 @@ def check_with_fal(
         line for line in estimate.lines if line.price.provider == "fal" and line.cost is not None
     ]
     if not fal or client is None:
-        skipped = ApiCheck("unit_price", "skipped", asked=asked, reason="no priced FAL lines")
-        return replace(estimate, checks=(skipped,))
+        skipped = ApiCheck(
+            estimate_type="unit_price", status="skipped", asked=asked, reason="no priced FAL lines"
+        )
+        return estimate.model_copy(update={"checks": (skipped,)})
     units: dict[str, tuple[float, float]] = {}
     calls: dict[str, tuple[float, float]] = {}
     for line in fal:
@@ -296,10 +375,10 @@ def check_with_fal(
         checks.append(run_check(client, "historical_api_price", calls, estimate.currency, asked))
     else:
         checks.append(ApiCheck(
-            "historical_api_price", "skipped", asked=asked,
+            estimate_type="historical_api_price", status="skipped", asked=asked,
             reason="no FAL line gives calls (add `calls:` to a line to compare per-call prices)",
         ))  # fmt: skip
-    return replace(estimate, checks=tuple(checks))
+    return estimate.model_copy(update={"checks": tuple(checks)})
 
 
 def _add(into: dict[str, tuple[float, float]], key: str, quantity: float, cost: float) -> None:
@@ -336,8 +415,8 @@ def estimate_job_mix(
         if client is None:
             log.info("FAL estimate check skipped: %s", skipped)
             checks = tuple(
-                ApiCheck(kind, "skipped", asked=asked, reason=skipped)
+                ApiCheck(estimate_type=kind, status="skipped", asked=asked, reason=skipped)
                 for kind in ("unit_price", "historical_api_price")
             )
-            return replace(estimate, checks=checks)
+            return estimate.model_copy(update={"checks": checks})
         return check_with_fal(estimate, client, asked=asked)

@@ -12,13 +12,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    field_serializer,
+)
 
 from ..catalog.fal import FalClient
 from ..catalog.models import EstimateType
 from ..config import Settings
 from ..errors import MpcError
+from ..models import MpcModel
 from ..upstreams import Upstream
 from . import _text
 from .prices import PriceSource
@@ -40,15 +48,17 @@ _MAX_LOCALISED = 50
 CheckStatus = Literal["agree", "disagree", "skipped", "error"]
 
 
-@dataclass(frozen=True)
-class EndpointCheck:
+class EndpointCheck(MpcModel):
     """One FAL endpoint asked alone, to locate a disagreement."""
+
+    model_config = ConfigDict(frozen=True)
 
     endpoint_id: str
     local: float
     api: float | None
     error: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def difference(self) -> float | None:
         """API minus local."""
@@ -61,21 +71,24 @@ class EndpointCheck:
         return diff is not None and abs(diff) <= AGREEMENT_TOLERANCE + 1e-9
 
 
-@dataclass(frozen=True)
-class ApiCheck:
+class ApiCheck(MpcModel):
     """FAL's estimate of the FAL lines against ours, for one estimate type."""
+
+    model_config = ConfigDict(frozen=True)
 
     estimate_type: str
     status: CheckStatus
+    asked: str | None = None
+    endpoints: int = 0
     local_total: float | None = None
     api_total: float | None = None
     currency: str | None = None
-    endpoints: int = 0
-    asked: str | None = None
     reason: str | None = None
-    per_endpoint: tuple[EndpointCheck, ...] = ()
-    exit_code: int | None = None
+    # JSON: only the endpoints that disagree.
+    per_endpoint: tuple[EndpointCheck, ...] = Field(default=(), serialization_alias="disagreeing")
+    exit_code: int | None = Field(default=None, exclude=True)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def difference(self) -> float | None:
         """API total minus local total."""
@@ -83,25 +96,11 @@ class ApiCheck:
             return None
         return self.api_total - self.local_total
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "estimate_type": self.estimate_type,
-            "status": self.status,
-            "asked": self.asked,
-            "endpoints": self.endpoints,
-            "local_total": self.local_total,
-            "api_total": self.api_total,
-            "difference": self.difference,
-            "currency": self.currency,
-            "reason": self.reason,
-            "disagreeing": [
-                {"endpoint_id": e.endpoint_id, "local": e.local, "api": e.api,
-                 "difference": e.difference, "error": e.error}
-                for e in self.per_endpoint
-                if not e.agrees
-            ],
-        }  # fmt: skip
+    @field_serializer("per_endpoint", mode="wrap")
+    def _disagreeing(
+        self, per_endpoint: tuple[EndpointCheck, ...], handler: SerializerFunctionWrapHandler
+    ) -> Any:
+        return handler(tuple(item for item in per_endpoint if not item.agrees))
 
     def summary(self) -> str:
         """One line, plus one per disagreeing endpoint."""
@@ -142,26 +141,28 @@ def run_check(
     quantities = {endpoint: quantity for endpoint, (quantity, _) in asked_for.items()}
     local = sum(cost for _, cost in asked_for.values())
     base = ApiCheck(
-        estimate_type, "error", local_total=local, endpoints=len(quantities), asked=asked
-    )
+        estimate_type=estimate_type, status="error", local_total=local,
+        endpoints=len(quantities), asked=asked,
+    )  # fmt: skip
     try:
         answer = client.estimate_cost(estimate_type, quantities)
     except MpcError as exc:
-        return replace(base, reason=str(exc), exit_code=exc.exit_code)
+        return base.model_copy(update={"reason": str(exc), "exit_code": exc.exit_code})
     except ValueError as exc:  # a quantity FAL would refuse (under 1e-6 units): not asked
-        return replace(base, status="skipped", reason=f"not sent to FAL: {exc}")
-    checked = replace(base, api_total=answer.total_cost, currency=answer.currency)
-    if answer.currency.upper() != currency:
-        return replace(
-            checked, status="disagree", reason=f"FAL answered in {answer.currency}, not {currency}"
-        )
-    if abs(answer.total_cost - local) <= AGREEMENT_TOLERANCE + 1e-9:
-        return replace(checked, status="agree")
-    if len(quantities) > _MAX_LOCALISED:
-        return replace(checked, status="disagree", reason="too many endpoints to ask one by one")
-    return replace(
-        checked, status="disagree", per_endpoint=_localise(client, estimate_type, asked_for)
+        return base.model_copy(update={"status": "skipped", "reason": f"not sent to FAL: {exc}"})
+    checked = base.model_copy(
+        update={"api_total": answer.total_cost, "currency": answer.currency}
     )
+    if answer.currency.upper() != currency:
+        reason = f"FAL answered in {answer.currency}, not {currency}"
+        return checked.model_copy(update={"status": "disagree", "reason": reason})
+    if abs(answer.total_cost - local) <= AGREEMENT_TOLERANCE + 1e-9:
+        return checked.model_copy(update={"status": "agree"})
+    if len(quantities) > _MAX_LOCALISED:
+        reason = "too many endpoints to ask one by one"
+        return checked.model_copy(update={"status": "disagree", "reason": reason})
+    per_endpoint = _localise(client, estimate_type, asked_for)
+    return checked.model_copy(update={"status": "disagree", "per_endpoint": per_endpoint})
 
 
 def _localise(
@@ -174,8 +175,8 @@ def _localise(
         try:
             answer = client.estimate_cost(estimate_type, {endpoint: quantity})
         except MpcError as exc:
-            return EndpointCheck(endpoint, cost, None, error=str(exc))
-        return EndpointCheck(endpoint, cost, answer.total_cost)
+            return EndpointCheck(endpoint_id=endpoint, local=cost, api=None, error=str(exc))
+        return EndpointCheck(endpoint_id=endpoint, local=cost, api=answer.total_cost)
 
     if len(asked_for) == 1:
         return (one(next(iter(asked_for))),)

@@ -24,7 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from ..errors import ConfigError
+from ..models import MpcModel
 
 __all__ = ["JobMix", "MixLine", "example_job_mix", "load_job_mix"]
 
@@ -38,18 +41,23 @@ def example_job_mix() -> Path:
     return Path(str(resources.files(__package__).joinpath("examples", "job_mix.yaml")))
 
 
-@dataclass(frozen=True)
-class MixLine:
-    """One line of a job mix; `index` is its 0-based position, `line` its line in the file."""
+class MixLine(MpcModel):
+    """One line of a job mix; `index` is its 0-based position, `line` its line in the file.
 
-    index: int
+    Its JSON is the line as written (None fields left out).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    omit_when_empty = frozenset({"units", "input_tokens", "output_tokens", "calls", "label"})
+
+    index: int = Field(exclude=True)
     model: str
     units: float | None = None
     input_tokens: float | None = None
     output_tokens: float | None = None
     calls: int | None = None
     label: str | None = None
-    line: int | None = None
+    line: int | None = Field(default=None, exclude=True)
 
     @property
     def basis(self) -> str:
@@ -65,18 +73,6 @@ class MixLine:
     def where(self) -> str:
         """`lines[2]`, the key path of this line."""
         return f"lines[{self.index}]"
-
-    def to_json(self) -> dict[str, Any]:
-        """The line as written (None fields left out)."""
-        fields = {
-            "model": self.model,
-            "units": self.units,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "calls": self.calls,
-            "label": self.label,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, computed_field
+
 from ..catalog import sync_catalog
 from ..config import Settings
 from ..errors import ConfigError, RegistryError
+from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryStore, load_registry
 from ..upstreams import Upstreams
@@ -134,27 +137,34 @@ def _scaled(price: float | None, factor: float) -> float | None:
     return float(f"{price * factor:.12g}")
 
 
-@dataclass(frozen=True)
-class PriceSource:
-    """Where one provider's prices in a registry came from, read from `sources.<provider>`."""
+class PriceSource(MpcModel):
+    """Where one provider's prices in a registry came from, read from `sources.<provider>`.
 
-    provider: str
+    Its JSON adds the plain flags reports need (`sandbox`, `synthetic`, `label`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str = Field(exclude=True)
     source: str  # "live", "sandbox" or "unknown"
     prices: str  # "live API", "generated", "snapshot <path>", "synthetic prices over ..."
     fetched_at: str | None
     status: str = "ok"
-    data: str | None = None  # the sandbox's data: "generated" or "snapshot <path>"
+    data: str | None = Field(default=None, exclude=True)  # the sandbox's data, or None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def sandbox(self) -> bool:
         """True when the prices were served by our emulator, not the provider."""
         return self.source != "live"
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def synthetic(self) -> bool:
         """True when the prices were made up (by the generator or over a price-less snapshot)."""
         return self.prices == "generated" or self.prices.startswith("synthetic")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         """One phrase: `live API`, `sandbox: SYNTHETIC prices (generated)`, ..."""
@@ -168,27 +178,16 @@ class PriceSource:
             text += "; STALE: kept from an earlier sync"
         return text
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready, with the plain flags reports need."""
-        return {
-            "source": self.source,
-            "prices": self.prices,
-            "fetched_at": self.fetched_at,
-            "status": self.status,
-            "sandbox": self.sandbox,
-            "synthetic": self.synthetic,
-            "label": self.label,
-        }
 
-
-@dataclass(frozen=True)
-class Price:
+class Price(MpcModel):
     """One model's normalised price; `unit` is None (and both prices None) for an unpriced model.
 
     `unit_price` is per `unit`; for Comet token models it is per 1M input tokens and
     `output_unit_price` per 1M output tokens.  A single FAL token rate (`1M tokens`)
     applies to every token.  `raw_unit` / `raw_unit_price` are what the provider sent.
     """
+
+    model_config = ConfigDict(frozen=True)
 
     provider: str
     model_id: str
@@ -199,14 +198,15 @@ class Price:
     unit_price: float | None
     output_unit_price: float | None
     currency: str | None
-    source: str
-    fetched_at: str | None
+    known_unit: bool = True
     raw_unit: str | None = None
     raw_unit_price: float | None = None
-    known_unit: bool = True
-    factor: float = 1.0
+    source: str
+    fetched_at: str | None
     stale: bool = False
+    factor: float = Field(default=1.0, exclude=True)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def key(self) -> str:
         """`provider:model_id`, as in the registry diff."""
@@ -217,32 +217,11 @@ class Price:
         """Whether any price is known (an output-only token price counts)."""
         return self.unit_price is not None or self.output_unit_price is not None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def output_unit(self) -> str | None:
         """The unit of `output_unit_price` (Comet's 1M output tokens), else None."""
         return OUTPUT_TOKENS if self.unit == INPUT_TOKENS else None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "key": self.key,
-            "provider": self.provider,
-            "model_id": self.model_id,
-            "display_name": self.display_name,
-            "category": self.category,
-            "basis": self.basis,
-            "unit": self.unit,
-            "unit_price": self.unit_price,
-            "output_unit": self.output_unit,
-            "output_unit_price": self.output_unit_price,
-            "currency": self.currency,
-            "known_unit": self.known_unit,
-            "raw_unit": self.raw_unit,
-            "raw_unit_price": self.raw_unit_price,
-            "source": self.source,
-            "fetched_at": self.fetched_at,
-            "stale": self.stale,
-        }
 
 
 def effective_category(record: Mapping[str, Any]) -> str:
@@ -422,7 +401,7 @@ class PriceBook:
 
     def sources_json(self) -> dict[str, Any]:
         """The sources as JSON, for every report's `prices` field."""
-        return {name: source.to_json() for name, source in self.sources.items()}
+        return {name: source.model_dump(mode="json") for name, source in self.sources.items()}
 
 
 def load_price_book(settings: Settings, *, sync_with: Upstreams | None = None) -> PriceBook:

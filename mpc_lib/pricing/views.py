@@ -77,7 +77,7 @@ def checks_frame(estimate: Estimate) -> Any:
     pd = require("pandas", _FEATURE)
     columns = ["estimate_type", "status", "asked", "endpoints", "local_total", "api_total",
                "difference", "reason"]  # fmt: skip
-    rows = [{name: check.to_json()[name] for name in columns} for check in estimate.checks]
+    rows = [check.model_dump(mode="json") for check in estimate.checks]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -14,11 +14,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import ConfigDict, Field
 
 from ..errors import SpecError
 from ..extras import require
+from ..models import MpcModel
 from .document import load_spec
 
 __all__ = ["ClientResult", "generate_client"]
@@ -32,23 +34,15 @@ _IMPORT_ALL = (
 )
 
 
-@dataclass(frozen=True)
-class ClientResult:
+class ClientResult(MpcModel):
     """Where the client went, its package name, how many modules imported, what the tool said."""
+
+    model_config = ConfigDict(frozen=True)
 
     out_dir: Path
     package: str
     modules: int
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        """The result as a JSON-ready dict."""
-        return {
-            "out_dir": str(self.out_dir),
-            "package": self.package,
-            "modules": self.modules,
-            "warnings": self.warnings,
-        }
+    warnings: list[str] = Field(default_factory=list)
 
 
 def _tool_env() -> dict[str, str]:
@@ -82,7 +76,9 @@ def generate_client(spec: Path | str, out: Path | str, *, timeout_s: float = 600
         if out.exists():
             shutil.rmtree(out)
         built.rename(out)
-    return ClientResult(out, result.package, result.modules, result.warnings)
+    return ClientResult(
+        out_dir=out, package=result.package, modules=result.modules, warnings=result.warnings
+    )
 
 
 def _generate(spec_file: Path, out: Path, spec: Path | str, timeout_s: float) -> ClientResult:
@@ -130,7 +126,8 @@ def _generate(spec_file: Path, out: Path, spec: Path | str, timeout_s: float) ->
             f"the generated client {package} does not import: {_tail(check.stderr)}", path=spec
         )
     warnings = [line for line in said.splitlines() if line.startswith(("Unable", "Warning"))]
-    return ClientResult(out, package, int(check.stdout.strip() or 0), warnings)
+    modules = int(check.stdout.strip() or 0)
+    return ClientResult(out_dir=out, package=package, modules=modules, warnings=warnings)
 
 
 def _package(out: Path) -> str:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    SkipValidation,
+    computed_field,
+    field_serializer,
+)
+
+from ..models import MpcModel
 from .document import SpecDocument
 
 __all__ = [
@@ -24,9 +33,11 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 STAGES = ("validate", "lint", "upstream", "conform", "diff")
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(MpcModel):
     """One thing a stage found: rule id, severity, message, JSON pointer and file:line:column."""
+
+    model_config = ConfigDict(frozen=True)
+    omit_when_empty = frozenset({"details"})
 
     stage: str
     rule: str
@@ -36,7 +47,7 @@ class Finding:
     file: str | None = None
     line: int | None = None
     column: int | None = None
-    details: dict[str, Any] = field(default_factory=dict, compare=False)
+    details: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -45,20 +56,6 @@ class Finding:
         if self.line is not None:
             where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
         return where
-
-    def to_json(self) -> dict[str, Any]:
-        """The finding as a JSON-ready dict."""
-        return {
-            "stage": self.stage,
-            "rule": self.rule,
-            "severity": self.severity,
-            "message": self.message,
-            "pointer": self.pointer,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            **({"details": self.details} if self.details else {}),
-        }
 
 
 def finding_at(
@@ -72,7 +69,10 @@ def finding_at(
 ) -> Finding:
     """A finding placed in `document` at `pointer` (its nearest existing parent if it is absent)."""
     if document is None:
-        return Finding(stage, rule, severity, message, pointer, details=details)
+        return Finding(
+            stage=stage, rule=rule, severity=severity, message=message, pointer=pointer,
+            details=details,
+        )  # fmt: skip
     location = None
     probe = pointer
     while location is None:
@@ -81,15 +81,15 @@ def finding_at(
             break
         probe = probe.rsplit("/", 1)[0]
     return Finding(
-        stage,
-        rule,
-        severity,
-        message,
-        pointer,
-        document.name,
-        location.line if location else None,
-        location.column if location else None,
-        details,
+        stage=stage,
+        rule=rule,
+        severity=severity,
+        message=message,
+        pointer=pointer,
+        file=document.name,
+        line=location.line if location else None,
+        column=location.column if location else None,
+        details=details,
     )
 
 
@@ -97,27 +97,40 @@ def _severity_rank(finding: Finding) -> int:
     return SEVERITIES.index(finding.severity)
 
 
-@dataclass
-class StageResult:
+class StageResult(MpcModel):
     """One stage's findings, or why it was skipped."""
 
+    omit_when_empty = frozenset({"details"})
+
     stage: str
-    findings: list[Finding] = field(default_factory=list)
     skipped: str | None = None
+    # Held, not copied: validate_spec adds the validator's findings to the list it gave.
+    findings: SkipValidation[list[Finding]] = Field(default_factory=list)
     # Anything else the stage wants to show (conform: drift tables; diff: the compared files).
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(
+        self,
+        stage: str,
+        findings: list[Finding] | None = None,
+        skipped: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        # Positional, as every stage builds its result: StageResult(STAGE, findings).
+        fields = {
+            "stage": stage,
+            "skipped": skipped,
+            "findings": [] if findings is None else findings,
+            "details": {} if details is None else details,
+        }
+        super().__init__(**fields)
 
     @property
     def errors(self) -> list[Finding]:
         """The findings at error severity."""
         return [f for f in self.findings if f.severity == "error"]
 
-    @property
-    def counts(self) -> dict[str, int]:
-        """How many findings of each severity."""
-        counted = Counter(f.severity for f in self.findings)
-        return {severity: counted.get(severity, 0) for severity in SEVERITIES}
-
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> str:
         """'fail' with any error, 'skipped', or 'pass'."""
@@ -125,29 +138,35 @@ class StageResult:
             return "fail"
         return "skipped" if self.skipped is not None else "pass"
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many findings of each severity."""
+        counted = Counter(f.severity for f in self.findings)
+        return {severity: counted.get(severity, 0) for severity in SEVERITIES}
+
     def sorted(self) -> list[Finding]:
         """Errors first, then warnings, then infos; in file order within each."""
         return sorted(self.findings, key=lambda f: (_severity_rank(f), f.line or 0, f.column or 0))
 
-    def to_json(self) -> dict[str, Any]:
-        """The stage as a JSON-ready dict."""
-        return {
-            "stage": self.stage,
-            "status": self.status,
-            "skipped": self.skipped,
-            "counts": self.counts,
-            "findings": [f.to_json() for f in self.sorted()],
-            **({"details": self.details} if self.details else {}),
-        }
+    @field_serializer("findings", mode="wrap")
+    def _findings_in_order(
+        self, findings: list[Finding], handler: SerializerFunctionWrapHandler
+    ) -> Any:
+        return handler(self.sorted())
 
 
-@dataclass
-class GateReport:
+class GateReport(MpcModel):
     """The whole gate over one spec: its stages in order and one verdict."""
 
     spec: str
-    stages: list[StageResult]
     allow_breaking: bool = False
+    stages: list[StageResult]
+
+    def __init__(self, spec: str, stages: list[StageResult], allow_breaking: bool = False) -> None:
+        # Positional, as check_spec builds it: GateReport(name, stages, allow_breaking=...).
+        fields = {"spec": spec, "stages": stages, "allow_breaking": allow_breaking}
+        super().__init__(**fields)
 
     @property
     def findings(self) -> list[Finding]:
@@ -167,11 +186,13 @@ class GateReport:
             if f.severity == "error" and not (self.allow_breaking and f.stage == "diff")
         ]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """Whether nothing blocks: the spec may be pushed."""
         return not self.blocking
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def exit_code(self) -> int:
         """0 when the gate passes, 1 when it does not."""
@@ -182,6 +203,12 @@ class GateReport:
         counted = Counter(f.severity for f in self.findings)
         return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
+    @computed_field(alias="counts")  # type: ignore[prop-decorator]
+    @property
+    def per_severity(self) -> dict[str, int]:
+        """`counts()`, as the JSON's `counts`."""
+        return self.counts()
+
     def reason(self) -> str:
         """Why the gate failed, in one line ('' when it passed)."""
         if self.passed:
@@ -190,15 +217,3 @@ class GateReport:
         parts = [f"{stage} {count} error(s)" for stage, count in per_stage.items()]
         first = self.blocking[0]
         return f"{', '.join(parts)}; first: {first.where or first.pointer}: {first.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as a JSON-ready dict (what `--json` prints)."""
-        return {
-            "spec": self.spec,
-            "passed": self.passed,
-            "exit_code": self.exit_code,
-            "allow_breaking": self.allow_breaking,
-            "counts": self.counts(),
-            "stages": [stage.to_json() for stage in self.stages],
-        }
-

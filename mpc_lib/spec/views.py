@@ -125,6 +125,7 @@ def push_plan(outcome: Any) -> Any:
     """What a push would do (or did): target, spec, gate, changes, refusal, counters."""
     pd = require("pandas", "spec views")
     changes = outcome.changes.counts
+    options = outcome.options.model_dump(mode="json")
     rows = [
         ("target", f"project {outcome.project_id} ({outcome.source})"),
         ("spec", f"{outcome.spec} ({outcome.size} bytes, sha256 {outcome.sha256[:12]}…)"),
@@ -133,7 +134,7 @@ def push_plan(outcome: Any) -> Any:
             "changes",
             f"{changes['error']} breaking, {changes['warning']} warning, {changes['info']} info",
         ),
-        ("options", ", ".join(f"{k}={v}" for k, v in outcome.options.to_json().items())),
+        ("options", ", ".join(f"{k}={v}" for k, v in options.items())),
         (
             "decision",
             outcome.refusal or ("applied" if outcome.applied else "dry run: nothing sent"),

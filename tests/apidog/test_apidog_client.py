@@ -68,7 +68,7 @@ def test_server_errors_are_retried_then_reported(sandbox: Sandbox, tmp_path: Pat
 
 def test_options_are_sent_as_apidog_spells_them() -> None:
     options = ImportOptions(endpoint_overwrite_behavior="AUTO_MERGE", target_branch_id=7)
-    assert options.to_json() == {
+    assert options.model_dump(mode="json") == {
         "endpointOverwriteBehavior": "AUTO_MERGE",
         "schemaOverwriteBehavior": "OVERWRITE_EXISTING",
         "updateFolderOfChangedEndpoint": False,

@@ -166,7 +166,7 @@ def test_the_gate_runs_on_data_before_a_push(sandbox: Sandbox, apidog_settings: 
     conform = outcome.report.stage("conform")
     assert conform.status == "pass"
     assert conform.details["sources"] == {"fal": "sandbox", "comet": "sandbox"}
-    assert copy.deepcopy(outcome.to_json())["gate"]["passed"] is True
+    assert copy.deepcopy(outcome.model_dump(mode="json"))["gate"]["passed"] is True
 
 
 def test_a_dry_run_on_the_built_in_sandbox_leaves_no_file(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_a_wrong_key_is_reported_as_auth(sandbox, tmp_path: Path) -> None:
     row = report.row("fal.pricing")
     assert row.status == "fail"
     assert row.reason.startswith("auth: 401 refused the key (check FAL_KEY)")
-    assert "not-the-key" not in json.dumps(report.to_json())
+    assert "not-the-key" not in json.dumps(report.model_dump(mode="json"))
     live_without_key = health(Settings(source="live", outputs_dir=tmp_path))
     assert live_without_key.row("comet.models").reason == (
         "auth: source is live but COMETAPI_KEY is not set for comet"
@@ -194,7 +194,7 @@ def test_history_is_appended_and_rotated(tmp_path: Path) -> None:
     for _ in range(3):
         append_history(tmp_path, report, max_bytes=10_000)
     assert len(read_history(tmp_path)) == 3
-    size = len(json.dumps(report.to_json(), separators=(",", ":"))) + 1
+    size = len(json.dumps(report.model_dump(mode="json"), separators=(",", ":"))) + 1
     for _ in range(3):
         append_history(tmp_path, report, max_bytes=size * 2)
     assert (tmp_path / "health" / "history.jsonl.1").is_file()

@@ -66,7 +66,7 @@ def test_same_id_under_two_providers_are_different_models() -> None:
 
 def test_to_json_shape() -> None:
     diff = diff_registries([_record("a")], [_record("a", price=1.0)])
-    assert diff.to_json() == {
+    assert diff.model_dump(mode="json") == {
         "added": [],
         "removed": [],
         "changed": [{"key": "fal:a", "fields": {"pricing.unit_price": {"old": 0.025, "new": 1.0}}}],

@@ -32,11 +32,13 @@ def test_hub_health_runs_headless_and_records_its_run(tmp_path: Path) -> None:
 
 def _report() -> HealthReport:
     rows = [
-        HealthRow("fal.models", "providers", "ok", "862 models listed", 0.1),
-        HealthRow("registry.age", "registry", "warn", "old", 0.0),
-        HealthRow("api.health", "api", "skip", "not configured", None),
-    ]
-    return HealthReport("2026-01-02T03:04:05+00:00", 0.2, rows)
+        HealthRow(check="fal.models", group="providers", status="ok", reason="862 models listed",
+                  latency_s=0.1),
+        HealthRow(check="registry.age", group="registry", status="warn", reason="old",
+                  latency_s=0.0),
+        HealthRow(check="api.health", group="api", status="skip", reason="not configured"),
+    ]  # fmt: skip
+    return HealthReport(checked_at="2026-01-02T03:04:05+00:00", duration_s=0.2, rows=rows)
 
 
 def test_status_table_colours_each_status() -> None:
@@ -49,7 +51,7 @@ def test_latency_and_history_figures() -> None:
     report = _report()
     figure = health_views.latency_figure(report)
     assert list(figure.data[0].y) == ["fal.models", "registry.age"]  # no latency, no bar
-    entries = [json.loads(json.dumps(report.to_json()))] * 3
+    entries = [json.loads(json.dumps(report.model_dump(mode="json")))] * 3
     frame = health_views.history_frame(entries)
     assert len(frame) == 9 and set(frame["status"]) == {"ok", "warn", "skip"}
     history = health_views.history_figure(entries)

@@ -114,8 +114,8 @@ def test_diff_tables_from_a_report_and_from_diff_json() -> None:
         removed=["comet:old-model", "comet:older"],
         changed=[
             ModelChange(
-                "fal:fal-ai/flux/dev",
-                {"pricing.unit_price": (0.025, 0.03), "status": ("active", "deprecated")},
+                key="fal:fal-ai/flux/dev",
+                fields={"pricing.unit_price": (0.025, 0.03), "status": ("active", "deprecated")},
             )
         ],
     )
@@ -127,7 +127,7 @@ def test_diff_tables_from_a_report_and_from_diff_json() -> None:
         duration_s=0.1,
     )
 
-    for source in (report, diff, diff.to_json()):
+    for source in (report, diff, diff.model_dump(mode="json")):
         tables = views.diff_tables(source)
         assert tables["added"].values.tolist() == [["fal", "fal-ai/new", "fal:fal-ai/new"]]
         assert tables["removed"]["model_id"].tolist() == ["old-model", "older"]
@@ -207,9 +207,8 @@ def test_sources_banner_from_registry_report_and_json(registry: dict[str, Any]) 
     assert views.sources_banner(report, auto) == (
         "fal: sandbox (emulator, no FAL_KEY set) | comet: live"
     )
-    assert views.sources_banner(report.to_json(), Settings(source="sandbox")).startswith(
-        "fal: sandbox (emulator, MPC_SOURCE=sandbox)"
-    )
+    shown = views.sources_banner(report.model_dump(mode="json"), Settings(source="sandbox"))
+    assert shown.startswith("fal: sandbox (emulator, MPC_SOURCE=sandbox)")
     assert views.sources_banner({"models": []}) == "no providers synced yet"
 
 

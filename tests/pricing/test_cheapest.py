@@ -51,7 +51,7 @@ def test_only_like_units_are_ranked_together(book: PriceBook) -> None:
     text = report.summary()
     assert "left out, unit not known: fal:i/gpu ('GPU-H100 hour')" in text
     assert "no price: 1 model(s)" in text
-    data = report.to_json()["categories"][0]
+    data = report.model_dump(mode="json")["categories"][0]
     assert data["left_out_unknown_unit"] == [
         {"model": "fal:i/gpu", "unit": "GPU-H100 hour", "unit_price": 0.0001}
     ]
@@ -79,7 +79,7 @@ def test_token_models_rank_by_input_then_output_and_name_the_unrankable(book: Pr
 def test_top_and_basis_filter(book: PriceBook) -> None:
     report = cheapest_models(book, top=2, basis="per_unit")
     assert "llm" not in [r.category for r in report.categories]
-    image = report.to_json()["categories"][0]["groups"][0]
+    image = report.model_dump(mode="json")["categories"][0]["groups"][0]
     assert image["models"] == 3 and [m["model"] for m in image["cheapest"]] == [
         "fal:i/cheap",
         "fal:i/mid",

@@ -97,7 +97,7 @@ def test_a_missing_price_leaves_the_line_out_and_says_so(book: PriceBook) -> Non
     assert "INCOMPLETE: 2 line(s) without a price are left out: #2 fal:f/none, #3 comet:emb" in (
         estimate.summary()
     )
-    data = estimate.to_json()
+    data = estimate.model_dump(mode="json")
     assert data["complete"] is False and [m["line"] for m in data["missing"]] == [2, 3]
 
 
@@ -193,7 +193,7 @@ def test_a_disagreement_is_located_endpoint_by_endpoint(sandbox, tmp_path: Path)
     assert check.status == "disagree"
     local_b = 100 * sandbox.data.fal_prices[b]["unit_price"] / 2
     assert check.difference == pytest.approx(local_b, abs=1e-6)
-    wrong = check.to_json()["disagreeing"]
+    wrong = check.model_dump(mode="json")["disagreeing"]
     assert [item["endpoint_id"] for item in wrong] == [b]
     assert wrong[0]["api"] == pytest.approx(2 * local_b, abs=1e-6)
     assert f"  {b}: FAL" in check.summary() and "DISAGREE by" in check.summary()

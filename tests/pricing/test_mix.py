@@ -74,8 +74,8 @@ def test_json_mix_is_the_same_mix(tmp_path: Path) -> None:
     }  # fmt: skip
     from_json = load_job_mix(_write(tmp_path, json.dumps(data, indent=2), "mix.json"))
     from_yaml = load_job_mix(_write(tmp_path, GOOD_YAML))
-    assert [line.to_json() for line in from_json.lines] == [
-        line.to_json() for line in from_yaml.lines
+    assert [line.model_dump(mode="json") for line in from_json.lines] == [
+        line.model_dump(mode="json") for line in from_yaml.lines
     ]
     assert from_json.lines[1].line == 8  # JSON lines are found too
 
