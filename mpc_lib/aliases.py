@@ -157,55 +157,55 @@ class ResolvedAlias(MpcModel):
     mode: str | None
     record: Mapping[str, Any] = Field(exclude=True)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def provider(self) -> Any:
         """The registry record's provider."""
         return self.record.get("provider")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def model_id(self) -> Any:
         """The registry record's model id."""
         return self.record.get("model_id")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def display_name(self) -> Any:
         """The registry record's display name."""
         return self.record.get("display_name")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def pricing(self) -> Any:
         """The registry record's pricing."""
         return self.record.get("pricing")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def modality(self) -> list[str]:
         """What the alias takes and gives (text, image, ...)."""
         return list(self.alias.modality)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def tasks(self) -> list[str]:
         """The tasks select-model matches it on."""
         return list(self.alias.tasks)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def domains(self) -> list[str]:
         """The domains select-model matches it on."""
         return list(self.alias.domains)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def quality_tier(self) -> str:
         """flagship, strong or draft."""
         return self.alias.quality_tier
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def speed_tier(self) -> str:
         """fast or normal."""

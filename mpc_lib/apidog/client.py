@@ -80,7 +80,7 @@ class ImportResult(MpcModel):
     errors: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, serialization_alias="missing_counters")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def failed(self) -> dict[str, int]:
         """The counters of failures that are above zero."""
@@ -90,7 +90,7 @@ class ImportResult(MpcModel):
             if name.endswith("Failed") and count
         }
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def ok(self) -> bool:
         """No failed endpoint, schema or folder, and no error listed."""

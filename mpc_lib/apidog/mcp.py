@@ -124,7 +124,7 @@ class McpToolList(MpcModel):
         """Kind -> the tool name that has it."""
         return {tool.kind: tool.name for tool in self.tools if tool.kind}
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def missing(self) -> list[str]:
         """The expected kinds the server did not offer (none when the listing was skipped)."""

@@ -69,19 +69,19 @@ class PullResult(MpcModel):
     project_id: str = Field(serialization_alias="project")
     note: str = ""
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def openapi(self) -> Any:
         """The document's OpenAPI version."""
         return self.document.get("openapi")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def paths(self) -> int:
         """How many paths it has."""
         return len(self.document.get("paths") or {})
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def schemas(self) -> int:
         """How many component schemas it has."""
@@ -143,13 +143,13 @@ class PushOutcome(MpcModel):
         """The breaking changes against what the project holds now."""
         return self.changes.errors
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def gate(self) -> dict[str, Any]:
         """The gate's verdict and its findings per severity."""
         return {"passed": self.report.passed, "counts": self.report.counts()}
 
-    @computed_field(alias="refused")  # type: ignore[prop-decorator]
+    @computed_field(alias="refused")
     @property
     def refusal(self) -> str | None:
         """Why nothing may be sent (None when the push may go ahead)."""

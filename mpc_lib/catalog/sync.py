@@ -69,25 +69,25 @@ class SyncReport(MpcModel):
     # Per provider: odd answers that did not fail the sync (an entry dropped, has_more, ...).
     warnings: dict[str, list[str]] = Field(default_factory=dict)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def added(self) -> int:
         """How many models the sync added (`diff.added` names them)."""
         return len(self.diff.added)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def removed(self) -> int:
         """How many models it removed."""
         return len(self.diff.removed)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def changed(self) -> int:
         """How many models changed."""
         return len(self.diff.changed)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def error(self) -> str | None:
         """All provider errors in one line, each named once, or None."""

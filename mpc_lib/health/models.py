@@ -47,7 +47,7 @@ class HealthReport(MpcModel):
     sources: dict[str, str] = Field(default_factory=dict)
     rows: list[HealthRow]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def status(self) -> Literal["ok", "warn", "fail"]:
         """The worst row: fail over warn over ok (a skipped row counts as ok)."""

@@ -46,7 +46,7 @@ class UnitGroup(MpcModel):
         """The first of `ranked`, if any."""
         return self.ranked[0] if self.ranked else None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def models(self) -> int:
         """How many models the group has, ranked or not."""

@@ -154,25 +154,25 @@ class DriftRow(MpcModel):
     ours: dict[str, float] = Field(default_factory=dict)
     theirs: dict[str, Any] = Field(default_factory=dict)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def model(self) -> str:
         """The model's `provider:model_id`."""
         return self.price.key
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unit(self) -> str | None:
         """The model's (normalised) unit."""
         return self.price.unit
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unit_price(self) -> float | None:
         """The provider's price per unit."""
         return self.price.unit_price
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def output_unit_price(self) -> float | None:
         """The provider's output price (per 1M output tokens), if any."""
@@ -191,13 +191,13 @@ class DriftRow(MpcModel):
                 result[name] = (theirs - ours) / ours * 100.0
         return result
 
-    @computed_field(alias="pct")  # type: ignore[prop-decorator]
+    @computed_field(alias="pct")
     @property
     def percent_off(self) -> dict[str, float | None]:
         """`pct()`, as the JSON's `pct`."""
         return self.pct()
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def stale(self) -> bool:
         """Whether the price is kept from an earlier sync."""
@@ -244,7 +244,7 @@ class DriftReport(MpcModel):
             counts[row.status] += 1
         return counts
 
-    @computed_field(alias="counts")  # type: ignore[prop-decorator]
+    @computed_field(alias="counts")
     @property
     def per_status(self) -> dict[str, int]:
         """`counts()`, as the JSON's `counts`."""
@@ -257,25 +257,25 @@ class DriftReport(MpcModel):
             rows.sort(key=lambda row: -abs(row.worst_pct or 0.0))
         return rows
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def drift(self) -> list[DriftRow]:
         """The rows beyond the tolerance, furthest off first."""
         return self.of("drift")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unit_mismatch(self) -> list[DriftRow]:
         """The rows the map prices in another unit."""
         return self.of("unit_mismatch")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def missing(self) -> list[str]:
         """The models the map lacks."""
         return [row.price.key for row in self.of("missing")]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unsupported_unit(self) -> list[dict[str, str | None]]:
         """The models priced in a unit LiteLLM has no cost field for, with that unit."""
@@ -283,7 +283,7 @@ class DriftReport(MpcModel):
             {"model": row.price.key, "unit": row.price.unit} for row in self.of("unsupported_unit")
         ]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unpriced(self) -> list[str]:
         """The models without a price (not compared)."""
@@ -303,13 +303,13 @@ class DriftReport(MpcModel):
                 }
         return found
 
-    @computed_field(alias="overrides")  # type: ignore[prop-decorator]
+    @computed_field(alias="overrides")
     @property
     def override_count(self) -> int:
         """How many models the overrides file prices."""
         return len(self.overrides())
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def prices(self) -> dict[str, Any]:
         """Where the registry's prices came from."""

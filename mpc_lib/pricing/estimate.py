@@ -56,55 +56,55 @@ class EstimateLine(MpcModel):
     missing: str | None = None
     note: str | None = None
 
-    @computed_field(alias="line")  # type: ignore[prop-decorator]
+    @computed_field(alias="line")
     @property
     def number(self) -> int:
         """The line's 1-based number in the mix."""
         return self.line.index + 1
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def file_line(self) -> int | None:
         """Its line in the mix file, when known."""
         return self.line.line
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def label(self) -> str | None:
         """The line's label, if it has one."""
         return self.line.label
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def model(self) -> str:
         """The model's `provider:model_id`."""
         return self.price.key
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def provider(self) -> str:
         """The model's provider."""
         return self.price.provider
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def model_id(self) -> str:
         """The model's id at its provider."""
         return self.price.model_id
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def basis(self) -> str:
         """`per_unit` or `per_token`: the price's, else the line's."""
         return self.price.basis or self.line.basis
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unit(self) -> str | None:
         """The price's (normalised) unit."""
         return self.price.unit
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def units(self) -> float | None:
         """Units in the model's (normalised) unit over all calls, for a per-unit line."""
@@ -120,25 +120,25 @@ class EstimateLine(MpcModel):
         """Output tokens over all calls."""
         return (self.line.output_tokens or 0.0) * self.line.call_count
 
-    @computed_field(alias="input_tokens")  # type: ignore[prop-decorator]
+    @computed_field(alias="input_tokens")
     @property
     def tokens_in(self) -> float | None:
         """`input_tokens` for a per-token line, None for a per-unit one."""
         return self.input_tokens if self.units is None else None
 
-    @computed_field(alias="output_tokens")  # type: ignore[prop-decorator]
+    @computed_field(alias="output_tokens")
     @property
     def tokens_out(self) -> float | None:
         """`output_tokens` for a per-token line, None for a per-unit one."""
         return self.output_tokens if self.units is None else None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def calls(self) -> int:
         """Calls, 1 when the line does not say."""
         return self.line.call_count
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def quantity(self) -> str:
         """`200 image`, or `1,200,000 in + 300,000 out tokens`."""
@@ -146,19 +146,19 @@ class EstimateLine(MpcModel):
             return f"{self.units:,.6g} {self.price.unit or 'unit'}"
         return f"{self.input_tokens:,.0f} in + {self.output_tokens:,.0f} out tokens"
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def unit_price(self) -> float | None:
         """The price per unit (per 1M input tokens for a token model)."""
         return self.price.unit_price
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def output_unit_price(self) -> float | None:
         """The price per 1M output tokens, if any."""
         return self.price.output_unit_price
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def currency(self) -> str | None:
         """The price's currency."""
@@ -191,7 +191,7 @@ class Estimate(MpcModel):
     def _label(self, mix: JobMix) -> str:
         return mix.label
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def currency(self) -> str:
         """The mix's currency (every priced line is in it)."""
@@ -206,19 +206,19 @@ class Estimate(MpcModel):
                 totals[basis] = totals.get(basis, 0.0) + line.cost
         return totals
 
-    @computed_field(alias="subtotals")  # type: ignore[prop-decorator]
+    @computed_field(alias="subtotals")
     @property
     def per_basis(self) -> dict[str, float]:
         """`subtotals()`, as the JSON's `subtotals`."""
         return self.subtotals()
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def total(self) -> Number:
         """The sum of the lines that could be priced (0 when none could); see `complete`."""
         return sum(line.cost for line in self.lines if line.cost is not None)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def complete(self) -> bool:
         """False when a line has no price: then `total` leaves it out, and says so."""
@@ -229,7 +229,7 @@ class Estimate(MpcModel):
         """Lines without a cost."""
         return [line for line in self.lines if line.cost is None]
 
-    @computed_field(alias="missing")  # type: ignore[prop-decorator]
+    @computed_field(alias="missing")
     @property
     def unpriced(self) -> list[dict[str, Any]]:
         """The lines without a cost: number, model and why."""

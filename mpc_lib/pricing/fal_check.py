@@ -58,7 +58,7 @@ class EndpointCheck(MpcModel):
     api: float | None
     error: str | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def difference(self) -> float | None:
         """API minus local."""
@@ -88,7 +88,7 @@ class ApiCheck(MpcModel):
     per_endpoint: tuple[EndpointCheck, ...] = Field(default=(), serialization_alias="disagreeing")
     exit_code: int | None = Field(default=None, exclude=True)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def difference(self) -> float | None:
         """API total minus local total."""

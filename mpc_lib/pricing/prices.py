@@ -152,19 +152,19 @@ class PriceSource(MpcModel):
     status: str = "ok"
     data: str | None = Field(default=None, exclude=True)  # the sandbox's data, or None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def sandbox(self) -> bool:
         """True when the prices were served by our emulator, not the provider."""
         return self.source != "live"
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def synthetic(self) -> bool:
         """True when the prices were made up (by the generator or over a price-less snapshot)."""
         return self.prices == "generated" or self.prices.startswith("synthetic")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def label(self) -> str:
         """One phrase: `live API`, `sandbox: SYNTHETIC prices (generated)`, ..."""
@@ -206,7 +206,7 @@ class Price(MpcModel):
     stale: bool = False
     factor: float = Field(default=1.0, exclude=True)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def key(self) -> str:
         """`provider:model_id`, as in the registry diff."""
@@ -217,7 +217,7 @@ class Price(MpcModel):
         """Whether any price is known (an output-only token price counts)."""
         return self.unit_price is not None or self.output_unit_price is not None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def output_unit(self) -> str | None:
         """The unit of `output_unit_price` (Comet's 1M output tokens), else None."""

@@ -130,7 +130,7 @@ class StageResult(MpcModel):
         """The findings at error severity."""
         return [f for f in self.findings if f.severity == "error"]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def status(self) -> str:
         """'fail' with any error, 'skipped', or 'pass'."""
@@ -138,7 +138,7 @@ class StageResult(MpcModel):
             return "fail"
         return "skipped" if self.skipped is not None else "pass"
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def counts(self) -> dict[str, int]:
         """How many findings of each severity."""
@@ -186,13 +186,13 @@ class GateReport(MpcModel):
             if f.severity == "error" and not (self.allow_breaking and f.stage == "diff")
         ]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def passed(self) -> bool:
         """Whether nothing blocks: the spec may be pushed."""
         return not self.blocking
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field
     @property
     def exit_code(self) -> int:
         """0 when the gate passes, 1 when it does not."""
@@ -203,7 +203,7 @@ class GateReport(MpcModel):
         counted = Counter(f.severity for f in self.findings)
         return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
-    @computed_field(alias="counts")  # type: ignore[prop-decorator]
+    @computed_field(alias="counts")
     @property
     def per_severity(self) -> dict[str, int]:
         """`counts()`, as the JSON's `counts`."""
