@@ -94,7 +94,7 @@ def init(as_json: _Json = False) -> None:
         paths = StackPaths.for_settings(settings)
         report = init_env(paths.template, paths.env_file, settings)
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
         return
     verb = "created" if report.created else ("updated" if report.changed else "unchanged")
     typer.echo(f"{report.path}: {verb} (mode 600, git-ignored)")
@@ -128,7 +128,7 @@ def doctor(
             raise ValueError(f"--mode {mode!r}: expected auto, local, docker or podman")
         report = run_doctor(settings, parse_profiles(profiles), mode)  # type: ignore[arg-type]
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
     else:
         title = f"mpc stack doctor: {', '.join(report.profiles)} in {report.mode} mode: "
         table = Table(title=title + ("OK" if report.ok else "FAILED"))
@@ -185,7 +185,7 @@ def up(
         )
     took = time.monotonic() - started
     if as_json:
-        typer.echo(json.dumps({**run.to_json(), "duration_s": round(took, 2)}))
+        typer.echo(json.dumps({**run.model_dump(mode="json"), "duration_s": round(took, 2)}))
     else:
         if run.noop:
             typer.echo("already up and healthy: nothing to do")
@@ -219,7 +219,7 @@ def status(local: _Local = False, engine: _Engine = None, as_json: _Json = False
         settings = cli_settings()
         current = stack_status(settings, _mode(local, engine))
     if as_json:
-        typer.echo(json.dumps(current.to_json()))
+        typer.echo(json.dumps(current.model_dump(mode="json")))
     elif not current.up:
         typer.echo(f"no stack is up ({current.note})" if current.note else "no stack is up")
     else:
@@ -332,7 +332,7 @@ def down(
         data: dict[str, Any] = {"mode": mode, "result": outcome}
         text = f"{mode}: {outcome}" if mode else f"nothing is up ({outcome})"
     else:
-        data = {"mode": mode, "services": [result.to_json() for result in outcome]}
+        data = {"mode": mode, "services": [result.model_dump(mode="json") for result in outcome]}
         text = (
             "\n".join(
                 f"{r.name}: {r.outcome}"
@@ -360,7 +360,7 @@ def smoke(
         mode = _running_mode(settings, local, engine)
         report = smoke_stack(settings, mode, parse_profiles(profiles), model=model)
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report.model_dump(mode="json")))
     else:
         _print_smoke(report)
     if not report.ok:
@@ -421,7 +421,7 @@ def export(
         result = export_k8s(settings, k8s, config_path=config, options=options)
         checked = validate_k8s(k8s)
     if as_json:
-        typer.echo(json.dumps({**result.to_json(), "validated": checked}))
+        typer.echo(json.dumps({**result.model_dump(mode="json"), "validated": checked}))
         return
     for path in result.files:
         typer.echo(f"wrote {path}")

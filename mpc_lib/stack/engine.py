@@ -20,8 +20,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ConfigDict
+
 from ..errors import ConfigError, EngineUnavailable, StackError, StackUnhealthy
 from ..extras import install_hint
+from ..models import MpcModel
 from .compose import compose_binary, link_compose_plugin
 from .model import StackModel, StackPaths, load_stack_model
 
@@ -110,9 +113,10 @@ def detect_engine(prefer: EngineKind | None = None) -> tuple[EngineKind | None, 
     return chosen, probes
 
 
-@dataclass(frozen=True)
-class ServiceRow:
+class ServiceRow(MpcModel):
     """One compose service as the engine sees it."""
+
+    model_config = ConfigDict(frozen=True)
 
     service: str
     state: str
@@ -127,17 +131,6 @@ class ServiceRow:
         if self.state == "exited (0)":
             return True
         return self.state == "running" and self.health in ("healthy", None)
-
-    def to_json(self) -> dict[str, Any]:
-        """The row as JSON-ready data."""
-        return {
-            "service": self.service,
-            "state": self.state,
-            "health": self.health,
-            "ports": list(self.ports),
-            "url": self.url,
-            "container": self.container,
-        }
 
 
 @dataclass
@@ -255,7 +248,16 @@ class ComposeStack:
             svc = self.model.services.get(service)
             ports = tuple(str(port) for port in svc.ports) if svc is not None else ()
             url = svc.url if svc is not None else None
-            rows.append(ServiceRow(service, status, health, ports, url, container.name))
+            rows.append(
+                ServiceRow(
+                    service=service,
+                    state=status,
+                    health=health,
+                    ports=ports,
+                    url=url,
+                    container=container.name,
+                )
+            )
         return sorted(rows, key=lambda row: row.service)
 
     def logs(

@@ -20,11 +20,14 @@ import secrets
 import stat
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import Field
 
 from ..config import Settings, load_env_file
 from ..errors import ConfigError
+from ..models import MpcModel
 from ..storage import atomic_write_text
 
 __all__ = [
@@ -135,36 +138,22 @@ def read_template(path: Path) -> list[TemplateEntry]:
     return entries
 
 
-@dataclass
-class EnvInit:
+class EnvInit(MpcModel):
     """What `init_env` did, by variable name (never by value)."""
 
     path: Path
     created: bool
-    generated: list[str] = field(default_factory=list)
-    defaults: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    from_settings: list[str] = field(default_factory=list)
-    optional_empty: list[str] = field(default_factory=list)
+    generated: list[str] = Field(default_factory=list)
+    defaults: list[str] = Field(default_factory=list)
+    kept: list[str] = Field(default_factory=list)
+    from_settings: list[str] = Field(default_factory=list)
+    optional_empty: list[str] = Field(default_factory=list)
     mode_fixed: bool = False
 
     @property
     def changed(self) -> bool:
         """Whether the file was written."""
         return bool(self.created or self.generated or self.defaults or self.from_settings)
-
-    def to_json(self) -> dict[str, object]:
-        """The report as JSON-ready data (names only)."""
-        return {
-            "path": str(self.path),
-            "created": self.created,
-            "generated": self.generated,
-            "defaults": self.defaults,
-            "kept": self.kept,
-            "from_settings": self.from_settings,
-            "optional_empty": self.optional_empty,
-            "mode_fixed": self.mode_fixed,
-        }
 
 
 def _settings_secrets(settings: Settings | None) -> dict[str, str]:

@@ -16,17 +16,19 @@ from __future__ import annotations
 import copy
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from pydantic import Field
 
 from ..config import Settings
 from ..errors import ConfigError
 from ..gateway.config import load_gateway_config
 from ..kubernetes import K8S_VERSION, validate_manifest_file
+from ..models import MpcModel
 from ..storage import atomic_write_text
 
 __all__ = [
@@ -66,21 +68,12 @@ class K8sOptions:
         return f"{self.release}-litellm"
 
 
-@dataclass
-class K8sExport:
-    """The files written, and what each manifest is."""
+class K8sExport(MpcModel):
+    """The files written, and what each manifest is (`mpc stack export --k8s --json`)."""
 
     out: Path
-    files: list[Path] = field(default_factory=list)
-    manifests: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        """The export as JSON-ready data."""
-        return {
-            "out": str(self.out),
-            "files": [str(f) for f in self.files],
-            "manifests": self.manifests,
-        }
+    files: list[Path] = Field(default_factory=list)
+    manifests: list[str] = Field(default_factory=list)
 
 
 def export_k8s(
@@ -96,7 +89,7 @@ def export_k8s(
     config = _live_config(config_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    export = K8sExport(out)
+    export = K8sExport(out=out)
     documents = {
         "litellm-config.yaml": [_configmap(config, options)],
         "secrets.yaml": _secrets(config, options),

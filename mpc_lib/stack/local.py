@@ -34,13 +34,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import psutil
 from filelock import FileLock, Timeout
+from pydantic import ConfigDict, Field, field_serializer
 
 from ..config import Settings
 from ..errors import ConfigError, StackError, StackUnhealthy
+from ..models import MpcModel
 from ..storage import atomic_write_json
 from .probe import HttpProbe
 from .processes import (
@@ -95,11 +97,12 @@ class ServiceSpec:
     cwd: Path | None = None
 
 
-@dataclass(frozen=True)
-class ServiceStatus:
-    """One service now: its state, pid, why, where to look."""
+class ServiceStatus(MpcModel):
+    """One service now: its state, pid, why, where to look (its JSON names it `service`)."""
 
-    name: str
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(serialization_alias="service")
     state: ServiceState
     pid: int | None
     detail: str
@@ -113,70 +116,46 @@ class ServiceStatus:
         """Its process runs (healthy or not)."""
         return self.state in ("healthy", "unhealthy", "running")
 
-    def to_json(self) -> dict[str, Any]:
-        """The row as JSON-ready data."""
-        return {
-            "service": self.name,
-            "state": self.state,
-            "pid": self.pid,
-            "detail": self.detail,
-            "health_url": self.health_url,
-            "url": self.url,
-            "log": str(self.log),
-            "started_at": self.started_at,
-        }
 
+class UpResult(MpcModel):
+    """What `up` did for one service and where it ended (its JSON: `service`, 0.01 s)."""
 
-@dataclass(frozen=True)
-class UpResult:
-    """What `up` did for one service and where it ended."""
+    model_config = ConfigDict(frozen=True)
 
-    name: str
+    name: str = Field(serialization_alias="service")
     action: UpAction
     pid: int | None
     state: ServiceState
     seconds: float
     detail: str = ""
 
+    @field_serializer("seconds")
+    def _rounded(self, seconds: float) -> float:
+        return round(seconds, 2)
 
-@dataclass(frozen=True)
-class UpReport:
+
+class UpReport(MpcModel):
     """The outcome of one `up`: per service, and whether there was nothing to do."""
 
-    services: list[UpResult]
+    model_config = ConfigDict(frozen=True)
+
     noop: bool
     duration_s: float
+    services: list[UpResult]
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {
-            "noop": self.noop,
-            "duration_s": round(self.duration_s, 2),
-            "services": [
-                {
-                    "service": r.name,
-                    "action": r.action,
-                    "pid": r.pid,
-                    "state": r.state,
-                    "seconds": round(r.seconds, 2),
-                    "detail": r.detail,
-                }
-                for r in self.services
-            ],
-        }
+    @field_serializer("duration_s")
+    def _rounded(self, duration_s: float) -> float:
+        return round(duration_s, 2)
 
 
-@dataclass(frozen=True)
-class StopResult:
-    """What `down` did for one service."""
+class StopResult(MpcModel):
+    """What `down` did for one service (its JSON names it `service`)."""
 
-    name: str
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(serialization_alias="service")
     outcome: Literal["stopped", "killed", "not running", "stale pid file removed"]
     pids: tuple[int, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """The row as JSON-ready data."""
-        return {"service": self.name, "outcome": self.outcome, "pids": list(self.pids)}
 
 
 @dataclass
@@ -282,31 +261,59 @@ class LocalStack:
         if record is None:
             if self.pid_file(name).exists():
                 return ServiceStatus(
-                    name, "dead", None, "unreadable pid file", health_url, url, log_path
+                    name=name,
+                    state="dead",
+                    pid=None,
+                    detail="unreadable pid file",
+                    health_url=health_url,
+                    url=url,
+                    log=log_path,
                 )
-            return ServiceStatus(name, "stopped", None, "not started", health_url, url, log_path)
+            return ServiceStatus(
+                name=name,
+                state="stopped",
+                pid=None,
+                detail="not started",
+                health_url=health_url,
+                url=url,
+                log=log_path,
+            )
         proc = self._alive(record)
         if proc is None:
             why = self._exit_detail(name, record)
             return ServiceStatus(
-                name, "dead", record.pid, why, health_url, url, log_path, record.started_at
+                name=name,
+                state="dead",
+                pid=record.pid,
+                detail=why,
+                health_url=health_url,
+                url=url,
+                log=log_path,
+                started_at=record.started_at,
             )
         if prober is None or not health_url:
             return ServiceStatus(
-                name,
-                "running",
-                record.pid,
-                "running (health not probed)",
-                health_url,
-                url,
-                log_path,
-                record.started_at,
+                name=name,
+                state="running",
+                pid=record.pid,
+                detail="running (health not probed)",
+                health_url=health_url,
+                url=url,
+                log=log_path,
+                started_at=record.started_at,
             )
         result = prober.get(health_url, name=name)
         state: ServiceState = "healthy" if result.ok else "unhealthy"
         detail = f"{health_url} -> {result.detail}"
         return ServiceStatus(
-            name, state, record.pid, detail, health_url, url, log_path, record.started_at
+            name=name,
+            state=state,
+            pid=record.pid,
+            detail=detail,
+            health_url=health_url,
+            url=url,
+            log=log_path,
+            started_at=record.started_at,
         )
 
     def _alive(self, record: _Record) -> psutil.Process | None:
@@ -353,10 +360,18 @@ class LocalStack:
                 for name in self.specs:
                     notify(name, f"already running (pid {current[name].pid}), healthy")
                 results = [
-                    UpResult(name, "already running", current[name].pid, "healthy", 0.0)
+                    UpResult(
+                        name=name,
+                        action="already running",
+                        pid=current[name].pid,
+                        state="healthy",
+                        seconds=0.0,
+                    )
                     for name in self.specs
                 ]
-                return UpReport(results, True, time.monotonic() - started_clock)
+                return UpReport(
+                    services=results, noop=True, duration_s=time.monotonic() - started_clock
+                )
             actions: dict[str, UpAction] = {}
             for name, row in current.items():
                 if name not in self.specs:
@@ -372,7 +387,7 @@ class LocalStack:
                 else:
                     actions[name] = "already running"
             results = self._start_and_wait(actions, timeout_s, notify)
-        return UpReport(results, False, time.monotonic() - started_clock)
+        return UpReport(services=results, noop=False, duration_s=time.monotonic() - started_clock)
 
     def _check_requirements(self) -> None:
         missing = [
@@ -420,7 +435,9 @@ class LocalStack:
                     if prober.get(spec.health_url, name=name).ok:
                         took = time.monotonic() - began[name]
                         notify(name, f"healthy after {took:.1f} s (pid {record.pid})")
-                        done[name] = UpResult(name, action, record.pid, "healthy", took)
+                        done[name] = UpResult(
+                            name=name, action=action, pid=record.pid, state="healthy", seconds=took
+                        )
                 if len(done) == len(self.specs):
                     break
                 if time.monotonic() > deadline:
@@ -567,7 +584,7 @@ class LocalStack:
                 child.wait(timeout=1)  # reap it, so no zombie stays with us
         path.unlink(missing_ok=True)
         log.info("stack: %s %s (%s)", name, outcome, ", ".join(map(str, sorted(procs))) or "-")
-        return StopResult(name, outcome, tuple(sorted(procs)))
+        return StopResult(name=name, outcome=outcome, pids=tuple(sorted(procs)))
 
 
 def _follow(path: Path, position: int, poll_s: float) -> Iterator[str]:

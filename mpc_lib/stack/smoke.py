@@ -8,10 +8,13 @@ for a few tokens of a cheap alias; with live keys that is a real (tiny) completi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, computed_field, field_serializer
+
 from ..config import Secret, Settings
+from ..models import MpcModel
 from .probe import HttpProbe
 
 __all__ = [
@@ -37,45 +40,37 @@ class HealthTarget:
     key: Secret | None = None
 
 
-@dataclass(frozen=True)
-class SmokeCheck:
-    """One smoke check: pass, fail or skip, what happened, how long it took."""
+class SmokeCheck(MpcModel):
+    """One smoke check: pass, fail or skip, what happened, how long it took.
 
-    name: str
+    Its JSON names the check `check` and rounds the latency to 0.1 ms.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(serialization_alias="check")
     status: Literal["pass", "fail", "skip"]
     detail: str
     latency_ms: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The check as JSON-ready data."""
-        latency = None if self.latency_ms is None else round(self.latency_ms, 1)
-        return {
-            "check": self.name,
-            "status": self.status,
-            "detail": self.detail,
-            "latency_ms": latency,
-        }
+    @field_serializer("latency_ms")
+    def _rounded(self, latency_ms: float | None) -> float | None:
+        return None if latency_ms is None else round(latency_ms, 1)
 
 
-@dataclass(frozen=True)
-class SmokeReport:
+class SmokeReport(MpcModel):
     """Every check, and the URLs to open."""
 
-    checks: list[SmokeCheck]
-    urls: dict[str, str] = field(default_factory=dict)
+    model_config = ConfigDict(frozen=True)
 
+    checks: list[SmokeCheck]
+    urls: dict[str, str] = Field(default_factory=dict)
+
+    @computed_field
     @property
     def ok(self) -> bool:
         """No check failed."""
         return not any(check.status == "fail" for check in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
-        return {
-            "ok": self.ok,
-            "checks": [check.to_json() for check in self.checks],
-            "urls": self.urls,
-        }
 
 
 def run_smoke(
@@ -94,16 +89,16 @@ def run_smoke(
             status: Literal["pass", "fail"] = "pass" if result.ok else "fail"
             checks.append(
                 SmokeCheck(
-                    f"{target.name} health",
-                    status,
-                    f"GET {target.health_url} -> {result.detail}",
-                    result.latency_ms,
+                    name=f"{target.name} health",
+                    status=status,
+                    detail=f"GET {target.health_url} -> {result.detail}",
+                    latency_ms=result.latency_ms,
                 )
             )
         if chat_url is not None:
             checks.append(_chat(prober, chat_url, chat_key, model))
     urls = {target.name: target.open_url for target in targets if target.open_url}
-    return SmokeReport(checks, urls)
+    return SmokeReport(checks=checks, urls=urls)
 
 
 def _chat(prober: HttpProbe, url: str, key: Secret | None, model: str) -> SmokeCheck:
@@ -115,22 +110,25 @@ def _chat(prober: HttpProbe, url: str, key: Secret | None, model: str) -> SmokeC
     result = prober.post_json(url, body, key=key, name="mpc-api", timeout_s=_CHAT_TIMEOUT_S)
     if not result.ok:
         return SmokeCheck(
-            "chat via MPC-API",
-            "fail",
-            f"POST {url} ({model}) -> {result.detail}",
-            result.latency_ms,
+            name="chat via MPC-API",
+            status="fail",
+            detail=f"POST {url} ({model}) -> {result.detail}",
+            latency_ms=result.latency_ms,
         )
     content = _content(result.body)
     if not content:
         return SmokeCheck(
-            "chat via MPC-API",
-            "fail",
-            f"POST {url} ({model}) -> 200 without a message",
-            result.latency_ms,
+            name="chat via MPC-API",
+            status="fail",
+            detail=f"POST {url} ({model}) -> 200 without a message",
+            latency_ms=result.latency_ms,
         )
     served = result.body.get("model", model) if isinstance(result.body, dict) else model
     return SmokeCheck(
-        "chat via MPC-API", "pass", f"{served} answered {content[:40]!r}", result.latency_ms
+        name="chat via MPC-API",
+        status="pass",
+        detail=f"{served} answered {content[:40]!r}",
+        latency_ms=result.latency_ms,
     )
 
 

@@ -53,7 +53,8 @@ def doctor_table(report: DoctorReport) -> Any:
     """One row per doctor check, its status cell coloured (a pandas Styler)."""
     pd = require("pandas", "notebook views")
     frame = pd.DataFrame(
-        [row.to_json() for row in report.rows], columns=["check", "status", "detail", "hint"]
+        [row.model_dump(mode="json") for row in report.rows],
+        columns=["check", "status", "detail", "hint"],
     )
     return _coloured(frame, "status")
 
@@ -62,7 +63,7 @@ def status_table(status: StackStatus) -> Any:
     """One row per service: state, pid or container, URL, detail."""
     pd = require("pandas", "notebook views")
     frame = pd.DataFrame(
-        [row.to_json() for row in status.rows],
+        [row.model_dump(mode="json") for row in status.rows],
         columns=["service", "state", "where", "url", "detail"],
     )
     return _coloured(frame, "state")
@@ -71,7 +72,7 @@ def status_table(status: StackStatus) -> Any:
 def smoke_table(report: SmokeReport) -> Any:
     """One row per smoke check, then the URLs to open."""
     pd = require("pandas", "notebook views")
-    rows = [check.to_json() for check in report.checks]
+    rows = [check.model_dump(mode="json") for check in report.checks]
     rows += [
         {"check": f"open {name}", "status": "", "detail": url, "latency_ms": None}
         for name, url in report.urls.items()

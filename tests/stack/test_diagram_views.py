@@ -93,20 +93,20 @@ def test_the_figure_has_a_node_per_service_and_puts_callers_left() -> None:
 
 def test_tables_colour_each_state_and_the_progress_log_keeps_every_event() -> None:
     doctor = DoctorReport(
-        ("core",),
-        "local",
-        [
-            DoctorRow("engine", "warn", "none", "start it"),
-            DoctorRow("ports", "fail", "4000 in use", "x"),
+        profiles=("core",),
+        mode="local",
+        rows=[
+            DoctorRow(check="engine", status="warn", detail="none", hint="start it"),
+            DoctorRow(check="ports", status="fail", detail="4000 in use", hint="x"),
         ],
     )
     html = stack_views.doctor_table(doctor).to_html()
     assert stack_views.STATE_COLOURS["warn"] in html and "4000 in use" in html
-    status = StackStatus("local", [StatusRow("gateway", "dead", "pid 9", None, "exited")])
+    row = StatusRow(service="gateway", state="dead", where="pid 9", url=None, detail="exited")
+    status = StackStatus(mode="local", rows=[row])
     assert stack_views.STATE_COLOURS["dead"] in stack_views.status_table(status).to_html()
-    smoke = SmokeReport(
-        [SmokeCheck("gateway health", "pass", "200", 3.0)], {"gateway": "http://127.0.0.1:4000"}
-    )
+    check = SmokeCheck(name="gateway health", status="pass", detail="200", latency_ms=3.0)
+    smoke = SmokeReport(checks=[check], urls={"gateway": "http://127.0.0.1:4000"})
     smoke_html = stack_views.smoke_table(smoke).to_html()
     assert "open gateway" in smoke_html and "http://127.0.0.1:4000" in smoke_html
     log = stack_views.ProgressLog(live=False)
