@@ -10,7 +10,6 @@ import typer
 
 from ..config import SOURCES
 from ..errors import ConfigError
-from ..models import MpcModel
 from ..upstreams import open_upstreams
 from ._common import cli_settings, reported_errors, stderr
 
@@ -28,9 +27,7 @@ def _emit(report: Any, as_json: bool) -> None:
     if not as_json:
         typer.echo(report.summary())
         return
-    # History and changes (pricing/history.py) are not MpcModels yet: they keep to_json().
-    data = report.model_dump(mode="json") if isinstance(report, MpcModel) else report.to_json()
-    typer.echo(json.dumps(data))
+    typer.echo(json.dumps(report.model_dump(mode="json")))
 
 
 @pricing_app.command()

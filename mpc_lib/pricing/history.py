@@ -9,16 +9,18 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field, computed_field
+
 from ..config import Settings
 from ..errors import ConfigError, RegistryError
+from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
 from . import _text
-from .prices import PriceBook, price_of, price_sources, sources_banner
+from .prices import PriceBook, PriceSource, price_of, price_sources, sources_banner
 from .snapshots import Snapshot, parse_time, registry_snapshots
 
 __all__ = [
@@ -35,9 +37,10 @@ log = logging.getLogger("mpc_lib.pricing")
 # --- a price at one moment -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PricePoint:
+class PricePoint(MpcModel):
     """A model's price in one snapshot; `present` False when the model was not listed at all."""
+
+    model_config = ConfigDict(frozen=True)
 
     at: str
     snapshot: str
@@ -52,11 +55,11 @@ class PricePoint:
     def of(cls, record: Mapping[str, Any] | None, snapshot: Snapshot) -> PricePoint:
         """The point for `record` (None: the model is absent from the snapshot)."""
         if record is None:
-            return cls(snapshot.at_iso, snapshot.label, present=False)
+            return cls(at=snapshot.at_iso, snapshot=snapshot.label, present=False)
         price = price_of(record, None)
         return cls(
-            snapshot.at_iso,
-            snapshot.label,
+            at=snapshot.at_iso,
+            snapshot=snapshot.label,
             present=True,
             unit_price=price.unit_price,
             unit=price.unit,
@@ -89,19 +92,6 @@ class PricePoint:
             text += f" (output {_text.price(self.output_unit_price)})"
         return text
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "at": self.at,
-            "snapshot": self.snapshot,
-            "present": self.present,
-            "unit_price": self.unit_price,
-            "unit": self.unit,
-            "raw_unit": self.raw_unit,
-            "output_unit_price": self.output_unit_price,
-            "currency": self.currency,
-        }
-
 
 def _pct(old: float | None, new: float | None) -> float | None:
     if old is None or new is None or old == 0:
@@ -121,14 +111,25 @@ def _move(old: PricePoint, new: PricePoint) -> float | None:
 # --- one model's history -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PriceHistory:
-    """A model's price in every snapshot, and the timeline of its changes."""
+class PriceHistory(MpcModel):
+    """A model's price in every snapshot, and the timeline of its changes.
 
-    key: str
-    points: tuple[PricePoint, ...]
-    banner: str = ""
-    sources: dict[str, Any] = field(default_factory=dict)
+    Its JSON (`mpc pricing history --json`) is the timeline, each run with its price,
+    and where the newest prices came from.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(serialization_alias="model")
+    points: tuple[PricePoint, ...] = Field(exclude=True)
+    banner: str = Field(default="", exclude=True)
+    sources: dict[str, PriceSource] = Field(default_factory=dict, serialization_alias="prices")
+
+    @computed_field(alias="snapshots")
+    @property
+    def snapshot_count(self) -> int:
+        """How many snapshots were read."""
+        return len(self.points)
 
     def timeline(self) -> list[dict[str, Any]]:
         """Runs of equal prices: from, to, the price, and the change from the run before."""
@@ -146,17 +147,14 @@ class PriceHistory:
             })  # fmt: skip
         return runs
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready: the timeline (with each run's price) and every point."""
-        return {
-            "model": self.key,
-            "snapshots": len(self.points),
-            "prices": self.sources,
-            "timeline": [
-                {**{k: v for k, v in run.items() if k != "point"}, **run["point"].to_json()}
-                for run in self.timeline()
-            ],
-        }
+    @computed_field(alias="timeline")
+    @property
+    def timeline_rows(self) -> list[dict[str, Any]]:
+        """`timeline()` as the JSON's `timeline`: each run's dates and change beside its price."""
+        return [
+            {**{k: v for k, v in run.items() if k != "point"}, **run["point"].model_dump()}
+            for run in self.timeline()
+        ]
 
     def summary(self) -> str:
         """One line per run of equal prices."""
@@ -189,10 +187,7 @@ def price_history(settings: Settings, model: str, *, book: PriceBook | None = No
     points = tuple(PricePoint.of(f.get(key), s) for f, s in zip(found, snapshots, strict=True))
     sources = price_sources(snapshots[-1].header())  # where the newest prices came from
     return PriceHistory(
-        key,
-        points,
-        banner=sources_banner(sources, [provider]),
-        sources={name: source.to_json() for name, source in sources.items()},
+        key=key, points=points, banner=sources_banner(sources, [provider]), sources=sources
     )
 
 
@@ -230,42 +225,37 @@ def _resolve(
 # --- changes between two moments -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PriceChange:
+class PriceChange(MpcModel):
     """One model whose price differs between the base snapshot and the newest one."""
 
-    key: str
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(serialization_alias="model")
     kind: str  # up, down, newly priced, no longer priced, unit changed, currency changed
     old: PricePoint
     new: PricePoint
     pct: float | None
     when: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "model": self.key,
-            "kind": self.kind,
-            "old": self.old.to_json(),
-            "new": self.new.to_json(),
-            "pct": self.pct,
-            "when": list(self.when),
-        }
 
+class PriceChanges(MpcModel):
+    """What changed in price from `base` to `head`, with when each change happened.
 
-@dataclass(frozen=True)
-class PriceChanges:
-    """What changed in price from `base` to `head`, with when each change happened."""
+    Its JSON is `mpc pricing changes --json`: the changes, counts by kind, and where
+    the newest prices came from.
+    """
 
+    model_config = ConfigDict(frozen=True)
+
+    since: str | None
     base: str | None
     head: str | None
-    since: str | None
-    changes: tuple[PriceChange, ...] = ()
-    reverted: int = 0
     snapshots: int = 0
+    reverted: int = 0
     note: str | None = None
-    banner: str = ""
-    sources: dict[str, Any] = field(default_factory=dict)
+    changes: tuple[PriceChange, ...] = ()
+    banner: str = Field(default="", exclude=True)
+    sources: dict[str, PriceSource] = Field(default_factory=dict, serialization_alias="prices")
 
     def by_kind(self) -> dict[str, int]:
         """How many changes of each kind."""
@@ -274,19 +264,11 @@ class PriceChanges:
             counts[change.kind] = counts.get(change.kind, 0) + 1
         return counts
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready (`mpc pricing changes --json`)."""
-        return {
-            "since": self.since,
-            "base": self.base,
-            "head": self.head,
-            "snapshots": self.snapshots,
-            "counts": self.by_kind(),
-            "reverted": self.reverted,
-            "note": self.note,
-            "changes": [change.to_json() for change in self.changes],
-            "prices": self.sources,
-        }
+    @computed_field
+    @property
+    def counts(self) -> dict[str, int]:
+        """`by_kind()`, as the JSON's `counts`."""
+        return self.by_kind()
 
     def summary(self, limit: int = 40) -> str:
         """Counts by kind, then one row per change."""
@@ -419,7 +401,10 @@ def price_changes(settings: Settings, since: str | None = None) -> PriceChanges:
         if not old.priced and not new.priced:
             continue  # listed or unlisted without a price: not a price change
         pct = _move(old, new)
-        changes.append(PriceChange(key, _kind(old, new), old, new, pct, tuple(when[key])))
+        kind = _kind(old, new)
+        changes.append(
+            PriceChange(key=key, kind=kind, old=old, new=new, pct=pct, when=tuple(when[key]))
+        )
     changes.sort(key=_change_order)
     sources = price_sources(head.header())
     return PriceChanges(
@@ -431,7 +416,7 @@ def price_changes(settings: Settings, since: str | None = None) -> PriceChanges:
         snapshots=len(window),
         note=note,
         banner=sources_banner(sources),
-        sources={name: source.to_json() for name, source in sources.items()},
+        sources=sources,
     )
 
 

@@ -119,7 +119,7 @@ def test_a_model_history_is_a_timeline_of_runs(settings: Settings, five_syncs) -
     ]
     assert runs[1]["pct"] == pytest.approx(20.0)
     assert runs[1]["from"].startswith("2026-11-02") and runs[1]["to"].startswith("2026-11-05")
-    data = history.to_json()
+    data = history.model_dump(mode="json")
     assert data["timeline"][1]["unit_price"] == 0.12 and data["snapshots"] == 5
     assert data["prices"]["fal"]["label"] == "live API"
     assert history.summary().endswith("prices: fal: live API, fetched 2026-11-05T12:00:00.000000Z")
@@ -145,13 +145,13 @@ def test_an_unknown_model_id_gets_close_matches(settings: Settings, five_syncs) 
 
 
 def test_snapshots_in_another_layout_give_the_same_answers(settings: Settings, five_syncs) -> None:
-    expected = price_changes(settings, "2026-11-01").to_json()
-    history = price_history(settings, "x/b").to_json()
+    expected = price_changes(settings, "2026-11-01").model_dump(mode="json")
+    history = price_history(settings, "x/b").model_dump(mode="json")
     for path in five_syncs[1:3]:  # rewrite two in another layout: the answers are the same
         registry = json.loads(path.read_text())
         path.write_text(json.dumps(registry, indent=2, sort_keys=True, ensure_ascii=True))
-    assert price_changes(settings, "2026-11-01").to_json() == expected
-    assert price_history(settings, "x/b").to_json() == history
+    assert price_changes(settings, "2026-11-01").model_dump(mode="json") == expected
+    assert price_history(settings, "x/b").model_dump(mode="json") == history
 
 
 def test_a_broken_snapshot_is_a_registry_error_naming_the_place(
