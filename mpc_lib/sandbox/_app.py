@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
@@ -230,7 +231,7 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
                 "comet_models": len(data.comet_models),
                 "faults": len(state.faults),
                 "latency_ms": state.latency_ms,
-                "modes": state.modes.to_dict(),
+                "modes": asdict(state.modes),
             }
         )
 
@@ -245,7 +246,7 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
                 fault = state.faults.add(Fault.from_dict(raw))
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": f"bad fault: {exc}"}, status_code=400)
-            return JSONResponse({"fault": fault.to_dict()}, status_code=201)
+            return JSONResponse({"fault": asdict(fault)}, status_code=201)
         return JSONResponse({"faults": state.faults.describe()})
 
     async def modes(request: Request) -> Response:
@@ -259,11 +260,11 @@ def control_routes(state: SandboxState, provider: str) -> list[Route]:
                 state.modes = SandboxModes.from_dict(raw, state.modes)
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": f"bad modes: {exc}"}, status_code=400)
-        return JSONResponse({"modes": state.modes.to_dict()})
+        return JSONResponse({"modes": asdict(state.modes)})
 
     async def requests(request: Request) -> Response:
         wanted = request.query_params.get("provider") or None
-        return JSONResponse({"requests": [r.to_dict() for r in state.log.records(wanted)]})
+        return JSONResponse({"requests": [r._asdict() for r in state.log.records(wanted)]})
 
     if not state.control:  # a workbook command on the sandbox: nobody may steer it
         return [Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"])]

@@ -56,6 +56,10 @@ class Fault:
     (e.g. `cursor=Mw==`).  A `redirect` answers `status` (301 unless given: 301, 302,
     303, 307 or 308) with a `Location` header (`location`, or the same path on a
     moved host) and no body; the other answering kinds take an error `status`.
+
+    Its JSON is `dataclasses.asdict(fault)`.  A dataclass, not an MpcModel: faults are
+    built positionally (`Fault("drop")`), and `__post_init__` answers each bad field
+    with one plain ValueError line, which `POST /_sandbox/faults` sends back as is.
     """
 
     kind: FaultKind
@@ -119,10 +123,6 @@ class Fault:
         if "kind" not in raw:
             raise ValueError(f"a fault needs a 'kind'; known: {', '.join(FAULT_KINDS)}")
         return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fault as a JSON-ready dict."""
-        return asdict(self)
 
     def answer_status(self) -> int:
         """The status this fault answers with (resolved at construction, never None)."""
@@ -223,7 +223,7 @@ class FaultPlan:
     def describe(self) -> list[dict[str, Any]]:
         """Each fault as a dict with its `seen` and `fired` counters."""
         with self._lock:
-            return [{**e.fault.to_dict(), "seen": e.seen, "fired": e.fired} for e in self._entries]
+            return [{**asdict(e.fault), "seen": e.seen, "fired": e.fired} for e in self._entries]
 
     def __len__(self) -> int:
         with self._lock:

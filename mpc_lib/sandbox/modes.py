@@ -8,7 +8,7 @@ HTTP (`POST /_sandbox/modes`), and `Sandbox.reset()` restores the defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from .data import clone_json
@@ -36,6 +36,9 @@ class SandboxModes:
       this size (an API that pages by default) instead of the whole catalog.
     - `openai_chunk_delay_ms`: the OpenAI-compatible upstream waits this long before
       each streamed chunk (a slow model, to watch streams arrive and be cancelled).
+
+    Its JSON is `dataclasses.asdict(modes)`; like `Fault`, a dataclass whose
+    `__post_init__` gives one plain ValueError line per bad mode.
     """
 
     fal_pricing: FalPricing = "lenient"
@@ -74,10 +77,6 @@ class SandboxModes:
                 f"unknown mode(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         return replace(base or cls(), **raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The modes as a JSON-ready dict."""
-        return asdict(self)
 
 
 # (entry field path, value): the first four priced text entries get one oddity each.

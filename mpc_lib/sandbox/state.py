@@ -16,7 +16,10 @@ __all__ = ["RequestLog", "RequestRecord", "SandboxState"]
 
 
 class RequestRecord(NamedTuple):
-    """One served request: `at` is its arrival (time.monotonic); `status` 0 = dropped on purpose."""
+    """One served request: `at` is its arrival (time.monotonic); `status` 0 = dropped on purpose.
+
+    Its JSON is the NamedTuple's own `_asdict()`.
+    """
 
     provider: str
     method: str
@@ -24,10 +27,6 @@ class RequestRecord(NamedTuple):
     query: str
     status: int
     at: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a JSON-ready dict."""
-        return self._asdict()
 
 
 class RequestLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 
 import pytest
 
@@ -67,9 +68,9 @@ def test_repeat_cursor_is_fal_only() -> None:
 
 def test_from_dict_round_trip_and_unknown_keys() -> None:
     fault = Fault("rate_limit", provider="fal", retry_after=0.5, times=None)
-    assert Fault.from_dict(fault.to_dict()) == fault
+    assert Fault.from_dict(asdict(fault)) == fault
     moved = Fault("redirect", provider="comet", status=302, location="https://x.invalid/a")
-    assert Fault.from_dict(moved.to_dict()) == moved
+    assert Fault.from_dict(asdict(moved)) == moved
     with pytest.raises(ValueError, match="unknown fault field"):
         Fault.from_dict({"kind": "drop", "colour": "red"})
     with pytest.raises(ValueError, match="needs a 'kind'"):
@@ -88,7 +89,7 @@ def test_take_counts_after_and_times() -> None:
     assert fired == [False, False, True, True, False, False]
     assert plan.take("comet", "/v1/models") == []
     assert plan.take("fal", "/v1/other") == []
-    assert plan.describe()[0] | {} == {**plan.faults[0].to_dict(), "seen": 6, "fired": 2}
+    assert plan.describe()[0] | {} == {**asdict(plan.faults[0]), "seen": 6, "fired": 2}
 
 
 def test_answer_faults_queue_and_latency_stacks() -> None:
