@@ -183,16 +183,17 @@ def main() -> None:
              lambda: cheapest_models(book()).summary()),
             ("pricing cheapest --category llm --json",
              ["pricing", "cheapest", "--category", "llm", "--json"],
-             lambda: json.dumps(cheapest_models(book(), categories=["llm"]).to_json())),
+             lambda: json.dumps(
+                 cheapest_models(book(), categories=["llm"]).model_dump(mode="json"))),
             ("pricing history MODEL", ["pricing", "history", watched],
              lambda: price_history(settings, watched).summary()),
             ("pricing changes  (last sync)", ["pricing", "changes"],
              lambda: price_changes(settings).summary()),
             ("pricing changes --since OLDEST --json",
              ["pricing", "changes", "--since", oldest, "--json"],
-             lambda: json.dumps(price_changes(settings, oldest).to_json())),
+             lambda: json.dumps(price_changes(settings, oldest).model_dump(mode="json"))),
             ("pricing drift --json  (+ overrides)", ["pricing", "drift", "--json"],
-             lambda: json.dumps(write_drift(book(), drift_out).to_json())),
+             lambda: json.dumps(write_drift(book(), drift_out).model_dump(mode="json"))),
         ]  # fmt: skip
         pycache = root / "pycache"
         cli(["--help"], outputs, pycache)()  # fill the bytecode cache once

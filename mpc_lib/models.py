@@ -49,9 +49,9 @@ class MpcModel(BaseModel):
         return data
 
     def to_json(self) -> dict[str, Any]:
-        """`model_dump(mode="json")` under its old name, for the callers not moved to it yet.
+        """`model_dump(mode="json")` under its old name, kept for its one caller left.
 
-        (pricing/history.py, MPC-API's select-model route, the hub_health notebook and
-        bench/pricing_bench.py); remove it with them.
+        That caller is MPC-API's select-model route (`mpc_lib/api/routes/select.py`,
+        `resolved.to_json()`); remove this alias when that line moves to `model_dump`.
         """
         return self.model_dump(mode="json")
