@@ -5,7 +5,7 @@ Reports, findings, outcomes and quotes are pydantic models on `MpcModel`, so the
 the JSON differs from the attributes, the model says so beside the field: a derived
 value is a `computed_field`, an attribute the JSON leaves out is `Field(exclude=True)`,
 a renamed key is a `serialization_alias`, a rounded or filtered value a
-`field_serializer`, and keys left out while empty are named in `omit_when_empty`.
+`field_serializer`, and a key left out while empty is `Field(exclude_if=is_empty)`.
 
 Two habits keep the JSON what it was: a number that may be an int is typed `Number`
 (pydantic would turn the 862 of a `float` field into 862.0), and an object another
@@ -14,14 +14,19 @@ module built and may still change is held, not copied (`SkipValidation`, `Instan
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["MpcModel", "Number"]
+__all__ = ["MpcModel", "Number", "is_empty"]
 
 # int stays int and float stays float: `float` alone would write 862 as 862.0.
 Number = int | float
+
+
+def is_empty(value: object) -> bool:
+    """None, {} or []: what `Field(exclude_if=is_empty)` leaves out of the JSON."""
+    return value is None or value == {} or value == []
 
 
 class MpcModel(BaseModel):
@@ -33,20 +38,6 @@ class MpcModel(BaseModel):
         serialize_by_alias=True,  # `serialization_alias` names the JSON key
         defer_build=True,  # schemas build on first use, so `import mpc_lib` stays light
     )
-
-    # Fields the JSON leaves out while None or an empty dict or list (pydantic >= 2.12 says
-    # this per field with `exclude_if`; our floor is 2.11).
-    omit_when_empty: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        fields = type(self).model_fields
-        for name in self.omit_when_empty:
-            key = fields[name].serialization_alias or name
-            if key in data and (data[key] is None or data[key] in ({}, [])):
-                del data[key]
-        return data
 
     def to_json(self) -> dict[str, Any]:
         """`model_dump(mode="json")` under its old name, kept for its one caller left.

@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from ..config import Secret, Settings
 from ..errors import ProviderError, ResponseFormatError
 from ..http import ProviderClient
-from ..models import MpcModel
+from ..models import MpcModel, is_empty
 
 __all__ = [
     "APIDOG_API_VERSION",
@@ -45,19 +45,16 @@ class ImportOptions(MpcModel):
     model_config = ConfigDict(
         frozen=True, alias_generator=AliasGenerator(serialization_alias=to_camel)
     )
-    omit_when_empty = frozenset(
-        {"target_endpoint_folder_id", "target_schema_folder_id", "target_branch_id", "module_id"}
-    )
 
     endpoint_overwrite_behavior: str = "OVERWRITE_EXISTING"
     schema_overwrite_behavior: str = "OVERWRITE_EXISTING"
     update_folder_of_changed_endpoint: bool = False
     prepend_base_path: bool = False
     delete_unmatched_resources: bool = False
-    target_endpoint_folder_id: int | None = None
-    target_schema_folder_id: int | None = None
-    target_branch_id: int | None = None
-    module_id: int | None = None
+    target_endpoint_folder_id: int | None = Field(default=None, exclude_if=is_empty)
+    target_schema_folder_id: int | None = Field(default=None, exclude_if=is_empty)
+    target_branch_id: int | None = Field(default=None, exclude_if=is_empty)
+    module_id: int | None = Field(default=None, exclude_if=is_empty)
 
     def __init__(self, **options: Any) -> None:
         # Checked after pydantic's validation, so a bad behaviour is one plain ValueError

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from ..errors import ConfigError
-from ..models import MpcModel
+from ..models import MpcModel, is_empty
 
 __all__ = ["JobMix", "MixLine", "example_job_mix", "load_job_mix"]
 
@@ -48,15 +48,14 @@ class MixLine(MpcModel):
     """
 
     model_config = ConfigDict(frozen=True)
-    omit_when_empty = frozenset({"units", "input_tokens", "output_tokens", "calls", "label"})
 
     index: int = Field(exclude=True)
     model: str
-    units: float | None = None
-    input_tokens: float | None = None
-    output_tokens: float | None = None
-    calls: int | None = None
-    label: str | None = None
+    units: float | None = Field(default=None, exclude_if=is_empty)
+    input_tokens: float | None = Field(default=None, exclude_if=is_empty)
+    output_tokens: float | None = Field(default=None, exclude_if=is_empty)
+    calls: int | None = Field(default=None, exclude_if=is_empty)
+    label: str | None = Field(default=None, exclude_if=is_empty)
     line: int | None = Field(default=None, exclude=True)
 
     @property

@@ -14,7 +14,7 @@ from pydantic import (
     field_serializer,
 )
 
-from ..models import MpcModel
+from ..models import MpcModel, is_empty
 from .document import SpecDocument
 
 __all__ = [
@@ -37,7 +37,6 @@ class Finding(MpcModel):
     """One thing a stage found: rule id, severity, message, JSON pointer and file:line:column."""
 
     model_config = ConfigDict(frozen=True)
-    omit_when_empty = frozenset({"details"})
 
     stage: str
     rule: str
@@ -47,7 +46,7 @@ class Finding(MpcModel):
     file: str | None = None
     line: int | None = None
     column: int | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict, exclude_if=is_empty)
 
     @property
     def where(self) -> str:
@@ -100,14 +99,12 @@ def _severity_rank(finding: Finding) -> int:
 class StageResult(MpcModel):
     """One stage's findings, or why it was skipped."""
 
-    omit_when_empty = frozenset({"details"})
-
     stage: str
     skipped: str | None = None
     # Held, not copied: validate_spec adds the validator's findings to the list it gave.
     findings: SkipValidation[list[Finding]] = Field(default_factory=list)
     # Anything else the stage wants to show (conform: drift tables; diff: the compared files).
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict, exclude_if=is_empty)
 
     def __init__(
         self,
