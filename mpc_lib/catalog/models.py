@@ -6,9 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ResponseFormatError
+from ..models import MpcModel
 
 __all__ = [
     "CometCatalogEntry",
@@ -18,15 +19,15 @@ __all__ = [
     "FalModel",
     "FalPrice",
     "ModelRecord",
-    "MpcModel",
     "Pricing",
+    "ProviderModel",
     "parse_items",
     "parse_payload",
 ]
 
 
-class MpcModel(BaseModel):
-    """Base for provider payloads: lenient about extra fields providers add."""
+class ProviderModel(MpcModel):
+    """Base for provider payloads: lenient about the extra fields providers add, frozen."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -34,14 +35,14 @@ class MpcModel(BaseModel):
 # --- FAL Platform API v1 -------------------------------------------------------------
 
 
-class FalMetadata(MpcModel):
+class FalMetadata(ProviderModel):
     """`metadata` of a FAL /models item (absent for endpoints without a registry entry)."""
 
     display_name: str | None = None
     category: str | None = None
     description: str | None = None
     status: str | None = None
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
     updated_at: str | None = None
     thumbnail_url: str | None = None
     model_url: str | None = None
@@ -59,14 +60,14 @@ class FalMetadata(MpcModel):
     inference_endpoint_ids: list[str] | None = None
 
 
-class FalModel(MpcModel):
+class FalModel(ProviderModel):
     """One item of FAL `GET /models`."""
 
     endpoint_id: str
     metadata: FalMetadata | None = None
 
 
-class FalModelPage(MpcModel):
+class FalModelPage(ProviderModel):
     """One page of FAL `GET /models`."""
 
     models: list[FalModel]
@@ -74,7 +75,7 @@ class FalModelPage(MpcModel):
     has_more: bool
 
 
-class FalPrice(MpcModel):
+class FalPrice(ProviderModel):
     """One item of FAL `GET /models/pricing`."""
 
     endpoint_id: str
@@ -83,7 +84,7 @@ class FalPrice(MpcModel):
     currency: str
 
 
-class FalPricePage(MpcModel):
+class FalPricePage(ProviderModel):
     """The body of FAL `GET /models/pricing`."""
 
     prices: list[FalPrice]
@@ -95,7 +96,7 @@ class FalPricePage(MpcModel):
 EstimateType = Literal["unit_price", "historical_api_price"]
 
 
-class FalEstimate(MpcModel):
+class FalEstimate(ProviderModel):
     """The body of FAL `POST /models/pricing/estimate`: one total, no per-endpoint breakdown."""
 
     estimate_type: EstimateType
@@ -106,22 +107,22 @@ class FalEstimate(MpcModel):
 # --- Comet API -----------------------------------------------------------------------
 
 
-class CometModel(MpcModel):
+class CometModel(ProviderModel):
     """One item of Comet `GET /v1/models` (OpenAI-compatible list)."""
 
     id: str
     created: int | None = None
     owned_by: str | None = None
-    supported_endpoint_types: list[str] = []
+    supported_endpoint_types: list[str] = Field(default_factory=list)
 
 
-class CometModelList(MpcModel):
+class CometModelList(ProviderModel):
     """The body of Comet `GET /v1/models`; items are checked one by one with `parse_items`."""
 
     data: list[Any]
 
 
-class CometPricing(MpcModel):
+class CometPricing(ProviderModel):
     """`pricing` of a Comet catalog entry: $/M tokens, or per request, or per second."""
 
     currency: str | None = None
@@ -131,7 +132,7 @@ class CometPricing(MpcModel):
     per_second: float | None = None
 
 
-class CometCatalogEntry(MpcModel):
+class CometCatalogEntry(ProviderModel):
     """One item of Comet's public catalog `GET /api/models`."""
 
     id: str
@@ -139,7 +140,7 @@ class CometCatalogEntry(MpcModel):
     name: str | None = None
     provider: str | None = None
     model_type: str | None = None
-    features: list[str] = []
+    features: list[str] = Field(default_factory=list)
     description: str | None = None
     context_length: int | None = None
     max_completion_tokens: int | None = None
@@ -147,14 +148,14 @@ class CometCatalogEntry(MpcModel):
     pricing: CometPricing | None = None
 
 
-class CometCatalog(MpcModel):
+class CometCatalog(ProviderModel):
     """The body of Comet `GET /api/models`; `page_size` 0 means the unpaginated catalog.
 
     Entries are checked one by one with `parse_items`, so one odd entry cannot reject the rest.
     """
 
     success: bool
-    data: list[Any] = []
+    data: list[Any] = Field(default_factory=list)
     message: str | None = None
     page: int | None = None
     page_size: int | None = None
