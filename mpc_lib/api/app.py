@@ -10,11 +10,6 @@ every answer and passed on to the gateway, checks `Authorization: Bearer
 body over `max_body_bytes` with 413.  Every error is the envelope of
 `mpc_lib.api.schemas.ErrorEnvelope`.
 
-Chat is the hot path: a chat POST passes the same guard and goes straight to
-`relay_chat` (`_Service`'s front door), without FastAPI's middleware, routing and
-dependency solving, which cost more than the relay itself.  Everything else, and the
-OpenAPI, is FastAPI's.
-
 Every route also answers under `/mpc` (`MOUNT_PREFIX`), as if a proxy had mounted the
 service there: that is how the hub spec names MPC-API's operations, since its `/v1/...`
 paths would otherwise collide with Comet's.  `service_openapi()` gives the service's
@@ -24,7 +19,6 @@ OpenAPI without loading anything, for merging into the hub spec.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hmac
 import logging
 import re
@@ -49,7 +43,6 @@ from ..http import AsyncHttpCore
 from ..registry import RegistryStore
 from .deps import ApiState, api_error, problem_answer, request_id_of
 from .routes import chat, health, models, orchestrate, select
-from .routes.chat import CHAT_PATHS, relay_chat
 
 __all__ = ["LIVELINESS_PATH", "MOUNT_PREFIX", "create_app", "service_openapi"]
 
@@ -133,24 +126,12 @@ class _Guard:
 
 
 class _Service(FastAPI):
-    """FastAPI with a front door for the hot path: a chat POST passes the same guard and goes
-    straight to `relay_chat`, without FastAPI's middleware, routing and dependency solving
-    (the route is still in the OpenAPI, and leads to the same call)."""
-
-    chat: ASGIApp | None = None  # the chat relay behind its guard; None: through FastAPI
+    """FastAPI that also answers under `MOUNT_PREFIX`, and documents itself as it behaves."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _under_prefix(scope["path"]):
             scope = _unprefixed(scope)
-        if (
-            self.chat is not None
-            and scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] in CHAT_PATHS
-        ):
-            await self.chat(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
     def openapi(self) -> dict[str, Any]:
         """FastAPI's document as the service behaves: the bearer scheme the guard enforces
@@ -246,7 +227,6 @@ def create_app(
     limit = max_body_bytes or settings.api_max_body_bytes
     key = settings.api_key.reveal() if settings.api_key is not None else None
     app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
-    app.chat = _Guard(functools.partial(relay_chat, state), api_key=key, max_body_bytes=limit)
     return app
 
 
