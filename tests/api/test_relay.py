@@ -53,6 +53,7 @@ def test_chats_take_the_documented_route_like_every_other_request(mpc_api: Any) 
         unknown = httpx.post(url, json={"model": "nope", "messages": HELLO}, headers=headers)
         mounted = httpx.post(f"{server.url}/mpc/api/chat/completions", headers=headers,
                              json={"model": "gpt-4o-mini", "messages": HELLO})  # fmt: skip
+        fetched = httpx.get(url, headers=headers)
     assert plain.status_code == 200, plain.text
     assert plain.json()["model"] == "gpt-4o"
     assert plain.headers["x-request-id"] == plain.headers["x-litellm-call-id"] == "routed-1"
@@ -64,9 +65,12 @@ def test_chats_take_the_documented_route_like_every_other_request(mpc_api: Any) 
         "code": "unknown_model", "request_id": "routed-1",
     }  # fmt: skip
     assert mounted.status_code == 200 and mounted.json()["model"] == "gpt-4o-mini"
+    assert fetched.status_code == 405 and fetched.headers["allow"] == "POST"
+    assert fetched.json()["error"]["request_id"] == "routed-1"  # the envelope, as elsewhere
     chat = "/v1/chat/completions"
     assert seen == [(chat, chat_completions)] * 3 + [
-        ("/mpc/api/chat/completions", chat_completions)
+        ("/mpc/api/chat/completions", chat_completions),
+        (chat, chat_completions),
     ]
 
 

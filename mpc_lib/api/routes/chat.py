@@ -9,8 +9,12 @@ upstream.  Errors come back in MPC-API's envelope: an unknown model 400, the gat
 unreachable 503 (timed out 504), the gateway refusing our own key 502 (that is our
 misconfiguration, not the caller's).
 
-The route reads and checks the body, then answers with `_Relay`, a response that
-passes the gateway's answer on as it comes.
+One function, `chat_completions`, answers every chat: it reads and checks the body, then
+answers with `_Relay`, a response that passes the gateway's answer on as it comes.  The
+app serves it as a plain Starlette route at each of `CHAT_PATHS` (no dependency solving
+or response model per call, on the path every chat takes) behind the same middleware as
+every other route, and FastAPI documents the same function (`documented`, for the
+OpenAPI only).
 """
 
 from __future__ import annotations
@@ -29,15 +33,14 @@ from starlette.types import Receive, Scope, Send
 from ...errors import TransportError
 from ...http import AsyncUpstream
 from ...providers import PROVIDERS
-from ..deps import ApiState, State, api_error, dumps, problem, request_id_of
+from ..deps import ApiState, api_error, dumps, problem, request_id_of, state_of
 from ..schemas import ChatCompletion, ErrorEnvelope
 from . import COMMON_ERRORS
 
-__all__ = ["CHAT_PATHS", "router"]
+__all__ = ["CHAT_PATHS", "chat_completions", "documented"]
 
 log = logging.getLogger("mpc_lib.api")
 
-router = APIRouter(tags=["chat"])
 CHAT_PATHS = ("/v1/chat/completions", "/api/chat/completions")
 _GATEWAY_PATH = "/v1/chat/completions"
 _RELAYED_HEADERS = frozenset((b"content-type", b"content-length", b"cache-control"))
@@ -140,9 +143,9 @@ def _gateway_body(state: ApiState, raw: bytes) -> bytes:
     return dumps(body)
 
 
-async def chat_completions(request: Request, state: State) -> Response:
+async def chat_completions(request: Request) -> Response:
     """A chat completion through the gateway, the model resolved; streams relayed as they come."""
-    rid = request_id_of(request)
+    state, rid = state_of(request), request_id_of(request)
     try:
         raw = await request.body()
     except ClientDisconnect:  # the caller left before sending it all: nobody hears this
@@ -150,8 +153,11 @@ async def chat_completions(request: Request, state: State) -> Response:
     return _Relay(state, rid, _gateway_body(state, raw))
 
 
+# How FastAPI documents `chat_completions` (which the app serves as a plain route at each
+# of CHAT_PATHS): never routed, only read for the OpenAPI.
+documented = APIRouter(tags=["chat"])
 for _path in CHAT_PATHS:
-    router.add_api_route(
+    documented.add_api_route(
         _path, chat_completions, methods=["POST"], responses=_RESPONSES,
         openapi_extra={"requestBody": _REQUEST_BODY}, response_model=None,
         summary="Chat completion through the gateway",
