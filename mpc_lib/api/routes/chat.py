@@ -276,12 +276,16 @@ class _Relay(Response):
 
     async def _pass_on(self, upstream: AsyncUpstream, send: Send) -> None:
         """The answer's status, headers and body chunks, each sent on as it arrives."""
-        headers = [(name, value) for name, value in upstream.raw_headers()
-                   if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-")]  # fmt: skip
-        streaming = "text/event-stream" in upstream.headers.get("content-type", "")
-        length = upstream.headers.get("content-length")
-        # With a known length the last chunk says so itself: one send fewer per answer.
-        remaining = int(length) if length is not None and length.isdigit() else None
+        headers: list[tuple[bytes, bytes]] = []
+        streaming = False
+        remaining = None  # with a known length the last chunk says so: one send fewer
+        for name, value in upstream.raw_headers():  # one pass over the headers as received
+            if name == b"content-type":
+                streaming = b"text/event-stream" in value
+            elif name == b"content-length" and value.isdigit():
+                remaining = int(value)
+            if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-"):
+                headers.append((name, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
         self.started = True
         try:
