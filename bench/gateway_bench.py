@@ -4,13 +4,16 @@ LiteLLM, and through MPC-API -> LiteLLM.
 Each server runs in its own process, as deployed: the sandbox's OpenAI-compatible upstream
 (`mpc sandbox serve`), LiteLLM (`GatewayProcess` with a generated config) and MPC-API
 (`mpc api serve`, with a bearer key as in production).  The same requests go to each at
-fixed concurrencies, plain and streamed, each run after a warm-up; the client, the servers
-and the upstream share the machine.  A repeat measures every target once more, in a rotated
-order, so the three stay paired within a repeat; the report gives, per concurrency and mode,
-each target's median over the repeats (best in brackets), and what LiteLLM and MPC-API add
-to the median and MPC-API's share of LiteLLM's throughput, computed within each repeat.
+fixed concurrencies, plain and streamed, each after a warm-up; the client, the servers and
+the upstream share the machine.  Within a run the targets take turns in blocks of requests
+(`--block`, the order rotating), so a change in the machine's load while they are measured
+falls on all three alike.  A repeat measures every target once more; the report gives, per
+concurrency and mode, each target's median over the repeats (best in brackets), and what
+LiteLLM and MPC-API add to the median and MPC-API's share of LiteLLM's throughput, computed
+within each repeat.
 
-Usage: python bench/gateway_bench.py [--requests 200] [--concurrency 1,8] [--repeat 3]
+Usage: python bench/gateway_bench.py [--requests 200] [--block 40] [--concurrency 1,8]
+       [--repeat 3]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -175,16 +179,26 @@ def stack(python_args: tuple[str, ...] = ()) -> Iterator[tuple[Targets, dict[str
 
 
 def run(
-    url: str, key: str, requests: int, concurrency: int, stream: bool, pid: int | None = None
-) -> dict[str, float]:
-    """`requests` chats at `concurrency`, one pooled client per worker; latencies to the end,
-    and the CPU time the server `pid` spent per request (NaN when it cannot be read)."""
-    headers = {"Authorization": f"Bearer {key}"}
+    targets: Targets,
+    pids: dict[str, int],
+    requests: int,
+    concurrency: int,
+    stream: bool,
+    block: int,
+) -> dict[str, dict[str, float]]:
+    """`requests` chats per target at `concurrency`, one pooled client per worker and target,
+    the targets taking turns in blocks of `block` requests.  Per target: latencies to the
+    end, its throughput over its own blocks, and the CPU time its server spent in them per
+    request (NaN when it cannot be read)."""
     body = {**BODY, "stream": stream}
-    clients = [httpx.Client(headers=headers, timeout=60) for _ in range(concurrency)]
+    clients = {
+        name: [httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+               for _ in range(concurrency)]
+        for name, (_url, key) in targets.items()
+    }  # fmt: skip
 
-    def one(index: int) -> float:
-        client = clients[index % concurrency]
+    def one(name: str, index: int) -> float:
+        client, url = clients[name][index % concurrency], targets[name][0]
         started = time.perf_counter()
         if stream:
             with client.stream("POST", url, json=body) as answer:
@@ -197,23 +211,38 @@ def run(
             assert answer.status_code == 200 and b'"choices"' in answer.content, answer.text
         return (time.perf_counter() - started) * 1000
 
+    names = list(targets)
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(concurrency * 3)))  # warm-up: connections, caches
-        cpu_before = cpu_ms(pid) if pid else None
-        started = time.perf_counter()
-        latencies = sorted(pool.map(one, range(requests)))
-        wall = time.perf_counter() - started
-        cpu_after = cpu_ms(pid) if pid else None
-    for client in clients:
-        client.close()
-    return {
-        "median": statistics.median(latencies),
-        "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
-        "rps": requests / wall,
-        "cpu": (cpu_after - cpu_before) / requests
-        if cpu_before is not None and cpu_after is not None
-        else math.nan,
-    }
+        for name in names:  # warm-up: connections, caches
+            list(pool.map(partial(one, name), range(concurrency * 3)))
+        for turn, start in enumerate(range(0, requests, block)):
+            size = min(block, requests - start)
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
+                cpu_before = cpu_ms(pids[name])
+                started = time.perf_counter()
+                latencies[name] += pool.map(partial(one, name), range(size))
+                wall[name] += time.perf_counter() - started
+                cpu_after = cpu_ms(pids[name])
+                if cpu_before is None or cpu_after is None:
+                    cpu[name] = math.nan
+                else:
+                    cpu[name] += cpu_after - cpu_before
+    for pooled in clients.values():
+        for client in pooled:
+            client.close()
+    result = {}
+    for name in names:
+        ordered = sorted(latencies[name])
+        result[name] = {
+            "median": statistics.median(ordered),
+            "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+            "rps": requests / wall[name],
+            "cpu": cpu[name] / requests,
+        }
+    return result
 
 
 def _spread(values: list[float], best: Callable[[list[float]], float]) -> str:
@@ -248,6 +277,7 @@ def report(stream: bool, concurrency: int, runs: list[dict[str, dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="per target and run")
+    parser.add_argument("--block", type=int, default=40, help="requests per target and turn")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--repeat", type=int, default=3, help="runs per target, paired")
     parser.add_argument("--profile-api", metavar="FILE", help="run MPC-API under cProfile")
@@ -255,21 +285,19 @@ def main() -> None:
     levels = [int(level) for level in args.concurrency.split(",")]
     servers = {name: "yes" if importlib.util.find_spec(name) else "no"
                for name in ("httptools", "uvloop")}  # fmt: skip
-    print(f"{args.requests} requests per target and run, {args.repeat} repeat(s), model {MODEL}; "
+    print(f"{args.requests} requests per target and run in turns of {args.block}, "
+          f"{args.repeat} repeat(s), model {MODEL}; "
           f"{os.cpu_count()} cores shared by client, servers and upstream; "
           f"httptools {servers['httptools']}, uvloop {servers['uvloop']}")  # fmt: skip
     if args.repeat > 1:
         print("figures: median over the repeats (best in brackets)")
     profiler = ("-m", "cProfile", "-o", args.profile_api) if args.profile_api else ()
     with stack(profiler) as (targets, pids):
-        names = list(targets)
         runs: dict[tuple[bool, int], list[dict[str, dict[str, float]]]] = {}
-        for repeat in range(args.repeat):
-            order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for _repeat in range(args.repeat):
             for stream in (False, True):
                 for level in levels:
-                    one = {name: run(*targets[name], args.requests, level, stream, pids[name])
-                           for name in order}  # fmt: skip
+                    one = run(targets, pids, args.requests, level, stream, args.block)
                     runs.setdefault((stream, level), []).append(one)
         met = [report(stream, level, runs[stream, level]) for stream, level in sorted(runs)]
     print(f"\ntarget met in {sum(met)} of {len(met)} cases")
