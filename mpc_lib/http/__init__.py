@@ -52,3 +52,4 @@ __all__ = [
 for _value in (AsyncHttpCore, AsyncUpstream, Clock, HttpCore, ProviderClient, RetryPolicy,
                build_client, origin, parse_retry_after):  # fmt: skip
     _value.__module__ = __name__
+del _value
