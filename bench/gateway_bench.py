@@ -12,8 +12,12 @@ concurrency and mode, each target's median over the repeats (best in brackets), 
 LiteLLM and MPC-API add to the median and MPC-API's share of LiteLLM's throughput, computed
 within each repeat.
 
+`--compare-api DIR` also serves MPC-API from the source tree DIR (say, an export of an
+earlier commit) in front of the same LiteLLM, as a fourth target taking its turns with the
+others: a before/after measured in one run.
+
 Usage: python bench/gateway_bench.py [--requests 200] [--block 40] [--concurrency 1,8]
-       [--repeat 3]
+       [--repeat 3] [--compare-api DIR]
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from mpc_lib.sandbox import Sandbox
 MODEL = "gpt-4o-mini"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "benchmark this gateway"}]}
 UPSTREAM, LITELLM, MPC_API = "upstream (baseline)", "LiteLLM", "MPC-API -> LiteLLM"
+COMPARED = "compared MPC-API"  # --compare-api: MPC-API from another source tree
 # The issue's target: MPC-API adds at most this much to LiteLLM's median, and keeps this
 # share of LiteLLM's throughput.
 TARGET_ADDED_MS, TARGET_KEPT = 2.0, 0.90
@@ -117,10 +122,13 @@ def _wait(url: str) -> None:
 
 
 @contextlib.contextmanager
-def stack(python_args: tuple[str, ...] = ()) -> Iterator[tuple[Targets, dict[str, int]]]:
+def stack(
+    python_args: tuple[str, ...] = (), compared: Path | None = None
+) -> Iterator[tuple[Targets, dict[str, int]]]:
     """Upstream, LiteLLM and MPC-API, each in its own process; yields the targets and pids.
 
-    `python_args` go to MPC-API's interpreter (e.g. `-m cProfile -o FILE`).
+    `python_args` go to MPC-API's interpreter (e.g. `-m cProfile -o FILE`); `compared` is
+    a source tree to serve a second MPC-API from, in front of the same LiteLLM.
     """
     book = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     (book / "pyproject.toml").write_text("[tool.mpc]\n")
@@ -159,23 +167,39 @@ def stack(python_args: tuple[str, ...] = ()) -> Iterator[tuple[Targets, dict[str
             api_env = {**env, "LITELLM_MASTER_KEY": key, "MPC_API_KEY": api_key,
                        "MPC_GATEWAY_URL": gateway.url,
                        "MPC_API_URL": f"http://127.0.0.1:{api_port}"}  # fmt: skip
-            api = subprocess.Popen(
-                [sys.executable, *python_args, "-m", "mpc_lib.cli", "api", "serve"],
-                env=api_env,
-                stdout=subprocess.DEVNULL,
-            )
+            apis = {
+                MPC_API: (subprocess.Popen(
+                    [sys.executable, *python_args, "-m", "mpc_lib.cli", "api", "serve"],
+                    env=api_env, stdout=subprocess.DEVNULL,
+                ), api_port),
+            }  # fmt: skip
+            if compared is not None:  # its own port; its mpc_lib first on the path
+                port = _free_port()
+                compared_env = {**api_env, "MPC_API_URL": f"http://127.0.0.1:{port}",
+                                "PYTHONPATH": str(compared)}  # fmt: skip
+                apis[COMPARED] = (subprocess.Popen(
+                    [sys.executable, "-m", "mpc_lib.cli", "api", "serve"], env=compared_env,
+                    stdout=subprocess.DEVNULL, cwd=compared,
+                ), port)  # fmt: skip
             try:
-                _wait(f"http://127.0.0.1:{api_port}/health/liveliness")
-                yield {
+                for _api, port in apis.values():
+                    _wait(f"http://127.0.0.1:{port}/health/liveliness")
+                targets = {
                     UPSTREAM: (f"{upstream}/v1/chat/completions", "bench"),
                     LITELLM: (f"{gateway.url}/v1/chat/completions", key),
-                    MPC_API: (f"http://127.0.0.1:{api_port}/v1/chat/completions", api_key),
-                }, {UPSTREAM: upstream_pid, LITELLM: gateway.pid or 0, MPC_API: api.pid}
+                }
+                pids = {UPSTREAM: upstream_pid, LITELLM: gateway.pid or 0}
+                for name, (api, port) in apis.items():
+                    targets[name] = (f"http://127.0.0.1:{port}/v1/chat/completions", api_key)
+                    pids[name] = api.pid
+                yield targets, pids
             finally:
                 # SIGINT: uvicorn re-raises the signal that stopped it, and a KeyboardInterrupt
                 # (unlike SIGTERM) still lets a profiler write its file
-                api.send_signal(signal.SIGINT)
-                api.wait(30)
+                for api, _port in apis.values():
+                    api.send_signal(signal.SIGINT)
+                for api, _port in apis.values():
+                    api.wait(30)
 
 
 def run(
@@ -256,7 +280,7 @@ def report(stream: bool, concurrency: int, runs: list[dict[str, dict[str, float]
     """Print one mode at one concurrency; whether MPC-API met the target (median of repeats)."""
     print(f"\n{'streamed' if stream else 'plain'}, concurrency {concurrency} "
           "(CPU: the named server's own, per request):")  # fmt: skip
-    for name in (UPSTREAM, LITELLM, MPC_API):
+    for name in runs[0]:
         mine = [r[name] for r in runs]
         print(f"  {name:<20} median {_spread([m['median'] for m in mine], min):>13} ms  "
               f"p95 {_spread([m['p95'] for m in mine], min):>13} ms  "
@@ -271,6 +295,11 @@ def report(stream: bool, concurrency: int, runs: list[dict[str, dict[str, float]
           f"{_spread(ours_adds, min)} ms more and keeps {_spread(kept, max)}% of LiteLLM's "
           f"throughput -> {'meets' if met else 'misses'} the target "
           f"(<= {TARGET_ADDED_MS:g} ms, >= {100 * TARGET_KEPT:.0f}%)")  # fmt: skip
+    if COMPARED in runs[0]:
+        adds = [r[COMPARED]["median"] - r[LITELLM]["median"] for r in runs]
+        kept = [100 * r[COMPARED]["rps"] / r[LITELLM]["rps"] for r in runs]
+        print(f"  the compared MPC-API adds {_spread(adds, min)} ms and keeps "
+              f"{_spread(kept, max)}% of LiteLLM's throughput")  # fmt: skip
     return met
 
 
@@ -281,6 +310,9 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--repeat", type=int, default=3, help="runs per target, paired")
     parser.add_argument("--profile-api", metavar="FILE", help="run MPC-API under cProfile")
+    parser.add_argument(
+        "--compare-api", metavar="DIR", type=Path, help="also serve MPC-API from this tree"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     servers = {name: "yes" if importlib.util.find_spec(name) else "no"
@@ -292,7 +324,9 @@ def main() -> None:
     if args.repeat > 1:
         print("figures: median over the repeats (best in brackets)")
     profiler = ("-m", "cProfile", "-o", args.profile_api) if args.profile_api else ()
-    with stack(profiler) as (targets, pids):
+    if args.compare_api is not None:
+        print(f"compared MPC-API: mpc_lib from {args.compare_api}")
+    with stack(profiler, args.compare_api) as (targets, pids):
         runs: dict[tuple[bool, int], list[dict[str, dict[str, float]]]] = {}
         for _repeat in range(args.repeat):
             for stream in (False, True):
