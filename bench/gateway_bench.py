@@ -4,13 +4,20 @@ LiteLLM, and through MPC-API -> LiteLLM.
 Each server runs in its own process, as deployed: the sandbox's OpenAI-compatible upstream
 (`mpc sandbox serve`), LiteLLM (`GatewayProcess` with a generated config) and MPC-API
 (`mpc api serve`, with a bearer key as in production).  The same requests go to each at
-fixed concurrencies, plain and streamed, each run after a warm-up; the client, the servers
-and the upstream share the machine.  A repeat measures every target once more, in a rotated
-order, so the three stay paired within a repeat; the report gives, per concurrency and mode,
-each target's median over the repeats (best in brackets), and what LiteLLM and MPC-API add
-to the median and MPC-API's share of LiteLLM's throughput, computed within each repeat.
+fixed concurrencies, plain and streamed, each after a warm-up; the client, the servers and
+the upstream share the machine.  Within a run the targets take turns in blocks of requests
+(`--block`, the order rotating), so a change in the machine's load while they are measured
+falls on all three alike.  A repeat measures every target once more; the report gives, per
+concurrency and mode, each target's median over the repeats (best in brackets), and what
+LiteLLM and MPC-API add to the median and MPC-API's share of LiteLLM's throughput, computed
+within each repeat.
 
-Usage: python bench/gateway_bench.py [--requests 200] [--concurrency 1,8] [--repeat 3]
+`--compare-api DIR` also serves MPC-API from the source tree DIR (say, an export of an
+earlier commit) in front of the same LiteLLM, as a fourth target taking its turns with the
+others: a before/after measured in one run.
+
+Usage: python bench/gateway_bench.py [--requests 200] [--block 40] [--concurrency 1,8]
+       [--repeat 3] [--compare-api DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -38,13 +46,14 @@ from mpc_lib.aliases import load_aliases
 from mpc_lib.catalog import sync_catalog
 from mpc_lib.config import Settings
 from mpc_lib.gateway import GatewayProcess, build_gateway_config, write_gateway_config
-from mpc_lib.gateway.config import GatewaySelection, Upstream, default_config_path, with_required
+from mpc_lib.gateway.config import GatewaySelection, default_config_path, with_required
 from mpc_lib.registry import RegistryStore
-from mpc_lib.sandbox import Sandbox
+from mpc_lib.upstreams import Upstream, open_upstreams
 
 MODEL = "gpt-4o-mini"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "benchmark this gateway"}]}
 UPSTREAM, LITELLM, MPC_API = "upstream (baseline)", "LiteLLM", "MPC-API -> LiteLLM"
+COMPARED = "compared MPC-API"  # --compare-api: MPC-API from another source tree
 # The issue's target: MPC-API adds at most this much to LiteLLM's median, and keeps this
 # share of LiteLLM's throughput.
 TARGET_ADDED_MS, TARGET_KEPT = 2.0, 0.90
@@ -113,31 +122,33 @@ def _wait(url: str) -> None:
 
 
 @contextlib.contextmanager
-def stack(python_args: tuple[str, ...] = ()) -> Iterator[tuple[Targets, dict[str, int]]]:
+def stack(
+    python_args: tuple[str, ...] = (), compared: Path | None = None
+) -> Iterator[tuple[Targets, dict[str, int]]]:
     """Upstream, LiteLLM and MPC-API, each in its own process; yields the targets and pids.
 
-    `python_args` go to MPC-API's interpreter (e.g. `-m cProfile -o FILE`).
+    `python_args` go to MPC-API's interpreter (e.g. `-m cProfile -o FILE`); `compared` is
+    a source tree to serve a second MPC-API from, in front of the same LiteLLM.
     """
     book = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     (book / "pyproject.toml").write_text("[tool.mpc]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "LITELLM_"))}
     env["MPC_HOME"] = str(book)
     sandbox_cmd = [sys.executable, "-m", "mpc_lib.cli", "sandbox", "serve",
-                   "--fal-port", "0", "--comet-port", "0", "--openai-port", "0"]  # fmt: skip
+                   "--fal-port", "0", "--comet-port", "0", "--openai-port", "0",
+                   "--apidog-port", "0"]  # fmt: skip
     with _process(sandbox_cmd, env, r"OpenAI upstream: (\S+)/v1") as (found, upstream_pid):
         upstream = found.group(1)  # `mpc sandbox serve` accepts any key
         settings = Settings(home=book, comet_key="bench", fal_key="bench")
         # The registry from the sandbox, so MPC-API's aliases resolve as in production.
-        with Sandbox() as local:
-            direct = settings.with_(
-                fal_base_url=local.url("fal"), fal_key=local.key("fal"),
-                comet_base_url=local.url("comet"), comet_key=local.key("comet"),
-            )  # fmt: skip
-            sync_catalog(direct)
+        with open_upstreams(settings, source="sandbox") as sandboxed:
+            sync_catalog(settings, sandboxed)
         registry = RegistryStore(settings.outputs_dir).load()
         assert registry is not None
         required = tuple(load_aliases().targets(registry["models"]).values())
-        upstreams = {name: Upstream(name, "live", upstream, upstream) for name in ("fal", "comet")}
+        upstreams = {
+            name: Upstream(name, "live", upstream, chat_url=upstream) for name in ("fal", "comet")
+        }
         config = build_gateway_config(
             registry, upstreams, with_required(GatewaySelection(), required)
         )
@@ -155,36 +166,62 @@ def stack(python_args: tuple[str, ...] = ()) -> Iterator[tuple[Targets, dict[str
             api_env = {**env, "LITELLM_MASTER_KEY": key, "MPC_API_KEY": api_key,
                        "MPC_GATEWAY_URL": gateway.url,
                        "MPC_API_URL": f"http://127.0.0.1:{api_port}"}  # fmt: skip
-            api = subprocess.Popen(
-                [sys.executable, *python_args, "-m", "mpc_lib.cli", "api", "serve"],
-                env=api_env,
-                stdout=subprocess.DEVNULL,
-            )
+            apis = {
+                MPC_API: (subprocess.Popen(
+                    [sys.executable, *python_args, "-m", "mpc_lib.cli", "api", "serve"],
+                    env=api_env, stdout=subprocess.DEVNULL,
+                ), api_port),
+            }  # fmt: skip
+            if compared is not None:  # its own port; its mpc_lib first on the path
+                port = _free_port()
+                compared_env = {**api_env, "MPC_API_URL": f"http://127.0.0.1:{port}",
+                                "PYTHONPATH": str(compared)}  # fmt: skip
+                apis[COMPARED] = (subprocess.Popen(
+                    [sys.executable, "-m", "mpc_lib.cli", "api", "serve"], env=compared_env,
+                    stdout=subprocess.DEVNULL, cwd=compared,
+                ), port)  # fmt: skip
             try:
-                _wait(f"http://127.0.0.1:{api_port}/health/liveliness")
-                yield {
+                for _api, port in apis.values():
+                    _wait(f"http://127.0.0.1:{port}/health/liveliness")
+                targets = {
                     UPSTREAM: (f"{upstream}/v1/chat/completions", "bench"),
                     LITELLM: (f"{gateway.url}/v1/chat/completions", key),
-                    MPC_API: (f"http://127.0.0.1:{api_port}/v1/chat/completions", api_key),
-                }, {UPSTREAM: upstream_pid, LITELLM: gateway.pid or 0, MPC_API: api.pid}
+                }
+                pids = {UPSTREAM: upstream_pid, LITELLM: gateway.pid or 0}
+                for name, (api, port) in apis.items():
+                    targets[name] = (f"http://127.0.0.1:{port}/v1/chat/completions", api_key)
+                    pids[name] = api.pid
+                yield targets, pids
             finally:
                 # SIGINT: uvicorn re-raises the signal that stopped it, and a KeyboardInterrupt
                 # (unlike SIGTERM) still lets a profiler write its file
-                api.send_signal(signal.SIGINT)
-                api.wait(30)
+                for api, _port in apis.values():
+                    api.send_signal(signal.SIGINT)
+                for api, _port in apis.values():
+                    api.wait(30)
 
 
 def run(
-    url: str, key: str, requests: int, concurrency: int, stream: bool, pid: int | None = None
-) -> dict[str, float]:
-    """`requests` chats at `concurrency`, one pooled client per worker; latencies to the end,
-    and the CPU time the server `pid` spent per request (NaN when it cannot be read)."""
-    headers = {"Authorization": f"Bearer {key}"}
+    targets: Targets,
+    pids: dict[str, int],
+    requests: int,
+    concurrency: int,
+    stream: bool,
+    block: int,
+) -> dict[str, dict[str, float]]:
+    """`requests` chats per target at `concurrency`, one pooled client per worker and target,
+    the targets taking turns in blocks of `block` requests.  Per target: latencies to the
+    end, its throughput over its own blocks, and the CPU time its server spent in them per
+    request (NaN when it cannot be read)."""
     body = {**BODY, "stream": stream}
-    clients = [httpx.Client(headers=headers, timeout=60) for _ in range(concurrency)]
+    clients = {
+        name: [httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+               for _ in range(concurrency)]
+        for name, (_url, key) in targets.items()
+    }  # fmt: skip
 
-    def one(index: int) -> float:
-        client = clients[index % concurrency]
+    def one(name: str, index: int) -> float:
+        client, url = clients[name][index % concurrency], targets[name][0]
         started = time.perf_counter()
         if stream:
             with client.stream("POST", url, json=body) as answer:
@@ -197,23 +234,38 @@ def run(
             assert answer.status_code == 200 and b'"choices"' in answer.content, answer.text
         return (time.perf_counter() - started) * 1000
 
+    names = list(targets)
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(concurrency * 3)))  # warm-up: connections, caches
-        cpu_before = cpu_ms(pid) if pid else None
-        started = time.perf_counter()
-        latencies = sorted(pool.map(one, range(requests)))
-        wall = time.perf_counter() - started
-        cpu_after = cpu_ms(pid) if pid else None
-    for client in clients:
-        client.close()
-    return {
-        "median": statistics.median(latencies),
-        "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
-        "rps": requests / wall,
-        "cpu": (cpu_after - cpu_before) / requests
-        if cpu_before is not None and cpu_after is not None
-        else math.nan,
-    }
+        for name in names:  # warm-up: connections, caches
+            list(pool.map(partial(one, name), range(concurrency * 3)))
+        for turn, start in enumerate(range(0, requests, block)):
+            size = min(block, requests - start)
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
+                cpu_before = cpu_ms(pids[name])
+                started = time.perf_counter()
+                latencies[name] += pool.map(partial(one, name), range(size))
+                wall[name] += time.perf_counter() - started
+                cpu_after = cpu_ms(pids[name])
+                if cpu_before is None or cpu_after is None:
+                    cpu[name] = math.nan
+                else:
+                    cpu[name] += cpu_after - cpu_before
+    for pooled in clients.values():
+        for client in pooled:
+            client.close()
+    result = {}
+    for name in names:
+        ordered = sorted(latencies[name])
+        result[name] = {
+            "median": statistics.median(ordered),
+            "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+            "rps": requests / wall[name],
+            "cpu": cpu[name] / requests,
+        }
+    return result
 
 
 def _spread(values: list[float], best: Callable[[list[float]], float]) -> str:
@@ -227,7 +279,7 @@ def report(stream: bool, concurrency: int, runs: list[dict[str, dict[str, float]
     """Print one mode at one concurrency; whether MPC-API met the target (median of repeats)."""
     print(f"\n{'streamed' if stream else 'plain'}, concurrency {concurrency} "
           "(CPU: the named server's own, per request):")  # fmt: skip
-    for name in (UPSTREAM, LITELLM, MPC_API):
+    for name in runs[0]:
         mine = [r[name] for r in runs]
         print(f"  {name:<20} median {_spread([m['median'] for m in mine], min):>13} ms  "
               f"p95 {_spread([m['p95'] for m in mine], min):>13} ms  "
@@ -242,34 +294,43 @@ def report(stream: bool, concurrency: int, runs: list[dict[str, dict[str, float]
           f"{_spread(ours_adds, min)} ms more and keeps {_spread(kept, max)}% of LiteLLM's "
           f"throughput -> {'meets' if met else 'misses'} the target "
           f"(<= {TARGET_ADDED_MS:g} ms, >= {100 * TARGET_KEPT:.0f}%)")  # fmt: skip
+    if COMPARED in runs[0]:
+        adds = [r[COMPARED]["median"] - r[LITELLM]["median"] for r in runs]
+        kept = [100 * r[COMPARED]["rps"] / r[LITELLM]["rps"] for r in runs]
+        print(f"  the compared MPC-API adds {_spread(adds, min)} ms and keeps "
+              f"{_spread(kept, max)}% of LiteLLM's throughput")  # fmt: skip
     return met
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="per target and run")
+    parser.add_argument("--block", type=int, default=40, help="requests per target and turn")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     parser.add_argument("--repeat", type=int, default=3, help="runs per target, paired")
     parser.add_argument("--profile-api", metavar="FILE", help="run MPC-API under cProfile")
+    parser.add_argument(
+        "--compare-api", metavar="DIR", type=Path, help="also serve MPC-API from this tree"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     servers = {name: "yes" if importlib.util.find_spec(name) else "no"
                for name in ("httptools", "uvloop")}  # fmt: skip
-    print(f"{args.requests} requests per target and run, {args.repeat} repeat(s), model {MODEL}; "
+    print(f"{args.requests} requests per target and run in turns of {args.block}, "
+          f"{args.repeat} repeat(s), model {MODEL}; "
           f"{os.cpu_count()} cores shared by client, servers and upstream; "
           f"httptools {servers['httptools']}, uvloop {servers['uvloop']}")  # fmt: skip
     if args.repeat > 1:
         print("figures: median over the repeats (best in brackets)")
     profiler = ("-m", "cProfile", "-o", args.profile_api) if args.profile_api else ()
-    with stack(profiler) as (targets, pids):
-        names = list(targets)
+    if args.compare_api is not None:
+        print(f"compared MPC-API: mpc_lib from {args.compare_api}")
+    with stack(profiler, args.compare_api) as (targets, pids):
         runs: dict[tuple[bool, int], list[dict[str, dict[str, float]]]] = {}
-        for repeat in range(args.repeat):
-            order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for _repeat in range(args.repeat):
             for stream in (False, True):
                 for level in levels:
-                    one = {name: run(*targets[name], args.requests, level, stream, pids[name])
-                           for name in order}  # fmt: skip
+                    one = run(targets, pids, args.requests, level, stream, args.block)
                     runs.setdefault((stream, level), []).append(one)
         met = [report(stream, level, runs[stream, level]) for stream, level in sorted(runs)]
     print(f"\ntarget met in {sum(met)} of {len(met)} cases")

@@ -14,8 +14,6 @@ module built and may still change is held, not copied (`SkipValidation`, `Instan
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["MpcModel", "Number", "is_empty"]
@@ -38,11 +36,3 @@ class MpcModel(BaseModel):
         serialize_by_alias=True,  # `serialization_alias` names the JSON key
         defer_build=True,  # schemas build on first use, so `import mpc_lib` stays light
     )
-
-    def to_json(self) -> dict[str, Any]:
-        """`model_dump(mode="json")` under its old name, kept for its one caller left.
-
-        That caller is MPC-API's select-model route (`mpc_lib/api/routes/select.py`,
-        `resolved.to_json()`); remove this alias when that line moves to `model_dump`.
-        """
-        return self.model_dump(mode="json")

@@ -10,11 +10,6 @@ every answer and passed on to the gateway, checks `Authorization: Bearer
 body over `max_body_bytes` with 413.  Every error is the envelope of
 `mpc_lib.api.schemas.ErrorEnvelope`.
 
-Chat is the hot path: a chat POST passes the same guard and goes straight to
-`relay_chat` (`_Service`'s front door), without FastAPI's middleware, routing and
-dependency solving, which cost more than the relay itself.  Everything else, and the
-OpenAPI, is FastAPI's.
-
 Every route also answers under `/mpc` (`MOUNT_PREFIX`), as if a proxy had mounted the
 service there: that is how the hub spec names MPC-API's operations, since its `/v1/...`
 paths would otherwise collide with Comet's.  `service_openapi()` gives the service's
@@ -24,17 +19,18 @@ OpenAPI without loading anything, for merging into the hub spec.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hmac
+import itertools
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,7 +45,6 @@ from ..http import AsyncHttpCore
 from ..registry import RegistryStore
 from .deps import ApiState, api_error, problem_answer, request_id_of
 from .routes import chat, health, models, orchestrate, select
-from .routes.chat import CHAT_PATHS, relay_chat
 
 __all__ = ["LIVELINESS_PATH", "MOUNT_PREFIX", "create_app", "service_openapi"]
 
@@ -72,13 +67,16 @@ class _Guard:
         self.app = app
         self.api_key = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
+        # Request ids of our own: random per process, then counted (no entropy per request).
+        self._id_prefix = f"mpc-{secrets.token_hex(6)}"
+        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        rid = given if given and _REQUEST_ID.match(given) else f"mpc-{uuid.uuid4().hex[:24]}"
+        rid = given if given and _REQUEST_ID.match(given) else self._new_id()
         scope["mpc.request_id"] = rid
         header = (b"x-request-id", rid.encode())
         started = False
@@ -103,8 +101,12 @@ class _Guard:
                 await answer(scope, receive, tagged)
                 return
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(scope, receive, tagged, rid)
+        if length is not None and length.isdigit():
+            if int(length) > self.max_body_bytes:
+                await self._too_large(scope, receive, tagged, rid)
+                return
+            # The server delivers exactly the declared length: nothing left to count.
+            await self.app(scope, receive, tagged)
             return
         seen = 0
 
@@ -124,6 +126,9 @@ class _Guard:
                 raise
             await self._too_large(scope, receive, tagged, rid)
 
+    def _new_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids):012x}"
+
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         answer = api_error(
             413, f"request body over {self.max_body_bytes} bytes", request_id=rid,
@@ -133,31 +138,24 @@ class _Guard:
 
 
 class _Service(FastAPI):
-    """FastAPI with a front door for the hot path: a chat POST passes the same guard and goes
-    straight to `relay_chat`, without FastAPI's middleware, routing and dependency solving
-    (the route is still in the OpenAPI, and leads to the same call)."""
-
-    chat: ASGIApp | None = None  # the chat relay behind its guard; None: through FastAPI
+    """FastAPI that also answers under `MOUNT_PREFIX`, and documents itself as it behaves."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _under_prefix(scope["path"]):
             scope = _unprefixed(scope)
-        if (
-            self.chat is not None
-            and scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] in CHAT_PATHS
-        ):
-            await self.chat(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
     def openapi(self) -> dict[str, Any]:
-        """FastAPI's document as the service behaves: the bearer scheme the guard enforces
-        (not on liveliness), and no 422 (an invalid request is a 400 in the envelope)."""
+        """FastAPI's document as the service behaves: chat as `chat.documented` describes
+        it, the bearer scheme the guard enforces (not on liveliness), and no 422 (an invalid
+        request is a 400 in the envelope)."""
         if self.openapi_schema is not None:
             return self.openapi_schema
-        schema = super().openapi()  # cached by FastAPI, so amended once
+        schema = get_openapi(
+            title=self.title, version=self.version, openapi_version=self.openapi_version,
+            description=self.description, routes=[*self.routes, *chat.documented.routes],
+            tags=self.openapi_tags, servers=self.servers,
+        )  # fmt: skip
         for item in schema["paths"].values():
             for operation in item.values():
                 operation.get("responses", {}).pop("422", None)
@@ -174,6 +172,7 @@ class _Service(FastAPI):
         }
         schema["security"] = [{BEARER_SCHEME: []}]
         schema["paths"][LIVELINESS_PATH]["get"]["security"] = []
+        self.openapi_schema = schema
         return schema
 
 
@@ -246,7 +245,6 @@ def create_app(
     limit = max_body_bytes or settings.api_max_body_bytes
     key = settings.api_key.reveal() if settings.api_key is not None else None
     app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
-    app.chat = _Guard(functools.partial(relay_chat, state), api_key=key, max_body_bytes=limit)
     return app
 
 
@@ -260,7 +258,9 @@ def _service(lifespan: Any = None) -> _Service:
         docs_url="/docs",
         redoc_url=None,
     )
-    for module in (health, models, select, orchestrate, chat):
+    for path in chat.CHAT_PATHS:  # first: every chat is matched at once
+        app.router.add_route(path, chat.chat_completions, methods=["POST"])
+    for module in (health, models, select, orchestrate):
         app.include_router(module.router)
     return app
 

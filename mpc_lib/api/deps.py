@@ -25,6 +25,7 @@ __all__ = [
     "problem",
     "problem_answer",
     "request_id_of",
+    "state_of",
 ]
 
 _ERROR_TYPES = {
@@ -101,10 +102,15 @@ def api_error(status: int, message: str, *, code: str | int | None = None, kind:
     return JSONResponse(body, status_code=status)
 
 
-async def _state(request: Request) -> ApiState:
-    # async: FastAPI would run a plain function in a worker thread, a thread hop per request
+def state_of(request: Request) -> ApiState:
+    """The app's ApiState, for a route that takes no dependencies."""
     state: ApiState = request.app.state.mpc
     return state
+
+
+async def _state(request: Request) -> ApiState:
+    # async: FastAPI would run a plain function in a worker thread, a thread hop per request
+    return state_of(request)
 
 
 # A route parameter `state: State` receives the app's ApiState.
@@ -120,12 +126,16 @@ def problem(
 
 
 def problem_answer(exc: HTTPException, request_id: str | None) -> JSONResponse:
-    """The envelope for an HTTPException: ours from `problem`, or one Starlette raised."""
+    """The envelope for an HTTPException (ours from `problem`, or one Starlette raised), with
+    its headers (a 405's Allow)."""
     detail = exc.detail
     if isinstance(detail, dict):  # raised by our routes with a message and a code
-        return api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
-                         kind=detail.get("type"), request_id=request_id)  # fmt: skip
-    return api_error(exc.status_code, str(detail), request_id=request_id)
+        answer = api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
+                           kind=detail.get("type"), request_id=request_id)  # fmt: skip
+    else:
+        answer = api_error(exc.status_code, str(detail), request_id=request_id)
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 def dumps(body: Any) -> bytes:

@@ -116,7 +116,7 @@ def test_every_route_answers_under_mpc_as_the_hub_spec_names_it(
     assert httpx.get(f"{mpc_api.url}/mpc/v1/models").status_code == 401  # the guard still holds
     listed = http.get("/mpc/v1/models", params={"q": "gpt-4o-mini"})
     assert listed.status_code == 200 and "gpt-4o-mini" in [m["id"] for m in listed.json()["data"]]
-    chat = _chat(http, "gpt-4o-mini", path="/mpc/v1/chat/completions")  # the front door too
+    chat = _chat(http, "gpt-4o-mini", path="/mpc/v1/chat/completions")
     assert chat.status_code == 200, chat.text
     assert chat.json()["choices"][0]["message"]["content"].startswith("Sandbox reply from")
     spec = http.get("/mpc/openapi.json").json()

@@ -1,8 +1,8 @@
-"""MPC-API's chat relay: its front door, the documented route, and hang-ups on plain calls.
+"""MPC-API's chat relay: one code path through FastAPI, and hang-ups on plain calls.
 
-Chat POSTs skip FastAPI's routing (the relay's hot path); these tests pin that the
-documented route leads to the same relay, and that a caller who leaves while the gateway
-is still working on a plain (unstreamed) answer closes the gateway call too.
+Chats are routed like every other request (the app's middleware sees them and the
+documented route answers them), and a caller who leaves while the gateway is still
+working on a plain (unstreamed) answer closes the gateway call too.
 """
 
 from __future__ import annotations
@@ -16,18 +16,33 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpc_lib.api import create_app
+from mpc_lib.api.routes.chat import chat_completions
 from mpc_lib.sandbox.server import SandboxServer
 
 HELLO = [{"role": "user", "content": "hello from the relay tests"}]
 
 
-def test_the_documented_route_leads_to_the_same_relay(mpc_api: Any) -> None:
-    """With the front door off, FastAPI's own route answers chats exactly alike."""
+class _Recorder:
+    """An app middleware noting each request's path and the endpoint that answered it."""
+
+    def __init__(self, app: ASGIApp, seen: list[tuple[str, Any]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            self.seen.append((scope["root_path"] + scope["path"], scope.get("endpoint")))
+
+
+def test_chats_take_the_documented_route_like_every_other_request(mpc_api: Any) -> None:
+    seen: list[tuple[str, Any]] = []
     app = create_app(mpc_api.settings)
-    app.chat = None  # every request through FastAPI's routing, as before the front door
-    with SandboxServer(app, name="mpc-api-routed") as server:
+    app.add_middleware(_Recorder, seen=seen)
+    with SandboxServer(app, name="mpc-api-recorded") as server:
         url = f"{server.url}/v1/chat/completions"
         headers = mpc_api.headers(**{"x-request-id": "routed-1"})
         plain = httpx.post(url, json={"model": "gpt-4o", "messages": HELLO}, headers=headers)
@@ -36,6 +51,9 @@ def test_the_documented_route_leads_to_the_same_relay(mpc_api: Any) -> None:
                                 "stream": True}) as streamed:  # fmt: skip
             lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
         unknown = httpx.post(url, json={"model": "nope", "messages": HELLO}, headers=headers)
+        mounted = httpx.post(f"{server.url}/mpc/api/chat/completions", headers=headers,
+                             json={"model": "gpt-4o-mini", "messages": HELLO})  # fmt: skip
+        fetched = httpx.get(url, headers=headers)
     assert plain.status_code == 200, plain.text
     assert plain.json()["model"] == "gpt-4o"
     assert plain.headers["x-request-id"] == plain.headers["x-litellm-call-id"] == "routed-1"
@@ -46,6 +64,14 @@ def test_the_documented_route_leads_to_the_same_relay(mpc_api: Any) -> None:
         "message": "Unknown model alias: nope", "type": "invalid_request_error",
         "code": "unknown_model", "request_id": "routed-1",
     }  # fmt: skip
+    assert mounted.status_code == 200 and mounted.json()["model"] == "gpt-4o-mini"
+    assert fetched.status_code == 405 and fetched.headers["allow"] == "POST"
+    assert fetched.json()["error"]["request_id"] == "routed-1"  # the envelope, as elsewhere
+    chat = "/v1/chat/completions"
+    assert seen == [(chat, chat_completions)] * 3 + [
+        ("/mpc/api/chat/completions", chat_completions),
+        (chat, chat_completions),
+    ]
 
 
 class _SilentGateway:

@@ -14,12 +14,14 @@ from mpc_lib.http import HttpCore
 from mpc_lib.sandbox import Fault
 
 
-def _client(sandbox, key: str | None = None, **settings) -> CometClient:
+def _client(sandbox, key: str | None = None, clock=None, **settings) -> CometClient:
+    """A client on the Comet emulator; give it the `clock` fixture when the test retries."""
     defaults = {"retry_backoff_s": 0.01, "max_retries": 2}
     return CometClient(
         sandbox.comet_url,
         Secret(key or sandbox.comet_key),
         settings=Settings(**{**defaults, **settings}),
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
@@ -71,20 +73,26 @@ def test_catalog_is_public_and_list_needs_bearer(sandbox) -> None:
             client.list_models()
 
 
-def test_5xx_on_catalog_is_retried(sandbox) -> None:
+def test_5xx_on_catalog_is_retried(sandbox, clock) -> None:
     sandbox.faults.add(
         Fault(kind="server_error", provider="comet", path="/api/models", status=502, times=1)
     )
-    with _client(sandbox) as client:
+    with _client(sandbox, clock=clock) as client:
         assert len(client.list_catalog()) > 500
+    assert [r.status for r in sandbox.requests("comet")] == [502, 200]
+    assert len(clock.sleeps) == 1 and 0.01 <= clock.sleeps[0] <= 0.015
 
 
-def test_5xx_forever_fails_loud(sandbox) -> None:
+def test_5xx_forever_fails_loud(sandbox, clock) -> None:
     sandbox.faults.add(
         Fault(kind="server_error", provider="comet", path="/v1/models", status=500, times=None)
     )
-    with _client(sandbox) as client, pytest.raises(ServerError, match="comet: 500 GET /v1/models"):
+    with (
+        _client(sandbox, clock=clock) as client,
+        pytest.raises(ServerError, match="comet: 500 GET /v1/models"),
+    ):
         client.list_models()
+    assert len(clock.sleeps) == 2  # max_retries=2
 
 
 def test_malformed_catalog_is_a_format_error(sandbox, tmp_path) -> None:

@@ -1,7 +1,6 @@
 """FalClient against the FAL emulator over loopback: pages, prices, auth and every fault."""
 
 import math
-import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -31,10 +30,14 @@ def _http_log(caplog) -> None:
     caplog.set_level("INFO", logger="mpc_lib.http")
 
 
-def _client(sandbox, **settings) -> FalClient:
+def _client(sandbox, clock=None, **settings) -> FalClient:
+    """A client on the FAL emulator; give it the `clock` fixture when the test retries."""
     defaults = {"retry_backoff_s": 0.01, "max_retries": 3, "timeout_s": 5.0}
     return FalClient(
-        sandbox.fal_url, Secret(sandbox.fal_key), settings=Settings(**{**defaults, **settings})
+        sandbox.fal_url,
+        Secret(sandbox.fal_key),
+        settings=Settings(**{**defaults, **settings}),
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
@@ -110,25 +113,26 @@ def test_wrong_key_fails_without_retrying(sandbox) -> None:
     assert len(_requests(sandbox, "/models/pricing")) == 1
 
 
-def test_latency_beyond_the_timeout_is_retried(sandbox, caplog) -> None:
+def test_latency_beyond_the_timeout_is_retried(sandbox, caplog, clock) -> None:
     sandbox.faults.add(
         Fault(kind="latency", provider="fal", path="/v1/models", latency_ms=1500, times=1)
     )
-    with _client(sandbox, timeout_s=0.3) as client:
+    with _client(sandbox, clock, timeout_s=0.3) as client:
         page = client.get_page(None)
     assert len(page.models) == 100
     # the slow answer is abandoned (the emulator logs it only when it finishes), the retry succeeds
     attempts = [r.getMessage() for r in caplog.records if r.name == "mpc_lib.http"]
     assert any("ReadTimeout" in m and "retry 1/3" in m for m in attempts)
     assert any("-> 200" in m and "attempt 2" in m for m in attempts)
+    assert len(clock.sleeps) == 1
 
 
-def test_latency_that_never_ends_is_a_transport_error(sandbox) -> None:
+def test_latency_that_never_ends_is_a_transport_error(sandbox, clock) -> None:
     sandbox.faults.add(
         Fault(kind="latency", provider="fal", path="/v1/models", latency_ms=1500, times=None)
     )
     with (
-        _client(sandbox, timeout_s=0.2, max_retries=1) as client,
+        _client(sandbox, clock, timeout_s=0.2, max_retries=1) as client,
         pytest.raises(TransportError) as info,
     ):
         client.get_page(None)
@@ -136,65 +140,69 @@ def test_latency_that_never_ends_is_a_transport_error(sandbox) -> None:
     assert info.value.provider == "fal"
 
 
-def test_429_retry_after_is_honoured(sandbox) -> None:
+def test_429_retry_after_is_honoured(sandbox, clock) -> None:
     sandbox.faults.add(
         Fault(kind="rate_limit", provider="fal", path="/v1/models", retry_after=1, times=1)
     )
-    started = time.monotonic()
-    with _client(sandbox, retry_backoff_s=0.0) as client:
+    with _client(sandbox, clock, retry_backoff_s=0.0) as client:
         page = client.get_page(None)
     assert page.models
-    log = _requests(sandbox, "/models")
-    assert [entry[4] for entry in log] == [429, 200]
-    assert log[1][5] - log[0][5] >= 0.95  # waited for Retry-After, not the 0 s backoff
-    assert time.monotonic() - started >= 0.95
+    assert [entry[4] for entry in _requests(sandbox, "/models")] == [429, 200]
+    assert clock.sleeps == [1.0]  # waited for Retry-After, not the 0 s backoff
 
 
-def test_each_retry_is_logged_with_its_wait(sandbox, caplog) -> None:
+def test_each_retry_is_logged_with_its_wait(sandbox, caplog, clock) -> None:
     sandbox.faults.add(Fault(kind="server_error", provider="fal", status=502, times=2))
-    with _client(sandbox, retry_backoff_s=0.01) as client:
+    with _client(sandbox, clock, retry_backoff_s=2) as client:
         client.get_page(None)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 2
-    assert warnings[0].startswith(f"GET {sandbox.fal_url}/models -> 502; retry 1/3 in 0.0")
-    assert "retry 2/3" in warnings[1]
+    assert len(clock.sleeps) == 2
+    assert warnings == [
+        f"GET {sandbox.fal_url}/models -> 502; retry {n}/3 in {wait:.2f}s"
+        for n, wait in enumerate(clock.sleeps, 1)
+    ]
+    assert 2 <= clock.sleeps[0] <= 3 and 4 <= clock.sleeps[1] <= 6  # doubling, jitter <= 50%
 
 
-def test_429_forever_raises_rate_limited(sandbox) -> None:
+def test_429_forever_raises_rate_limited(sandbox, clock) -> None:
     sandbox.faults.add(Fault(kind="rate_limit", provider="fal", retry_after=0, times=None))
-    with _client(sandbox, max_retries=2) as client, pytest.raises(RateLimited) as info:
+    with _client(sandbox, clock, max_retries=2) as client, pytest.raises(RateLimited) as info:
         client.get_page(None)
     assert (info.value.status, info.value.error_type) == (429, "rate_limited")
     assert len(_requests(sandbox, "/models")) == 3
+    assert clock.sleeps == [0.0, 0.0]  # Retry-After: 0 wins over the backoff
 
 
-def test_5xx_is_retried_then_succeeds(sandbox) -> None:
+def test_5xx_is_retried_then_succeeds(sandbox, clock) -> None:
     sandbox.faults.add(
         Fault(kind="server_error", provider="fal", path="/v1/models/pricing", status=503, times=2)
     )
     ids = [m["endpoint_id"] for m in sandbox.data.fal_models[:5]]
-    with _client(sandbox) as client:
+    with _client(sandbox, clock, retry_backoff_s=1) as client:
         assert len(client.get_prices(ids)) >= 4
     assert [entry[4] for entry in _requests(sandbox, "/models/pricing")] == [503, 503, 200]
+    assert len(clock.sleeps) == 2
+    assert 1 <= clock.sleeps[0] <= 1.5 and 2 <= clock.sleeps[1] <= 3
 
 
-def test_5xx_forever_raises_server_error(sandbox) -> None:
+def test_5xx_forever_raises_server_error(sandbox, clock) -> None:
     sandbox.faults.add(Fault(kind="server_error", provider="fal", status=500, times=None))
-    with _client(sandbox, max_retries=1) as client, pytest.raises(ServerError) as info:
+    with _client(sandbox, clock, max_retries=1) as client, pytest.raises(ServerError) as info:
         client.get_page(None)
     assert (info.value.status, info.value.error_type) == (500, "server_error")
     assert info.value.request_id and info.value.request_id.startswith("sbx-")
 
 
-def test_dropped_connection_is_retried(sandbox) -> None:
+def test_dropped_connection_is_retried(sandbox, clock) -> None:
     sandbox.faults.add(Fault(kind="drop", provider="fal", path="/v1/models", times=1))
-    with _client(sandbox) as client:
+    with _client(sandbox, clock) as client:
         assert len(client.get_page(None).models) == 100
+    assert len(clock.sleeps) == 1
 
 
-def test_dropped_connection_forever_is_a_transport_error(sandbox) -> None:
+def test_dropped_connection_forever_is_a_transport_error(sandbox, clock) -> None:
     sandbox.faults.add(Fault(kind="drop", provider="fal", times=None))
-    with _client(sandbox, max_retries=1) as client, pytest.raises(TransportError) as info:
+    with _client(sandbox, clock, max_retries=1) as client, pytest.raises(TransportError) as info:
         client.get_page(None)
     assert "RemoteProtocolError" in str(info.value)
 
@@ -334,14 +342,15 @@ def test_guessed_pages_past_the_end_are_not_retried(sandbox) -> None:
     assert set(cursors.values()) == {1}
 
 
-def test_a_needed_guessed_page_that_failed_is_fetched_again_with_retries(sandbox) -> None:
+def test_a_needed_guessed_page_that_failed_is_fetched_again_with_retries(sandbox, clock) -> None:
     del sandbox.data.fal_models[350:]  # four pages: page 3 is a guess when sent, then needed
     sandbox.faults.add(
         Fault("server_error", provider="fal", path="/v1/models$", query="cursor=Mw==", times=2)
     )
-    with _client(sandbox, concurrency=4, max_retries=3) as client:
+    with _client(sandbox, clock, concurrency=4, max_retries=3) as client:
         models = client.list_models()
     assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert len(clock.sleeps) == 1
     # the guess failed without a retry; fetched again, its first try failed and a retry won
     assert _page_requests(sandbox, encode_cursor(3)) == [500, 500, 200]
 

@@ -2,7 +2,8 @@
 
 The emulators give 429/5xx/drops/latency/malformed answers; the answers they cannot give
 (a 3xx with a Location, an epoch x-ratelimit-reset, a key echoed in a broken body) come
-from a tiny Starlette app served by the sandbox's own `SandboxServer`.
+from a tiny Starlette app served by the sandbox's own `SandboxServer`.  Retry waits go to
+the `clock` fixture, which notes each wait asked for and moves its time on at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +43,7 @@ from mpc_lib.sandbox import Fault
 from mpc_lib.sandbox.server import SandboxServer
 
 ODD_KEY = "odd-key:s3cr/t+value"
-HTTP_PY = Path(mpc_lib.__file__).with_name("http.py")
+HTTP_PACKAGE = Path(mpc_lib.__file__).with_name("http")
 
 
 class _OddAnswers:
@@ -117,14 +117,6 @@ def _statuses(sandbox, path: str = "/v1/models") -> list[int]:
     return [r.status for r in sandbox.requests("fal") if r.path == path]
 
 
-class _Sleeps(list):
-    """A sleep that really sleeps and remembers each wait it was asked for."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        time.sleep(seconds)
-
-
 # --- 1. a 3xx is an error that names the Location, and is never followed ---------------------
 
 
@@ -167,131 +159,144 @@ def test_relative_location_is_named_in_full_and_a_missing_one_is_said(odd) -> No
 # --- 2. a Retry-After beyond the cap fails fast as RateLimited -------------------------------
 
 
-def test_retry_after_beyond_the_cap_fails_fast_with_the_wait(sandbox) -> None:
+def test_retry_after_beyond_the_cap_fails_fast_with_the_wait(sandbox, clock) -> None:
     sandbox.faults.add(Fault("rate_limit", provider="fal", path="/v1/models", retry_after=3600))
-    sleeps = _Sleeps()
     policy = RetryPolicy(max_retries=4, max_retry_after_s=60)
-    with _fal_core(sandbox, retry=policy, sleep=sleeps) as core, pytest.raises(RateLimited) as info:
+    with _fal_core(sandbox, retry=policy, clock=clock) as core, pytest.raises(RateLimited) as info:
         core.get_json("/models")
     err = info.value
     assert err.retry_after_s == 3600
     assert "asked to retry after 3600 s, more than the 60 s cap" in str(err)
     assert str(err).startswith("fal: 429 GET /models: rate_limited: Rate limit exceeded; asked")
-    assert (sleeps, _statuses(sandbox)) == ([], [429])  # no sleep, no second try
+    assert (clock.sleeps, _statuses(sandbox)) == ([], [429])  # no sleep, no second try
 
 
-def test_retry_after_at_the_cap_is_honoured(sandbox) -> None:
+def test_retry_after_at_the_cap_is_honoured(sandbox, clock) -> None:
     sandbox.faults.add(Fault("rate_limit", provider="fal", path="/v1/models", retry_after=1))
-    sleeps = _Sleeps()
     policy = RetryPolicy(max_retry_after_s=1, backoff_base_s=0)
-    with _fal_core(sandbox, retry=policy, sleep=sleeps) as core:
+    with _fal_core(sandbox, retry=policy, clock=clock) as core:
         assert core.get_json("/models")["models"]
-    assert sleeps == [1.0]
+    assert clock.sleeps == [1.0]
     assert _statuses(sandbox) == [429, 200]
 
 
-def test_rate_limited_after_the_budget_carries_the_last_wait(sandbox) -> None:
+def test_rate_limited_after_the_budget_carries_the_last_wait(sandbox, clock) -> None:
     sandbox.faults.add(Fault("rate_limit", provider="fal", retry_after=0, times=None))
     policy = RetryPolicy(max_retries=1)
-    with _fal_core(sandbox, retry=policy) as core, pytest.raises(RateLimited) as info:
+    with _fal_core(sandbox, retry=policy, clock=clock) as core, pytest.raises(RateLimited) as info:
         core.get_json("/models")
     assert info.value.retry_after_s == 0
+    assert clock.sleeps == [0.0]
     assert _statuses(sandbox) == [429, 429]
+
+
+def test_backoff_grows_with_bounded_jitter_between_tries(sandbox, clock) -> None:
+    sandbox.faults.add(Fault("server_error", provider="fal", status=503, times=3))
+    policy = RetryPolicy(max_retries=3, backoff_base_s=0.5, jitter=0.5)
+    with _fal_core(sandbox, retry=policy, clock=clock) as core:
+        assert core.get_json("/models")["models"]
+    assert _statuses(sandbox) == [503, 503, 503, 200]
+    assert len(clock.sleeps) == 3
+    for wait, base in zip(clock.sleeps, (0.5, 1.0, 2.0), strict=True):
+        assert base <= wait <= base * 1.5
 
 
 # --- 3. an epoch x-ratelimit-reset is a moment, a small one a number of seconds ---------------
 
 
-def test_epoch_reset_in_the_near_future_is_waited_for(odd) -> None:
-    sleeps = _Sleeps()
-    started = time.monotonic()
-    with _odd_core(odd, sleep=sleeps) as core:
-        answer = core.get_json("/reset/soon", {"at": f"{time.time() + 1.5:.3f}"})
+def test_epoch_reset_in_the_near_future_is_waited_for(odd, clock) -> None:
+    with _odd_core(odd, clock=clock) as core:
+        answer = core.get_json("/reset/soon", {"at": f"{clock.time() + 1.5:.3f}"})
     assert answer == {"hits": 2}
-    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 1.5  # value - now, not 1.7e9 seconds
-    assert time.monotonic() - started >= 1.0
+    assert clock.sleeps == [1.5]  # the moment less now, not 1.8e9 seconds
 
 
-def test_epoch_reset_in_the_past_means_retry_at_once(odd) -> None:
-    sleeps = _Sleeps()
-    with _odd_core(odd, sleep=sleeps) as core:
-        assert core.get_json("/reset/past", {"at": str(int(time.time()) - 120)}) == {"hits": 2}
-    assert sleeps == [0.0]
+def test_epoch_reset_in_milliseconds_is_a_moment_too(odd, clock) -> None:
+    with _odd_core(odd, clock=clock) as core:
+        answer = core.get_json("/reset/soon-ms", {"at": str(int(clock.time() * 1000) + 2500)})
+    assert answer == {"hits": 2}
+    assert clock.sleeps == [2.5]
 
 
-def test_epoch_reset_far_ahead_fails_fast(odd) -> None:
-    sleeps = _Sleeps()
-    with _odd_core(odd, sleep=sleeps) as core, pytest.raises(RateLimited) as info:
-        core.get_json("/reset/far", {"at": str(int(time.time()) + 3600)})
-    assert info.value.retry_after_s is not None
-    assert 3590 <= info.value.retry_after_s <= 3600
-    assert "more than the 60 s cap" in str(info.value)
-    assert sleeps == [] and odd.hits["/reset/far"] == 1
+def test_epoch_reset_in_the_past_means_retry_at_once(odd, clock) -> None:
+    with _odd_core(odd, clock=clock) as core:
+        assert core.get_json("/reset/past", {"at": str(int(clock.time()) - 120)}) == {"hits": 2}
+    assert clock.sleeps == [0.0]
 
 
-def test_small_reset_is_seconds_until_the_reset(odd) -> None:
-    sleeps = _Sleeps()
-    with _odd_core(odd, sleep=sleeps) as core:
+def test_epoch_reset_far_ahead_fails_fast(odd, clock) -> None:
+    with _odd_core(odd, clock=clock) as core, pytest.raises(RateLimited) as info:
+        core.get_json("/reset/far", {"at": str(int(clock.time()) + 3600)})
+    assert info.value.retry_after_s == 3600
+    assert "asked to retry after 3600 s, more than the 60 s cap" in str(info.value)
+    assert clock.sleeps == [] and odd.hits["/reset/far"] == 1
+
+
+def test_small_reset_is_seconds_until_the_reset(odd, clock) -> None:
+    with _odd_core(odd, clock=clock) as core:
         assert core.get_json("/reset/seconds", {"at": "1"}) == {"hits": 2}
-    assert sleeps == [1.0]
+    assert clock.sleeps == [1.0]
 
 
 # --- 4. one overall deadline per call --------------------------------------------------------
 
 
-def test_backoff_that_would_cross_the_deadline_stops_with_the_last_error(sandbox) -> None:
+def test_backoff_that_would_cross_the_deadline_stops_with_the_last_error(sandbox, clock) -> None:
     sandbox.faults.add(Fault("server_error", provider="fal", status=503, times=None))
     policy = RetryPolicy(max_retries=10, backoff_base_s=0.5, jitter=0, deadline_s=1.2)
-    started = time.monotonic()
-    with _fal_core(sandbox, retry=policy) as core, pytest.raises(ServerError) as info:
+    with _fal_core(sandbox, retry=policy, clock=clock) as core, pytest.raises(ServerError) as info:
         core.get_json("/models")
-    assert time.monotonic() - started >= 0.5  # it did wait out the first backoff
     # try 1, 0.5 s backoff, try 2; the next 1.0 s backoff would end past 1.2 s
+    assert clock.sleeps == [0.5]
     assert _statuses(sandbox) == [503, 503]
     assert info.value.status == 503
-    assert "gave up after 2 attempt(s): the 1.2 s deadline for this call was reached" in str(
-        info.value
+    assert (
+        "; gave up after 2 attempt(s): the 1.2 s deadline for this call was reached"
+        " (0.7 s left, next try due in 1 s)" in str(info.value)
     )
 
 
-def test_retry_after_past_the_deadline_stops_at_once(sandbox) -> None:
+def test_retry_after_past_the_deadline_stops_at_once(sandbox, clock) -> None:
     sandbox.faults.add(Fault("rate_limit", provider="fal", retry_after=2, times=None))
     policy = RetryPolicy(max_retries=10, deadline_s=1)
-    sleeps = _Sleeps()
-    with _fal_core(sandbox, retry=policy, sleep=sleeps) as core, pytest.raises(RateLimited) as info:
+    with _fal_core(sandbox, retry=policy, clock=clock) as core, pytest.raises(RateLimited) as info:
         core.get_json("/models")
-    assert (sleeps, _statuses(sandbox)) == ([], [429])
+    assert (clock.sleeps, _statuses(sandbox)) == ([], [429])
     assert info.value.retry_after_s == 2
     assert "the 1 s deadline for this call was reached" in str(info.value)
 
 
-def test_dropped_connections_stop_at_the_deadline_as_a_transport_error(sandbox) -> None:
+def test_dropped_connections_stop_at_the_deadline_as_a_transport_error(sandbox, clock) -> None:
     sandbox.faults.add(Fault("drop", provider="fal", path="/v1/models", times=None))
     policy = RetryPolicy(max_retries=10, backoff_base_s=0.4, jitter=0, deadline_s=1)
-    with _fal_core(sandbox, retry=policy) as core, pytest.raises(TransportError) as info:
+    with (
+        _fal_core(sandbox, retry=policy, clock=clock) as core,
+        pytest.raises(TransportError) as info,
+    ):
         core.get_json("/models")
+    assert clock.sleeps == [0.4]  # the next, 0.8 s, would end past the deadline
     assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
     assert "RemoteProtocolError" in str(info.value)
     assert "gave up after 2 attempt(s): the 1 s deadline" in str(info.value)
     assert info.value.exit_code == 4
 
 
-def test_each_attempt_timeout_is_clipped_to_the_time_left(sandbox) -> None:
-    # 3 s of latency is well inside the client's 30 s read timeout: only the clip can cut it
-    sandbox.faults.add(Fault("latency", provider="fal", path="/v1/models", latency_ms=3000))
+def test_each_attempt_timeout_is_clipped_to_the_time_left(sandbox, clock) -> None:
+    # 1 s of latency is well inside the client's 30 s read timeout: only the clip can cut it
+    sandbox.faults.add(Fault("latency", provider="fal", path="/v1/models", latency_ms=1000))
     client = build_client(Settings(timeout_s=30))
-    started = time.monotonic()
+    policy = RetryPolicy(deadline_s=0.3, backoff_base_s=1, jitter=0)
     with (
-        _fal_core(sandbox, client=client, retry=RetryPolicy(deadline_s=1)) as core,
+        _fal_core(sandbox, client=client, retry=policy, clock=clock) as core,
         pytest.raises(TransportError) as info,
     ):
         core.get_json("/models")
     client.close()
-    assert time.monotonic() - started >= 0.9
     assert "ReadTimeout" in str(info.value)
-    assert "gave up after 1 attempt(s): the 1 s deadline for this call was reached" in str(
+    assert "gave up after 1 attempt(s): the 0.3 s deadline for this call was reached" in str(
         info.value
     )
+    assert clock.sleeps == []
 
 
 def test_deadline_comes_from_settings(sandbox) -> None:
@@ -356,7 +361,7 @@ def test_a_dropped_attempt_logs_only_its_retry_and_giving_up_logs_nothing(sandbo
     assert [level for level, _ in _our_lines(caplog)] == ["INFO", "WARNING", "INFO"]
 
 
-# --- 6. the version comes from package metadata; http.py never imports the package root -------
+# --- 6. the version comes from package metadata; mpc_lib.http never imports the package root
 
 
 def test_version_is_the_installed_distribution_version_and_the_user_agent(odd) -> None:
@@ -369,7 +374,7 @@ def test_version_is_the_installed_distribution_version_and_the_user_agent(odd) -
 def test_version_falls_back_when_the_package_is_not_installed(tmp_path) -> None:
     # -S hides site-packages and tmp_path holds no egg-info: no metadata to be found
     code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['__version__'])"
-    version_py = str(HTTP_PY.with_name("_version.py"))
+    version_py = str(HTTP_PACKAGE.with_name("_version.py"))
     out = subprocess.run(
         [sys.executable, "-S", "-c", code, version_py],
         capture_output=True,
@@ -380,13 +385,18 @@ def test_version_falls_back_when_the_package_is_not_installed(tmp_path) -> None:
     assert out.stdout.strip() == "0+unknown"
 
 
-def test_http_module_does_not_import_the_package_root() -> None:
-    tree = ast.parse(HTTP_PY.read_text(encoding="utf-8"))
-    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+def test_the_http_package_does_not_import_the_package_root() -> None:
+    imports = [
+        node
+        for module in sorted(HTTP_PACKAGE.glob("*.py"))
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
+    assert len(imports) > 20  # every module was read
     from_root = [
         node
         for node in imports
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
+        if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module is None
     ]
     absolute_root = [
         alias.name

@@ -1,4 +1,6 @@
-"""The HTTP core's error mapping, at the transport seam (httpx.MockTransport)."""
+"""The HTTP cores' error mapping, at the transport seam (httpx.MockTransport)."""
+
+import asyncio
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from mpc_lib.errors import (
     ServerError,
     TransportError,
 )
-from mpc_lib.http import HttpCore, RetryPolicy
+from mpc_lib.http import AsyncHttpCore, HttpCore, RetryPolicy
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -32,14 +34,14 @@ def _core(handler, *, key: str | None = "secret-key-123", retries: int = 0) -> H
         key=Secret(key) if key else None,
         scheme="Key",
         client=client,
-        retry=RetryPolicy(max_retries=retries, backoff_base_s=0),
-        sleep=lambda _: None,
+        retry=RetryPolicy(max_retries=retries, backoff_base_s=0),  # retried at once
     )
 
 
-@pytest.mark.parametrize(
-    "exc_type", [t for t in _all_subclasses(httpx.RequestError) if t is not httpx.DecodingError]
-)
+REQUEST_ERRORS = [t for t in _all_subclasses(httpx.RequestError) if t is not httpx.DecodingError]
+
+
+@pytest.mark.parametrize("exc_type", REQUEST_ERRORS)
 def test_every_httpx_request_error_becomes_transport_error(
     exc_type: type[httpx.RequestError],
 ) -> None:
@@ -52,6 +54,31 @@ def test_every_httpx_request_error_becomes_transport_error(
     assert info.value.provider == "fal"
     assert "GET /models" in str(info.value)
     assert "secret-key-123" not in str(info.value)
+
+
+@pytest.mark.parametrize("exc_type", REQUEST_ERRORS)
+def test_the_relay_maps_every_httpx_request_error_alike(
+    exc_type: type[httpx.RequestError],
+) -> None:
+    """MPC-API's relay goes through the same mapping as the sync core."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise exc_type("boom secret-key-123", request=request)
+
+    async def call() -> None:
+        relay = AsyncHttpCore("gateway", "http://gateway.test", key=Secret("secret-key-123"),
+                              transport=httpx.MockTransport(handler))  # fmt: skip
+        try:
+            await relay.open("POST", "/v1/chat/completions", content=b"{}")
+        finally:
+            await relay.aclose()
+
+    with pytest.raises(TransportError) as info:
+        asyncio.run(call())
+    assert isinstance(info.value.__cause__, exc_type)
+    assert str(info.value).startswith(
+        f"gateway: no answer for POST /v1/chat/completions: {exc_type.__name__}: boom ***"
+    )
 
 
 def test_decoding_error_is_a_format_error() -> None:

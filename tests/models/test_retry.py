@@ -91,3 +91,9 @@ def test_epoch_reset_without_now_uses_the_clock() -> None:
 def test_retry_after_wins_over_x_ratelimit_reset() -> None:
     headers = {"Retry-After": "4", "x-ratelimit-reset": str(NOW + 50)}
     assert parse_retry_after(headers, now=NOW) == 4.0
+
+
+def test_delay_measures_a_moment_from_the_given_now() -> None:
+    policy = RetryPolicy(backoff_base_s=5)
+    assert policy.delay(1, {"x-ratelimit-reset": str(NOW + 9)}, now=NOW) == 9.0
+    assert policy.delay(1, {"x-ratelimit-reset": str(NOW - 9)}, now=NOW) == 0.0

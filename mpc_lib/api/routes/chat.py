@@ -9,38 +9,38 @@ upstream.  Errors come back in MPC-API's envelope: an unknown model 400, the gat
 unreachable 503 (timed out 504), the gateway refusing our own key 502 (that is our
 misconfiguration, not the caller's).
 
-Every chat passes here, so the relay is a plain ASGI call, `relay_chat`: MPC-API's
-front hands it chat POSTs directly (after the guard), skipping FastAPI's routing,
-request objects and dependency solving.  The FastAPI route below documents it in the
-OpenAPI and leads to the same call.
+One function, `chat_completions`, answers every chat: it reads and checks the body, then
+answers with `_Relay`, a response that passes the gateway's answer on as it comes.  The
+app serves it as a plain Starlette route at each of `CHAT_PATHS` (no dependency solving
+or response model per call, on the path every chat takes) behind the same middleware as
+every other route, and FastAPI documents the same function (`documented`, for the
+OpenAPI only).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 from typing import Any
 
 import anyio
 from fastapi import APIRouter
-from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ...errors import TransportError
 from ...http import AsyncUpstream
 from ...providers import PROVIDERS
-from ..deps import ApiState, State, api_error, dumps, problem, problem_answer
+from ..deps import ApiState, api_error, dumps, problem, request_id_of, state_of
 from ..schemas import ChatCompletion, ErrorEnvelope
 from . import COMMON_ERRORS
 
-__all__ = ["CHAT_PATHS", "relay_chat", "router"]
+__all__ = ["CHAT_PATHS", "chat_completions", "documented"]
 
 log = logging.getLogger("mpc_lib.api")
 
-router = APIRouter(tags=["chat"])
 CHAT_PATHS = ("/v1/chat/completions", "/api/chat/completions")
 _GATEWAY_PATH = "/v1/chat/completions"
 _RELAYED_HEADERS = frozenset((b"content-type", b"content-length", b"cache-control"))
@@ -143,66 +143,25 @@ def _gateway_body(state: ApiState, raw: bytes) -> bytes:
     return dumps(body)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body; None when the caller left before sending all of it."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        if not message.get("more_body", False):
-            if not chunks:
-                return bytes(message.get("body", b""))
-            chunks.append(message.get("body", b""))
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
-
-
-async def relay_chat(state: ApiState, scope: Scope, receive: Receive, send: Send) -> None:
-    """A chat completion through the gateway, the model resolved; answers relayed as they come.
-
-    Runs after MPC-API's guard (auth, request id, body limit), which set the request id.
-    """
-    rid = str(scope.get("mpc.request_id", ""))
-    raw = await _read_body(receive)
-    if raw is None:
-        return  # nobody is left to answer
-    try:
-        content = _gateway_body(state, raw)
-    except HTTPException as exc:
-        await problem_answer(exc, rid)(scope, receive, send)
-        return
-    headers = {
-        "content-type": "application/json",
-        "accept-encoding": "identity",  # relayed byte for byte, so never compressed
-        "x-request-id": rid,
-        "x-litellm-call-id": rid,  # LiteLLM logs the call under our id and echoes it
-    }
-    await _Call(state, rid, scope, receive, send).run(content, headers)
-
-
-async def chat_completions(state: State) -> Response:
+async def chat_completions(request: Request) -> Response:
     """A chat completion through the gateway, the model resolved; streams relayed as they come."""
-    return _Asgi(functools.partial(relay_chat, state))
+    state, rid = state_of(request), request_id_of(request)
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # the caller left before sending it all: nobody hears this
+        return api_error(400, "the request body did not arrive whole", request_id=rid)
+    return _Relay(state, rid, _gateway_body(state, raw))
 
 
+# How FastAPI documents `chat_completions` (which the app serves as a plain route at each
+# of CHAT_PATHS): never routed, only read for the OpenAPI.
+documented = APIRouter(tags=["chat"])
 for _path in CHAT_PATHS:
-    router.add_api_route(
+    documented.add_api_route(
         _path, chat_completions, methods=["POST"], responses=_RESPONSES,
         openapi_extra={"requestBody": _REQUEST_BODY}, response_model=None,
         summary="Chat completion through the gateway",
     )  # fmt: skip
-
-
-class _Asgi(Response):
-    """A route's answer that hands the exchange (body unread) to a plain ASGI call."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.background = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
 
 def _unreachable(state: ApiState, exc: TransportError, rid: str) -> Response:
@@ -241,36 +200,37 @@ async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:
     return api_error(status, message, kind=kind, code=code, request_id=rid)
 
 
-class _Call:
-    """One relayed call: the gateway's answer passed on as it arrives, while a watcher task
+class _Relay(Response):
+    """The answer to a chat: the gateway's, passed on as it arrives, while a watcher task
     listens for the caller hanging up and then cancels the call (closing the gateway
     connection, which cancels the call upstream)."""
 
-    def __init__(self, state: ApiState, rid: str, scope: Scope, receive: Receive, send: Send):
+    def __init__(self, state: ApiState, rid: str, content: bytes) -> None:
+        # Not Response.__init__: there is no body or header of ours to prepare.
+        self.background = None
         self.state = state
         self.rid = rid
-        self.scope = scope
-        self.receive = receive
-        self.send = send
+        self.content = content
         self.started = False  # the answer's status line went out
         self.finished = False  # the answer's last message is sent (or the relay gave up)
         self.left = False  # the caller hung up first
         self.cancel = anyio.CancelScope()
 
-    async def run(self, content: bytes, headers: dict[str, str]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # uvicorn only serves asyncio, so a bare task is the cheapest listener (a task group
         # costs a scope and a task more per call).
-        watcher = asyncio.get_running_loop().create_task(self._watch())
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         try:
             with self.cancel:
-                await self._relay(content, headers)
+                await self._relay(scope, receive, send)
         except Exception as exc:
             if self.started:
                 raise  # the server cuts the connection: the caller sees the answer break
             log.error("api: chat %s failed", self.rid, exc_info=exc)
             await self._answer(
-                api_error(500, f"internal error ({type(exc).__name__})", request_id=self.rid)
-            )
+                api_error(500, f"internal error ({type(exc).__name__})", request_id=self.rid),
+                scope, receive, send,
+            )  # fmt: skip
         finally:
             self.finished = True
             if not watcher.done():
@@ -278,44 +238,54 @@ class _Call:
         if self.left:
             log.info("api: caller left %s; the gateway call was closed", self.rid)
 
-    async def _answer(self, response: Response) -> None:
+    async def _answer(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         """Send a whole answer of our own (an error in the envelope)."""
         self.finished = True
-        await response(self.scope, self.receive, self.send)
+        await response(scope, receive, send)
 
-    async def _watch(self) -> None:
-        while (await self.receive())["type"] != "http.disconnect":
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
             pass
         if not self.finished:  # the server also says "disconnect" once the answer is sent
             self.left = True
             self.cancel.cancel()
 
-    async def _relay(self, content: bytes, headers: dict[str, str]) -> None:
+    async def _relay(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",  # relayed byte for byte, so never compressed
+            "x-request-id": self.rid,
+            "x-litellm-call-id": self.rid,  # LiteLLM logs the call under our id and echoes it
+        }
         try:
             upstream = await self.state.relay.open(
-                "POST", _GATEWAY_PATH, content=content, headers=headers
+                "POST", _GATEWAY_PATH, content=self.content, headers=headers
             )
         except TransportError as exc:
-            await self._answer(_unreachable(self.state, exc, self.rid))
+            await self._answer(_unreachable(self.state, exc, self.rid), scope, receive, send)
             return
         try:
             if upstream.status >= 400:
-                await self._answer(await _gateway_error(upstream, self.rid))
+                error = await _gateway_error(upstream, self.rid)
+                await self._answer(error, scope, receive, send)
             else:
-                await self._pass_on(upstream)
+                await self._pass_on(upstream, send)
         finally:
             with anyio.CancelScope(shield=True):
                 await upstream.aclose()  # closing the connection cancels the gateway call
 
-    async def _pass_on(self, upstream: AsyncUpstream) -> None:
+    async def _pass_on(self, upstream: AsyncUpstream, send: Send) -> None:
         """The answer's status, headers and body chunks, each sent on as it arrives."""
-        headers = [(name, value) for name, value in upstream.raw_headers()
-                   if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-")]  # fmt: skip
-        streaming = "text/event-stream" in upstream.headers.get("content-type", "")
-        length = upstream.headers.get("content-length")
-        # With a known length the last chunk says so itself: one send fewer per answer.
-        remaining = int(length) if length is not None and length.isdigit() else None
-        send = self.send
+        headers: list[tuple[bytes, bytes]] = []
+        streaming = False
+        remaining = None  # with a known length the last chunk says so: one send fewer
+        for name, value in upstream.raw_headers():  # one pass over the headers as received
+            if name == b"content-type":
+                streaming = b"text/event-stream" in value
+            elif name == b"content-length" and value.isdigit():
+                remaining = int(value)
+            if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-"):
+                headers.append((name, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
         self.started = True
         try:

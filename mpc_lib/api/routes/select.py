@@ -28,5 +28,5 @@ async def select_model(state: State, body: SelectModelIn | None = None) -> Selec
         )
         raise problem(404, f"No models match the provided criteria ({criteria or 'none'})",
                       code="no_match")  # fmt: skip
-    shown = [AliasOut.model_validate(resolved.to_json()) for resolved in matches]
+    shown = [AliasOut.model_validate(resolved.model_dump(mode="json")) for resolved in matches]
     return SelectModelOut(selected_model=shown[0], candidates=shown)
