@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from workbook import SANITIZE, WORKBOOK, service_env
 
 from mpc_lib import views
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
-from mpc_lib.sandbox import SandboxData
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
-from workbook import SANITIZE, WORKBOOK, service_env
+from mpc_lib.sandbox import SandboxData
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,6 @@ in test_catalog_notebook.py, for every workbook notebook."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 

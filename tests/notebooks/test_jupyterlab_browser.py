@@ -25,7 +25,6 @@ from typing import Any
 
 import nbformat
 import pytest
-
 from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,7 +75,7 @@ def lab(
     (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
     shared = {name: case for name, case in WORKBOOK.items() if "stack" not in case.needs}
     services = {k: v for case in shared.values() for k, v in service_env(case, request).items()}
-    lines = [f"MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
+    lines = ["MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
     lines += [f"{name}={value}" for name, value in services.items()]
     (book / ".env").write_text("\n".join(lines) + "\n")
     paths: dict[str, str] = {}

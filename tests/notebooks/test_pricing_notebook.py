@@ -11,9 +11,6 @@ When the sandbox catalog changes on purpose, refresh the stored outputs with:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 

@@ -1,7 +1,7 @@
-"""Offline reports: no network reference anywhere, shared assets written once, a header, code hidden.
+"""Offline reports: no network reference, shared assets written once, a header, code hidden.
 
 That the chart and the widget really draw with the network blocked is shown in a real
-browser by tests/browser/test_jupyterlab.py.
+browser by tests/notebooks/test_jupyterlab_browser.py.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_a_report_loads_nothing_from_a_network_and_stays_small(
 
 def test_assets_are_written_once_per_runs_folder(fixtures_dir: Path, settings: Settings) -> None:
     first = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir)
-    plotly_js = [p for p in local_scripts(first.html_path) if p.name.startswith("plotly-")][0]
+    plotly_js = next(p for p in local_scripts(first.html_path) if p.name.startswith("plotly-"))
     written = plotly_js.stat().st_mtime_ns
 
     second = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir)

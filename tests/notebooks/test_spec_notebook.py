@@ -12,9 +12,6 @@ Its stored outputs are only the checked cell's; refresh it with:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

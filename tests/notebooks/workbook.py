@@ -7,6 +7,7 @@ offline report, and the browser test (JupyterLab, then the report with the netwo
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def _stop_local_core(ports: tuple[int, int]) -> None:
             argv = proc.cmdline()
         except psutil.Error:
             return False
-        return any(a == "--port" and b in wanted for a, b in zip(argv, argv[1:], strict=False))
+        return any(a == "--port" and b in wanted for a, b in itertools.pairwise(argv))
 
     stacks = {token(proc).split("/", 1)[0] for proc in psutil.process_iter() if serves(proc)}
     stacks.discard("")
