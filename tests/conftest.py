@@ -1,17 +1,20 @@
-"""Shared fixtures: a clean environment per test and one loopback sandbox per session."""
+"""Shared fixtures: a workbook and a clean environment per test, one loopback sandbox and one
+LiteLLM per session; and a check that the run left the checkout as it found it."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
-import time
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import DEVELOPER_ENV_PREFIXES
 from seam import sync
 
 from mpc_lib.aliases import load_aliases
@@ -32,15 +35,38 @@ from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Sandbox
 from mpc_lib.upstreams import SERVICES, Upstreams, sandbox_upstreams
 
-_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_", "APIDOG_")
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """No developer variable; MPC_HOME and the working directory are `home`."""
+    for name in list(os.environ):
+        if name.startswith(DEVELOPER_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPC_HOME", str(home))
+    monkeypatch.chdir(home)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's fixtures get the same isolation as each test, in a workbook of their own."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        home = tmp_path_factory.mktemp("session-home")
+        _isolate(monkeypatch, home)
+        yield home
+
+
+@pytest.fixture
+def workbook_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test's workbook root: an empty folder, MPC_HOME and the working directory."""
+    return tmp_path_factory.mktemp("home")
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MPC_/FAL_/COMET*/APIDOG_ variable from the developer's shell leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith(_ENV_PREFIXES):
-            monkeypatch.delenv(name, raising=False)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, workbook_home: Path) -> None:
+    """Every test in its own workbook (MPC_HOME, cwd), with no MPC_/FAL_/COMET*/LITELLM_/APIDOG_
+    variable from the developer's shell: nothing lands in the checkout, no .env of it is read."""
+    _isolate(monkeypatch, workbook_home)
 
 
 @pytest.fixture(scope="session")
@@ -82,22 +108,74 @@ def seed_registry(shared_dir: Path) -> Path:
     return path
 
 
-_SESSION_START = time.time()
-_BROWSER_ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "browser"
+# --- the checkout stays as it was --------------------------------------------------------
+
+# What a run may add to the checkout: bytecode and tool caches, the virtualenv, the egg-info.
+_CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"}
+_CHECKOUT_STATE = pytest.StashKey[set[str]]()
+
+
+def _checkout_state() -> set[str] | None:
+    """`git status` of the checkout, ignored files included, minus caches; None outside git."""
+    if shutil.which("git") is None or not (CHECKOUT / ".git").exists():
+        return None
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".",
+         ":(exclude).venv"],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return None
+    return {
+        line
+        for line in done.stdout.splitlines()
+        if not _CACHE_PARTS & set(Path(line[3:]).parts) and ".egg-info" not in line
+    }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = _checkout_state()
+    if state is not None:
+        session.config.stash[_CHECKOUT_STATE] = state
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the checkout gained or changed a file (tests write to their tmp dirs)."""
+    before = session.config.stash.get(_CHECKOUT_STATE, None)
+    after = _checkout_state() if before is not None else None
+    if before is None or after is None or not after - before:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "the checkout changed during the run", red=True)
+        for line in sorted(after - before):
+            reporter.write_line(f"  {line}")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BROWSER_ARTIFACTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def browser_artifacts(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Path:
+    """Where the browser test keeps its screenshots (named at the end of the run)."""
+    folder = tmp_path_factory.mktemp("browser-artifacts", numbered=False)
+    pytestconfig.stash[_BROWSER_ARTIFACTS] = folder
+    return folder
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say where this session's browser screenshots are (the test artifacts under outputs/)."""
-    shots = sorted(
-        path
-        for path in _BROWSER_ARTIFACTS.glob("*.png")
-        if path.stat().st_mtime >= _SESSION_START
-    )
+    """Say where this session's browser screenshots are (under the session's tmp dir)."""
+    folder = terminalreporter.config.stash.get(_BROWSER_ARTIFACTS, None)
+    shots = sorted(folder.glob("*.png")) if folder is not None else []
     if shots:
-        where = f"browser screenshots ({len(shots)}) in {_BROWSER_ARTIFACTS}"
-        terminalreporter.write_sep("-", where)
+        terminalreporter.write_sep("-", f"browser screenshots ({len(shots)}) in {folder}")
         for path in shots:
             terminalreporter.write_line(f"  {path.name}")
+
+
 # --- the gateway and MPC-API, for tests/gateway, tests/api and the gateway notebook ---------
 
 # The session gateway's master key: a canary, so tests/test_secrets.py can look for it.

@@ -41,7 +41,7 @@ def now() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def widget_renderer() -> Path:
+def widget_renderer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The html-manager bundle offline reports load (fetched once with npm into the cache).
 
     Skips when it cannot be fetched (no npm, no registry), except in CI, where it must be.
@@ -50,7 +50,7 @@ def widget_renderer() -> Path:
     from mpc_lib.runs import fetch_widget_renderer
 
     try:
-        return fetch_widget_renderer(Settings())
+        return fetch_widget_renderer(Settings(home=tmp_path_factory.mktemp("renderer-book")))
     except ConfigError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI must be able to fetch the widgets renderer: {exc}")

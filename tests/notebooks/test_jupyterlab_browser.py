@@ -4,7 +4,8 @@ For each workbook notebook: JupyterLab runs headless on loopback with a token, t
 browser opens the notebook (outputs cleared), runs all cells, and the plotly chart and
 the widget must render, the widget talking to the live kernel.  Then the notebook's
 HTML report is opened with every network request blocked, and the chart and the widget
-must render from the report alone.  Screenshots go to outputs/test-artifacts/browser/.
+must render from the report alone.  Screenshots go to the session's tmp dir (the end of the
+run names the folder).
 
 Skipped when /usr/bin/chromium or playwright is missing, except in CI (`.ci/run`
 installs chromium), where that is a failure.
@@ -25,7 +26,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook, service_env
+from cli_runner import mpc_env
+from workbook import NOTEBOOKS_DIR, WORKBOOK, WorkbookNotebook, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes: no sandbox as root, and nothing reaching out on its own.
@@ -33,7 +35,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts" / "browser"
 TOKEN = "mpc-browser-test-token"
 _RENDER_TIMEOUT_MS = 120_000
 
@@ -53,7 +54,6 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -102,7 +102,7 @@ def lab(
               {"windowingMode": "none"})  # fmt: skip
     _settings(settings / "apputils-extension" / "notification.jupyterlab-settings",
               {"fetchNews": "false", "checkForUpdates": False})  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env = mpc_env()  # the kernels read the workbook's .env only
     env.update(
         JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
         JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
@@ -140,6 +140,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     lab: dict[str, Any],
     widget_renderer: Path,
     headless_runs: Any,
+    browser_artifacts: Path,
 ) -> None:
     case = WORKBOOK[name]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -152,7 +153,7 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
         run_all.wait_for()
         assert run_all.get_attribute("aria-disabled") != "true"
         run_all.click()
-        _assert_renders(page, case, f"{name}-jupyterlab")
+        _assert_renders(page, case, browser_artifacts / f"{name}-jupyterlab")
         if case.live_widget:  # the widget is live: a change goes to the kernel and back
             dropdown = page.locator(".widget-dropdown select").first
             summary = page.locator(".widget-html-content", has_text=" of ").first
@@ -181,14 +182,14 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     try:
         page = offline.new_page()
         page.goto(report.as_uri())
-        _assert_renders(page, case, f"{name}-report-offline")
+        _assert_renders(page, case, browser_artifacts / f"{name}-report-offline")
         assert page.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
     finally:
         offline.close()
     assert reached == [], f"the report tried the network: {reached}"
 
 
-def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
+def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
     """The chart has drawn bars and the widget its controls, visibly; a screenshot is kept."""
     if case.chart:
         plot = page.locator(".js-plotly-plot").first
@@ -197,7 +198,7 @@ def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
             assert plot.locator(".trace .point, .trace .box").count() > 0  # data, not just axes
         plot.scroll_into_view_if_needed()
         assert plot.is_visible() and plot.bounding_box()["height"] > 100
-        _screenshot(page, f"{shot}-chart")
+        _screenshot(page, shot.with_name(f"{shot.name}-chart.png"))
     if case.widget:
         shown = page.locator(".widget-html-content", has_text=case.widget_text).first
         shown.wait_for(timeout=_RENDER_TIMEOUT_MS)
@@ -206,11 +207,10 @@ def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
         if case.live_widget:
             dropdown = page.locator(".widget-dropdown select").first
             assert dropdown.is_visible() and dropdown.locator("option").count() > 1
-        _screenshot(page, f"{shot}-widget")
+        _screenshot(page, shot.with_name(f"{shot.name}-widget.png"))
 
 
-def _screenshot(page: Any, name: str) -> None:
-    path = ARTIFACTS / f"{name}.png"
+def _screenshot(page: Any, path: Path) -> None:
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000  # a blank page compresses to far less
     print(f"screenshot: {path}")
