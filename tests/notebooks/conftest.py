@@ -1,4 +1,5 @@
-"""Fixtures for the notebook tests: fixture notebooks, tmp settings, a fixed clock.
+"""Fixtures for the notebook tests: fixture notebooks, tmp settings, a fixed clock, and one
+headless run of each workbook notebook per session.
 
 The clean environment comes from `clean_environ` in tests/conftest.py.
 """
@@ -7,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_runner import mpc
+from workbook import WORKBOOK, HeadlessRun, service_env, stop_local_core
 
 from mpc_lib.config import Settings
 
@@ -57,24 +56,13 @@ def widget_renderer(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"widgets renderer not available: {exc}")
 
 
-@dataclass(frozen=True)
-class HeadlessRun:
-    """One `mpc run NAME --json` on the sandbox: its outputs folder and what it printed."""
-
-    outputs: Path
-    result: dict[str, Any]
-
-    @property
-    def html_path(self) -> Path:
-        return Path(self.result["outputs"]["html"])
-
-
 @pytest.fixture(scope="session")
 def headless_runs(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, widget_renderer: Path
 ) -> Callable[[str], HeadlessRun]:
-    """`mpc run NAME` once per session per workbook notebook, for every test that reads it."""
-    from workbook import WORKBOOK, service_env
+    """`mpc run NAME` once per session per workbook notebook, in a fresh workbook of its own on
+    the sandbox: the one execution that strict nbval, the headless, report and index checks, the
+    notebook's own data checks and the browser test all read."""
 
     done: dict[str, HeadlessRun] = {}
 
@@ -82,16 +70,12 @@ def headless_runs(
         if name not in done:
             case = WORKBOOK[name]
             folder = tmp_path_factory.mktemp(f"headless-{name}")
-            env = {
-                k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))
-            }
-            env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(folder / "out"))
+            env = {"MPC_SOURCE": "sandbox", "MPC_OUTPUTS_DIR": str(folder / "out")}
             env.update(service_env(case, request))
             params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
-            answer = subprocess.run(
-                [sys.executable, "-m", "mpc_lib.cli", "run", name, *params, "--json"],
-                env=env, cwd=folder, capture_output=True, text=True, timeout=300, check=False,
-            )  # fmt: skip
+            answer = mpc("run", name, *params, "--json", env=env, cwd=folder)
+            if "stack" in case.needs:
+                stop_local_core(env)
             assert answer.returncode == 0, answer.stderr
             done[name] = HeadlessRun(folder / "out", json.loads(answer.stdout.splitlines()[-1]))
         return done[name]

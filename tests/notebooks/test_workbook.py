@@ -4,11 +4,10 @@ offline report (that it renders with the network blocked: test_jupyterlab_browse
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from test_reports import MAX_REPORT_BYTES, local_scripts, network_references
-from workbook import NOTEBOOKS_DIR, WORKBOOK
+from workbook import NOTEBOOKS_DIR, WORKBOOK, HeadlessRun
 
 from mpc_lib.runs import RunIndex
 
@@ -20,7 +19,7 @@ def test_every_notebook_in_notebooks_is_covered() -> None:
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_runs_headless_is_indexed_and_has_a_small_offline_report(
-    name: str, headless_runs: Callable[[str], Any]
+    name: str, headless_runs: Callable[[str], HeadlessRun]
 ) -> None:
     case = WORKBOOK[name]
     run = headless_runs(name)
