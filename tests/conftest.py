@@ -49,7 +49,14 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's fixtures get the same isolation as each test, in a workbook of their own."""
+    """The session's fixtures get the same isolation as each test, in a workbook of their own;
+    Hypothesis (under schemathesis) keeps its database there too, not in the checkout."""
+    if importlib.util.find_spec("hypothesis") is not None:
+        # optional: Hypothesis comes with schemathesis (the dev extra); it fixed its default
+        # storage folder, ./.hypothesis, when pytest loaded its plugin in the checkout
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
     with pytest.MonkeyPatch.context() as monkeypatch:
         home = tmp_path_factory.mktemp("session-home")
         _isolate(monkeypatch, home)
@@ -147,6 +154,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.ensure_newline()
         reporter.write_sep("=", "the checkout changed during the run", red=True)
         for line in sorted(after - before):
             reporter.write_line(f"  {line}")
