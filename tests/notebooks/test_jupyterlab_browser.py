@@ -196,13 +196,14 @@ def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
         plot.locator(".main-svg").first.wait_for(timeout=_RENDER_TIMEOUT_MS)
         if case.chart_data:
             assert plot.locator(".trace .point, .trace .box").count() > 0  # data, not just axes
-        plot.scroll_into_view_if_needed()
+        # a busy machine may still be laying the output area out: the same patience as above
+        plot.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
         assert plot.is_visible() and plot.bounding_box()["height"] > 100
         _screenshot(page, shot.with_name(f"{shot.name}-chart.png"))
     if case.widget:
         shown = page.locator(".widget-html-content", has_text=case.widget_text).first
         shown.wait_for(timeout=_RENDER_TIMEOUT_MS)
-        shown.scroll_into_view_if_needed()
+        shown.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
         assert shown.is_visible()
         if case.live_widget:
             dropdown = page.locator(".widget-dropdown select").first
