@@ -2,10 +2,11 @@
 
 `mpc(...)` runs a command against the library the way a fresh `mpc` process would: its own
 environment (the developer's MPC_/FAL_/COMET*/LITELLM_/APIDOG_ variables removed, then
-`env` applied; a None value unsets one), its own working directory (and so its own
-workbook root), logging set up by `mpc` itself onto the captured stderr, and an uncaught
-exception shown as the traceback Python would print.  The answer has the fields of a
-`subprocess.CompletedProcess`, so a test reads `returncode`, `stdout` and `stderr` either way.
+`env` applied; a None value unsets one; whatever the command changes is undone after), its
+own working directory (and so its own workbook root), logging set up by `mpc` itself onto
+the captured stderr, and an uncaught exception shown as the traceback Python would print.
+The answer has the fields of a `subprocess.CompletedProcess`, so a test reads `returncode`,
+`stdout` and `stderr` either way.
 
 `mpc_process(...)` is the real thing, for the few tests that check the entry point itself or
 a command that serves until it is stopped.
@@ -66,7 +67,7 @@ def mpc(
     )
     overrides.update(env or {})
     runner = CliRunner()
-    with contextlib.chdir(cwd or Path.cwd()), _fresh_logging():
+    with contextlib.chdir(cwd or Path.cwd()), _own_environ(), _fresh_logging():
         result = runner.invoke(app, list(args), env=overrides, input=input)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -109,6 +110,18 @@ def mpc_process(
         [mpc_script(), *args], env=mpc_env(env), cwd=cwd or Path.cwd(),
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _own_environ() -> Iterator[None]:
+    """The environment as it was before, whatever the command set (a process's would go with it)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 @contextlib.contextmanager
