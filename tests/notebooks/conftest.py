@@ -74,9 +74,11 @@ def headless_runs(
             env.update(service_env(case, request))
             params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
             answer = mpc("run", name, *params, "--json", env=env, cwd=folder)
-            if "stack" in case.needs:
-                stop_local_core(env)
-            assert answer.returncode == 0, answer.stderr
+            try:
+                assert answer.returncode == 0, answer.stderr
+            finally:
+                if "stack" in case.needs:  # the core it brought up: stop it now
+                    stop_local_core(env)
             done[name] = HeadlessRun(folder / "out", json.loads(answer.stdout.splitlines()[-1]))
         return done[name]
 

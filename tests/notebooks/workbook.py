@@ -28,8 +28,8 @@ class WorkbookNotebook:
     """How the tests run one notebook and what its page must show."""
 
     name: str
-    # for `mpc run -p`: each the notebook's default (strict nbval compares with the stored
-    # outputs, made with the defaults), written out to check that `-p` reaches the kernel
+    # `mpc run -p` values, each the notebook's own default (strict nbval compares the run with
+    # outputs stored from a run on the defaults): they show that `-p` reaches the kernel
     parameters: dict[str, str] = field(default_factory=dict)
     chart: bool = False  # shows a plotly chart
     chart_data: bool = True  # ...with data drawn on it on the sandbox (not an empty chart)
