@@ -1,8 +1,9 @@
 """JupyterLab and the offline reports in a real browser (Debian's chromium, driven by Playwright).
 
-For each workbook notebook: JupyterLab runs headless on loopback with a token, the
-browser opens the notebook (outputs cleared), runs all cells, and the plotly chart and
-the widget must render, the widget talking to the live kernel.  Then the notebook's
+For each workbook notebook: JupyterLab runs headless on loopback with a token and is loaded
+once in the browser; the notebook (outputs cleared) is opened in it, all cells run, and the
+plotly chart and the widget must render, the widget talking to the live kernel; then the
+notebook is closed and its kernel shut down.  Then the notebook's
 HTML report is opened with every network request blocked, and the chart and the widget
 must render from the report alone.  Screenshots go to the session's tmp dir (the end of the
 run names the folder).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -133,9 +135,24 @@ def lab(
         log.close()
 
 
+@pytest.fixture(scope="module")
+def lab_page(browser: Any, lab: dict[str, Any]) -> Iterator[Any]:
+    """JupyterLab loaded once in one page; each test opens its notebook in it (the app's own
+    start-up, seconds of it, is paid once, not per notebook)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{lab['url']}/lab?reset&token={TOKEN}")
+        page.get_by_role("menuitem", name="File", exact=True).wait_for(timeout=_RENDER_TIMEOUT_MS)
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     name: str,
+    lab_page: Any,
     browser: Any,
     lab: dict[str, Any],
     widget_renderer: Path,
@@ -143,14 +160,15 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     browser_artifacts: Path,
 ) -> None:
     case = WORKBOOK[name]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = lab_page
+    _menu_item(page, "File", "Open from Path…").click()
+    path = page.get_by_placeholder("/path/relative/to/jlab/root")
+    path.fill(lab["paths"][name])
+    path.press("Enter")
     try:
-        page = context.new_page()
-        page.goto(f"{lab['url']}/lab/tree/{lab['paths'][name]}?token={TOKEN}")
+        page.locator(".jp-NotebookPanel").wait_for(timeout=_RENDER_TIMEOUT_MS)
         page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-        run_all.wait_for()
+        run_all = _menu_item(page, "Run", "Run All Cells")
         assert run_all.get_attribute("aria-disabled") != "true"
         run_all.click()
         _assert_renders(page, case, browser_artifacts / f"{name}-jupyterlab")
@@ -164,8 +182,10 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
                 "([el, text]) => el.innerText !== text",
                 arg=[summary.element_handle(), before], timeout=_RENDER_TIMEOUT_MS,
             )  # fmt: skip
-    finally:
-        context.close()
+    finally:  # the next notebook opens in an empty lab, with this kernel gone
+        _menu_item(page, "File", "Close and Shut Down Notebook…").click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.locator(".jp-NotebookPanel").wait_for(state="detached", timeout=_RENDER_TIMEOUT_MS)
 
     report = headless_runs(name).html_path
     offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
@@ -187,6 +207,15 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     finally:
         offline.close()
     assert reached == [], f"the report tried the network: {reached}"
+
+
+def _menu_item(page: Any, menu: str, item: str) -> Any:
+    """`item` of JupyterLab's `menu`, the menu opened (the caller clicks it)."""
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    # an item's accessible name ends with its shortcut, if it has one
+    entry = page.get_by_role("menuitem", name=re.compile(rf"^{re.escape(item)}(\s|$)"))
+    entry.wait_for()
+    return entry
 
 
 def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
