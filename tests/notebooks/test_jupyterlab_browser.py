@@ -160,18 +160,43 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     browser_artifacts: Path,
 ) -> None:
     case = WORKBOOK[name]
-    page = lab_page
+    # The report loads with the network off in a context of its own while JupyterLab runs
+    # the notebook (the browser renders one as the kernel works for the other).
+    offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    reached: list[str] = []
+
+    def block(route: Any) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            reached.append(route.request.url)
+            route.abort()
+
+    offline.route("**/*", block)
+    try:
+        report = offline.new_page()
+        report.goto(headless_runs(name).html_path.as_uri(), wait_until="commit")
+        _run_in_jupyterlab(lab_page, lab["paths"][name], case, browser_artifacts / name)
+        _assert_renders(report, case, browser_artifacts / f"{name}-report-offline")
+        assert report.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
+    finally:
+        offline.close()
+    assert reached == [], f"the report tried the network: {reached}"
+
+
+def _run_in_jupyterlab(page: Any, path: str, case: WorkbookNotebook, shots: Path) -> None:
+    """Open `path` in the lab, run all its cells, check what renders; close it, kernel and all."""
     _menu_item(page, "File", "Open from Path…").click()
-    path = page.get_by_placeholder("/path/relative/to/jlab/root")
-    path.fill(lab["paths"][name])
-    path.press("Enter")
+    field = page.get_by_placeholder("/path/relative/to/jlab/root")
+    field.fill(path)
+    field.press("Enter")
     try:
         page.locator(".jp-NotebookPanel").wait_for(timeout=_RENDER_TIMEOUT_MS)
         page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
         run_all = _menu_item(page, "Run", "Run All Cells")
         assert run_all.get_attribute("aria-disabled") != "true"
         run_all.click()
-        _assert_renders(page, case, browser_artifacts / f"{name}-jupyterlab")
+        _assert_renders(page, case, shots.with_name(f"{shots.name}-jupyterlab"))
         if case.live_widget:  # the widget is live: a change goes to the kernel and back
             dropdown = page.locator(".widget-dropdown select").first
             summary = page.locator(".widget-html-content", has_text=" of ").first
@@ -186,27 +211,6 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
         _menu_item(page, "File", "Close and Shut Down Notebook…").click()
         page.locator(".jp-Dialog .jp-mod-accept").click()
         page.locator(".jp-NotebookPanel").wait_for(state="detached", timeout=_RENDER_TIMEOUT_MS)
-
-    report = headless_runs(name).html_path
-    offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-    reached: list[str] = []
-
-    def block(route: Any) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            reached.append(route.request.url)
-            route.abort()
-
-    offline.route("**/*", block)
-    try:
-        page = offline.new_page()
-        page.goto(report.as_uri())
-        _assert_renders(page, case, browser_artifacts / f"{name}-report-offline")
-        assert page.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
-    finally:
-        offline.close()
-    assert reached == [], f"the report tried the network: {reached}"
 
 
 def _menu_item(page: Any, menu: str, item: str) -> Any:
