@@ -3,8 +3,8 @@
 For each workbook notebook: JupyterLab runs headless on loopback with a token and is loaded
 once in the browser; the notebook (outputs cleared) is opened in it, all cells run, and the
 plotly chart and the widget must render, the widget talking to the live kernel; then the
-notebook is closed and its kernel shut down.  Then the notebook's
-HTML report is opened with every network request blocked, and the chart and the widget
+notebook is closed and its kernel shut down.  The notebook's HTML report (from the session's
+headless run) is opened with every network request blocked, and the chart and the widget
 must render from the report alone.  Screenshots go to the session's tmp dir (the end of the
 run names the folder).
 
