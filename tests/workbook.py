@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SANITIZE = NOTEBOOKS_DIR / "nbval_sanitize.cfg"
 
