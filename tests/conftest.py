@@ -228,13 +228,19 @@ def headless_runs(
     notebook's own data checks and the browser test all read.
 
     Every notebook the session's tests name is started at once, two runs at a time: each is a
-    process of its own (a real `mpc run`), so the second core works while a test waits.
+    process of its own (a real `mpc run`), so the second core works while a test waits.  One
+    that talks to the session's gateway waits for the first test that reads a run: tests/api
+    stops and restarts that gateway, which the notebook must not meet.
     """
     runs = _HeadlessRuns(tmp_path_factory, request)
     for item in request.session.items:
         callspec = getattr(item, "callspec", None)
         if "headless_runs" in item.fixturenames and callspec and "name" in callspec.params:
-            runs.start(callspec.params["name"])
+            name = callspec.params["name"]
+            if "gateway" in WORKBOOK[name].needs:
+                runs.defer(name)
+            else:
+                runs.start(name)
     try:
         yield runs.result
     finally:
@@ -249,6 +255,11 @@ class _HeadlessRuns:
         self._request = request
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headless-run")
         self._runs: dict[str, Future[HeadlessRun]] = {}
+        self._deferred: list[str] = []
+
+    def defer(self, name: str) -> None:
+        """Start `name` when a test first asks for a run."""
+        self._deferred.append(name)
 
     def start(self, name: str) -> Future[HeadlessRun]:
         """Start `name`'s run (once); its services and environment are settled here, in the
@@ -271,6 +282,8 @@ class _HeadlessRuns:
         return self._runs[name]
 
     def result(self, name: str) -> HeadlessRun:
+        while self._deferred:
+            self.start(self._deferred.pop(0))
         return self.start(name).result()
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ notebooks/nbval_sanitize.cfg), cell by cell, honouring the NBVAL_* markers and t
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,7 +79,9 @@ def differences(stored: Path, executed: Path, sanitize: Path) -> list[str]:
             continue
         cell = _Cell(patterns)
         if not cell.compare_outputs(coalesce_streams(got.outputs), coalesce_streams(want.outputs)):
-            found.append(f"Cell {number}: outputs differ\n" + "\n".join(cell.comparison_traceback))
+            shown = "\n".join(cell.comparison_traceback)
+            ran = json.dumps(got.outputs, indent=1)[:2000]
+            found.append(f"Cell {number}: outputs differ\n{shown}\nthe run's outputs: {ran}")
     return found
 
 
