@@ -105,7 +105,7 @@ def _reset_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def shared_dir() -> Path:
     """The read-only ../shared folder next to the repo; skips the test when it is absent."""
-    path = Path(__file__).resolve().parents[1].parent / "shared"
+    path = CHECKOUT.parent / "shared"
     if not path.is_dir():
         pytest.skip(f"{path} is not available")
     return path
