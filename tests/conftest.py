@@ -1,18 +1,26 @@
-"""Shared fixtures: a clean environment per test and one loopback sandbox per session."""
+"""Shared fixtures: a workbook and a clean environment per test; per session one loopback
+sandbox, one LiteLLM and one headless run of each workbook notebook; and a check that the run
+left the checkout as it found it."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
+import shutil
 import socket
-import time
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import DEVELOPER_ENV_PREFIXES, mpc_env, mpc_script
 from seam import sync
+from workbook import WORKBOOK, HeadlessRun, service_env, stop_local_core
 
 from mpc_lib.aliases import load_aliases
 from mpc_lib.config import Settings
@@ -32,15 +40,45 @@ from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Sandbox
 from mpc_lib.upstreams import SERVICES, Upstreams, sandbox_upstreams
 
-_ENV_PREFIXES = ("MPC_", "FAL_", "COMET", "COMETAPI_", "LITELLM_", "APIDOG_")
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """No developer variable; MPC_HOME and the working directory are `home`."""
+    for name in list(os.environ):
+        if name.startswith(DEVELOPER_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPC_HOME", str(home))
+    monkeypatch.chdir(home)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's fixtures get the same isolation as each test, in a workbook of their own;
+    Hypothesis (under schemathesis) keeps its database there too, not in the checkout."""
+    if importlib.util.find_spec("hypothesis") is not None:
+        # optional: Hypothesis comes with schemathesis (the dev extra); it fixed its default
+        # storage folder, ./.hypothesis, when pytest loaded its plugin in the checkout
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        home = tmp_path_factory.mktemp("session-home")
+        _isolate(monkeypatch, home)
+        yield home
+
+
+@pytest.fixture
+def workbook_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test's workbook root: an empty folder, MPC_HOME and the working directory."""
+    return tmp_path_factory.mktemp("home")
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MPC_/FAL_/COMET*/APIDOG_ variable from the developer's shell leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith(_ENV_PREFIXES):
-            monkeypatch.delenv(name, raising=False)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, workbook_home: Path) -> None:
+    """Every test in its own workbook (MPC_HOME, cwd), with no MPC_/FAL_/COMET*/LITELLM_/APIDOG_
+    variable from the developer's shell: nothing lands in the checkout, no .env of it is read."""
+    _isolate(monkeypatch, workbook_home)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +105,7 @@ def _reset_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def shared_dir() -> Path:
     """The read-only ../shared folder next to the repo; skips the test when it is absent."""
-    path = Path(__file__).resolve().parents[1].parent / "shared"
+    path = CHECKOUT.parent / "shared"
     if not path.is_dir():
         pytest.skip(f"{path} is not available")
     return path
@@ -82,22 +120,188 @@ def seed_registry(shared_dir: Path) -> Path:
     return path
 
 
-_SESSION_START = time.time()
-_BROWSER_ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts" / "browser"
+# --- the checkout stays as it was --------------------------------------------------------
+
+# What a run may add to the checkout: bytecode and tool caches, the virtualenv, the egg-info.
+_CACHE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"}
+_CHECKOUT_STATE = pytest.StashKey[set[str]]()
+
+
+def _checkout_state() -> set[str] | None:
+    """`git status` of the checkout, ignored files included, minus caches; None outside git."""
+    if shutil.which("git") is None or not (CHECKOUT / ".git").exists():
+        return None
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".",
+         ":(exclude).venv"],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return None
+    return {
+        line
+        for line in done.stdout.splitlines()
+        if not _CACHE_PARTS & set(Path(line[3:]).parts) and ".egg-info" not in line
+    }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = _checkout_state()
+    if state is not None:
+        session.config.stash[_CHECKOUT_STATE] = state
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the checkout gained or changed a file (tests write to their tmp dirs)."""
+    before = session.config.stash.get(_CHECKOUT_STATE, None)
+    after = _checkout_state() if before is not None else None
+    if before is None or after is None or not after - before:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "the checkout changed during the run", red=True)
+        for line in sorted(after - before):
+            reporter.write_line(f"  {line}")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BROWSER_ARTIFACTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def browser_artifacts(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Path:
+    """Where the browser test keeps its screenshots (named at the end of the run)."""
+    folder = tmp_path_factory.mktemp("browser-artifacts", numbered=False)
+    pytestconfig.stash[_BROWSER_ARTIFACTS] = folder
+    return folder
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say where this session's browser screenshots are (the test artifacts under outputs/)."""
-    shots = sorted(
-        path
-        for path in _BROWSER_ARTIFACTS.glob("*.png")
-        if path.stat().st_mtime >= _SESSION_START
-    )
+    """Say where this session's browser screenshots are (under the session's tmp dir)."""
+    folder = terminalreporter.config.stash.get(_BROWSER_ARTIFACTS, None)
+    shots = sorted(folder.glob("*.png")) if folder is not None else []
     if shots:
-        where = f"browser screenshots ({len(shots)}) in {_BROWSER_ARTIFACTS}"
-        terminalreporter.write_sep("-", where)
+        terminalreporter.write_sep("-", f"browser screenshots ({len(shots)}) in {folder}")
         for path in shots:
             terminalreporter.write_line(f"  {path.name}")
+
+
+# --- one headless run per workbook notebook, started with the session ---------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_headless_runs(_session_home: Path, request: pytest.FixtureRequest) -> None:
+    """When the session has tests that read the headless runs, start them with the session:
+    they run in the background (the second core) while the first tests run."""
+    if any("headless_runs" in item.fixturenames for item in request.session.items):
+        # without a widgets renderer the tests that read the runs say so themselves
+        with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
+            request.getfixturevalue("headless_runs")
+
+
+@pytest.fixture(scope="session")
+def widget_renderer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The html-manager bundle offline reports load (fetched once with npm into the cache).
+
+    Skips when it cannot be fetched (no npm, no registry), except in CI, where it must be.
+    """
+    from mpc_lib.errors import ConfigError
+    from mpc_lib.runs import fetch_widget_renderer
+
+    try:
+        return fetch_widget_renderer(Settings(home=tmp_path_factory.mktemp("renderer-book")))
+    except ConfigError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must be able to fetch the widgets renderer: {exc}")
+        pytest.skip(f"widgets renderer not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def headless_runs(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, widget_renderer: Path
+) -> Iterator[Callable[[str], HeadlessRun]]:
+    """`mpc run NAME` once per session per workbook notebook, in a fresh workbook of its own on
+    the sandbox: the one execution that strict nbval, the headless, report and index checks, the
+    notebook's own data checks and the browser test all read.
+
+    Every notebook the session's tests name is started at once, two runs at a time: each is a
+    process of its own (a real `mpc run`), so the second core works while a test waits.  One
+    that talks to the session's gateway waits for the first test that reads a run: tests/api
+    stops and restarts that gateway, which the notebook must not meet.
+    """
+    runs = _HeadlessRuns(tmp_path_factory, request)
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if "headless_runs" in item.fixturenames and callspec and "name" in callspec.params:
+            name = callspec.params["name"]
+            if "gateway" in WORKBOOK[name].needs:
+                runs.defer(name)
+            else:
+                runs.start(name)
+    try:
+        yield runs.result
+    finally:
+        runs.close()
+
+
+class _HeadlessRuns:
+    """The session's headless runs, each started once and read by every test that names it."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+        self._tmp = tmp_path_factory
+        self._request = request
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headless-run")
+        self._runs: dict[str, Future[HeadlessRun]] = {}
+        self._deferred: list[str] = []
+
+    def defer(self, name: str) -> None:
+        """Start `name` when a test first asks for a run."""
+        self._deferred.append(name)
+
+    def start(self, name: str) -> Future[HeadlessRun]:
+        """Start `name`'s run (once); its services and environment are settled here, in the
+        test's thread, so a test's monkeypatching never reaches the run."""
+        if name not in self._runs:
+            case = WORKBOOK[name]
+            folder = self._tmp.mktemp(f"headless-{name}")
+            env = {"MPC_SOURCE": "sandbox", "MPC_OUTPUTS_DIR": str(folder / "out")}
+            try:
+                env.update(service_env(case, self._request))
+            except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+                # a service it needs is missing (LiteLLM not installed): only its tests say so
+                self._runs[name] = missing = Future()
+                missing.set_exception(exc)
+                return missing
+            params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
+            argv = [mpc_script(), "run", name, *params, "--json"]
+            stop = "stack" in case.needs  # the core it brings up is stopped right after
+            self._runs[name] = self._pool.submit(_headless_run, argv, mpc_env(env), folder, stop)
+        return self._runs[name]
+
+    def result(self, name: str) -> HeadlessRun:
+        while self._deferred:
+            self.start(self._deferred.pop(0))
+        return self.start(name).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _headless_run(argv: list[str], env: dict[str, str], folder: Path, stop: bool) -> HeadlessRun:
+    try:
+        done = subprocess.run(
+            argv, env=env, cwd=folder, capture_output=True, text=True, timeout=300, check=False
+        )
+    finally:
+        if stop:
+            stop_local_core(env)
+    assert done.returncode == 0, f"{' '.join(argv[1:])}: {done.stderr}"
+    return HeadlessRun(folder / "out", json.loads(done.stdout.splitlines()[-1]))
+
+
 # --- the gateway and MPC-API, for tests/gateway, tests/api and the gateway notebook ---------
 
 # The session gateway's master key: a canary, so tests/test_secrets.py can look for it.

@@ -1,13 +1,11 @@
 """A canary key must never reach stdout, stderr, logs or any file under outputs/."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import Ran, mpc
 
 from mpc_lib.sandbox import Sandbox
 
@@ -22,16 +20,8 @@ def keyed_sandbox() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    return mpc(*args, env=env, cwd=cwd)
 
 
 def _leaks(outputs: Path) -> list[str]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_runner import Ran, mpc
 
 from mpc_lib.sandbox import Sandbox
 from mpc_lib.sandbox.apidog import FAIL_EXTENSION, SANDBOX_PROJECT_ID
@@ -16,19 +15,11 @@ HUB_SPEC = REPO_ROOT / "openapi" / "api-hub.oas.json"
 CANARY = "canary-apidog-3c9e71d2b0a84f65"
 
 
-def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MPC_", "FAL_", "COMET", "APIDOG_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    return mpc(*args, env=env, cwd=cwd)
 
 
-def _json(done: subprocess.CompletedProcess[str]) -> dict:
+def _json(done: Ran) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

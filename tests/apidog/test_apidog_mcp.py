@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import mpc
 
 from mpc_lib.apidog import APIDOG_MCP_PACKAGE, MCP_TOOL_KINDS, list_mcp_tools, mcp_config
 from mpc_lib.config import Settings
@@ -117,18 +118,11 @@ def test_the_real_server_lists_its_three_tools(npx_ready: dict[str, str], tmp_pa
 
 
 def test_mcp_tools_cli_lists_or_skips(npx_ready: dict[str, str], tmp_path: Path) -> None:
-    env = {k: v for k, v in npx_ready.items() if not k.startswith(("MPC_", "APIDOG_"))}
-    env["MPC_OUTPUTS_DIR"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "apidog", "mcp-tools", "--json"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    env = {"npm_config_yes": npx_ready["npm_config_yes"], "MPC_OUTPUTS_DIR": str(tmp_path)}
+    done = mpc("apidog", "mcp-tools", "--json", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     kinds = sorted(t["kind"] for t in json.loads(done.stdout)["tools"])
     assert kinds == sorted(MCP_TOOL_KINDS)
     env["PATH"] = str(tmp_path)  # no node: skipped, with the reason, still exit 0
-    skipped = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "apidog", "mcp-tools"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    skipped = mpc("apidog", "mcp-tools", env=env, cwd=tmp_path)
     assert skipped.returncode == 0 and skipped.stdout.startswith("skipped: npx not found")

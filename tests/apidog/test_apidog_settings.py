@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
 from mpc_lib.runs.kernel import kernel_env
-
-
-@pytest.fixture(autouse=True)
-def _outside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """from_env finds no workbook root and no .env of the checkout's (the README's
-    `mpc gateway serve` writes LITELLM_MASTER_KEY there)."""
-    monkeypatch.chdir(tmp_path)
 
 
 def test_apidog_settings_come_from_their_variables() -> None:

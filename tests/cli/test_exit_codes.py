@@ -1,4 +1,5 @@
-"""The exit-code table of the README, pinned path by path with real subprocesses.
+"""The exit-code table of the README, pinned path by path (in-process; the real `mpc` script's
+exit codes are tests/cli/test_entry_points.py's).
 
 0 ok, 1 OS error or lock, 2 bad input, 3 an error answer, 4 no answer, 5 malformed
 answer or file, 6 a notebook cell failed.
@@ -6,26 +7,19 @@ answer or file, 6 a notebook cell failed.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_runner import Ran, mpc
 from filelock import FileLock
 
 from mpc_lib.sandbox import Fault, Sandbox
 
 
-def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, "MPC_HOME": str(cwd), **env}, cwd=cwd, capture_output=True, text=True,
-        timeout=180,
-    )  # fmt: skip
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    return mpc(*args, env={"MPC_HOME": str(cwd), **env}, cwd=cwd)
 
 
 def _closed_port() -> int:
@@ -114,8 +108,3 @@ def test_a_held_lock_exits_1_and_says_so(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "another sync holds the lock (waited 0.2 s)" in result.stderr
 
-
-def test_a_failing_notebook_cell_exits_6(tmp_path: Path) -> None:
-    result = _mpc("run", "catalog_sync", "-p", "source", "live", env={}, cwd=tmp_path)
-    assert result.returncode == 6, result.stderr
-    assert "ConfigError: source is live but FAL_KEY is not set" in result.stderr

@@ -1,35 +1,28 @@
-"""`mpc pricing ...` as a user runs it: real subprocesses, exit codes, JSON on stdout."""
+"""`mpc pricing ...` as a user runs it: exit codes, JSON on stdout."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_runner import Ran, mpc
 from seam import sync
 
 from mpc_lib.config import Secret, Settings
 from mpc_lib.registry import RegistryStore, diff_registries
 
 
-def _mpc(*args: str, outputs: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "pricing", *args],
-        env={**clean, "MPC_OUTPUTS_DIR": str(outputs), **env},
-        cwd=outputs.parent, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def _mpc(*args: str, outputs: Path, **env: str) -> Ran:
+    return mpc("pricing", *args, env={"MPC_OUTPUTS_DIR": str(outputs), **env}, cwd=outputs.parent)
 
 
-def _json(result: subprocess.CompletedProcess[str]) -> Any:
+def _json(result: Ran) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -1,23 +1,13 @@
 """`mpc run` as a user runs it: exit codes and one-line errors that point at the evidence."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_runner import Ran, mpc
 
-def _mpc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env["MPC_OUTPUTS_DIR"] = str(cwd / "out")
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+def _mpc(*args: str, cwd: Path) -> Ran:
+    return mpc(*args, env={"MPC_OUTPUTS_DIR": str(cwd / "out")}, cwd=cwd)
 
 
 def test_a_failing_cell_exits_6_and_names_cell_and_notebook(tmp_path: Path) -> None:

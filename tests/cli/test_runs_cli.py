@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_runner import Ran, mpc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "notebooks" / "fixtures"
 
 
-def _mpc(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    clean["MPC_OUTPUTS_DIR"] = str(cwd / "out")
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _mpc(*args: str, cwd: Path, **env: str) -> Ran:
+    return mpc(*args, env={"MPC_OUTPUTS_DIR": str(cwd / "out"), **env}, cwd=cwd)
 
 
 def test_runs_are_indexed_listed_shown_and_pruned(tmp_path: Path) -> None:

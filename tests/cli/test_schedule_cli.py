@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Ran, mpc
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import NotebookError
@@ -19,13 +17,9 @@ from mpc_lib.schedule import NOTEBOOK_SETS, run_set
 FIXTURES = Path(__file__).resolve().parents[1] / "notebooks" / "fixtures"
 
 
-def _mpc(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    clean.update(MPC_HOME=str(home), MPC_OUTPUTS_DIR=str(home / "out"), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env=clean, cwd=home, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+def _mpc(*args: str, home: Path, **env: str) -> Ran:
+    return mpc(*args, env={"MPC_HOME": str(home), "MPC_OUTPUTS_DIR": str(home / "out"), **env},
+               cwd=home)  # fmt: skip
 
 
 def test_every_target_is_written_validated_and_listed(tmp_path: Path) -> None:

@@ -1,21 +1,15 @@
-"""`mpc sync` as a user runs it: a real subprocess, exit codes, stdout JSON, stderr messages."""
+"""`mpc sync` as a user runs it: exit codes, stdout JSON, stderr messages."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Ran, mpc
 
 
-def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    return mpc(*args, env=env, cwd=cwd)
 
 
 def _closed_port() -> int:

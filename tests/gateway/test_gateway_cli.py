@@ -1,31 +1,22 @@
-"""`mpc gateway config`, `mpc gateway serve` and `mpc api serve` as real subprocesses."""
+"""`mpc gateway config` (in-process), and `mpc gateway serve` and `mpc api serve` as the real
+processes an operator starts and stops."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from cli_runner import mpc, mpc_env, mpc_process, mpc_script
 
 from mpc_lib.sandbox import Sandbox
 
 HELLO = [{"role": "user", "content": "hello through the whole chain"}]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MPC_", "FAL_", "COMET", "LITELLM_"))
-    }
-    return {**clean, **extra}
 
 
 def _book(tmp_path: Path, gateway: Any) -> Path:
@@ -38,14 +29,9 @@ def _book(tmp_path: Path, gateway: Any) -> Path:
     return book
 
 
-def _mpc(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mpc_lib.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-
-
 def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any) -> None:
     book = _book(tmp_path, gateway)
-    done = _mpc("gateway", "config", "--max-models", "3", "--json", cwd=book, env=_env())
+    done = mpc("gateway", "config", "--max-models", "3", "--json", cwd=book)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     written = book / "outputs" / "gateway" / "litellm.yaml"
@@ -56,14 +42,14 @@ def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "pyproject.toml").write_text("[tool.mpc]\n")
-    missing = _mpc("gateway", "config", cwd=empty, env=_env())
+    missing = mpc("gateway", "config", cwd=empty)
     assert missing.returncode == 2 and "no registry yet (run `mpc sync`)" in missing.stderr
 
 
 def test_api_serve_refuses_a_public_address_without_a_key(tmp_path: Path, gateway: Any) -> None:
     book = _book(tmp_path, gateway)
-    done = _mpc("api", "serve", "--host", "0.0.0.0", cwd=book,
-                env=_env(LITELLM_MASTER_KEY="sk-anything-long-enough"))  # fmt: skip
+    done = mpc_process("api", "serve", "--host", "0.0.0.0", cwd=book,
+                       env={"LITELLM_MASTER_KEY": "sk-anything-long-enough"})  # fmt: skip
     assert done.returncode == 2
     assert "MPC_API_KEY is not set: refusing to serve MPC-API on 0.0.0.0" in done.stderr
 
@@ -91,13 +77,13 @@ def test_the_chain_from_the_cli_with_a_comet_key_and_base(
     generated into .env, and `mpc api serve` reads it from there."""
     book = _book(tmp_path, gateway)
     gateway_port, api_port = port_factory(), port_factory()
-    env = _env(
-        COMETAPI_KEY=sandbox.key("openai"),
-        MPC_COMET_BASE_URL=sandbox.url("openai"),
-        MPC_GATEWAY_URL=f"http://127.0.0.1:{gateway_port}",
-        MPC_API_URL=f"http://127.0.0.1:{api_port}",
-    )
-    command = [sys.executable, "-m", "mpc_lib.cli"]
+    env = mpc_env({
+        "COMETAPI_KEY": sandbox.key("openai"),
+        "MPC_COMET_BASE_URL": sandbox.url("openai"),
+        "MPC_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "MPC_API_URL": f"http://127.0.0.1:{api_port}",
+    })  # fmt: skip
+    command = [mpc_script()]
     served = subprocess.Popen(
         [*command, "gateway", "serve"],
         cwd=book,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_runner import Ran, mpc
 from prometheus_client.parser import text_string_to_metric_families
 from seam import health, sync
 
@@ -202,13 +200,8 @@ def test_history_is_appended_and_rotated(tmp_path: Path) -> None:
     assert read_history(tmp_path)[-1]["checked_at"] == report.checked_at
 
 
-def _mpc(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "health", *args],
-        env={**clean, "MPC_HOME": str(cwd), **env}, cwd=cwd, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    return mpc("health", *args, env={"MPC_HOME": str(cwd), **env}, cwd=cwd)
 
 
 def test_cli_exit_codes_json_and_prom(sandbox, tmp_path: Path) -> None:

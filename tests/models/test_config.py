@@ -9,13 +9,6 @@ from mpc_lib.errors import ConfigError
 from mpc_lib.upstreams import resolve_source
 
 
-@pytest.fixture(autouse=True)
-def _outside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """from_env finds no workbook root and no .env of the checkout's (the README's
-    `mpc gateway serve` writes LITELLM_MASTER_KEY there)."""
-    monkeypatch.chdir(tmp_path)
-
-
 def _workbook(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.mpc]\n')
@@ -137,6 +130,7 @@ def test_constructing_settings_reads_no_environment_and_no_env_file(
     root = _workbook(tmp_path / "book")
     (root / ".env").write_text("MPC_CONCURRENCY=3\nFAL_KEY=from-file\n")
     monkeypatch.chdir(root)
+    monkeypatch.delenv("MPC_HOME")  # the root is found from the working directory
     monkeypatch.setenv("MPC_TIMEOUT_S", "7")
     monkeypatch.setenv("COMETAPI_KEY", "from-environment")
     settings = Settings()

@@ -1,5 +1,6 @@
-"""The shipped catalog_sync notebook on the sandbox: a headless run whose data is checked here
-(the notebook itself stays thin), and strict nbval over every workbook notebook.
+"""The shipped catalog_sync notebook on the sandbox: the session's headless run, whose data is
+checked here (the notebook itself stays thin); and strict nbval over every workbook notebook,
+each compared as run once by the session (`headless_runs`), not run again.
 
 When a notebook or the sandbox data changes on purpose, refresh its stored outputs with:
 
@@ -11,41 +12,42 @@ When a notebook or the sandbox data changes on purpose, refresh its stored outpu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_runner import mpc_env
+from stored_outputs import differences
+from workbook import NOTEBOOKS_DIR, SANITIZE, WORKBOOK, HeadlessRun
 
 from mpc_lib import views
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
-from mpc_lib.sandbox import SandboxData
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
-from workbook import SANITIZE, WORKBOOK, service_env
+from mpc_lib.sandbox import SandboxData
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_catalog_sync_runs_headless_against_the_sandbox(tmp_path: Path) -> None:
-    settings = Settings(outputs_dir=tmp_path / "outputs", source="sandbox")
+def test_catalog_sync_runs_headless_against_the_sandbox(
+    headless_runs: Callable[[str], HeadlessRun],
+) -> None:
+    run = headless_runs("catalog_sync")  # `-p allow_partial false`, in a fresh workbook
 
-    result = run_notebook("catalog_sync", {"allow_partial": "false"}, settings=settings)
-
-    registry_path = tmp_path / "outputs" / "registry" / "models.json"
+    registry_path = run.outputs / "registry" / "models.json"
     registry = json.loads(registry_path.read_text(encoding="utf-8"))
     assert {entry["source"] for entry in registry["sources"].values()} == {"sandbox"}
-    assert result.output_path.is_file()
-    html = result.html_path.read_text(encoding="utf-8")
+    assert run.notebook_path.is_file()
+    html = run.html_path.read_text(encoding="utf-8")
     for provider, count in registry["counts"].items():
         assert f"{provider}: {count} models from sandbox" in html
     assert "Plotly.newPlot" in html  # drawn by ../_assets/plotly-*.min.js, offline
-    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    manifest = run.manifest
     assert manifest["status"] == "ok"
     assert manifest["parameters"] == {"allow_partial": False}
-    assert manifest["sources"] == result.sources == {"fal": "sandbox", "comet": "sandbox"}
+    assert manifest["sources"] == run.result["sources"] == {"fal": "sandbox", "comet": "sandbox"}
     # the data checks that used to sit in the notebook, against the sandbox's own data
     served = SandboxData.generate()
     assert registry["counts"] == {
@@ -68,8 +70,7 @@ def test_opened_from_notebooks_it_uses_the_workbook_env_and_outputs(tmp_path: Pa
     (book / "pyproject.toml").write_text('[project]\nname = "my-ops"\n\n[tool.mpc]\n')
     (book / ".env").write_text("MPC_SOURCE=sandbox\nMPC_OUTPUTS_DIR=ops-outputs\n")
     (book / "notebooks" / "catalog_sync.ipynb").write_bytes(NOTEBOOK.read_bytes())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env["FAL_KEY"] = "would-go-live-without-the-env-file"
+    env = mpc_env({"FAL_KEY": "would-go-live-without-the-env-file"})  # no MPC_HOME either
     done = subprocess.run(
         [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
          "--output", str(tmp_path / "executed.ipynb"), "catalog_sync.ipynb"],
@@ -89,29 +90,20 @@ def test_a_misspelt_source_is_refused_before_the_kernel_starts(tmp_path: Path) -
     assert not (tmp_path / "outputs").exists()
 
 
-def _nbval(
-    notebook: Path, outputs: Path, services: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    env.update(MPC_SOURCE="sandbox", MPC_OUTPUTS_DIR=str(outputs), **(services or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q", str(notebook)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_notebook_passes_strict_nbval_on_the_sandbox(
-    name: str, tmp_path: Path, request: pytest.FixtureRequest
+    name: str, headless_runs: Callable[[str], HeadlessRun]
 ) -> None:
-    services = service_env(WORKBOOK[name], request)
-    done = _nbval(REPO_ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "outputs", services)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert " passed" in done.stdout and "failed" not in done.stdout
+    """The session's run matches the stored outputs, as `pytest --nbval` with
+    notebooks/nbval_sanitize.cfg compares them."""
+    run = headless_runs(name)
+    found = differences(NOTEBOOKS_DIR / f"{name}.ipynb", run.notebook_path, SANITIZE)
+    assert found == [], "\n\n".join(found)
 
 
-def test_strict_nbval_catches_a_changed_count(tmp_path: Path) -> None:
+def test_strict_nbval_catches_a_changed_count(
+    tmp_path: Path, headless_runs: Callable[[str], HeadlessRun]
+) -> None:
     """The stored outputs are compared, not just run: one changed count fails the check."""
     stored = NOTEBOOK.read_text(encoding="utf-8")
     fal = json.loads(stored)
@@ -122,7 +114,7 @@ def test_strict_nbval_catches_a_changed_count(tmp_path: Path) -> None:
     tampered = tmp_path / "catalog_sync.ipynb"
     tampered.write_text(json.dumps(fal), encoding="utf-8")
 
-    done = _nbval(tampered, tmp_path / "outputs")
+    found = differences(tampered, headless_runs("catalog_sync").notebook_path, SANITIZE)
 
-    assert done.returncode == 1, done.stdout[-3000:]
-    assert "1 failed" in done.stdout and f"fal: {count + 1} models" in done.stdout
+    assert len(found) == 1 and f"fal: {count + 1} models" in found[0]
+    assert found[0].startswith("Cell 6: outputs differ")

@@ -4,16 +4,11 @@ in test_catalog_notebook.py, for every workbook notebook."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "gateway.ipynb"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_gateway_notebook_runs_headless(gateway: Any) -> None:

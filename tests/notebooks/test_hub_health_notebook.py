@@ -4,16 +4,14 @@ test_catalog_notebook.py, for every workbook notebook."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from seam import sync
 
 from mpc_lib.config import Settings
 from mpc_lib.health import HealthReport, HealthRow, read_history
 from mpc_lib.health import views as health_views
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
-from seam import sync
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "hub_health.ipynb"
 

@@ -1,10 +1,12 @@
 """JupyterLab and the offline reports in a real browser (Debian's chromium, driven by Playwright).
 
-For each workbook notebook: JupyterLab runs headless on loopback with a token, the
-browser opens the notebook (outputs cleared), runs all cells, and the plotly chart and
-the widget must render, the widget talking to the live kernel.  Then the notebook's
-HTML report is opened with every network request blocked, and the chart and the widget
-must render from the report alone.  Screenshots go to outputs/test-artifacts/browser/.
+For each workbook notebook: JupyterLab runs headless on loopback with a token and is loaded
+once in the browser; the notebook (outputs cleared) is opened in it, all cells run, and the
+plotly chart and the widget must render, the widget talking to the live kernel; then the
+notebook is closed and its kernel shut down.  The notebook's HTML report (from the session's
+headless run) is opened with every network request blocked, and the chart and the widget
+must render from the report alone.  Screenshots go to the session's tmp dir (the end of the
+run names the folder).
 
 Skipped when /usr/bin/chromium or playwright is missing, except in CI (`.ci/run`
 installs chromium), where that is a failure.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,8 +28,8 @@ from typing import Any
 
 import nbformat
 import pytest
-
-from workbook import NOTEBOOKS_DIR, REPO_ROOT, WORKBOOK, WorkbookNotebook, service_env
+from cli_runner import mpc_env
+from workbook import NOTEBOOKS_DIR, WORKBOOK, WorkbookNotebook, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes: no sandbox as root, and nothing reaching out on its own.
@@ -34,7 +37,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-ARTIFACTS = REPO_ROOT / "outputs" / "test-artifacts" / "browser"
 TOKEN = "mpc-browser-test-token"
 _RENDER_TIMEOUT_MS = 120_000
 
@@ -54,7 +56,6 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -76,7 +77,7 @@ def lab(
     (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
     shared = {name: case for name, case in WORKBOOK.items() if "stack" not in case.needs}
     services = {k: v for case in shared.values() for k, v in service_env(case, request).items()}
-    lines = [f"MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
+    lines = ["MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
     lines += [f"{name}={value}" for name, value in services.items()]
     (book / ".env").write_text("\n".join(lines) + "\n")
     paths: dict[str, str] = {}
@@ -103,7 +104,7 @@ def lab(
               {"windowingMode": "none"})  # fmt: skip
     _settings(settings / "apputils-extension" / "notification.jupyterlab-settings",
               {"fetchNews": "false", "checkForUpdates": False})  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
+    env = mpc_env()  # the kernels read the workbook's .env only
     env.update(
         JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
         JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
@@ -134,40 +135,33 @@ def lab(
         log.close()
 
 
+@pytest.fixture(scope="module")
+def lab_page(browser: Any, lab: dict[str, Any]) -> Iterator[Any]:
+    """JupyterLab loaded once in one page; each test opens its notebook in it (the app's own
+    start-up, seconds of it, is paid once, not per notebook)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{lab['url']}/lab?reset&token={TOKEN}")
+        page.get_by_role("menuitem", name="File", exact=True).wait_for(timeout=_RENDER_TIMEOUT_MS)
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
     name: str,
+    lab_page: Any,
     browser: Any,
     lab: dict[str, Any],
     widget_renderer: Path,
     headless_runs: Any,
+    browser_artifacts: Path,
 ) -> None:
     case = WORKBOOK[name]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        page.goto(f"{lab['url']}/lab/tree/{lab['paths'][name]}?token={TOKEN}")
-        page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-        run_all.wait_for()
-        assert run_all.get_attribute("aria-disabled") != "true"
-        run_all.click()
-        _assert_renders(page, case, f"{name}-jupyterlab")
-        if case.live_widget:  # the widget is live: a change goes to the kernel and back
-            dropdown = page.locator(".widget-dropdown select").first
-            summary = page.locator(".widget-html-content", has_text=" of ").first
-            before = summary.inner_text()
-            options = dropdown.locator("option").all_inner_texts()
-            dropdown.select_option(options[-1])
-            page.wait_for_function(
-                "([el, text]) => el.innerText !== text",
-                arg=[summary.element_handle(), before], timeout=_RENDER_TIMEOUT_MS,
-            )  # fmt: skip
-    finally:
-        context.close()
-
-    report = headless_runs(name).html_path
+    # The report loads with the network off in a context of its own while JupyterLab runs
+    # the notebook (the browser renders one as the kernel works for the other).
     offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     reached: list[str] = []
 
@@ -180,38 +174,77 @@ def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
 
     offline.route("**/*", block)
     try:
-        page = offline.new_page()
-        page.goto(report.as_uri())
-        _assert_renders(page, case, f"{name}-report-offline")
-        assert page.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
+        report = offline.new_page()
+        report.goto(headless_runs(name).html_path.as_uri(), wait_until="commit")
+        _run_in_jupyterlab(lab_page, lab["paths"][name], case, browser_artifacts / name)
+        _assert_renders(report, case, browser_artifacts / f"{name}-report-offline")
+        assert report.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
     finally:
         offline.close()
     assert reached == [], f"the report tried the network: {reached}"
 
 
-def _assert_renders(page: Any, case: WorkbookNotebook, shot: str) -> None:
+def _run_in_jupyterlab(page: Any, path: str, case: WorkbookNotebook, shots: Path) -> None:
+    """Open `path` in the lab, run all its cells, check what renders; close it, kernel and all."""
+    _menu_item(page, "File", "Open from Path…").click()
+    field = page.get_by_placeholder("/path/relative/to/jlab/root")
+    field.fill(path)
+    field.press("Enter")
+    try:
+        page.locator(".jp-NotebookPanel").wait_for(timeout=_RENDER_TIMEOUT_MS)
+        page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
+        run_all = _menu_item(page, "Run", "Run All Cells")
+        assert run_all.get_attribute("aria-disabled") != "true"
+        run_all.click()
+        _assert_renders(page, case, shots.with_name(f"{shots.name}-jupyterlab"))
+        if case.live_widget:  # the widget is live: a change goes to the kernel and back
+            dropdown = page.locator(".widget-dropdown select").first
+            summary = page.locator(".widget-html-content", has_text=" of ").first
+            before = summary.inner_text()
+            options = dropdown.locator("option").all_inner_texts()
+            dropdown.select_option(options[-1])
+            page.wait_for_function(
+                "([el, text]) => el.innerText !== text",
+                arg=[summary.element_handle(), before], timeout=_RENDER_TIMEOUT_MS,
+            )  # fmt: skip
+    finally:  # the next notebook opens in an empty lab, with this kernel gone
+        _menu_item(page, "File", "Close and Shut Down Notebook…").click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.locator(".jp-NotebookPanel").wait_for(state="detached", timeout=_RENDER_TIMEOUT_MS)
+
+
+def _menu_item(page: Any, menu: str, item: str) -> Any:
+    """`item` of JupyterLab's `menu`, the menu opened (the caller clicks it)."""
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    # an item's accessible name ends with its shortcut, if it has one
+    entry = page.get_by_role("menuitem", name=re.compile(rf"^{re.escape(item)}(\s|$)"))
+    entry.wait_for()
+    return entry
+
+
+def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
     """The chart has drawn bars and the widget its controls, visibly; a screenshot is kept."""
     if case.chart:
         plot = page.locator(".js-plotly-plot").first
         plot.locator(".main-svg").first.wait_for(timeout=_RENDER_TIMEOUT_MS)
         if case.chart_data:
             assert plot.locator(".trace .point, .trace .box").count() > 0  # data, not just axes
-        plot.scroll_into_view_if_needed()
+        # a busy machine may still be laying the output area out: the same patience as above
+        plot.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
         assert plot.is_visible() and plot.bounding_box()["height"] > 100
-        _screenshot(page, f"{shot}-chart")
+        _screenshot(page, shot.with_name(f"{shot.name}-chart.png"))
     if case.widget:
         shown = page.locator(".widget-html-content", has_text=case.widget_text).first
         shown.wait_for(timeout=_RENDER_TIMEOUT_MS)
-        shown.scroll_into_view_if_needed()
+        shown.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
         assert shown.is_visible()
         if case.live_widget:
             dropdown = page.locator(".widget-dropdown select").first
             assert dropdown.is_visible() and dropdown.locator("option").count() > 1
-        _screenshot(page, f"{shot}-widget")
+        _screenshot(page, shot.with_name(f"{shot.name}-widget.png"))
 
 
-def _screenshot(page: Any, name: str) -> None:
-    path = ARTIFACTS / f"{name}.png"
+def _screenshot(page: Any, path: Path) -> None:
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000  # a blank page compresses to far less
     print(f"screenshot: {path}")

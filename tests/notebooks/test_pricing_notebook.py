@@ -10,14 +10,12 @@ When the sandbox catalog changes on purpose, refresh the stored outputs with:
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from workbook import HeadlessRun
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
@@ -27,23 +25,22 @@ from mpc_lib.registry import RegistryDiff, RegistryStore
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "pricing_analysis.ipynb"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_pricing_analysis_runs_headless_on_a_fresh_sandbox_workbook(tmp_path: Path) -> None:
+def test_pricing_analysis_runs_headless_on_a_fresh_sandbox_workbook(
+    headless_runs: Callable[[str], HeadlessRun],
+) -> None:
     """A clean clone: no registry yet, so the notebook syncs the sandbox first."""
-    settings = Settings(outputs_dir=tmp_path / "outputs", source="sandbox")
+    run = headless_runs("pricing_analysis")  # the session's run, in a workbook of its own
 
-    result = run_notebook(
-        "pricing_analysis", {"categories": "llm,text-to-image"}, settings=settings
-    )
-
-    assert (tmp_path / "outputs" / "registry" / "models.json").is_file()
-    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+    assert (run.outputs / "registry" / "models.json").is_file()
+    manifest = run.manifest
     assert manifest["status"] == "ok"
-    assert manifest["parameters"] == {"categories": ["llm", "text-to-image"]}
-    assert result.sources == {"fal": "sandbox", "comet": "sandbox"}
-    html = result.html_path.read_text(encoding="utf-8")
+    assert manifest["parameters"] == {
+        "categories": ["text-to-image", "image-to-video", "text-to-video", "llm"]
+    }
+    assert run.result["sources"] == {"fal": "sandbox", "comet": "sandbox"}
+    html = run.html_path.read_text(encoding="utf-8")
     assert "FAL estimate (unit_price, sandbox)" in html and "agree (within a cent)" in html
     assert "SYNTHETIC prices" in html
     assert "Plotly.newPlot" in html

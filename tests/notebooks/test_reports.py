@@ -1,7 +1,7 @@
-"""Offline reports: no network reference anywhere, shared assets written once, a header, code hidden.
+"""Offline reports: no network reference, shared assets written once, a header, code hidden.
 
 That the chart and the widget really draw with the network blocked is shown in a real
-browser by tests/browser/test_jupyterlab.py.
+browser by tests/notebooks/test_jupyterlab_browser.py.
 """
 
 from __future__ import annotations
@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
+
+import pytest
 
 from mpc_lib.config import Settings
-from mpc_lib.runs import run_notebook
+from mpc_lib.runs import RunResult, run_notebook
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 MAX_REPORT_BYTES = 1_000_000
 # Anything a browser would fetch from a network: script/link/img/iframe sources, CSS
@@ -50,12 +55,32 @@ def test_the_reference_pattern_catches_what_nbconvert_used_to_load() -> None:
     assert network_references('<a href="https://plotly.com/">docs</a> /* https://x.y */') == []
 
 
-def test_a_report_loads_nothing_from_a_network_and_stays_small(
-    fixtures_dir: Path, settings: Settings, widget_renderer: Path
-) -> None:
-    result = run_notebook(
-        "report", {"title": "Quarterly <1>"}, settings=settings, notebooks_dir=fixtures_dir
+class ReportRuns(NamedTuple):
+    """Two runs of the report fixture into one runs folder, and its assets between them."""
+
+    settings: Settings
+    full: RunResult  # with a title parameter
+    bare: RunResult  # --report-only, after `full`
+    assets_after_full: dict[Path, int]  # each asset file's mtime (ns) before `bare` ran
+
+
+@pytest.fixture(scope="module")
+def report_runs(tmp_path_factory: pytest.TempPathFactory, widget_renderer: Path) -> ReportRuns:
+    """The runs the tests below read: one kernel start per run, shared."""
+    settings = Settings(outputs_dir=tmp_path_factory.mktemp("reports") / "outputs")
+    full = run_notebook(
+        "report", {"title": "Quarterly <1>"}, settings=settings, notebooks_dir=FIXTURES
     )
+    assets = settings.outputs_dir / "runs" / "_assets"
+    written = {p.resolve(): p.stat().st_mtime_ns for p in assets.rglob("*") if p.is_file()}
+    bare = run_notebook("report", settings=settings, notebooks_dir=FIXTURES, report_only=True)
+    return ReportRuns(settings, full, bare, written)
+
+
+def test_a_report_loads_nothing_from_a_network_and_stays_small(
+    report_runs: ReportRuns, widget_renderer: Path
+) -> None:
+    settings, result = report_runs.settings, report_runs.full
 
     html = result.html_path.read_text(encoding="utf-8")
     assert network_references(html) == []
@@ -81,12 +106,10 @@ def test_a_report_loads_nothing_from_a_network_and_stays_small(
     assert result.run_id in header
 
 
-def test_assets_are_written_once_per_runs_folder(fixtures_dir: Path, settings: Settings) -> None:
-    first = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir)
-    plotly_js = [p for p in local_scripts(first.html_path) if p.name.startswith("plotly-")][0]
-    written = plotly_js.stat().st_mtime_ns
-
-    second = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir)
+def test_assets_are_written_once_per_runs_folder(report_runs: ReportRuns) -> None:
+    first, second = report_runs.full, report_runs.bare
+    plotly_js = next(p for p in local_scripts(first.html_path) if p.name.startswith("plotly-"))
+    written = report_runs.assets_after_full[plotly_js]
 
     assert second.html_path != first.html_path
     assert plotly_js in local_scripts(second.html_path)
@@ -94,11 +117,8 @@ def test_assets_are_written_once_per_runs_folder(fixtures_dir: Path, settings: S
     assert len(list(plotly_js.parent.glob("plotly-*.js"))) == 1
 
 
-def test_report_only_hides_code_but_keeps_outputs_and_markdown(
-    fixtures_dir: Path, settings: Settings
-) -> None:
-    full = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir)
-    bare = run_notebook("report", settings=settings, notebooks_dir=fixtures_dir, report_only=True)
+def test_report_only_hides_code_but_keeps_outputs_and_markdown(report_runs: ReportRuns) -> None:
+    full, bare = report_runs.full, report_runs.bare
 
     full_html = full.html_path.read_text(encoding="utf-8")
     bare_html = bare.html_path.read_text(encoding="utf-8")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+import logging
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_runner import mpc, mpc_env, mpc_script
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import NotebookError, SecretLeaked
@@ -20,45 +22,70 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CANARY = "fal-canary-key-5b1e2f9a7c3d"
 
 
-def _mpc(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@contextlib.contextmanager
+def _release_when_a_run_waits(lock: Path, release: Path) -> Iterator[list[str]]:
+    """Create `release` the moment a run in this process finds `lock` taken and starts waiting
+    (filelock says so in a debug record): no guessing how long to sleep.  Yields the records."""
+    seen: list[str] = []
+
+    class _Waiting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if "not acquired" in message and str(lock) in message:
+                seen.append(message)
+                release.touch()
+
+    logger = logging.getLogger("filelock")
+    handler, saved = _Waiting(), (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # its debug lines are not the command's stderr
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved
 
 
 def test_a_second_run_of_the_same_notebook_waits_then_gives_up(tmp_path: Path) -> None:
     outputs = tmp_path / "out"
     env = {"MPC_OUTPUTS_DIR": str(outputs), "MPC_SOURCE": "sandbox"}
     waiter = str(FIXTURES / "waiter.ipynb")
-    # long enough that the impatient run below starts and gives up while it runs, on a busy box
-    first = _mpc("run", waiter, "-p", "seconds", "8", cwd=tmp_path, env=env)
-    lock = outputs / "runs" / ".locks" / "waiter.owner.json"
-    for _ in range(300):  # until the first run holds the lock
-        if lock.exists():
-            break
-        time.sleep(0.05)
-    owner = json.loads(lock.read_text())
-    impatient = _mpc("run", waiter, cwd=tmp_path, env={**env, "MPC_RUN_LOCK_TIMEOUT_S": "0.5"})
-    patient = _mpc("run", waiter, "-p", "seconds", "0", cwd=tmp_path,
-                   env={**env, "MPC_RUN_LOCK_TIMEOUT_S": "120"})  # fmt: skip
+    release = tmp_path / "release"
+    # The first run is another process (as a cron job would be); it holds the notebook's lock
+    # until `release` exists.
+    first = subprocess.Popen(
+        [mpc_script(), "run", waiter, "-p", "release", str(release)],
+        env=mpc_env(env), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        lock = outputs / "runs" / ".locks" / "waiter.owner.json"
+        deadline = time.monotonic() + 120
+        while not lock.exists():  # until the first run holds the lock
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.02)
+        owner = json.loads(lock.read_text())
+        impatient = mpc("run", waiter, env={**env, "MPC_RUN_LOCK_TIMEOUT_S": "0.5"}, cwd=tmp_path)
+        with _release_when_a_run_waits(lock.with_name("waiter.lock"), release) as waited:
+            patient = mpc("run", waiter, "-p", "seconds", "0", cwd=tmp_path,
+                          env={**env, "MPC_RUN_LOCK_TIMEOUT_S": "120"})  # fmt: skip
+    finally:
+        release.touch()
+        _out, first_err = first.communicate(timeout=120)
 
-    _out, blocked_err = impatient.communicate(timeout=120)
-    assert impatient.returncode == 1, blocked_err
-    assert "notebook waiter is already running" in blocked_err
-    assert f"pid {owner['pid']}" in blocked_err and "gave up after waiting 0.5s" in blocked_err
-    assert first.wait(timeout=120) == 0, first.communicate()[1]
-    assert patient.wait(timeout=120) == 0, patient.communicate()[1]
+    assert impatient.returncode == 1, impatient.stderr
+    assert "notebook waiter is already running" in impatient.stderr
+    assert f"pid {owner['pid']}" in impatient.stderr
+    assert "gave up after waiting 0.5s" in impatient.stderr
+    assert first.returncode == 0, first_err
+    assert waited, "the patient run never waited for the lock"
+    assert patient.returncode == 0, patient.stderr
 
     records = RunIndex(outputs / "runs").records()
     assert sorted(r.status for r in records) == ["blocked", "ok", "ok"]
     done = sorted((r for r in records if r.status == "ok"), key=lambda r: r.started_at)
-    assert done[0].parameters == {"seconds": 8.0} and done[1].parameters == {"seconds": 0.0}
+    assert done[0].parameters == {"release": str(release)}
+    assert done[1].parameters == {"seconds": 0.0}
     assert done[0].finished_at is not None and done[1].started_at >= done[0].finished_at.replace(
         microsecond=0
     )  # never overlapped

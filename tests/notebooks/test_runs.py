@@ -247,7 +247,7 @@ def test_failed_coercion_names_parameter_and_type(
 def test_python_values_pass_through(fixtures_dir: Path) -> None:
     params = {"count": 3, "tags": ["z"], "flag": True}
     assert validate_parameters(fixtures_dir / "ok.ipynb", params) == params
-    with pytest.raises(ConfigError, match="parameter label=.*expected a string"):
+    with pytest.raises(ConfigError, match=r"parameter label=.*expected a string"):
         validate_parameters(fixtures_dir / "ok.ipynb", {"label": object()})
     with pytest.raises(ConfigError, match="not a plain JSON value"):
         validate_parameters(fixtures_dir / "ok.ipynb", {"limit": object()})
@@ -285,7 +285,8 @@ def test_typed_values_are_read_as_declared(
 @pytest.mark.parametrize(
     ("name", "raw", "message"),
     [
-        ("source", "sanbox", r"parameter source='sanbox': expected one of 'auto', 'live', 'sandbox' or"),
+        ("source", "sanbox",
+         r"parameter source='sanbox': expected one of 'auto', 'live', 'sandbox' or"),
         ("providers", "fal,openai", r"parameter providers\[1\]='fal,openai': expected one of"),
         ("mode", "quick", r"parameter mode='quick': expected one of 'fast' or 'thorough'"),
         ("retries", "-1", r"parameter retries='-1': must be at least 0"),

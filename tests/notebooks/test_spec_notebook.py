@@ -12,33 +12,32 @@ Its stored outputs are only the checked cell's; refresh it with:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from workbook import HeadlessRun
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError, NotebookError
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "spec_validation.ipynb"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_dry_run_reports_findings_drift_and_the_push_plan(tmp_path: Path) -> None:
-    settings = Settings(outputs_dir=tmp_path / "outputs", source="sandbox")
-    result = run_notebook("spec_validation", {"data_source": "sandbox"}, settings=settings)
-    manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+def test_a_dry_run_reports_findings_drift_and_the_push_plan(
+    headless_runs: Callable[[str], HeadlessRun],
+) -> None:
+    run = headless_runs("spec_validation")  # the session's run: `-p data_source sandbox`
+    manifest = run.manifest
     assert manifest["status"] == "ok"
     assert manifest["parameters"] == {"data_source": "sandbox"}
-    assert result.sources == {"fal": "sandbox", "comet": "sandbox", "apidog": "sandbox"}
-    html = result.html_path.read_text(encoding="utf-8")
+    assert run.result["sources"] == {"fal": "sandbox", "comet": "sandbox", "apidog": "sandbox"}
+    html = run.html_path.read_text(encoding="utf-8")
     assert "gate: passed (0 errors)" in html
     assert "Enum drift: none" in html and "Plotly.newPlot" in html
     assert "dry run: nothing sent" in html
-    assert not (tmp_path / "outputs" / "apidog" / "backups").exists()
+    assert not (run.outputs / "apidog" / "backups").exists()
 
 
 def test_apidog_push_true_backs_up_and_imports(tmp_path: Path) -> None:

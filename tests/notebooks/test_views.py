@@ -242,5 +242,7 @@ def test_provider_summary_counts_models_prices_and_categories(registry: dict[str
 
 def test_a_record_priced_per_output_token_only_counts_as_priced() -> None:
     out_only = {"unit_price": None, "unit": "1M tokens", "currency": "USD", "output_unit_price": 2}
-    registry = {"models": [_model("comet", "a", "llm", pricing=out_only), _model("comet", "b", None)]}
+    registry = {
+        "models": [_model("comet", "a", "llm", pricing=out_only), _model("comet", "b", None)]
+    }
     assert views.provider_summary(registry).loc["comet"].tolist() == [2, 1, 2]

@@ -3,27 +3,23 @@ offline report (that it renders with the network blocked: test_jupyterlab_browse
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
+from test_reports import MAX_REPORT_BYTES, local_scripts, network_references
+from workbook import NOTEBOOKS_DIR, WORKBOOK, HeadlessRun
 
 from mpc_lib.runs import RunIndex
-from test_reports import MAX_REPORT_BYTES, local_scripts, network_references
-from workbook import NOTEBOOKS_DIR, WORKBOOK, service_env
 
 
 def test_every_notebook_in_notebooks_is_covered() -> None:
     shipped = {path.stem for path in NOTEBOOKS_DIR.glob("*.ipynb")}
-    assert shipped == set(WORKBOOK), "add the new notebook to WORKBOOK in tests/notebooks/workbook.py"
+    assert shipped == set(WORKBOOK), "add the notebook to WORKBOOK in tests/notebooks/workbook.py"
 
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_runs_headless_is_indexed_and_has_a_small_offline_report(
-    name: str, headless_runs: Callable[[str], Any]
+    name: str, headless_runs: Callable[[str], HeadlessRun]
 ) -> None:
     case = WORKBOOK[name]
     run = headless_runs(name)

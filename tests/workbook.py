@@ -1,12 +1,15 @@
 """The workbook notebooks the tests cover, and what each one must show.
 
 A new notebook in notebooks/ is covered by one entry here (the suite fails until it is):
-strict nbval on the sandbox, a headless `mpc run` that is indexed and leaves a small
-offline report, and the browser test (JupyterLab, then the report with the network off).
+one headless `mpc run` on the sandbox per session, whose outputs must match the stored ones
+under strict nbval rules, that is indexed and leaves a small offline report; and the browser
+test (JupyterLab, then that report with the network off).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from typing import Any
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SANITIZE = NOTEBOOKS_DIR / "nbval_sanitize.cfg"
 
@@ -25,7 +28,9 @@ class WorkbookNotebook:
     """How the tests run one notebook and what its page must show."""
 
     name: str
-    parameters: dict[str, str] = field(default_factory=dict)  # for `mpc run -p`
+    # `mpc run -p` values, each the notebook's own default (strict nbval compares the run with
+    # outputs stored from a run on the defaults): they show that `-p` reaches the kernel
+    parameters: dict[str, str] = field(default_factory=dict)
     chart: bool = False  # shows a plotly chart
     chart_data: bool = True  # ...with data drawn on it on the sandbox (not an empty chart)
     widget: bool = False  # shows an ipywidget
@@ -43,6 +48,7 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
     for notebook in (
         WorkbookNotebook(
             "catalog_sync",
+            parameters={"allow_partial": "false"},
             chart=True,
             widget=True,
             widget_text=" models",
@@ -51,14 +57,15 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
         ),
         WorkbookNotebook(
             "gateway",
-            parameters={"models": "gpt-4o-mini"},
             chart=True,
-            text=("Sandbox reply from gpt-4o-mini", "gpt-4o-mini stream: median"),
+            # the first chat model the gateway serves (test_gateway_notebook.py picks one)
+            text=("Sandbox reply from ", " stream: median"),
             sources=False,
             needs=("gateway",),
         ),
         WorkbookNotebook(
             "pricing_analysis",
+            parameters={"categories": "text-to-image,image-to-video,text-to-video,llm"},
             chart=True,
             widget=True,
             widget_text="total: 0 USD",
@@ -66,6 +73,7 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
         ),
         WorkbookNotebook(
             "spec_validation",
+            parameters={"data_source": "sandbox"},  # as MPC_SOURCE=sandbox makes `auto`
             chart=True,
             chart_data=False,  # the sandbox's data fits the hub spec: no enum drift to draw
             text=("gate: passed",),
@@ -84,6 +92,26 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class HeadlessRun:
+    """One `mpc run NAME --json` on the sandbox: its outputs folder and what it printed."""
+
+    outputs: Path
+    result: dict[str, Any]
+
+    @property
+    def notebook_path(self) -> Path:
+        return Path(self.result["outputs"]["notebook"])
+
+    @property
+    def html_path(self) -> Path:
+        return Path(self.result["outputs"]["html"])
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads(Path(self.result["outputs"]["manifest"]).read_text(encoding="utf-8"))
 
 
 def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
@@ -109,6 +137,13 @@ def _local_stack_env(request: Any) -> dict[str, str]:
     }
     request.addfinalizer(lambda: _stop_local_core(ports))
     return env
+
+
+def stop_local_core(env: dict[str, str]) -> None:
+    """Stop the core a notebook started on the ports `service_env` gave it (now, not at the
+    finalizer, which then finds nothing left)."""
+    ports = tuple(int(env[name].rsplit(":", 1)[1]) for name in ("MPC_GATEWAY_URL", "MPC_API_URL"))
+    _stop_local_core((ports[0], ports[1]))
 
 
 def _free_port() -> int:
@@ -139,7 +174,7 @@ def _stop_local_core(ports: tuple[int, int]) -> None:
             argv = proc.cmdline()
         except psutil.Error:
             return False
-        return any(a == "--port" and b in wanted for a, b in zip(argv, argv[1:], strict=False))
+        return any(a == "--port" and b in wanted for a, b in itertools.pairwise(argv))
 
     stacks = {token(proc).split("/", 1)[0] for proc in psutil.process_iter() if serves(proc)}
     stacks.discard("")
