@@ -212,6 +212,7 @@ def test_nobody_listening_is_a_connect_error(loop_name: str, port_factory: Any) 
 def test_a_connection_the_gateway_dropped_while_idle_is_not_reused(loop_name: str) -> None:
     """The gateway closes kept connections on its own timer; the next call opens a new one."""
     connections = 0
+    closed = asyncio.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
@@ -220,6 +221,8 @@ def test_a_connection_the_gateway_dropped_while_idle_is_not_reused(loop_name: st
         writer.write(_answer(b'{"n": %d}' % connections))  # keep-alive, as far as it says
         await writer.drain()
         writer.close()  # ...and then it closes anyway
+        await writer.wait_closed()
+        closed.set()
 
     async def main() -> list[bytes]:
         server, url = await _serve(handler)
@@ -230,7 +233,8 @@ def test_a_connection_the_gateway_dropped_while_idle_is_not_reused(loop_name: st
                 upstream = await core.open("POST", "/v1/chat/completions", content=b"{}")
                 bodies.append(await upstream.read())
                 await upstream.aclose()
-                await asyncio.sleep(0.1)  # the close reaches us while the connection is idle
+                await asyncio.wait_for(closed.wait(), 10)  # closed while ours sits idle
+                closed.clear()
         finally:
             await core.aclose()
             server.close()

@@ -364,9 +364,9 @@ def test_a_dropped_attempt_logs_only_its_retry_and_giving_up_logs_nothing(sandbo
 # --- 6. the version comes from package metadata; mpc_lib.http never imports the package root
 
 
-def test_version_is_the_installed_distribution_version_and_the_user_agent(odd) -> None:
+def test_version_is_the_installed_distribution_version_and_the_user_agent(odd, tmp_path) -> None:
     assert mpc_lib.__version__ == importlib.metadata.version("mpc-workbench")
-    with build_client(Settings()) as client:
+    with build_client(Settings(home=tmp_path)) as client:
         agent = client.get(f"{odd.url}/echo-agent").json()["user_agent"]
     assert agent == f"mpc-workbench/{mpc_lib.__version__}"
 

@@ -27,10 +27,11 @@ def test_the_hub_spec_passes_the_gate_on_sandbox_data(tmp_path: Path) -> None:
 
 
 def test_the_old_hub_spec_fails_on_paths_auth_and_category_drift(
-    seed_spec: Path, seed_registry: Path
+    seed_spec: Path, seed_registry: Path, tmp_path: Path
 ) -> None:
-    with data_upstreams(Settings(), seed_registry) as data:
-        report = check_spec(seed_spec, settings=Settings(), data=data)
+    settings = Settings(home=tmp_path)
+    with data_upstreams(settings, seed_registry) as data:
+        report = check_spec(seed_spec, settings=settings, data=data)
     assert not report.passed and report.exit_code == 1
     rules = {(f.stage, f.rule) for f in report.blocking}
     assert ("upstream", "upstream-path") in rules
@@ -72,6 +73,8 @@ def test_records_that_cannot_be_loaded_fail_the_conform_stage(tmp_path: Path) ->
     assert not report.passed
 
 
-def test_an_unreadable_spec_is_a_spec_error_not_a_report(write_spec: SpecWriter) -> None:
+def test_an_unreadable_spec_is_a_spec_error_not_a_report(
+    write_spec: SpecWriter, tmp_path: Path
+) -> None:
     with pytest.raises(SpecError, match=r"spec\.json:1:2: invalid JSON"):
-        check_spec(write_spec("{]"), settings=Settings(), data=None)
+        check_spec(write_spec("{]"), settings=Settings(home=tmp_path), data=None)

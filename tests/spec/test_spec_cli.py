@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from spec_fixtures import HUB_SPEC, REPO_ROOT, SpecWriter, minimal
+from cli_runner import Ran, mpc
+from spec_fixtures import HUB_SPEC, SpecWriter, minimal
 
 
-def _mpc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    clean.pop("APIDOG_ACCESS_TOKEN", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", *args],
-        cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-
-def _json(done: subprocess.CompletedProcess) -> dict:
+def _json(done: Ran) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_check_passes_the_hub_spec_with_exit_0(tmp_path: Path) -> None:
-    done = _mpc("spec", "check", str(HUB_SPEC), "--data", "sandbox", "--baseline", str(HUB_SPEC),
-                "--json", cwd=tmp_path, env={"MPC_OUTPUTS_DIR": str(tmp_path)})  # fmt: skip
+    done = mpc("spec", "check", str(HUB_SPEC), "--data", "sandbox", "--baseline", str(HUB_SPEC),
+               "--json", cwd=tmp_path, env={"MPC_OUTPUTS_DIR": str(tmp_path)})  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = _json(done)
     assert report["passed"] is True and report["exit_code"] == 0
@@ -40,7 +29,7 @@ def test_check_passes_the_hub_spec_with_exit_0(tmp_path: Path) -> None:
 def test_check_prints_one_table_and_fails_the_old_hub_spec(
     seed_spec: Path, seed_registry: Path, tmp_path: Path
 ) -> None:
-    done = _mpc("spec", "check", str(seed_spec), "--data", str(seed_registry), cwd=tmp_path)
+    done = mpc("spec", "check", str(seed_spec), "--data", str(seed_registry), cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     out = done.stdout
     assert out.count("gate: ") == 1  # one table
@@ -50,8 +39,8 @@ def test_check_prints_one_table_and_fails_the_old_hub_spec(
     assert any("conform-enum-drift" in line and "'training' (17)" in line
                for line in out.splitlines())  # fmt: skip
     assert out.rstrip().endswith("FAILED")
-    as_json = _json(_mpc("spec", "check", str(seed_spec), "--data", str(seed_registry),
-                         "--json", cwd=tmp_path))  # fmt: skip
+    as_json = _json(mpc("spec", "check", str(seed_spec), "--data", str(seed_registry),
+                        "--json", cwd=tmp_path))  # fmt: skip
     rules = {f["rule"] for stage in as_json["stages"] for f in stage["findings"]}
     assert {"upstream-path", "upstream-auth", "conform-enum-drift"} <= rules
     located = [f for s in as_json["stages"] for f in s["findings"] if f["rule"] == "upstream-auth"]
@@ -76,7 +65,7 @@ def test_bad_input_is_one_line_and_exit_2_never_a_traceback(
 ) -> None:
     path = write_spec(text, name)
     for command in ("validate", "lint", "upstream", "check"):
-        done = _mpc("spec", command, str(path), cwd=tmp_path)
+        done = mpc("spec", command, str(path), cwd=tmp_path)
         assert done.returncode == 2, (command, done.stderr)
         assert expected in done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
@@ -89,15 +78,15 @@ def test_each_stage_command_has_json_and_its_own_exit_code(
     spec["paths"]["/models/pricing"]["get"]["summary"] = ""  # a lint warning: still exit 0
     path = write_spec(spec)
     for command in ("validate", "lint", "upstream"):
-        done = _mpc("spec", command, str(path), "--json", cwd=tmp_path)
+        done = mpc("spec", command, str(path), "--json", cwd=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
         result = _json(done)
         assert result["stage"] == command and result["exit_code"] == 0
-    assert _json(_mpc("spec", "lint", str(path), "--json", cwd=tmp_path))["counts"] == {
+    assert _json(mpc("spec", "lint", str(path), "--json", cwd=tmp_path))["counts"] == {
         "error": 0, "warning": 1, "info": 0,
     }  # fmt: skip
     spec["paths"]["/models/pricing"]["get"]["security"] = [{"Nope": []}]
-    done = _mpc("spec", "lint", str(write_spec(spec)), cwd=tmp_path)
+    done = mpc("spec", "lint", str(write_spec(spec)), cwd=tmp_path)
     assert done.returncode == 1
     assert "security-schemes-declared" in done.stdout
 
@@ -109,9 +98,9 @@ def test_diff_exits_1_on_a_breaking_change_unless_allowed(
     spec = minimal()
     spec["paths"]["/models/pricing"]["get"]["parameters"][0]["schema"]["enum"] = ["a"]
     new = write_spec(spec, "new.json")
-    done = _mpc("spec", "diff", str(old), str(new), cwd=tmp_path)
+    done = mpc("spec", "diff", str(old), str(new), cwd=tmp_path)
     assert done.returncode == 1 and "enum-narrowed" in done.stdout
-    allowed = _mpc("spec", "diff", str(old), str(new), "--allow-breaking", "--json", cwd=tmp_path)
+    allowed = mpc("spec", "diff", str(old), str(new), "--allow-breaking", "--json", cwd=tmp_path)
     assert allowed.returncode == 0
     assert _json(allowed)["counts"]["error"] == 1
 
@@ -120,12 +109,12 @@ def test_conform_fix_enums_writes_the_updated_spec(
     seed_spec: Path, seed_registry: Path, tmp_path: Path
 ) -> None:
     fixed = tmp_path / "fixed.json"
-    done = _mpc("spec", "conform", str(seed_spec), "--data", str(seed_registry),
-                "--fix-enums", str(fixed), cwd=tmp_path)  # fmt: skip
+    done = mpc("spec", "conform", str(seed_spec), "--data", str(seed_registry),
+               "--fix-enums", str(fixed), cwd=tmp_path)  # fmt: skip
     assert done.returncode == 1  # the input spec drifts; the fixed copy is written anyway
     assert f"wrote {fixed}" in done.stdout.replace("\n", "")
-    again = _mpc("spec", "conform", str(fixed), "--data", str(seed_registry), "--json",
-                 cwd=tmp_path)  # fmt: skip
+    again = mpc("spec", "conform", str(fixed), "--data", str(seed_registry), "--json",
+                cwd=tmp_path)  # fmt: skip
     assert again.returncode == 0 and _json(again)["findings"] == []
 
 
@@ -136,12 +125,12 @@ def test_the_workbook_lint_config_is_used(tmp_path: Path, write_spec: SpecWriter
     (book / "openapi" / "lint.toml").write_text('[rules]\noperation-summary = "error"\n')
     spec = minimal()
     spec["paths"]["/models/pricing"]["get"]["summary"] = ""
-    done = _mpc("spec", "lint", str(write_spec(spec)), "--json", cwd=book)
+    done = mpc("spec", "lint", str(write_spec(spec)), "--json", cwd=book)
     assert done.returncode == 1
     assert _json(done)["details"]["config"].endswith("lint.toml")
 
 
-def test_the_cli_help_lists_every_spec_command() -> None:
-    done = _mpc("spec", "--help", cwd=REPO_ROOT)
+def test_the_cli_help_lists_every_spec_command(tmp_path: Path) -> None:
+    done = mpc("spec", "--help", cwd=tmp_path)
     for command in ("validate", "lint", "upstream", "conform", "diff", "check", "client"):
         assert command in done.stdout

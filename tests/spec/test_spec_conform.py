@@ -20,8 +20,10 @@ DRIFT_2025 = {
 }  # fmt: skip
 
 
-def test_the_old_spec_drifts_from_the_2025_snapshot(seed_spec: Path, seed_registry: Path) -> None:
-    records = load_records(Settings(), seed_registry)
+def test_the_old_spec_drifts_from_the_2025_snapshot(
+    seed_spec: Path, seed_registry: Path, tmp_path: Path
+) -> None:
+    records = load_records(Settings(home=tmp_path), seed_registry)
     assert records.counts() == {"fal.models": 866, "comet.models": 568}
     result = check_conformance(load_spec(seed_spec), records)
     drift = [f for f in result.findings if f.rule == "conform-enum-drift"]
@@ -43,7 +45,7 @@ def test_the_old_spec_drifts_from_the_2025_snapshot(seed_spec: Path, seed_regist
 def test_fix_enums_writes_a_spec_the_data_conforms_to(
     seed_spec: Path, seed_registry: Path, tmp_path: Path
 ) -> None:
-    records = load_records(Settings(), seed_registry)
+    records = load_records(Settings(home=tmp_path), seed_registry)
     document = load_spec(seed_spec)
     result = check_conformance(document, records)
     fixed_path = fix_enums(document, result, tmp_path / "fixed.json")
@@ -58,8 +60,9 @@ def test_fix_enums_writes_a_spec_the_data_conforms_to(
     assert load_spec(yaml_path).data == fixed.data
 
 
-def test_the_hub_spec_conforms_to_the_2025_snapshot(seed_registry: Path) -> None:
-    result = check_conformance(load_spec(HUB_SPEC), load_records(Settings(), seed_registry))
+def test_the_hub_spec_conforms_to_the_2025_snapshot(seed_registry: Path, tmp_path: Path) -> None:
+    records = load_records(Settings(home=tmp_path), seed_registry)
+    result = check_conformance(load_spec(HUB_SPEC), records)
     assert result.findings == []
     assert result.details["checked"]["fal.models"]["conforming"] == 866
     assert result.details["checked"]["comet.models"]["matched_by"] == "server + path"

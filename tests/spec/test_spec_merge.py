@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import Ran, mpc
 from spec_fixtures import HUB_SPEC
 
 from mpc_lib.errors import SpecError
@@ -142,9 +141,8 @@ def test_the_committed_hub_spec_is_the_current_merge_of_mpc_api() -> None:
     assert committed["paths"]["/v1/models"]["servers"][0]["url"] == "https://api.cometapi.com"
 
 
-def _merge_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mpc_lib.cli", "spec", "merge-api", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)  # fmt: skip
+def _merge_cli(*args: str, cwd: Path) -> Ran:
+    return mpc("spec", "merge-api", *args, cwd=cwd)
 
 
 def test_merge_api_cli_writes_checks_and_names_a_stale_spec(tmp_path: Path) -> None:

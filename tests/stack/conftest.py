@@ -3,7 +3,6 @@ processes, and a check that no process of ours is left behind (helpers: stackhel
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +38,8 @@ def paths(settings: Settings) -> StackPaths:
 
 @pytest.fixture
 def cli_env(workbook: Path) -> dict[str, str]:
-    """The environment for `python -m mpc_lib.cli` against that workbook."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPC_", "FAL_", "COMET"))}
-    return {**env, "MPC_HOME": str(workbook)}
+    """What `mpc` (tests/cli_runner.py) runs with, over a clean environment: that workbook."""
+    return {"MPC_HOME": str(workbook)}
 
 
 @pytest.fixture

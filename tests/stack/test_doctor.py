@@ -7,12 +7,11 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from stackhelp import HAS_LITELLM, without_compose
+from cli_runner import mpc
+from stackhelp import HAS_LITELLM, hide_compose
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import StackPaths, init_env, probe_engine, run_doctor
@@ -119,16 +118,13 @@ def test_no_env_file_still_gives_the_ports_and_rules_rows(settings: Settings) ->
 
 
 def test_without_the_stack_extra_the_doctor_says_what_to_install(
-    ready: StackPaths, cli_env: dict[str, str], tmp_path: Path
+    ready: StackPaths,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "doctor", "--mode", "docker", "--json"],
-        env=without_compose(cli_env, tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    hide_compose(monkeypatch, tmp_path)
+    done = mpc("stack", "doctor", "--mode", "docker", "--json", env=cli_env, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     rows = {row["check"]: row for row in json.loads(done.stdout)["rows"]}
     for check in ("compose", "ports", "rules", "config"):
@@ -163,28 +159,11 @@ def test_profiles_beyond_the_core_need_an_engine(settings: Settings) -> None:
 
 
 def test_the_cli_prints_one_row_per_check_and_exits_1_on_a_fail(
-    ready: StackPaths, cli_env: dict[str, str]
+    ready: StackPaths, cli_env: dict[str, str], workbook: Path
 ) -> None:
     _set(ready.env_file, "DIFY_SECRET_KEY", "short")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mpc_lib.cli",
-            "stack",
-            "doctor",
-            "-p",
-            "dify",
-            "--mode",
-            "docker",
-            "--json",
-        ],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    doctor = ("stack", "doctor", "-p", "dify", "--mode", "docker")
+    done = mpc(*doctor, "--json", env=cli_env, cwd=workbook)
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     env = next(row for row in report["rows"] if row["check"] == "env")
@@ -193,12 +172,5 @@ def test_the_cli_prints_one_row_per_check_and_exits_1_on_a_fail(
     assert all(
         row["status"] in ("pass", "warn", "fail") and "hint" in row for row in report["rows"]
     )
-    table = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "doctor", "-p", "dify", "--mode", "docker"],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    table = mpc(*doctor, env=cli_env, cwd=workbook)
     assert table.returncode == 1 and "FAILED" in table.stdout and "wrong format" in table.stdout

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import mpc
 
 from mpc_lib.config import Settings, load_env_file
 from mpc_lib.errors import ConfigError
@@ -101,14 +100,7 @@ def test_template_specs_are_checked(tmp_path: Path) -> None:
 
 
 def test_init_cli_prints_names_never_values(workbook: Path, cli_env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "init"],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = mpc("stack", "init", env=cli_env, cwd=workbook)
     assert done.returncode == 0, done.stderr
     env_file = workbook / "compose" / ".env"
     assert f"{env_file}: created (mode 600" in done.stdout
@@ -116,14 +108,8 @@ def test_init_cli_prints_names_never_values(workbook: Path, cli_env: dict[str, s
     for name, value in load_env_file(env_file).items():
         if len(value) >= 8 and not value.isdigit():
             assert value not in done.stdout + done.stderr, name
-    again = subprocess.run(
-        [sys.executable, "-m", "mpc_lib.cli", "stack", "init", "--json"],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    again = mpc("stack", "init", "--json", env=cli_env, cwd=workbook)
+    assert again.returncode == 0, again.stderr
     assert '"created": false' in again.stdout and '"generated": []' in again.stdout
     assert os.stat(env_file).st_mode & 0o077 == 0
 

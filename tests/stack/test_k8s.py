@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_runner import mpc
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
@@ -171,44 +170,11 @@ def test_a_kind_without_a_schema_is_refused() -> None:
 
 def test_the_cli_writes_and_validates(tmp_path: Path, live_config: Path) -> None:
     out = tmp_path / "k8s"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mpc_lib.cli",
-            "stack",
-            "export",
-            "--k8s",
-            str(out),
-            "--config",
-            str(live_config),
-            "--replicas",
-            "3",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = mpc("stack", "export", "--k8s", str(out), "--config", str(live_config),
+               "--replicas", "3", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert len(result["validated"]) == 8 and len(result["files"]) == 5
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mpc_lib.cli",
-            "stack",
-            "export",
-            "--k8s",
-            str(out),
-            "--config",
-            str(tmp_path / "missing.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = mpc("stack", "export", "--k8s", str(out), "--config", str(tmp_path / "missing.yaml"),
+              cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and "run `mpc gateway config`" in bad.stderr

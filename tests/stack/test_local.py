@@ -259,9 +259,9 @@ def test_a_service_that_never_turns_healthy_times_out(make_stack) -> None:
     )
     stack = make_stack([spec])
     started = time.monotonic()
-    with pytest.raises(StackUnhealthy, match=r"not healthy after 1\.5 s: silent"):
-        stack.up(timeout_s=1.5)
-    assert time.monotonic() - started >= 1.5
+    with pytest.raises(StackUnhealthy, match=r"not healthy after 0\.5 s: silent"):
+        stack.up(timeout_s=0.5)
+    assert time.monotonic() - started >= 0.5
     assert _states(stack) == {"silent": "unhealthy"}  # left running for a look; down stops it
 
 
@@ -278,11 +278,13 @@ def test_a_port_in_use_stops_the_start(make_stack) -> None:
 
 def test_a_service_waits_for_the_file_an_earlier_one_writes(make_stack, tmp_path: Path) -> None:
     marker, port_a, port_b = tmp_path / "registry.json", free_port(), free_port()
+    go = tmp_path / "go"  # the writer writes only once the reader has said it waits
     writer = tmp_path / "writer.py"
     writer.write_text(
         textwrap.dedent(f"""
         import pathlib, runpy, sys, time
-        time.sleep(0.5)
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.01)
         pathlib.Path({str(marker)!r}).write_text("{{}}")
         sys.argv = ["standin", "--port", "{port_a}"]
         runpy.run_path({str(Path(__file__).with_name("standin.py"))!r}, run_name="__main__")
@@ -298,7 +300,13 @@ def test_a_service_waits_for_the_file_an_earlier_one_writes(make_stack, tmp_path
     second = dataclasses.replace(standin_spec(port_b, name="reader"), needs_files=(marker,))
     stack = make_stack([first, second])
     events: list[tuple[str, str, bool]] = []
-    stack.up(timeout_s=30, progress=lambda s, m: events.append((s, m, marker.exists())))
+
+    def progress(service: str, message: str) -> None:
+        events.append((service, message, marker.exists()))
+        if (service, message) == ("reader", f"waiting for {marker}"):
+            go.touch()
+
+    stack.up(timeout_s=30, progress=progress)
     reader = [(m, seen) for s, m, seen in events if s == "reader"]
     assert reader[0] == (f"waiting for {marker}", False)
     assert reader[1][0].startswith("starting") and reader[1][1]  # the file was there by then
