@@ -14,12 +14,13 @@ each calculator reads its own keys (litellm 1.108.7):
 
 Registry unit -> key: tokens -> per token (a price per 1M / 1,000,000); image -> per
 image; megapixel -> per pixel (a price per megapixel / 1,048,576, LiteLLM's and FAL's
-megapixel; LiteLLM rounds each image up to whole megapixels); second and video second ->
-per second, minute -> per second (/ 60); request -> per image in image modes (one image
-per request, the default).  A unit the mode's calculator does not read (a GPU second on
-an image model, processed megapixels, a whole video, ...) gets no key there, and a
-reason: a wrong key would log a wrong spend; with none, LiteLLM logs its own bundled
-price, or $0, and `mpc gateway config` says so.
+megapixel; LiteLLM rounds each image up to whole megapixels, and its imagen4, recraft,
+bria, ideogram and stable-diffusion parsers keep no image size, so none there); second
+and video second -> per second, minute -> per second (/ 60); request -> per image in
+image modes (one image per request, the default).  A unit the mode's calculator does not
+read (a GPU second on an image model, processed megapixels, a whole video, ...) gets no
+key there, and a reason: a wrong key would log a wrong spend; with none, LiteLLM logs its
+own bundled price, or $0, and `mpc gateway config` says so.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ _UNIT_KEYS: dict[str, tuple[str, float]] = {
     "minute": ("output_cost_per_second", 60.0),
 }
 _IMAGE_MODES = ("image_generation", "image_edit")
+# FAL image families whose LiteLLM response parser keeps no image size, so a per-pixel price
+# cannot apply (llms/fal_ai/image_generation/__init__.py picks the parser by these words, in
+# this order; imagen4, recraft, bria, ideogram, stable_diffusion_transformation.py drop it).
+_SIZED_FIRST = ("gpt-image-2", "nano-banana", "gemini-25-flash-image")
+_SIZELESS = ("imagen4", "imagen-4", "recraft", "bria", "ideogram", "stable-diffusion")
 # (LiteLLM provider, mode) -> the keys its cost calculator reads (see the module docstring).
 _READS: dict[tuple[str, str], frozenset[str]] = {
     ("openai", "chat"): frozenset(_TOKEN_KEYS),
@@ -86,13 +92,23 @@ def litellm_cost_keys(price: Price, mode: str | None = None) -> CostKeys:
         return CostKeys(keys) if keys else CostKeys(unpriced=f"no LiteLLM key per {price.unit}")
     provider = litellm_provider(price.provider)
     reads = _READS.get((provider, mode), frozenset())
+    if (provider, mode) == ("fal_ai", "image_generation") and _sizeless(price.model_id):
+        reads = reads - {"output_cost_per_pixel"}
     read = {name: value for name, value in keys.items() if name in reads}
     if price.unit == INPUT_TOKENS and price.unit_price is None and "input_cost_per_token" in reads:
         return CostKeys(read, unpriced="no input token price in the registry (output only)")
     if not read:
         reason = f"LiteLLM's {provider} {mode} cost reads no price per {price.unit}"
+        if "output_cost_per_pixel" in keys and _sizeless(price.model_id):
+            reason = f"LiteLLM's {provider} answer for this model family has no image size"
         return CostKeys(unpriced=reason)
     return CostKeys(read)
+
+
+def _sizeless(model_id: str) -> bool:
+    """Whether LiteLLM parses this FAL text-to-image model's answer without image sizes."""
+    lowered = model_id.lower()
+    return not any(w in lowered for w in _SIZED_FIRST) and any(w in lowered for w in _SIZELESS)
 
 
 def _keys(price: Price, mode: str | None) -> dict[str, float]:

@@ -8,8 +8,9 @@ dozen hard-wired families append their endpoint path, an image edit appends
 `<model>/edit`, a video goes to `<api_base>/<model>` on the queue.  So a route runs the
 longest known endpoint id its path starts with.  What comes back has FAL's shape: images
 as URLs with their width and height (the `image_size` asked, a preset or
-`{width, height}`, else FAL's default landscape_4_3, 1024x768), `num_images` of them; a
-video as one URL; a queued request answers with its id and URLs, and is done at once.
+`{width, height}`, else FAL's default landscape_4_3, 1024x768), `num_images` of them
+(Bria's text-to-image: one `image`); a video as one URL; a queued request answers with
+its id and URLs, and is done at once.
 Errors use fal.run's `{"detail": ...}` body.
 """
 
@@ -106,6 +107,9 @@ def _output(model: dict[str, Any], body: dict[str, Any], rid: str) -> dict[str, 
              "content_type": "image/png"}
             for i in range(count)
         ]  # fmt: skip
+        if category == "text-to-image" and "bria" in str(model.get("endpoint_id")).lower():
+            # Bria's text-to-image endpoints answer with one `image` (LiteLLM reads it so)
+            return {"image": images[0], "seed": 42, "prompt": prompt}
         return {"images": images, "seed": 42, "has_nsfw_concepts": [False] * count,
                 "prompt": prompt, "timings": {"inference": 0.1}}  # fmt: skip
     if category.endswith("-to-video"):

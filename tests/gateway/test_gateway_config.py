@@ -220,6 +220,50 @@ def test_a_known_comet_type_has_its_mode_and_an_unknown_one_is_served_as_chat_wi
     assert {e["model_name"] for e in default["model_list"]} == {"chat-a", "new-a", "new-b"}
 
 
+def _priced(provider: str, model_id: str, category: str | None, unit: str, price: float | None,
+            output: float | None = None, **meta: Any) -> dict[str, Any]:  # fmt: skip
+    pricing = {"unit_price": price, "output_unit_price": output, "unit": unit, "currency": "USD"}
+    return _record(provider, model_id, category, pricing, **meta)
+
+
+def test_a_unit_the_modes_calculator_does_not_read_gets_no_key_and_a_reason() -> None:
+    registry = {"models": [
+        _priced("fal", "fal-ai/flux/dev", "text-to-image", "megapixels", 0.025),
+        _priced("fal", "fal-ai/recraft/v3/text-to-image", "text-to-image", "megapixels", 0.04),
+        _priced("fal", "fal-ai/gpu-a", "text-to-image", "GPU seconds", 0.0011),
+        _priced("fal", "fal-ai/gpu-b", "text-to-image", "second", 0.0011),
+        _priced("fal", "fal-ai/edit-a", "image-to-image", "processed megapixels", 0.003),
+        _priced("fal", "fal-ai/clip-a", "text-to-video", "video", 0.4),
+        _priced("comet", "out-only", None, "1M tokens", None, 6.0, model_type="text"),
+        _priced("comet", "emb-out", None, "1M tokens", None, 1.0, model_type="embedding"),
+        _priced("comet", "eur-a", None, "1M tokens", 1.0, 2.0, model_type="text") | {
+            "pricing": {"unit_price": 1.0, "unit": "1M tokens", "currency": "EUR"}},
+    ]}  # fmt: skip
+    config = build_gateway_config(registry, UPSTREAMS, GatewaySelection(categories=()))
+    found = {entry["model_name"]: entry["model_info"] for entry in config["model_list"]}
+    assert found["fal-ai/flux/dev"]["output_cost_per_pixel"] == pytest.approx(0.025 / 2**20)
+    keys = {name: sorted(k for k in info if "cost" in k) for name, info in found.items()}
+    assert keys == {
+        "fal-ai/flux/dev": ["output_cost_per_pixel"],
+        "fal-ai/recraft/v3/text-to-image": [],  # LiteLLM keeps no image size for recraft
+        "fal-ai/gpu-a": [], "fal-ai/gpu-b": [],  # its FAL image cost reads no per-second key
+        "fal-ai/edit-a": [], "fal-ai/clip-a": [], "emb-out": [], "eur-a": [],
+        "out-only": ["output_cost_per_token"],  # the output price is right; input unknown
+    }  # fmt: skip
+    assert config["mpc"]["unpriced"] == {
+        "LiteLLM's fal_ai answer for this model family has no image size":
+            ["fal:fal-ai/recraft/v3/text-to-image"],
+        "LiteLLM's fal_ai image_generation cost reads no price per compute second":
+            ["fal:fal-ai/gpu-a"],
+        "LiteLLM's fal_ai image_generation cost reads no price per second": ["fal:fal-ai/gpu-b"],
+        "LiteLLM's fal_ai image_edit cost reads no price per processed megapixel":
+            ["fal:fal-ai/edit-a"],
+        "LiteLLM's fal_ai video_generation cost reads no price per video": ["fal:fal-ai/clip-a"],
+        "no input token price in the registry (output only)": ["comet:emb-out", "comet:out-only"],
+        "priced in EUR; LiteLLM counts USD": ["comet:eur-a"],
+    }  # fmt: skip
+
+
 def test_on_the_sandbox_fal_deployments_call_its_stand_ins_for_fal_run_and_its_queue() -> None:
     registry = {"models": [
         _record("fal", "fal-ai/img-a", "text-to-image", {"unit_price": 0.03, "unit": "image"}),
