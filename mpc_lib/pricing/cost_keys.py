@@ -16,11 +16,11 @@ Registry unit -> key: tokens -> per token (a price per 1M / 1,000,000); image ->
 image; megapixel -> per pixel (a price per megapixel / 1,048,576, LiteLLM's and FAL's
 megapixel; LiteLLM rounds each image up to whole megapixels, and its imagen4, recraft,
 bria, ideogram and stable-diffusion parsers keep no image size, so none there); second
-and video second -> per second, minute -> per second (/ 60); request -> per image in
-image modes (one image per request, the default).  A unit the mode's calculator does not
-read (a GPU second on an image model, processed megapixels, a whole video, ...) gets no
-key there, and a reason: a wrong key would log a wrong spend; with none, LiteLLM logs its
-own bundled price, or $0, and `mpc gateway config` says so.
+and video second -> per second; in a mode, also: minute -> per second (/ 60) for video,
+request -> per image for images (one image per request, the default).  A unit the mode's
+calculator does not read (a GPU second on an image model, processed megapixels, a whole
+video, ...) gets no key there, and a reason: a wrong key would log a wrong spend; with
+none, LiteLLM logs its own bundled price, or $0, and `mpc gateway config` says so.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ _UNIT_KEYS: dict[str, tuple[str, float]] = {
     "megapixel": ("output_cost_per_pixel", float(FAL_PIXELS_PER_MEGAPIXEL)),
     "second": ("output_cost_per_second", 1.0),
     "video second": ("output_cost_per_second", 1.0),
-    "minute": ("output_cost_per_second", 60.0),
 }
 _IMAGE_MODES = ("image_generation", "image_edit")
 # FAL image families whose LiteLLM response parser keeps no image size, so a per-pixel price
@@ -123,6 +122,8 @@ def _keys(price: Price, mode: str | None) -> dict[str, float]:
         return dict.fromkeys(_TOKEN_KEYS, _per(value, TOKENS_PER_PRICE_UNIT))
     if unit == "request" and mode in _IMAGE_MODES:
         return {"output_cost_per_image": value}
+    if unit == "minute" and mode == "video_generation":
+        return {"output_cost_per_second": _per(value, 60.0)}
     if unit in _UNIT_KEYS:
         name, count = _UNIT_KEYS[unit]
         return {name: _per(value, count)}
