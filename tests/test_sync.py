@@ -23,7 +23,7 @@ from mpc_lib.errors import (
 )
 from mpc_lib.registry import RegistryDiff, RegistryStore, load_registry
 from mpc_lib.sandbox import Fault, SandboxData
-from mpc_lib.sandbox.modes import odd_comet
+from mpc_lib.sandbox.modes import odd_comet, odd_fal
 
 
 def _live(sandbox, outputs: Path, **changes) -> Settings:
@@ -391,6 +391,132 @@ def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path
     shown = report.model_dump(mode="json")["warnings"]
     assert shown == {"comet": {"count": 5, "first": comet_warnings[:3]}}
     assert "comet: 5 warning(s)" in report.summary()
+
+
+def _fal_prices_stated(prices: dict[str, dict[str, Any]]) -> dict[str, tuple]:
+    """Per endpoint id: (unit price, unit, currency) of the price items that state all of them."""
+    return {
+        endpoint_id: (item["unit_price"], item["unit"], item["currency"])
+        for endpoint_id, item in prices.items()
+        if item.get("endpoint_id") == endpoint_id
+        and _number(item.get("unit_price")) is not None
+        and item["unit_price"] >= 0
+        and isinstance(item.get("unit"), str)
+        and isinstance(item.get("currency"), str)
+    }
+
+
+@pytest.mark.parametrize("pricing", ["lenient", "strict"])
+def test_odd_fal_and_comet_entries_are_kept_and_reported(
+    sandbox, tmp_path: Path, pricing: str
+) -> None:
+    """Done-when of issue 15: one odd entry, of either provider, never rejects the others."""
+    sandbox.set_modes(fal_odd_entries=True, comet_odd_entries=True, fal_pricing=pricing)
+    report = sync(_live(sandbox, tmp_path))
+    assert report.status == "ok" and report.errors == {}
+    registry = load_registry(report.registry_path)
+    records = {(m["provider"], m["model_id"]): m for m in registry["models"]}
+
+    # FAL: every model with an id is kept, every price that parses is kept, none is made up
+    odd_models, odd_prices = odd_fal(sandbox.data.fal_models, sandbox.data.fal_prices)
+    fal_ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert sorted(i for provider, i in records if provider == "fal") == sorted(fal_ids)
+    stated = _fal_prices_stated(odd_prices)
+    got = {
+        i: (r["pricing"]["unit_price"], r["pricing"]["unit"], r["pricing"]["currency"])
+        for (provider, i), r in records.items()
+        if provider == "fal" and r["pricing"]
+    }
+    assert got == stated
+    lost = sorted(set(sandbox.data.fal_prices) - set(stated))
+    assert len(lost) == 3  # the three odd price entries, and nothing else
+    pairs = zip(sandbox.data.fal_models, odd_models, strict=False)
+    odd_listed = [new["endpoint_id"] for old, new in pairs if old != new]
+    assert len(odd_listed) == 2
+    for endpoint_id in odd_listed:  # an odd field costs that field, not the record or its price
+        record = records["fal", endpoint_id]
+        assert record["pricing"] is not None and "tags" not in record["meta"]
+        original = next(m for m in sandbox.data.fal_models if m["endpoint_id"] == endpoint_id)
+        assert record["display_name"] == original["metadata"]["display_name"]
+        assert record["category"] == original["metadata"]["category"]
+
+    fal_warnings = report.warnings["fal"]
+    assert len(fal_warnings) == 6
+    for endpoint_id in odd_listed:
+        assert sum(f"entry {endpoint_id!r}: dropped metadata.tags:" in w for w in fal_warnings) == 1
+    named = [i for i in lost if odd_prices[i].get("endpoint_id") == i]
+    assert len(named) == 2  # the third odd price has no id to name
+    for endpoint_id in named:
+        assert sum(f"entry {endpoint_id!r}: skipped: unit_price:" in w for w in fal_warnings) == 1
+    assert sum("skipped: no usable endpoint_id (missing)" in w for w in fal_warnings) == 2
+    assert any('(metadata.display_name "No Id Model")' in w for w in fal_warnings)
+
+    # Comet: every stated price kept, as stated; `pricing: null` and output-only kept as sent
+    odd_catalog, _ = odd_comet(sandbox.data.comet_catalog, sandbox.data.comet_models)
+    comet_stated = _comet_prices_stated(odd_catalog)
+    for model in sandbox.data.comet_models:
+        price = records["comet", model["id"]]["pricing"]
+        got_comet = price and (price["unit"], price["unit_price"], price["output_unit_price"])
+        assert got_comet == comet_stated.get(model["id"]), model["id"]
+    comet_warnings = report.warnings["comet"]
+    assert [w.split(": dropped ")[1].split(": ")[0] for w in comet_warnings if "dropped" in w] == [
+        "features",
+        "context_length",
+        "pricing.input",
+    ]
+    assert all(w.startswith("/api/models entry '") for w in comet_warnings if "dropped" in w)
+    assert sum("no usable id" in w for w in comet_warnings) == 2
+
+    # the registry keeps them, the summary shows the count and the first few
+    for name, found in report.warnings.items():
+        source = registry["sources"][name]
+        assert (source["warnings"], source["warnings_count"]) == (found, len(found))
+        assert source["status"] == "ok"
+    shown = report.model_dump(mode="json")["warnings"]
+    assert shown == {
+        "fal": {"count": 6, "first": fal_warnings[:3]},
+        "comet": {"count": 5, "first": comet_warnings[:3]},
+    }
+    summary = report.summary()
+    assert "fal: 6 warning(s)" in summary and "comet: 5 warning(s)" in summary
+    assert f"  {fal_warnings[0]}" in summary and "  ... 3 more in the registry" in summary
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (
+            Fault("malformed", provider="fal", path="/v1/models$", times=None),
+            "fal: malformed answer from /models: body is not valid JSON",
+        ),
+        (
+            Fault("wrong_shape", provider="fal", path="/v1/models$", times=None),
+            "fal: malformed answer from /models: models: Field required",
+        ),
+        (
+            Fault("wrong_shape", provider="fal", path="/v1/models/pricing", times=None),
+            "fal: malformed answer from /models/pricing: prices: Field required",
+        ),
+        (
+            Fault("repeat_cursor", provider="fal", times=None),
+            "fal: broken pagination from /models: cursor",
+        ),
+    ],
+    ids=["listing-not-json", "listing-without-models", "pricing-without-prices", "looping-cursor"],
+)
+def test_a_malformed_envelope_fails_the_provider_and_touches_nothing(
+    sandbox, tmp_path: Path, fault: Fault, message: str
+) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync(settings)
+    before = _snapshot_state(tmp_path)
+    sandbox.set_modes(fal_odd_entries=True)  # odd entries alone would not fail it
+    sandbox.faults.add(fault)
+    with pytest.raises(SyncError) as info:
+        sync(settings)
+    assert set(info.value.failures) == {"fal"}
+    assert str(info.value.failures["fal"]).startswith(message)
+    assert _snapshot_state(tmp_path) == before
 
 
 def test_comet_records_keep_created_and_type_in_meta(sandbox, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ CONTROL_PREFIX = "/_sandbox"
 # (request path, status, message, request id) -> the provider's error envelope
 ErrorBody = Callable[[str, int, str, str], dict[str, Any]]
 
-_TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect")
+_TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect", "wrong_shape")
 # Faults the route itself applies (it knows its pages and its streams).
 _ROUTE_APPLIED = ("repeat_cursor", "cut_stream")
 # Where a redirect fault without a `location` points: the same path on a host that is not ours.
@@ -119,6 +119,10 @@ class SandboxMiddleware:
             elif terminal.kind == "server_error":
                 message = "An unexpected error occurred (sandbox fault)"
                 await self._error(path, terminal.answer_status(), message, rid, send, terminal)
+            elif terminal.kind == "wrong_shape":
+                message = "An unexpected error occurred (sandbox fault, answered as 200)"
+                body = self.error_body(path, terminal.answer_status(), message, rid)
+                await _send_bytes(send, 200, _json_bytes(body), {})
             elif terminal.kind == "redirect":
                 moved = _MOVED_HOST + path + (f"?{query}" if query else "")
                 headers = {"Location": terminal.location or moved}

@@ -35,6 +35,32 @@ def test_sync_json_on_the_sandbox(tmp_path: Path) -> None:
     assert (second["added"], second["removed"], second["changed"]) == (0, 0, 0)
 
 
+def test_a_sync_with_warnings_exits_0_and_prints_them(sandbox, tmp_path: Path) -> None:
+    """Odd entries are warnings, not failures: counted, the first few shown, all kept."""
+    sandbox.set_modes(fal_odd_entries=True, comet_odd_entries=True)
+    env = {
+        "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
+        "FAL_KEY": sandbox.fal_key,
+        "MPC_FAL_BASE_URL": sandbox.fal_url,
+        "COMETAPI_KEY": sandbox.comet_key,
+        "MPC_COMET_BASE_URL": sandbox.comet_url,
+    }
+    result = _mpc("sync", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["status"], summary["error"]) == ("ok", None)
+    fal, comet = summary["warnings"]["fal"], summary["warnings"]["comet"]
+    assert (fal["count"], comet["count"]) == (6, 5)
+    assert "dropped metadata.tags: null" in fal["first"][0]
+    text = result.stdout
+    assert "fal: 6 warning(s)" in text and "comet: 5 warning(s)" in text
+    assert all(f"  {line}" in text for line in fal["first"] + comet["first"])
+    assert text.count("more in the registry") == 2
+    registry = json.loads((tmp_path / "out" / "registry" / "models.json").read_text())
+    assert registry["sources"]["fal"]["warnings_count"] == 6
+    assert registry["sources"]["fal"]["warnings"][:3] == fal["first"]
+
+
 def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> None:
     env = {
         "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
