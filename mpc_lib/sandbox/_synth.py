@@ -285,7 +285,8 @@ def _fal_endpoint_id(rng: random.Random, category: str) -> tuple[str, str, str]:
 def generate_fal(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """About 870 raw FAL /models items over ~21 categories, and their prices (~2% unpriced).
 
-    Each category holds its well-known real models, then invented ones up to its share.
+    Each category holds its well-known real models, then invented ones up to its share;
+    the listing starts with the well-known ones, as FAL's starts with its highlighted models.
     """
     models: list[dict[str, Any]] = []
     seen: set[str] = set(_KNOWN_FAL_IDS)  # no invented id takes a real one's place
@@ -306,6 +307,7 @@ def generate_fal(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, di
             seen.add(endpoint_id)
             models.append(_fal_item(rng, endpoint_id, category, family, flavour, False))
     rng.shuffle(models)
+    models.sort(key=lambda m: not m["metadata"]["highlighted"])  # FAL lists highlighted first
     prices: dict[str, dict[str, Any]] = {}
     for model in models:
         price = synthetic_fal_price(model["endpoint_id"], model["metadata"]["category"])
@@ -334,7 +336,7 @@ def _fal_item(
         "thumbnail_url": f"https://v3.fal.media/files/sandbox/{rng.getrandbits(64):016x}.jpg",
         "model_url": f"https://fal.run/{endpoint_id}",
         "date": iso_z(created),
-        "highlighted": False,
+        "highlighted": known,  # as FAL highlights its well-known models
         "pinned": False,
     }
     if rng.random() < 0.75:

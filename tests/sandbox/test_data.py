@@ -71,11 +71,8 @@ def test_fal_catalog_shape(generated: SandboxData) -> None:
         meta = model["metadata"]
         assert ISO_Z.match(meta["updated_at"]) and ISO_Z.match(meta["date"])
         assert meta["date"] <= meta["updated_at"]
-        assert (
-            meta["is_favorited"] is None
-            and meta["highlighted"] is False
-            and meta["pinned"] is False
-        )
+        assert meta["is_favorited"] is None and meta["pinned"] is False
+        assert meta["highlighted"] is (model["endpoint_id"] in KNOWN_MODELS["fal"])
         assert meta["model_url"] == f"https://fal.run/{model['endpoint_id']}"
         assert meta["status"] in ("active", "deprecated") and isinstance(meta["tags"], list)
         assert meta.get("license_type", "commercial") in ("commercial", "research", "private")
@@ -153,6 +150,9 @@ def test_well_known_models_are_served_under_their_real_ids(generated: SandboxDat
     assert len(KNOWN_MODELS["fal"]) >= 40 and len(KNOWN_MODELS["comet"]) >= 100
     for must in ("fal-ai/flux/dev", "fal-ai/flux-pro/v1.1-ultra", "fal-ai/veo3", "fal-ai/whisper"):
         assert must in KNOWN_MODELS["fal"]
+    # the listing starts with them, as FAL's starts with its highlighted models
+    first = [m["endpoint_id"] for m in generated.fal_models[: len(KNOWN_MODELS["fal"])]]
+    assert set(first) == set(KNOWN_MODELS["fal"])
     for endpoint_id, category in KNOWN_MODELS["fal"].items():
         assert fal[endpoint_id]["category"] == category, endpoint_id
         assert fal[endpoint_id]["status"] == "active" and endpoint_id in generated.fal_prices
