@@ -38,7 +38,7 @@ from ..extras import install_hint
 from ..http import origin
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
-from ..upstreams import Upstream, Upstreams
+from ..upstreams import Upstream, Upstreams, record_gateway_upstreams
 from .client import GatewayClient
 from .config import (
     GatewaySelection,
@@ -307,6 +307,8 @@ def run_gateway(
         log_path=log_path, settings=settings,
     )  # fmt: skip
     with process.start(timeout_s):
+        # What this gateway reaches, for syncs through it (`--source gateway`) to label.
+        record_gateway_upstreams(settings, process.url, reached)
         yield GatewayRun(
             url=process.url, config_path=config_path, log_path=log_path, process=process,
             upstreams=reached, models=len(config["model_list"]), key_written_to=written,
