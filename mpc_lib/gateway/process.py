@@ -306,9 +306,10 @@ def run_gateway(
         config_path, host=host, port=port, env=gateway_env(reached, key.reveal()),
         log_path=log_path, settings=settings,
     )  # fmt: skip
+    # What this gateway reaches, for syncs through it (`--source gateway`) to label: written
+    # with its config, before it answers.
+    record_gateway_upstreams(settings, process.url, reached)
     with process.start(timeout_s):
-        # What this gateway reaches, for syncs through it (`--source gateway`) to label.
-        record_gateway_upstreams(settings, process.url, reached)
         yield GatewayRun(
             url=process.url, config_path=config_path, log_path=log_path, process=process,
             upstreams=reached, models=len(config["model_list"]), key_written_to=written,
