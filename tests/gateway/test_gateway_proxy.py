@@ -143,6 +143,7 @@ def test_sandbox_data_through_the_gateway_is_labelled_sandbox_everywhere(
     report = sync(through, source="gateway")
     assert report.sources == {"fal": "sandbox via gateway", "comet": "sandbox via gateway"}
     assert "(the gateway reaches the sandbox's emulator, not the provider)" in report.summary()
+    assert views.sources_banner(report).sources == report.sources  # what a run's manifest gets
     registry = load_registry(tmp_path / "out" / "registry" / "models.json")
     fal = registry["sources"]["fal"]
     assert (fal["source"], fal["kind"], fal["prices"]) == ("gateway", "sandbox", "generated")
