@@ -21,7 +21,7 @@ from mpc_lib.errors import (
     StorageError,
     SyncError,
 )
-from mpc_lib.registry import RegistryDiff, RegistryStore, load_registry
+from mpc_lib.registry import RegistryDiff, RegistryStore, encode_registry, load_registry
 from mpc_lib.sandbox import Fault, SandboxData
 from mpc_lib.sandbox.modes import odd_comet, odd_fal
 
@@ -593,3 +593,97 @@ def test_the_registry_head_gives_the_counts_without_a_full_parse(sandbox, tmp_pa
     store.path.write_text("{not json\n")
     assert store.peek_counts() == {}
     assert RegistryStore(tmp_path / "none").peek_counts() == {}
+
+
+# --- the sandbox never taken for the world: one kind of source per provider -----------------
+
+
+def test_the_registry_records_the_kind_of_source_per_provider(sandbox, tmp_path: Path) -> None:
+    live = load_registry(sync(_live(sandbox, tmp_path / "live")).registry_path)
+    assert {name: entry["kind"] for name, entry in live["sources"].items()} == {
+        "fal": "live", "comet": "live",
+    }  # fmt: skip
+    mixed = load_registry(sync(_live(sandbox, tmp_path / "mixed", fal_key=None)).registry_path)
+    assert mixed["sources"]["fal"]["kind"] == "sandbox"  # no FAL key: the in-process sandbox
+    assert mixed["sources"]["comet"]["kind"] == "live"
+
+
+def test_a_sandbox_sync_over_live_records_is_refused_and_touches_nothing(
+    sandbox, tmp_path: Path
+) -> None:
+    sync(_live(sandbox, tmp_path))
+    before = _snapshot_state(tmp_path)
+    diff_before = (tmp_path / "registry" / "diff.json").read_bytes()
+    on_sandbox = Settings(outputs_dir=tmp_path, source="sandbox")
+    with pytest.raises(ConfigError) as refused:
+        sync(on_sandbox)
+    message = str(refused.value)
+    assert message.startswith("sync refused, registry left untouched. ")
+    assert "fal: the registry holds live records, this sync fetched sandbox ones" in message
+    assert "comet: the registry holds live records" in message
+    assert "--replace" in message and "-p replace true" in message
+    assert refused.value.exit_code == 2
+    # one provider alone is refused the same; an empty registry for it would not be
+    with pytest.raises(ConfigError, match="comet: the registry holds live records"):
+        sync(on_sandbox, providers=["comet"])
+    with pytest.raises(ConfigError, match="fal: the registry holds live records"):
+        sync(on_sandbox, allow_partial=True)  # allow_partial is about failures, not kinds
+    assert _snapshot_state(tmp_path) == before
+    assert (tmp_path / "registry" / "diff.json").read_bytes() == diff_before
+
+
+def test_replace_keeps_the_replaced_registry_in_the_snapshots(sandbox, tmp_path: Path) -> None:
+    """Even with one snapshot kept, the registry a replace replaced stays restorable."""
+    live = sync(_live(sandbox, tmp_path, snapshot_keep=1))
+    live_bytes = (tmp_path / "registry" / "models.json").read_bytes()
+    on_sandbox = Settings(outputs_dir=tmp_path, source="sandbox", snapshot_keep=1)
+    report = sync(on_sandbox, providers=["fal"], replace=True)
+    assert report.replaced == {"fal": "live"}
+    assert report.replaced_snapshot == live.snapshot_path
+    assert report.replaced_snapshot is not None
+    assert report.replaced_snapshot.read_bytes() == live_bytes
+    assert f"fal: replaced its live records (the registry before: {live.snapshot_path}" in (
+        report.summary()
+    )
+    assert report.model_dump(mode="json")["replaced"] == {"fal": "live"}
+    registry = load_registry(report.registry_path)
+    assert (registry["sources"]["fal"]["kind"], registry["sources"]["comet"]["kind"]) == (
+        "sandbox", "live",
+    )  # fmt: skip
+    assert RegistryStore(tmp_path).snapshots() == [live.snapshot_path, report.snapshot_path]
+    # and back: the live sync over the sandbox's records is refused in turn
+    with pytest.raises(ConfigError, match="fal: the registry holds sandbox records, this sync "
+                                          "fetched live ones"):  # fmt: skip
+        sync(_live(sandbox, tmp_path))
+    # a sync of the same kind needs nothing
+    assert sync(on_sandbox, providers=["fal"]).replaced == {}
+
+
+def test_a_replaced_registry_that_is_no_snapshot_is_copied_first(sandbox, tmp_path: Path) -> None:
+    sync(_live(sandbox, tmp_path))
+    store = RegistryStore(tmp_path)
+    for snapshot in store.snapshots():
+        snapshot.unlink()  # e.g. a registry copied in by hand
+    live_bytes = store.path.read_bytes()
+    report = sync(Settings(outputs_dir=tmp_path, source="sandbox"), replace=True)
+    assert report.replaced == {"fal": "live", "comet": "live"}
+    assert report.replaced_snapshot is not None
+    assert report.replaced_snapshot.read_bytes() == live_bytes
+    assert store.snapshots() == [report.replaced_snapshot, report.snapshot_path]
+
+
+def test_records_of_unknown_kind_are_not_replaced_unasked(sandbox, tmp_path: Path) -> None:
+    """A registry from before kinds were recorded, synced through the gateway: unknown."""
+    sync(_live(sandbox, tmp_path))
+    store = RegistryStore(tmp_path)
+    old = load_registry(store.path)
+    for entry in old["sources"].values():
+        entry["source"], entry["data"] = "gateway", "gateway http://127.0.0.1:4000"
+        del entry["kind"]
+    store.path.write_bytes(encode_registry(old))
+    with pytest.raises(ConfigError, match="the registry holds unknown records, this sync fetched "
+                                          "live ones"):  # fmt: skip
+        sync(_live(sandbox, tmp_path))
+    assert sync(_live(sandbox, tmp_path), replace=True).replaced == {
+        "fal": "unknown", "comet": "unknown",
+    }  # fmt: skip
