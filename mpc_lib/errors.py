@@ -31,8 +31,9 @@
 
 Bad arguments to our own functions stay `ValueError`.  Every class carries an
 `exit_code`, which the CLI uses (0 ok, 1 OS or lock or a failed gate, 2 bad input,
-3 error answer, 4 no answer, 5 malformed answer or file, 6 notebook cell, 7 a secret
-in a run's outputs), and messages never contain secrets.
+3 error answer, 4 no answer, 5 malformed answer or file, 6 notebook cell (2 when the
+cell failed on a ConfigError: a missing key, a refused sync), 7 a secret in a run's
+outputs), and messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -313,7 +314,11 @@ class GatewayError(MpcError):
 
 
 class NotebookError(MpcError):
-    """A notebook cell raised; the executed notebook was still written to `output_path`."""
+    """A notebook cell raised; the executed notebook was still written to `output_path`.
+
+    Its exit code is 6, or 2 when the cell raised a ConfigError (bad input, as the same
+    call from the command line would say: a missing key, a refused sync).
+    """
 
     exit_code = 6
 
@@ -337,6 +342,18 @@ class NotebookError(MpcError):
         if output_path is not None:
             message += f" (executed notebook: {output_path})"
         super().__init__(message)
+        if ename in _config_error_names():
+            self.exit_code = ConfigError.exit_code
+
+
+def _config_error_names() -> set[str]:
+    """ConfigError's name and its subclasses' (a kernel reports the class by name)."""
+    found, todo = set(), [ConfigError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 class StackError(MpcError):

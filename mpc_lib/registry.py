@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -293,12 +293,40 @@ class RegistryStore:
         finally:
             lock.release()
 
-    def commit(self, registry: Mapping[str, Any], diff: RegistryDiff, *, moment: datetime) -> Path:
+    def keep_current(self, moment: datetime) -> Path | None:
+        """A snapshot holding models.json as it is now, before a sync at `moment` replaces it:
+        the newest snapshot when it is a copy, else a new one; None without a models.json."""
+        try:
+            current = self.path.read_bytes()
+            newest = next(reversed(self.snapshots()), None)
+            if newest is not None and newest.read_bytes() == current:
+                return newest
+            # stamped just before the sync's own snapshot, so it sorts right before it
+            before = utc_stamp(moment - timedelta(microseconds=1))
+            kept = self.snapshots_dir / f"models-{before}.json"
+            return atomic_write_bytes(kept, current)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(
+                f"{exc.filename or self.root}: cannot keep the registry before replacing it: "
+                f"{exc.strerror}"
+            ) from exc
+
+    def commit(
+        self,
+        registry: Mapping[str, Any],
+        diff: RegistryDiff,
+        *,
+        moment: datetime,
+        keep_also: Path | None = None,
+    ) -> Path:
         """Write snapshot, models.json and diff.json atomically; prune old snapshots.
 
         Returns the snapshot path.  The three files are written side by side, then
         renamed snapshot first, so a crash part-way leaves the old models.json in
-        place and nothing half-written.
+        place and nothing half-written.  `keep_also` is a snapshot never pruned here
+        (the registry a replacing sync replaced).
         """
         snapshot = self.snapshots_dir / f"models-{utc_stamp(moment)}.json"
         encoded = encode_registry(registry)
@@ -313,5 +341,6 @@ class RegistryStore:
                 f"{exc.filename or self.root}: write failed: {exc.strerror}"
             ) from exc
         for old in self.snapshots()[: -self.keep]:
-            old.unlink(missing_ok=True)
+            if old != keep_also:
+                old.unlink(missing_ok=True)
         return snapshot

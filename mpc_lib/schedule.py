@@ -9,6 +9,10 @@ GitHub's rules.  `add_schedule` writes them and records them in
 `<workbook>/schedules/schedules.json`, which `list_schedules` reads.
 
 `NOTEBOOK_SETS` names the notebooks `mpc run-all --set NAME` runs, in order.
+
+A scheduled run never falls back to the sandbox: every target runs `mpc` with
+MPC_SOURCE=live, so a missing provider key fails the run (exit 2 naming the key) instead
+of syncing synthetic data over the live registry, and the CronJob requires its Secret.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ SCHEDULE_TARGETS: tuple[str, ...] = get_args(ScheduleTarget)
 DEFAULT_IMAGE = "mpc-workbench:latest"
 _K8S_OUTPUTS = "/outputs"
 _K8S_KEYS_SECRET = "mpc-workbench-keys"
+# What every scheduled run sets: live sources required, never the sandbox unasked.
+_SCHEDULED_ENV = {"MPC_SOURCE": "live"}
 _K8S_OUTPUTS_CLAIM = "mpc-workbench-outputs"
 _SCHEDULES_DIRNAME = "schedules"
 _RECORD_FILENAME = "schedules.json"
@@ -277,7 +283,8 @@ def run_set(
 def _crontab(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
     home = _home(settings)
     log = Path(settings.outputs_dir) / "runs" / "cron.log"
-    command = f"cd {shlex.quote(str(home))} && {shlex.join([_mpc(), *spec.mpc_args()])}"
+    command = f"cd {shlex.quote(str(home))} && {_env_words()} "
+    command += shlex.join([_mpc(), *spec.mpc_args()])
     command += f" >> {shlex.quote(str(log))} 2>&1"
     # In a crontab line an unescaped % ends the command.
     command = command.replace("%", "\\%")
@@ -306,8 +313,10 @@ def _systemd(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
         "[Service]\n"
         "Type=oneshot\n"
         f"WorkingDirectory={_systemd_quote(str(_home(settings)))}\n"
-        "# Keys and MPC_* settings come from the workbook's .env, which mpc reads itself.\n"
-        f"ExecStart={exec_start}\n"
+        "# Keys and MPC_* settings come from the workbook's .env, which mpc reads itself;\n"
+        "# live sources are required: a missing key fails the run, never the sandbox.\n"
+        + "".join(f"Environment={name}={value}\n" for name, value in _SCHEDULED_ENV.items())
+        + f"ExecStart={exec_start}\n"
     )
     timer = (
         "[Unit]\n"
@@ -346,9 +355,13 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
                         "image": spec.image,
                         "command": ["mpc"],
                         "args": spec.mpc_args(),
-                        "env": [{"name": "MPC_OUTPUTS_DIR", "value": _K8S_OUTPUTS}],
-                        # FAL_KEY, COMETAPI_KEY... from one Secret; absent keys mean sandbox.
-                        "envFrom": [{"secretRef": {"name": _K8S_KEYS_SECRET, "optional": True}}],
+                        "env": [
+                            {"name": "MPC_OUTPUTS_DIR", "value": _K8S_OUTPUTS},
+                            *({"name": k, "value": v} for k, v in _SCHEDULED_ENV.items()),
+                        ],
+                        # FAL_KEY, COMETAPI_KEY... from one Secret, required: without it the
+                        # pod does not start; a key missing from it fails the run (live only).
+                        "envFrom": [{"secretRef": {"name": _K8S_KEYS_SECRET, "optional": False}}],
                         "volumeMounts": [{"name": "outputs", "mountPath": _K8S_OUTPUTS}],
                     }
                 ],
@@ -377,7 +390,8 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
     text = (
         f"# MPC Workbench: {spec.what} at '{spec.cron}' ({spec.timezone}).\n"
         f"# Image {spec.image}; outputs on the PVC {_K8S_OUTPUTS_CLAIM}; keys from the Secret "
-        f"{_K8S_KEYS_SECRET} ({', '.join(_secret_variables())}).\n"
+        f"{_K8S_KEYS_SECRET} ({', '.join(_secret_variables())}),\n"
+        "# required, with MPC_SOURCE=live: a missing key fails the run, never the sandbox.\n"
         + yaml.safe_dump(manifest, sort_keys=False)
     )
     install = f"kubectl apply -f {name}.cronjob.yaml"
@@ -398,6 +412,8 @@ def _workflow(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
             "run": {
                 "runs-on": "ubuntu-latest",
                 "timeout-minutes": minutes,
+                # live sources required: a missing secret fails the run, never the sandbox
+                "env": dict(_SCHEDULED_ENV),
                 "steps": [
                     {"uses": "actions/checkout@v4"},
                     {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
@@ -508,6 +524,11 @@ def _mpc() -> str:
     """The mpc beside this interpreter (a venv's), else `mpc` on PATH."""
     beside = Path(sys.executable).parent / "mpc"
     return str(beside) if beside.is_file() else (shutil.which("mpc") or "mpc")
+
+
+def _env_words() -> str:
+    """`MPC_SOURCE=live`: the scheduled environment as a shell command's prefix."""
+    return " ".join(f"{name}={shlex.quote(value)}" for name, value in _SCHEDULED_ENV.items())
 
 
 def _home(settings: Settings) -> Path:

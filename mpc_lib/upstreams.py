@@ -14,6 +14,13 @@ when the key is set, else the sandbox.  Apidog is live when `APIDOG_ACCESS_TOKEN
 The sandbox starts only when a service it serves is first used, without its fault and mode routes,
 and serves generated data or a snapshot (`MPC_SANDBOX_SNAPSHOT`, or `snapshot=`).  Every
 `Upstream` says what its data is, so sandbox data is labelled as such wherever it goes.
+
+Its `kind` is what stands behind the data: live, sandbox, or, through the gateway, what the
+gateway reaches.  `mpc gateway serve` and `mpc gateway config` record that per provider
+(`record_gateway_upstreams`, `<outputs>/gateway/upstreams.json`, for the gateway's URL), and
+the sandbox marks every answer (`SANDBOX_MARK`), which the gateway relays: `as_served` turns
+a gateway answer carrying the mark into sandbox data whatever the record says.  With neither,
+the kind is `unknown`, never live.
 """
 
 from __future__ import annotations
@@ -21,25 +28,34 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from .config import SOURCES, Secret, Settings
 from .errors import ConfigError
 from .providers import PROVIDERS, provider_spec
+from .storage import atomic_write_json, read_json
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 __all__ = [
+    "GATEWAY_RECORD",
     "SERVICES",
+    "SourceKind",
     "Upstream",
     "UpstreamSource",
     "Upstreams",
+    "as_served",
+    "kind_label",
     "live_upstream",
     "open_upstreams",
+    "record_gateway_upstreams",
+    "recorded_kind",
     "resolve_source",
     "sandbox_upstreams",
 ]
@@ -47,9 +63,15 @@ __all__ = [
 log = logging.getLogger("mpc_lib.upstreams")
 
 UpstreamSource = Literal["live", "sandbox", "gateway"]
+# What stands behind a provider's data: its live API, our sandbox, or (through a gateway
+# whose upstream is not recorded, or an old registry's gateway records) unknown.
+SourceKind = Literal["live", "sandbox", "unknown"]
+_KINDS: tuple[str, ...] = ("live", "sandbox", "unknown")
 # The model providers, then the SaaS the hub's spec lives in.
 SERVICES: tuple[str, ...] = (*PROVIDERS, "apidog")
 APIDOG_STORE = Path("apidog") / "sandbox-projects.json"
+# Under outputs: what the workbook's gateway reaches per provider (`record_gateway_upstreams`).
+GATEWAY_RECORD = Path("gateway") / "upstreams.json"
 
 # Client options for a gateway hop: its key as a Bearer token on every call (public
 # endpoints too), lists comma-joined (its pass-through keeps only the last repeated key).
@@ -59,6 +81,12 @@ _PRICE_LABELS = {
     "generated": "generated",
     "snapshot": "snapshot {path}",
     "synthetic": "synthetic prices over snapshot {path}",
+}
+# The sandbox's mark on an answer relayed by the gateway -> the prices label (no path known).
+_MARKED_PRICES = {
+    "generated": "generated",
+    "snapshot": "snapshot (served through the gateway)",
+    "synthetic": "synthetic prices over a snapshot",
 }
 
 
@@ -85,6 +113,20 @@ class Upstream:
     project_id: str | None = None
     # One line for people: why this source, where the sandbox keeps its state.
     note: str = ""
+    # Through the gateway: what the gateway reaches (live or sandbox); None: not known.
+    served: Literal["live", "sandbox"] | None = None
+
+    @property
+    def kind(self) -> SourceKind:
+        """What stands behind the data: live, sandbox, or (a gateway's, unrecorded) unknown."""
+        if self.source != "gateway":
+            return self.source
+        return self.served or "unknown"
+
+    @property
+    def label(self) -> str:
+        """`live`, `sandbox`, or through the gateway `sandbox via gateway` (and so on)."""
+        return kind_label(self.source, self.kind)
 
 
 class Upstreams(Mapping[str, Upstream]):
@@ -143,8 +185,9 @@ class Upstreams(Mapping[str, Upstream]):
         return dict(self._unreachable)
 
     def sources(self) -> dict[str, str]:
-        """Each service's source (live, sandbox, gateway, or unreachable); starts nothing."""
-        found = {name: up.source for name, up in self._upstreams.items()}
+        """Each service's source (live, sandbox, `<kind> via gateway`, or unreachable);
+        starts nothing."""
+        found = {name: up.label for name, up in self._upstreams.items()}
         found |= {name: "sandbox" for name in self._sandboxed}
         return {name: found[name] for name in self._order} | {
             name: "unreachable" for name in self._unreachable
@@ -234,10 +277,100 @@ def live_upstream(settings: Settings, name: str) -> Upstream:
 
 def _via_gateway(settings: Settings, name: str) -> Upstream:
     via = f"gateway {settings.gateway_url}"
+    found = _gateway_record(settings).get(name)
+    served = found.get("kind") if isinstance(found, Mapping) else None
+    if served == "live":
+        prices, note = "live API", f"the {via} reaches the live {name} API (its record says)"
+    elif served == "sandbox":
+        prices = str(found.get("prices") or "unknown") if isinstance(found, Mapping) else "unknown"
+        note = f"the {via} reaches the sandbox, not {name} (its record says)"
+    else:
+        served, prices = None, "unknown"
+        note = f"not recorded what the {via} reaches for {name}: unknown, unless the sandbox's"
+        note += " mark shows on its answers"
     return Upstream(
         name, "gateway", settings.gateway_url + PROVIDERS[name].passthrough,
-        settings.gateway_key, via, f"provider API via {via}", options=_GATEWAY_HOP,
+        settings.gateway_key, via, prices, options=_GATEWAY_HOP, note=note, served=served,
     )  # fmt: skip
+
+
+def _gateway_record(settings: Settings) -> dict[str, Any]:
+    """Per provider, what the gateway at MPC_GATEWAY_URL reaches, as recorded; {} if unknown."""
+    path = Path(settings.outputs_dir) / GATEWAY_RECORD
+    try:
+        record = read_json(path)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable, so what the gateway reaches is unknown (%s)", path, exc)
+        return {}
+    if not isinstance(record, dict) or not _same_origin(
+        str(record.get("gateway_url") or ""), settings.gateway_url
+    ):
+        return {}
+    upstreams = record.get("upstreams")
+    return dict(upstreams) if isinstance(upstreams, dict) else {}
+
+
+def _same_origin(one: str, other: str) -> bool:
+    def key(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url)
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+    return bool(one) and key(one) == key(other)
+
+
+def record_gateway_upstreams(
+    settings: Settings, gateway_url: str, upstreams: Mapping[str, Upstream]
+) -> Path:
+    """Record what the gateway at `gateway_url` reaches per provider (live, or the sandbox and
+    its prices), in `<outputs>/gateway/upstreams.json`: a sync through that gateway reads it."""
+    record = {
+        "gateway_url": gateway_url,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "upstreams": {
+            name: {"kind": upstream.kind, "data": upstream.data, "prices": upstream.prices}
+            for name, upstream in upstreams.items()
+            if name in PROVIDERS
+        },
+    }
+    return atomic_write_json(Path(settings.outputs_dir) / GATEWAY_RECORD, record)
+
+
+def as_served(upstream: Upstream, marks: Collection[str]) -> Upstream:
+    """`upstream` as its answers showed it: through the gateway, answers carrying the sandbox's
+    mark (`marks`, from `ProviderClient.sandbox_marks`) are the sandbox's, whatever the record
+    says.  A direct upstream stays as its keys decided: a key and a base URL are live."""
+    if upstream.source != "gateway" or not marks or upstream.served == "sandbox":
+        return upstream
+    if upstream.served == "live":
+        log.warning(
+            "%s: the gateway's record says live, but its answers carry the sandbox's mark (%s): "
+            "labelled sandbox", upstream.name, ", ".join(sorted(marks)),
+        )  # fmt: skip
+    origins = sorted(marks)
+    prices = _MARKED_PRICES.get(origins[0], "unknown") if len(origins) == 1 else "unknown"
+    note = f"the {upstream.data} relayed answers marked as the sandbox's ({', '.join(origins)})"
+    return replace(upstream, served="sandbox", prices=prices, note=note)
+
+
+def recorded_kind(entry: Mapping[str, Any]) -> SourceKind:
+    """The kind of source a registry's `sources.<provider>` entry records.
+
+    A registry written before kinds were recorded: its `source` (a gateway's: unknown).
+    """
+    kind = entry.get("kind")
+    if kind in _KINDS:
+        return kind
+    source = entry.get("source")
+    return source if source in ("live", "sandbox") else "unknown"
+
+
+def kind_label(source: str, kind: str) -> str:
+    """`live`, `sandbox`, or through the gateway `sandbox via gateway` (`live via gateway`,
+    `unknown via gateway`): the kind first, for banners, manifests and reports."""
+    return f"{kind} via gateway" if source == "gateway" else kind
 
 
 def open_upstreams(

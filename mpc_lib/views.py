@@ -13,6 +13,7 @@ from .config import Settings
 from .extras import require
 from .providers import PROVIDERS
 from .runs.facts import RUN_FACTS_MIME
+from .upstreams import kind_label, recorded_kind
 
 __all__ = [
     "ALL",
@@ -258,8 +259,9 @@ class SourcesBanner(str):
 def sources_banner(registry_or_report: Any, settings: Settings | None = None) -> SourcesBanner:
     """Which source each provider used, in one line: `fal: sandbox (emulator, ...) | comet: live`.
 
-    With `settings`, a sandbox source says why: MPC_SOURCE=sandbox, or no key set.
-    Displayed as a cell's result, it also tells `mpc run` which sources the run used.
+    Through the gateway, the kind it reached comes first: `sandbox via gateway`, never a
+    bare `gateway`.  With `settings`, a sandbox source says why: MPC_SOURCE=sandbox, or no
+    key set.  Displayed as a cell's result, it also tells `mpc run` which sources the run used.
     """
     sources, stale = _sources(registry_or_report)
     if not sources:
@@ -277,6 +279,10 @@ def sources_banner(registry_or_report: Any, settings: Settings | None = None) ->
                 and settings.key_for(provider) is None
             ):
                 notes.append(f"no {PROVIDERS[provider].key_var} set")
+        elif source == "sandbox via gateway":
+            notes.append("the gateway reaches the emulator")
+        elif source.startswith("unknown"):
+            notes.append("not known to be the provider's")
         if provider in stale:
             notes.append("STALE: previous records kept")
         parts.append(f"{provider}: {source}" + (f" ({', '.join(notes)})" if notes else ""))
@@ -306,7 +312,7 @@ def _sources(obj: Any) -> tuple[dict[str, str], set[str]]:
     sources: dict[str, str] = {}
     for provider, entry in raw.items():
         if isinstance(entry, Mapping):
-            sources[provider] = str(entry.get("source", "unknown"))
+            sources[provider] = kind_label(str(entry.get("source")), recorded_kind(entry))
             if entry.get("status") == "stale":
                 stale.add(provider)
         else:

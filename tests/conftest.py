@@ -5,6 +5,7 @@ left the checkout as it found it."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -121,6 +122,12 @@ def seed_registry(shared_dir: Path) -> Path:
     return path
 
 
+def seed_snapshot() -> Path | None:
+    """The seed snapshot's path (the real 2025 catalog), or None when ../shared is absent."""
+    path = CHECKOUT.parent / "shared" / "seed-data" / "model_registry.json"
+    return path if path.is_file() else None
+
+
 # --- the checkout stays as it was --------------------------------------------------------
 
 # What a run may add to the checkout: bytecode and tool caches, the virtualenv, the egg-info.
@@ -193,14 +200,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # --- one headless run per workbook notebook, started with the session ---------------------
 
 
+# The fixtures that read headless runs -> the catalog those runs see: the sandbox's own, or
+# the real 2025 one (the ../shared seed snapshot, served by the sandbox).
+_RUN_FIXTURES = {"headless_runs": "sandbox", "real_catalog_runs": "real"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _start_headless_runs(_session_home: Path, request: pytest.FixtureRequest) -> None:
     """When the session has tests that read the headless runs, start them with the session:
     they run in the background (the second core) while the first tests run."""
-    if any("headless_runs" in item.fixturenames for item in request.session.items):
+    names = set(_RUN_FIXTURES)
+    if any(names & set(item.fixturenames) for item in request.session.items):
         # without a widgets renderer the tests that read the runs say so themselves
         with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
-            request.getfixturevalue("headless_runs")
+            request.getfixturevalue("_headless_pool")
 
 
 @pytest.fixture(scope="session")
@@ -221,31 +234,61 @@ def widget_renderer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def headless_runs(
+def _headless_pool(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, widget_renderer: Path
-) -> Iterator[Callable[[str], HeadlessRun]]:
-    """`mpc run NAME` once per session per workbook notebook, in a fresh workbook of its own on
-    the sandbox: the one execution that strict nbval, the headless, report and index checks, the
+) -> Iterator[_HeadlessRuns]:
+    """`mpc run NAME` once per session per workbook notebook and catalog, in a fresh workbook of
+    its own: the one execution that strict nbval, the headless, report and index checks, the
     notebook's own data checks and the browser test all read.
 
-    Every notebook the session's tests name is started at once, two runs at a time: each is a
-    process of its own (a real `mpc run`), so the second core works while a test waits.  One
-    that talks to the session's gateway waits for the first test that reads a run: tests/api
-    stops and restarts that gateway, which the notebook must not meet.
+    Every run the session's tests name is started at once, two at a time, the sandbox's
+    first: each is a process of its own (a real `mpc run`), so the second core works while a
+    test waits.  One that talks to the session's gateway waits for the first test that reads
+    a run: tests/api stops and restarts that gateway, which the notebook must not meet.
     """
     runs = _HeadlessRuns(tmp_path_factory, request)
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        if "headless_runs" in item.fixturenames and callspec and "name" in callspec.params:
+    for catalog in ("sandbox", "real"):
+        for item in request.session.items:
+            callspec = getattr(item, "callspec", None)
+            if not (callspec and "name" in callspec.params):
+                continue
+            if catalog not in {_RUN_FIXTURES.get(f) for f in item.fixturenames}:
+                continue
             name = callspec.params["name"]
             if "gateway" in WORKBOOK[name].needs:
-                runs.defer(name)
+                runs.defer(name, catalog)
             else:
-                runs.start(name)
+                runs.start(name, catalog)
     try:
-        yield runs.result
+        yield runs
     finally:
         runs.close()
+
+
+@pytest.fixture(scope="session")
+def headless_runs(_headless_pool: _HeadlessRuns) -> Callable[[str], HeadlessRun]:
+    """The session's run of a workbook notebook on the sandbox (`MPC_SOURCE=sandbox`)."""
+    return _headless_pool.result
+
+
+@pytest.fixture(scope="session")
+def real_catalog_runs(_headless_pool: _HeadlessRuns) -> Callable[[str], HeadlessRun]:
+    """The session's run of a workbook notebook on a registry synced from the real 2025
+    catalog (the sandbox serving the ../shared seed snapshot: no network)."""
+    return functools.partial(_headless_pool.result, catalog="real")
+
+
+@pytest.fixture(scope="session")
+def real_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An outputs folder holding one sync of the real 2025 catalog: the ../shared seed
+    snapshot served by the sandbox.  Skips when ../shared is absent.  Copy it before use."""
+    seed = seed_snapshot()
+    if seed is None:
+        pytest.skip(f"{CHECKOUT.parent / 'shared'}: the seed snapshot is not available")
+    outputs = tmp_path_factory.mktemp("real-catalog") / "outputs"
+    report = sync(Settings(outputs_dir=outputs, source="sandbox", sandbox_snapshot=seed))
+    assert report.status == "ok" and report.counts == {"fal": 866, "comet": 568}
+    return outputs
 
 
 class _HeadlessRuns:
@@ -255,37 +298,47 @@ class _HeadlessRuns:
         self._tmp = tmp_path_factory
         self._request = request
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headless-run")
-        self._runs: dict[str, Future[HeadlessRun]] = {}
-        self._deferred: list[str] = []
+        self._runs: dict[tuple[str, str], Future[HeadlessRun]] = {}
+        self._deferred: list[tuple[str, str]] = []
 
-    def defer(self, name: str) -> None:
+    def defer(self, name: str, catalog: str = "sandbox") -> None:
         """Start `name` when a test first asks for a run."""
-        self._deferred.append(name)
+        self._deferred.append((name, catalog))
 
-    def start(self, name: str) -> Future[HeadlessRun]:
-        """Start `name`'s run (once); its services and environment are settled here, in the
-        test's thread, so a test's monkeypatching never reaches the run."""
-        if name not in self._runs:
+    def start(self, name: str, catalog: str = "sandbox") -> Future[HeadlessRun]:
+        """Start `name`'s run on `catalog` (once); its services, environment and registry are
+        settled here, in the test's thread, so a test's monkeypatching never reaches the run.
+
+        On the "sandbox" catalog it starts in an empty workbook; on the "real" one, in a
+        workbook holding a copy of the `real_catalog` registry, with the sandbox serving
+        the seed snapshot that registry came from.
+        """
+        run_key = (name, catalog)
+        if run_key not in self._runs:
             case = WORKBOOK[name]
-            folder = self._tmp.mktemp(f"headless-{name}")
+            folder = self._tmp.mktemp(f"headless-{name}" + ("-real" if catalog == "real" else ""))
             env = {"MPC_SOURCE": "sandbox", "MPC_OUTPUTS_DIR": str(folder / "out")}
             try:
+                if catalog == "real":
+                    shutil.copytree(self._request.getfixturevalue("real_catalog"), folder / "out")
+                    env["MPC_SANDBOX_SNAPSHOT"] = str(seed_snapshot())
                 env.update(service_env(case, self._request))
             except (pytest.skip.Exception, pytest.fail.Exception) as exc:
-                # a service it needs is missing (LiteLLM not installed): only its tests say so
-                self._runs[name] = missing = Future()
+                # a service it needs is missing (LiteLLM not installed, no ../shared): only
+                # its tests say so
+                self._runs[run_key] = missing = Future()
                 missing.set_exception(exc)
                 return missing
             params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
             argv = [mpc_script(), "run", name, *params, "--json"]
             stop = "stack" in case.needs  # the core it brings up is stopped right after
-            self._runs[name] = self._pool.submit(_headless_run, argv, mpc_env(env), folder, stop)
-        return self._runs[name]
+            self._runs[run_key] = self._pool.submit(_headless_run, argv, mpc_env(env), folder, stop)
+        return self._runs[run_key]
 
-    def result(self, name: str) -> HeadlessRun:
+    def result(self, name: str, catalog: str = "sandbox") -> HeadlessRun:
         while self._deferred:
-            self.start(self._deferred.pop(0))
-        return self.start(name).result()
+            self.start(*self._deferred.pop(0))
+        return self.start(name, catalog).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -86,7 +86,9 @@ def test_the_gateway_key_never_leaves_the_process(gateway: Any, tmp_path: Path) 
     }
     synced = _mpc("--verbose", "sync", "--source", "gateway", "--json", env=env, cwd=tmp_path)
     assert synced.returncode == 0, synced.stderr
-    assert '"sources": {"fal": "gateway", "comet": "gateway"}' in synced.stdout
+    assert '"sources": {"fal": "sandbox via gateway", "comet": "sandbox via gateway"}' in (
+        synced.stdout
+    )
     assert f"GET {gateway.url}/fal/models" in synced.stderr
     configured = _mpc("gateway", "config", env=env, cwd=tmp_path)
     assert configured.returncode == 0, configured.stderr

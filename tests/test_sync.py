@@ -21,9 +21,9 @@ from mpc_lib.errors import (
     StorageError,
     SyncError,
 )
-from mpc_lib.registry import RegistryDiff, RegistryStore, load_registry
+from mpc_lib.registry import RegistryDiff, RegistryStore, encode_registry, load_registry
 from mpc_lib.sandbox import Fault, SandboxData
-from mpc_lib.sandbox.modes import odd_comet
+from mpc_lib.sandbox.modes import odd_comet, odd_fal
 
 
 def _live(sandbox, outputs: Path, **changes) -> Settings:
@@ -393,6 +393,132 @@ def test_strict_pricing_and_odd_comet_entries_keep_every_price(sandbox, tmp_path
     assert "comet: 5 warning(s)" in report.summary()
 
 
+def _fal_prices_stated(prices: dict[str, dict[str, Any]]) -> dict[str, tuple]:
+    """Per endpoint id: (unit price, unit, currency) of the price items that state all of them."""
+    return {
+        endpoint_id: (item["unit_price"], item["unit"], item["currency"])
+        for endpoint_id, item in prices.items()
+        if item.get("endpoint_id") == endpoint_id
+        and _number(item.get("unit_price")) is not None
+        and item["unit_price"] >= 0
+        and isinstance(item.get("unit"), str)
+        and isinstance(item.get("currency"), str)
+    }
+
+
+@pytest.mark.parametrize("pricing", ["lenient", "strict"])
+def test_odd_fal_and_comet_entries_are_kept_and_reported(
+    sandbox, tmp_path: Path, pricing: str
+) -> None:
+    """Done-when of issue 15: one odd entry, of either provider, never rejects the others."""
+    sandbox.set_modes(fal_odd_entries=True, comet_odd_entries=True, fal_pricing=pricing)
+    report = sync(_live(sandbox, tmp_path))
+    assert report.status == "ok" and report.errors == {}
+    registry = load_registry(report.registry_path)
+    records = {(m["provider"], m["model_id"]): m for m in registry["models"]}
+
+    # FAL: every model with an id is kept, every price that parses is kept, none is made up
+    odd_models, odd_prices = odd_fal(sandbox.data.fal_models, sandbox.data.fal_prices)
+    fal_ids = [m["endpoint_id"] for m in sandbox.data.fal_models]
+    assert sorted(i for provider, i in records if provider == "fal") == sorted(fal_ids)
+    stated = _fal_prices_stated(odd_prices)
+    got = {
+        i: (r["pricing"]["unit_price"], r["pricing"]["unit"], r["pricing"]["currency"])
+        for (provider, i), r in records.items()
+        if provider == "fal" and r["pricing"]
+    }
+    assert got == stated
+    lost = sorted(set(sandbox.data.fal_prices) - set(stated))
+    assert len(lost) == 3  # the three odd price entries, and nothing else
+    pairs = zip(sandbox.data.fal_models, odd_models, strict=False)
+    odd_listed = [new["endpoint_id"] for old, new in pairs if old != new]
+    assert len(odd_listed) == 2
+    for endpoint_id in odd_listed:  # an odd field costs that field, not the record or its price
+        record = records["fal", endpoint_id]
+        assert record["pricing"] is not None and "tags" not in record["meta"]
+        original = next(m for m in sandbox.data.fal_models if m["endpoint_id"] == endpoint_id)
+        assert record["display_name"] == original["metadata"]["display_name"]
+        assert record["category"] == original["metadata"]["category"]
+
+    fal_warnings = report.warnings["fal"]
+    assert len(fal_warnings) == 6
+    for endpoint_id in odd_listed:
+        assert sum(f"entry {endpoint_id!r}: dropped metadata.tags:" in w for w in fal_warnings) == 1
+    named = [i for i in lost if odd_prices[i].get("endpoint_id") == i]
+    assert len(named) == 2  # the third odd price has no id to name
+    for endpoint_id in named:
+        assert sum(f"entry {endpoint_id!r}: skipped: unit_price:" in w for w in fal_warnings) == 1
+    assert sum("skipped: no usable endpoint_id (missing)" in w for w in fal_warnings) == 2
+    assert any('(metadata.display_name "No Id Model")' in w for w in fal_warnings)
+
+    # Comet: every stated price kept, as stated; `pricing: null` and output-only kept as sent
+    odd_catalog, _ = odd_comet(sandbox.data.comet_catalog, sandbox.data.comet_models)
+    comet_stated = _comet_prices_stated(odd_catalog)
+    for model in sandbox.data.comet_models:
+        price = records["comet", model["id"]]["pricing"]
+        got_comet = price and (price["unit"], price["unit_price"], price["output_unit_price"])
+        assert got_comet == comet_stated.get(model["id"]), model["id"]
+    comet_warnings = report.warnings["comet"]
+    assert [w.split(": dropped ")[1].split(": ")[0] for w in comet_warnings if "dropped" in w] == [
+        "features",
+        "context_length",
+        "pricing.input",
+    ]
+    assert all(w.startswith("/api/models entry '") for w in comet_warnings if "dropped" in w)
+    assert sum("no usable id" in w for w in comet_warnings) == 2
+
+    # the registry keeps them, the summary shows the count and the first few
+    for name, found in report.warnings.items():
+        source = registry["sources"][name]
+        assert (source["warnings"], source["warnings_count"]) == (found, len(found))
+        assert source["status"] == "ok"
+    shown = report.model_dump(mode="json")["warnings"]
+    assert shown == {
+        "fal": {"count": 6, "first": fal_warnings[:3]},
+        "comet": {"count": 5, "first": comet_warnings[:3]},
+    }
+    summary = report.summary()
+    assert "fal: 6 warning(s)" in summary and "comet: 5 warning(s)" in summary
+    assert f"  {fal_warnings[0]}" in summary and "  ... 3 more in the registry" in summary
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (
+            Fault("malformed", provider="fal", path="/v1/models$", times=None),
+            "fal: malformed answer from /models: body is not valid JSON",
+        ),
+        (
+            Fault("wrong_shape", provider="fal", path="/v1/models$", times=None),
+            "fal: malformed answer from /models: models: Field required",
+        ),
+        (
+            Fault("wrong_shape", provider="fal", path="/v1/models/pricing", times=None),
+            "fal: malformed answer from /models/pricing: prices: Field required",
+        ),
+        (
+            Fault("repeat_cursor", provider="fal", times=None),
+            "fal: broken pagination from /models: cursor",
+        ),
+    ],
+    ids=["listing-not-json", "listing-without-models", "pricing-without-prices", "looping-cursor"],
+)
+def test_a_malformed_envelope_fails_the_provider_and_touches_nothing(
+    sandbox, tmp_path: Path, fault: Fault, message: str
+) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync(settings)
+    before = _snapshot_state(tmp_path)
+    sandbox.set_modes(fal_odd_entries=True)  # odd entries alone would not fail it
+    sandbox.faults.add(fault)
+    with pytest.raises(SyncError) as info:
+        sync(settings)
+    assert set(info.value.failures) == {"fal"}
+    assert str(info.value.failures["fal"]).startswith(message)
+    assert _snapshot_state(tmp_path) == before
+
+
 def test_comet_records_keep_created_and_type_in_meta(sandbox, tmp_path: Path) -> None:
     registry = load_registry(sync(_live(sandbox, tmp_path)).registry_path)
     comet = [m for m in registry["models"] if m["provider"] == "comet"]
@@ -467,3 +593,97 @@ def test_the_registry_head_gives_the_counts_without_a_full_parse(sandbox, tmp_pa
     store.path.write_text("{not json\n")
     assert store.peek_counts() == {}
     assert RegistryStore(tmp_path / "none").peek_counts() == {}
+
+
+# --- the sandbox never taken for the world: one kind of source per provider -----------------
+
+
+def test_the_registry_records_the_kind_of_source_per_provider(sandbox, tmp_path: Path) -> None:
+    live = load_registry(sync(_live(sandbox, tmp_path / "live")).registry_path)
+    assert {name: entry["kind"] for name, entry in live["sources"].items()} == {
+        "fal": "live", "comet": "live",
+    }  # fmt: skip
+    mixed = load_registry(sync(_live(sandbox, tmp_path / "mixed", fal_key=None)).registry_path)
+    assert mixed["sources"]["fal"]["kind"] == "sandbox"  # no FAL key: the in-process sandbox
+    assert mixed["sources"]["comet"]["kind"] == "live"
+
+
+def test_a_sandbox_sync_over_live_records_is_refused_and_touches_nothing(
+    sandbox, tmp_path: Path
+) -> None:
+    sync(_live(sandbox, tmp_path))
+    before = _snapshot_state(tmp_path)
+    diff_before = (tmp_path / "registry" / "diff.json").read_bytes()
+    on_sandbox = Settings(outputs_dir=tmp_path, source="sandbox")
+    with pytest.raises(ConfigError) as refused:
+        sync(on_sandbox)
+    message = str(refused.value)
+    assert message.startswith("sync refused, registry left untouched. ")
+    assert "fal: the registry holds live records, this sync fetched sandbox ones" in message
+    assert "comet: the registry holds live records" in message
+    assert "--replace" in message and "-p replace true" in message
+    assert refused.value.exit_code == 2
+    # one provider alone is refused the same; an empty registry for it would not be
+    with pytest.raises(ConfigError, match="comet: the registry holds live records"):
+        sync(on_sandbox, providers=["comet"])
+    with pytest.raises(ConfigError, match="fal: the registry holds live records"):
+        sync(on_sandbox, allow_partial=True)  # allow_partial is about failures, not kinds
+    assert _snapshot_state(tmp_path) == before
+    assert (tmp_path / "registry" / "diff.json").read_bytes() == diff_before
+
+
+def test_replace_keeps_the_replaced_registry_in_the_snapshots(sandbox, tmp_path: Path) -> None:
+    """Even with one snapshot kept, the registry a replace replaced stays restorable."""
+    live = sync(_live(sandbox, tmp_path, snapshot_keep=1))
+    live_bytes = (tmp_path / "registry" / "models.json").read_bytes()
+    on_sandbox = Settings(outputs_dir=tmp_path, source="sandbox", snapshot_keep=1)
+    report = sync(on_sandbox, providers=["fal"], replace=True)
+    assert report.replaced == {"fal": "live"}
+    assert report.replaced_snapshot == live.snapshot_path
+    assert report.replaced_snapshot is not None
+    assert report.replaced_snapshot.read_bytes() == live_bytes
+    assert f"fal: replaced its live records (the registry before: {live.snapshot_path}" in (
+        report.summary()
+    )
+    assert report.model_dump(mode="json")["replaced"] == {"fal": "live"}
+    registry = load_registry(report.registry_path)
+    assert (registry["sources"]["fal"]["kind"], registry["sources"]["comet"]["kind"]) == (
+        "sandbox", "live",
+    )  # fmt: skip
+    assert RegistryStore(tmp_path).snapshots() == [live.snapshot_path, report.snapshot_path]
+    # and back: the live sync over the sandbox's records is refused in turn
+    with pytest.raises(ConfigError, match="fal: the registry holds sandbox records, this sync "
+                                          "fetched live ones"):  # fmt: skip
+        sync(_live(sandbox, tmp_path))
+    # a sync of the same kind needs nothing
+    assert sync(on_sandbox, providers=["fal"]).replaced == {}
+
+
+def test_a_replaced_registry_that_is_no_snapshot_is_copied_first(sandbox, tmp_path: Path) -> None:
+    sync(_live(sandbox, tmp_path))
+    store = RegistryStore(tmp_path)
+    for snapshot in store.snapshots():
+        snapshot.unlink()  # e.g. a registry copied in by hand
+    live_bytes = store.path.read_bytes()
+    report = sync(Settings(outputs_dir=tmp_path, source="sandbox"), replace=True)
+    assert report.replaced == {"fal": "live", "comet": "live"}
+    assert report.replaced_snapshot is not None
+    assert report.replaced_snapshot.read_bytes() == live_bytes
+    assert store.snapshots() == [report.replaced_snapshot, report.snapshot_path]
+
+
+def test_records_of_unknown_kind_are_not_replaced_unasked(sandbox, tmp_path: Path) -> None:
+    """A registry from before kinds were recorded, synced through the gateway: unknown."""
+    sync(_live(sandbox, tmp_path))
+    store = RegistryStore(tmp_path)
+    old = load_registry(store.path)
+    for entry in old["sources"].values():
+        entry["source"], entry["data"] = "gateway", "gateway http://127.0.0.1:4000"
+        del entry["kind"]
+    store.path.write_bytes(encode_registry(old))
+    with pytest.raises(ConfigError, match="the registry holds unknown records, this sync fetched "
+                                          "live ones"):  # fmt: skip
+        sync(_live(sandbox, tmp_path))
+    assert sync(_live(sandbox, tmp_path), replace=True).replaced == {
+        "fal": "unknown", "comet": "unknown",
+    }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,15 @@ import pytest
 
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
-from mpc_lib.upstreams import open_upstreams, resolve_source
+from mpc_lib.upstreams import (
+    GATEWAY_RECORD,
+    as_served,
+    live_upstream,
+    open_upstreams,
+    record_gateway_upstreams,
+    recorded_kind,
+    resolve_source,
+)
 
 
 def test_live_where_a_key_is_set_and_the_sandbox_elsewhere(tmp_path: Path) -> None:
@@ -99,8 +108,61 @@ def test_through_the_gateway_the_gateway_key_is_presented(tmp_path: Path) -> Non
         fal = upstreams["fal"]
     assert (fal.source, fal.base_url, fal.data) == ("gateway", "http://gw:4000/fal", "gateway http://gw:4000")
     assert fal.key is not None and fal.key.reveal() == "g-key"
-    assert fal.prices == "provider API via gateway http://gw:4000"
     assert fal.options["scheme"] == "Bearer"
+    # nothing recorded about what that gateway reaches: unknown, never live
+    assert (fal.kind, fal.label, fal.prices) == ("unknown", "unknown via gateway", "unknown")
+
+
+def test_what_the_gateway_reaches_is_read_from_its_record(tmp_path: Path) -> None:
+    """`mpc gateway serve` records its upstreams for its URL; a sync through it reads them."""
+    settings = Settings(outputs_dir=tmp_path, gateway_key="g", gateway_url="http://127.0.0.1:4000")
+    with open_upstreams(settings) as served:  # no keys: what `mpc gateway serve` reaches
+        reached = {"fal": served["fal"], "comet": live_upstream(settings, "comet")}
+        record = record_gateway_upstreams(settings, "http://127.0.0.1:4000", reached)
+    assert record == tmp_path / GATEWAY_RECORD
+    with open_upstreams(settings, source="gateway") as upstreams:
+        fal, comet = upstreams["fal"], upstreams["comet"]
+        assert upstreams.sources() == {"fal": "sandbox via gateway", "comet": "live via gateway"}
+    assert (fal.kind, fal.prices, fal.data) == ("sandbox", "generated", "gateway http://127.0.0.1:4000")
+    assert (comet.kind, comet.prices) == ("live", "live API")
+    # the record is for another gateway's URL, or unreadable: unknown
+    other = settings.with_(gateway_url="http://127.0.0.1:4001")
+    with open_upstreams(other, source="gateway") as upstreams:
+        assert upstreams["fal"].kind == upstreams["comet"].kind == "unknown"
+    record.write_text("{not json")
+    with open_upstreams(settings, source="gateway") as upstreams:
+        assert upstreams["fal"].kind == "unknown"
+
+
+def test_answers_marked_by_the_sandbox_make_a_gateway_source_the_sandbox(tmp_path: Path) -> None:
+    settings = Settings(outputs_dir=tmp_path, gateway_key="g", gateway_url="http://gw:4000")
+    with open_upstreams(settings, source="gateway") as upstreams:
+        unknown = upstreams["fal"]
+    marked = as_served(unknown, {"generated"})
+    assert (marked.kind, marked.label, marked.prices) == (
+        "sandbox", "sandbox via gateway", "generated",
+    )  # fmt: skip
+    assert as_served(unknown, set()) is unknown  # no mark: still unknown, not live
+    said_live = as_served(dataclasses.replace(unknown, served="live"), {"synthetic"})
+    assert (said_live.kind, said_live.prices) == ("sandbox", "synthetic prices over a snapshot")
+    # a direct upstream is what its key decided: a key and a base URL are live
+    direct = live_upstream(Settings(fal_key="k"), "fal")
+    assert as_served(direct, {"generated"}) is direct
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind"),
+    [
+        ({"source": "live"}, "live"),
+        ({"source": "sandbox"}, "sandbox"),
+        ({"source": "gateway"}, "unknown"),  # a registry from before kinds were recorded
+        ({"source": "gateway", "kind": "sandbox"}, "sandbox"),
+        ({"source": "gateway", "kind": "nonsense"}, "unknown"),
+        ({}, "unknown"),
+    ],
+)
+def test_the_kind_a_registry_entry_records(entry: dict[str, str], kind: str) -> None:
+    assert recorded_kind(entry) == kind
 
 
 def test_a_snapshot_is_labelled_and_its_missing_prices_called_synthetic(

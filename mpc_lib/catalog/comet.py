@@ -5,8 +5,9 @@
 record joins the two on the model id (or the catalog's `code`).
 
 Nothing published guarantees each entry's types, so both lists are read entry by
-entry: a field that fails validation is dropped, an entry without an id is skipped,
-and each problem lands in `CometClient.warnings`; the rest of the catalog is used.
+entry, by the rule FAL's lists follow too (`models.parse_items`): a field that fails
+validation is dropped, an entry without an id is skipped, and each problem lands in
+`CometClient.warnings`; the rest of the catalog is used.
 """
 
 from __future__ import annotations

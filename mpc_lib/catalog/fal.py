@@ -12,7 +12,10 @@ needed and failed is fetched again with the normal retry policy.
 The spec documents a 404 on pricing without saying whether it covers one id or the
 whole batch, so `get_prices` survives both readings: a batch answered 404 is split in
 halves until the unpriced ids are isolated, and every other id keeps its price.
-Answers that look odd but do not stop the call land in `FalClient.warnings`.
+Both lists are read as Comet's are (`models.parse_items`): only a malformed envelope
+(no `models` or `prices` list, a broken cursor) fails the call; an entry with a malformed
+field keeps what parses, one without an `endpoint_id` is skipped, and each of them, like
+any other answer that looks odd but does not stop the call, lands in `FalClient.warnings`.
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ from .models import (
     EstimateType,
     FalEstimate,
     FalModel,
+    FalModelList,
     FalModelPage,
     FalPrice,
+    FalPriceList,
     FalPricePage,
     ModelRecord,
     Pricing,
+    parse_items,
     parse_payload,
 )
 
@@ -119,13 +125,30 @@ class FalClient(ProviderClient):
         status: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> FalModelPage:
-        """One page of `GET /models`; `retry` overrides the retry policy for this request."""
+        """One page of `GET /models`; `retry` overrides the retry policy for this request.
+
+        The page's odd entries are in `page.warnings`: the listing records those of the
+        pages it uses (a page fetched ahead and discarded says nothing).
+        """
         params = {"limit": limit, "cursor": cursor, "category": category, "status": status}
         body = self.http.get_json("/models", params, retry=retry)
-        page = parse_payload(FalModelPage, body, provider="fal", path="/models")
-        if page.has_more and not page.next_cursor:
+        listing = parse_payload(FalModelList, body, provider="fal", path="/models")
+        if listing.has_more and not listing.next_cursor:
             raise PaginationError("fal", "/models", "has_more is true but next_cursor is empty")
-        return page
+        number = 1 if cursor is None else _decode_page(cursor)
+        models, problems = parse_items(
+            FalModel,
+            listing.models,
+            path="/models",
+            key="endpoint_id",
+            within=f"on page {number if number is not None else repr(cursor)}",
+        )
+        return FalModelPage(
+            models=models,
+            next_cursor=listing.next_cursor,
+            has_more=listing.has_more,
+            warnings=problems,
+        )
 
     def iter_pages(
         self,
@@ -158,7 +181,14 @@ class FalClient(ProviderClient):
 
     def list_models_sequential(self, **filters: Any) -> list[FalModel]:
         """Every model, page after page (the baseline `list_models` must equal)."""
-        return _dedupe(model for page in self.iter_pages(**filters) for model in page.models)
+        return _dedupe(model for page in self.iter_pages(**filters) for model in self._use(page))
+
+    def _use(self, page: FalModelPage) -> list[FalModel]:
+        """A page's models, its odd entries recorded as warnings (each message once)."""
+        for problem in page.warnings:
+            if problem not in self.warnings:
+                self._warn(problem)
+        return page.models
 
     def list_models(
         self,
@@ -187,7 +217,7 @@ class FalClient(ProviderClient):
                 for number in range(2, guessed + 2)
             }
             first = first_future.result()
-            models = list(first.models)
+            models = list(self._use(first))
             if on_page is not None:
                 on_page(first.models, first.has_more)
             if not first.has_more:
@@ -202,7 +232,7 @@ class FalClient(ProviderClient):
             else:
                 rest = self._pages_ahead(seen, filters, pool, early)
             for page in rest:
-                models.extend(page.models)
+                models.extend(self._use(page))
                 if on_page is not None:
                     on_page(page.models, page.has_more)
             return _dedupe(models)
@@ -271,7 +301,20 @@ class FalClient(ProviderClient):
         if not 1 <= len(endpoint_ids) <= FAL_PRICING_BATCH:
             raise ValueError(f"pricing takes 1 to {FAL_PRICING_BATCH} ids, got {len(endpoint_ids)}")
         body = self.http.get_json("/models/pricing", {"endpoint_id": list(endpoint_ids)})
-        return parse_payload(FalPricePage, body, provider="fal", path="/models/pricing")
+        answer = parse_payload(FalPriceList, body, provider="fal", path="/models/pricing")
+        prices, problems = parse_items(
+            FalPrice,
+            answer.prices,
+            path="/models/pricing",
+            key="endpoint_id",
+            within=f"of the answer for {len(endpoint_ids)} id(s) from {endpoint_ids[0]!r}",
+        )
+        return FalPricePage(
+            prices=prices,
+            next_cursor=answer.next_cursor,
+            has_more=answer.has_more,
+            warnings=problems,
+        )
 
     def get_prices(self, endpoint_ids: Sequence[str]) -> list[FalPrice]:
         """Prices for 1 to 50 ids; an id FAL has no price for is left out, never priced at 0.
@@ -300,6 +343,8 @@ class FalClient(ProviderClient):
             self._price_halves(ids[:middle], found)
             self._price_halves(ids[middle:], found)
             return
+        for problem in page.warnings:
+            self._warn(problem)
         asked = set(ids)
         found.extend(price for price in page.prices if price.endpoint_id in asked)
         strays = sorted({price.endpoint_id for price in page.prices} - asked)

@@ -1,10 +1,16 @@
-"""Data shapes of the catalog: what providers send (lenient) and the one record we keep (strict)."""
+"""Data shapes of the catalog: what providers send (lenient) and the one record we keep (strict).
+
+One rule for every provider list (FAL's `/models` and pricing, Comet's `/v1/models` and
+`/api/models`): the envelope is checked whole (`parse_payload`; a malformed one fails the
+provider), its entries one at a time (`parse_items`; an odd entry keeps what parses, or is
+skipped without a usable id, and each problem is a warning naming the entry and the field).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -17,7 +23,11 @@ __all__ = [
     "EstimateType",
     "FalEstimate",
     "FalModel",
+    "FalModelList",
+    "FalModelPage",
     "FalPrice",
+    "FalPriceList",
+    "FalPricePage",
     "ModelRecord",
     "Pricing",
     "ProviderModel",
@@ -30,6 +40,10 @@ class ProviderModel(MpcModel):
     """Base for provider payloads: lenient about the extra fields providers add, frozen."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# A price as providers publish it: a finite number >= 0 (a numeric string reads as its number).
+_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 # --- FAL Platform API v1 -------------------------------------------------------------
@@ -67,29 +81,47 @@ class FalModel(ProviderModel):
     metadata: FalMetadata | None = None
 
 
+class FalModelList(ProviderModel):
+    """The body of FAL `GET /models`; its entries are checked one by one with `parse_items`."""
+
+    models: list[Any]
+    next_cursor: str | None = None
+    has_more: bool
+
+
 class FalModelPage(ProviderModel):
-    """One page of FAL `GET /models`."""
+    """One page of FAL `GET /models`: the entries that parsed, and what was odd about the rest."""
 
     models: list[FalModel]
     next_cursor: str | None = None
     has_more: bool
+    warnings: list[str] = Field(default_factory=list)
 
 
 class FalPrice(ProviderModel):
     """One item of FAL `GET /models/pricing`."""
 
     endpoint_id: str
-    unit_price: float
+    unit_price: _Price
     unit: str
     currency: str
 
 
+class FalPriceList(ProviderModel):
+    """The body of FAL `GET /models/pricing`; its entries are checked one by one."""
+
+    prices: list[Any]
+    next_cursor: str | None = None
+    has_more: bool = False
+
+
 class FalPricePage(ProviderModel):
-    """The body of FAL `GET /models/pricing`."""
+    """One FAL pricing answer: the prices that parsed, and what was odd about the rest."""
 
     prices: list[FalPrice]
     next_cursor: str | None = None
     has_more: bool = False
+    warnings: list[str] = Field(default_factory=list)
 
 
 # What each FAL estimate type counts: billing units, or API calls priced at history.
@@ -126,10 +158,10 @@ class CometPricing(ProviderModel):
     """`pricing` of a Comet catalog entry: $/M tokens, or per request, or per second."""
 
     currency: str | None = None
-    input: float | None = None
-    output: float | None = None
-    per_request: float | None = None
-    per_second: float | None = None
+    input: _Price | None = None
+    output: _Price | None = None
+    per_request: _Price | None = None
+    per_second: _Price | None = None
 
 
 class CometCatalogEntry(ProviderModel):
@@ -261,49 +293,95 @@ def _drop_field(item: dict[str, Any], loc: Sequence[int | str]) -> tuple[str, An
 
 
 def parse_items(
-    model: type[_Payload], items: Sequence[Any], *, path: str, key: str = "id"
+    model: type[_Payload],
+    items: Sequence[Any],
+    *,
+    path: str,
+    key: str = "id",
+    within: str | None = None,
 ) -> tuple[list[_Payload], list[str]]:
     """Validate the items of a list one at a time, so one odd item cannot reject the rest.
 
     A field that fails validation is dropped (the item keeps what parses); an item
-    without a usable `key` is skipped.  Each problem is one warning naming the item and
-    the field, e.g. `/api/models entry 'x': dropped context_length: "128k" (...)`.
+    without a usable `key`, or that cannot parse without a required field, is skipped.
+    Each problem is one warning naming the item and the field, e.g.
+    `/api/models entry 'x': dropped context_length: "128k" (...)`; an item without an id
+    is named by its position (`within` says in what, e.g. `on page 3`) and its name.
     """
     parsed: list[_Payload] = []
     warnings: list[str] = []
     for index, raw in enumerate(items):
+        position = f"{path} entry #{index}" + (f" {within}" if within else "")
         if not isinstance(raw, dict):
-            warnings.append(f"{path} entry #{index}: skipped: not an object ({_show(raw)})")
+            warnings.append(f"{position}: skipped: not an object ({_show(raw)})")
             continue
         ident = raw.get(key)
         if not isinstance(ident, str) or not ident.strip():
-            hint = next(
-                (f" ({name} {_show(raw[name])})" for name in ("code", "name") if raw.get(name)),
-                "",
-            )
             shown = _show(ident) if key in raw else "missing"
-            warnings.append(f"{path} entry #{index}{hint}: skipped: no usable {key} ({shown})")
+            warnings.append(f"{position}{_hint(raw)}: skipped: no usable {key} ({shown})")
             continue
-        try:
-            parsed.append(model.model_validate(raw))
-            continue
-        except ValidationError:
-            pass  # below: drop what fails, on a copy, and say so
-        item = _copy_dicts(raw)
-        problems: list[str] = []
-        for _ in range(_MAX_DROP_ROUNDS):
-            try:
-                parsed.append(model.model_validate(item))
-                break
-            except ValidationError as exc:
-                dropped = [(err, _drop_field(item, err["loc"])) for err in exc.errors()]
-                for err, gone in dropped:
-                    if gone is not None:
-                        problems.append(f"dropped {gone[0]}: {_show(gone[1])} ({err['msg']})")
-                if not any(gone for _, gone in dropped):
-                    problems.append(f"skipped: {exc.errors()[0]['msg']}")
-                    break
-        else:
-            problems.append("skipped: still invalid after dropping fields")
+        entry, problems = _parse_entry(model, raw)
+        if entry is not None:
+            parsed.append(entry)
         warnings.extend(f"{path} entry {ident!r}: {problem}" for problem in problems)
     return parsed, warnings
+
+
+# Fields that name an entry whose id is missing: Comet's code and name, FAL's display name.
+_NAMING_FIELDS = ("code", "name", "metadata.display_name")
+
+
+def _hint(item: dict[str, Any]) -> str:
+    """` (code "x")`: the first naming field the item has, for a warning; else empty."""
+    for dotted in _NAMING_FIELDS:
+        value: Any = item
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value:
+            return f" ({dotted} {_show(value)})"
+    return ""
+
+
+def _where(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "entry"
+
+
+def _parse_entry(model: type[_Payload], raw: dict[str, Any]) -> tuple[_Payload | None, list[str]]:
+    """One entry, its fields that fail dropped until the rest parses; (entry or None, problems).
+
+    A kept entry gets one problem per dropped field; a skipped one (a required field
+    was malformed or missing) gets a single `skipped: ...` naming every field at fault.
+    """
+    try:
+        return model.model_validate(raw), []
+    except ValidationError:
+        pass  # below: drop what fails, on a copy, and say so
+    item = _copy_dicts(raw)
+    dropped: list[tuple[str, str]] = []  # (dotted field, "value (why)")
+    left: list[str] = []
+    for _ in range(_MAX_DROP_ROUNDS):
+        try:
+            entry = model.model_validate(item)
+        except ValidationError as exc:
+            errors = exc.errors()
+        else:
+            return entry, [f"dropped {name}: {what}" for name, what in dropped]
+        fresh = []
+        for error in errors:
+            gone = _drop_field(item, error["loc"])
+            if gone is not None:
+                fresh.append((gone[0], f"{_show(gone[1])} ({error['msg']})"))
+        if not fresh:
+            # A required field that was just dropped is "missing" now: named once, above.
+            names = {name for name, _ in dropped}
+            left = [
+                f"{_where(error)}: {error['msg']}"
+                for error in errors
+                if not (error["type"] == "missing" and _where(error) in names)
+            ]
+            break
+        dropped.extend(fresh)
+    else:
+        left = ["still invalid after dropping fields"]
+    reasons = [f"{name}: {what}" for name, what in dropped] + left
+    return None, ["skipped: " + "; ".join(reasons)]

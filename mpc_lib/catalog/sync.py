@@ -5,7 +5,9 @@ The recipe, top to bottom:
    through the gateway, or the sandbox over loopback);
 2. fetch the providers concurrently, reading the previous registry meanwhile; FAL
    lists pages ahead and prices batches of 50 as ids arrive;
-3. under the registry lock: re-read the registry if another sync replaced it; a
+3. under the registry lock: re-read the registry if another sync replaced it; records
+   of another kind (sandbox over live, live over sandbox: `upstreams.as_served` says what
+   each provider's answers were) are refused unless `replace` (nothing written); a
    provider that failed fails the sync (nothing written), unless `allow_partial`,
    which keeps its previous records marked stale;
 4. still under the lock: diff against the previous registry, write the snapshot,
@@ -32,7 +34,7 @@ from ..http import build_client
 from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryDiff, RegistryStore, diff_registries
-from ..upstreams import Upstream, Upstreams
+from ..upstreams import Upstream, Upstreams, as_served, recorded_kind
 from .comet import CometClient, join_catalog
 from .fal import FAL_PRICING_BATCH, FalClient, normalise_fal
 from .models import CometCatalogEntry, CometModel, FalModel, FalPrice, ModelRecord
@@ -48,6 +50,12 @@ ProgressCallback = Callable[[str, str, int, int | None], None]
 # How many warnings per provider the JSON and `summary()` show, and the registry keeps.
 _WARNINGS_SHOWN = 3
 _WARNINGS_KEPT = 50
+# What the summary adds after a source that is not the provider's live API.
+_SOURCE_NOTES = {
+    "sandbox": " (emulator: no key set or --source sandbox)",
+    "sandbox via gateway": " (the gateway reaches the sandbox's emulator, not the provider)",
+    "unknown via gateway": " (not known whether the gateway reaches the provider or a sandbox)",
+}
 
 
 class SyncReport(MpcModel):
@@ -68,6 +76,10 @@ class SyncReport(MpcModel):
     timings: dict[str, float] = Field(default_factory=dict, exclude=True)
     # Per provider: odd answers that did not fail the sync (an entry dropped, has_more, ...).
     warnings: dict[str, list[str]] = Field(default_factory=dict)
+    # Per provider whose records of another kind this sync replaced (`replace`): that kind.
+    replaced: dict[str, str] = Field(default_factory=dict)
+    # The snapshot that holds the registry as it was before the replace.
+    replaced_snapshot: Path | None = None
 
     @computed_field
     @property
@@ -114,9 +126,14 @@ class SyncReport(MpcModel):
         """A few human lines: sources, counts, the diff in brief."""
         lines = []
         for name, source in self.sources.items():
-            note = " (emulator: no key set or --source sandbox)" if source == "sandbox" else ""
+            note = _SOURCE_NOTES.get(source, "")
             stale = " [STALE: kept previous records]" if name in self.stale else ""
             lines.append(f"{name}: {self.counts.get(name, 0)} models from {source}{note}{stale}")
+        for name, old in self.replaced.items():
+            lines.append(
+                f"{name}: replaced its {old} records (the registry before: "
+                f"{self.replaced_snapshot}; `mpc registry restore` with that file puts it back)"
+            )
         lines.append(
             f"diff: +{len(self.diff.added)} added, -{len(self.diff.removed)} removed, "
             f"~{len(self.diff.changed)} changed"
@@ -141,6 +158,8 @@ class _Fetched:
     records: list[ModelRecord]
     priced: int
     warnings: list[str] = field(default_factory=list)
+    # The sandbox marks the provider's answers carried (see `upstreams.as_served`).
+    marks: set[str] = field(default_factory=set)
 
 
 def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
@@ -160,12 +179,12 @@ def _fetch_fal(
     http: httpx.Client,
     progress: ProgressCallback,
     expected: int | None = None,
-) -> tuple[list[FalModel], dict[str, FalPrice], list[str]]:
+) -> tuple[list[FalModel], dict[str, FalPrice], list[str], set[str]]:
     """List FAL models with pages ahead, pricing each batch of 50 ids as soon as it fills.
 
     `expected` (the last sync's count) lets every page be requested at once.  A batch
     answered 404 is split inside `FalClient.get_prices`, so unpriced ids cost requests
-    only in batches that name one; the warnings come back with the data.
+    only in batches that name one; the warnings and sandbox marks come back with the data.
     """
     # Each page of 100 feeds two price batches, so pages look ahead half as wide as prices run.
     window = max(settings.concurrency // 2, 1)
@@ -199,7 +218,7 @@ def _fetch_fal(
     warnings = list(client.warnings)
     if models and not prices:
         warnings.append(f"no price for any of {len(models)} models: is the pricing API reachable?")
-    return models, prices, warnings
+    return models, prices, warnings, set(client.sandbox_marks)
 
 
 def _fetch_comet(
@@ -208,8 +227,9 @@ def _fetch_comet(
     http: httpx.Client,
     progress: ProgressCallback,
     expected: int | None = None,
-) -> tuple[list[CometModel], list[CometCatalogEntry], list[str]]:
-    """Comet's model list and its public catalog, fetched side by side, with their warnings."""
+) -> tuple[list[CometModel], list[CometCatalogEntry], list[str], set[str]]:
+    """Comet's model list and its public catalog, fetched side by side, with their warnings
+    and sandbox marks."""
     with (
         CometClient(
             endpoint.base_url, endpoint.key, settings=settings, client=http, **endpoint.options
@@ -222,7 +242,7 @@ def _fetch_comet(
         progress("comet", "models", len(models), None)
         catalog = catalog_future.result()
         progress("comet", "prices", 1, 1)
-    return models, catalog, list(client.warnings)
+    return models, catalog, list(client.warnings), set(client.sandbox_marks)
 
 
 def _fetch_all(
@@ -287,12 +307,42 @@ def _wipes(previous: dict[str, Any] | None, fetched: dict[str, _Fetched]) -> dic
 
 def _normalise(name: str, raw: Any) -> _Fetched:
     if name == "fal":
-        models, prices, warnings = raw
+        models, prices, warnings, marks = raw
         records = [normalise_fal(model, prices.get(model.endpoint_id)) for model in models]
     else:
-        models, catalog, warnings = raw
+        models, catalog, warnings, marks = raw
         records = join_catalog(models, catalog)
-    return _Fetched(records, sum(record.pricing is not None for record in records), warnings)
+    priced = sum(record.pricing is not None for record in records)
+    return _Fetched(records, priced, warnings, marks)
+
+
+def _kind_changes(
+    previous: dict[str, Any] | None, served: dict[str, Upstream]
+) -> dict[str, tuple[str, str]]:
+    """Providers whose previous records came from another kind of source: (old, new) kinds."""
+    if previous is None:
+        return {}
+    changes: dict[str, tuple[str, str]] = {}
+    for name, upstream in served.items():
+        entry = previous.get("sources", {}).get(name)
+        if not isinstance(entry, dict) or not previous.get("counts", {}).get(name):
+            continue  # nothing of this provider's to protect
+        old = recorded_kind(entry)
+        if old != upstream.kind:
+            changes[name] = (old, upstream.kind)
+    return changes
+
+
+def _refusal(changes: dict[str, tuple[str, str]], store: RegistryStore) -> ConfigError:
+    what = "; ".join(
+        f"{name}: the registry holds {old} records, this sync fetched {new} ones"
+        for name, (old, new) in changes.items()
+    )
+    return ConfigError(
+        f"sync refused, registry left untouched. {what}. Pass --replace to replace them "
+        f"(the catalog_sync notebook: -p replace true); the registry replaced stays in "
+        f"{store.snapshots_dir}"
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -309,17 +359,24 @@ def sync_catalog(
     *,
     providers: Sequence[str] = tuple(PROVIDERS),
     allow_partial: bool = False,
+    replace: bool = False,
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
     """Sync the chosen providers, reached through `upstreams`, into `<outputs>/registry`.
 
     Raises SyncError if a provider failed.  With `allow_partial`, a failed provider keeps
     its previous records, marked stale, and the sync succeeds.  Providers not chosen keep
-    their records as they are.  The registry lock is held only to re-read, compare and
-    write, not while fetching.
+    their records as they are.  Records of another kind of source (sandbox over live, live
+    over sandbox, unknown over either) raise ConfigError unless `replace`; the registry
+    replaced is kept in the snapshots.  The registry lock is held only to re-read, compare
+    and write, not while fetching.
     """
     started = time.perf_counter()
     chosen = _check_providers(providers)
+    # Every provider that cannot be reached as configured, named at once (a missing key each).
+    unreachable = upstreams.unreachable
+    if missing := [str(unreachable[name]) for name in chosen if name in unreachable]:
+        raise ConfigError("; ".join(missing))
     endpoints = {name: upstreams[name] for name in chosen}
     report_progress = progress or _no_progress
     store = RegistryStore(
@@ -335,23 +392,29 @@ def sync_catalog(
     fetched_s = time.perf_counter() - started
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     fetched = {name: _normalise(name, raw[name]) for name in chosen if name in raw}
+    # What each provider's answers showed (through the gateway: the sandbox's mark or not).
+    served = {name: as_served(endpoints[name], fetched[name].marks) for name in fetched}
 
     with store.locked():
         if store.stamp() != stamp:
             log.info("registry changed during the fetch; comparing against the new one")
             previous = store.load()
+        changes = _kind_changes(previous, served)
+        if changes and not replace:
+            raise _refusal(changes, store)
         failures.update(_wipes(previous, fetched))
         if failures and not allow_partial:
             raise SyncError(failures)
         moment = datetime.now(UTC)
-        registry = _assemble(previous, fetched, failures, endpoints, moment)
+        kept = store.keep_current(moment) if changes else None
+        registry = _assemble(previous, fetched, failures, {**endpoints, **served}, moment)
         diff = diff_registries(previous["models"] if previous else None, registry["models"])
-        snapshot = store.commit(registry, diff, moment=moment)
+        snapshot = store.commit(registry, diff, moment=moment, keep_also=kept)
     for name in chosen:
         report_progress(name, "done", registry["counts"].get(name, 0), None)
     return SyncReport(
         status="ok",
-        sources={name: endpoints[name].source for name in chosen},
+        sources={name: served.get(name, endpoints[name]).label for name in chosen},
         counts={name: registry["counts"].get(name, 0) for name in chosen},
         diff=diff,
         duration_s=time.perf_counter() - started,
@@ -360,6 +423,8 @@ def sync_catalog(
         stale=sorted(failures),
         errors={name: str(exc) for name, exc in failures.items()},
         warnings={name: found.warnings for name, found in fetched.items()},
+        replaced={name: old for name, (old, _new) in changes.items() if name in fetched},
+        replaced_snapshot=kept,
         timings={
             "fetch_s": fetched_s,
             "process_wall_s": time.perf_counter() - wall_started,
@@ -389,6 +454,8 @@ def _assemble(
             found = fetched[name]
             sources[name] = {
                 "source": endpoint.source,
+                # live, sandbox, or through the gateway what it reaches (unknown if unsure)
+                "kind": endpoint.kind,
                 "data": endpoint.data,
                 "prices": endpoint.prices,
                 "status": "ok",
@@ -410,7 +477,11 @@ def _assemble(
                 "status": "stale",
                 "error": str(failures[name]),
                 "models": len(kept),
-                "failed_attempt": {"source": endpoints[name].source, "at": _iso(moment)},
+                "failed_attempt": {
+                    "source": endpoints[name].source,
+                    "kind": endpoints[name].kind,
+                    "at": _iso(moment),
+                },
             }
         else:
             models.extend(old_by_provider.get(name, []))

@@ -76,6 +76,14 @@ def sync(
             "--allow-partial", help="Keep a failed provider's previous records, marked stale."
         ),
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace a provider's records that came from another kind of source (sandbox "
+            "over live, live over sandbox); the registry replaced stays in the snapshots.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="End with one JSON summary line.")
     ] = False,
@@ -97,14 +105,15 @@ def sync(
             with bars.progress:
                 report = sync_catalog(
                     settings, upstreams, providers=chosen, allow_partial=allow_partial,
-                    progress=bars,
+                    replace=replace, progress=bars,
                 )  # fmt: skip
     except (MpcError, ValueError, OSError) as exc:
         if as_json:
             failed = {
                 "status": "failed", "sources": sources, "counts": {}, "added": 0, "removed": 0,
                 "changed": 0, "stale": [], "duration_s": round(time.perf_counter() - started, 3),
-                "registry": None, "error": str(exc), "warnings": {},
+                "registry": None, "error": str(exc), "warnings": {}, "replaced": {},
+                "replaced_snapshot": None,
             }  # fmt: skip
             typer.echo(json.dumps(failed))
         raise fail(exc) from None

@@ -39,7 +39,7 @@ from ..pricing.prices import price_of
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
 from ..storage import atomic_write_bytes
-from ..upstreams import Upstream, live_upstream
+from ..upstreams import Upstream, live_upstream, record_gateway_upstreams
 from .selection import (
     DEFAULT_CATEGORIES,
     DEFAULT_MAX_MODELS,
@@ -309,7 +309,10 @@ def write_live_config(
     chosen = with_required(selection, required)
     upstreams = {name: live_upstream(settings, name) for name in selection.providers}
     config = build_gateway_config(registry, upstreams, chosen)
-    return write_gateway_config(out or default_config_path(settings), config), config
+    path = write_gateway_config(out or default_config_path(settings), config)
+    # The gateway at MPC_GATEWAY_URL serving this config reaches the live APIs.
+    record_gateway_upstreams(settings, settings.gateway_url, upstreams)
+    return path, config
 
 
 def with_required(selection: GatewaySelection, required: Sequence[str]) -> GatewaySelection:

@@ -38,7 +38,7 @@ from ..extras import install_hint
 from ..http import origin
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
-from ..upstreams import Upstream, Upstreams
+from ..upstreams import Upstream, Upstreams, record_gateway_upstreams
 from .client import GatewayClient
 from .config import (
     GatewaySelection,
@@ -308,6 +308,9 @@ def run_gateway(
         config_path, host=host, port=port, env=gateway_env(reached, key.reveal()),
         log_path=log_path, settings=settings,
     )  # fmt: skip
+    # What this gateway reaches, for syncs through it (`--source gateway`) to label: written
+    # with its config, before it answers.
+    record_gateway_upstreams(settings, process.url, reached)
     with process.start(timeout_s):
         yield GatewayRun(
             url=process.url, config_path=config_path, log_path=log_path, process=process,

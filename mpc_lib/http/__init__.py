@@ -26,7 +26,7 @@ httpx's own "HTTP Request: ..." lines are the CLI's to silence.
 
 from __future__ import annotations
 
-from ._config import build_client, origin
+from ._config import SANDBOX_MARK, build_client, origin
 from ._core import HttpCore, QueryLists, QueryValue
 from ._provider import ProviderClient
 from ._relay import AsyncHttpCore, AsyncUpstream
@@ -34,6 +34,7 @@ from ._retry import DEFAULT_RETRY_POLICY, SYSTEM_CLOCK, Clock, RetryPolicy, pars
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
+    "SANDBOX_MARK",
     "SYSTEM_CLOCK",
     "AsyncHttpCore",
     "AsyncUpstream",

@@ -10,9 +10,12 @@ import httpx
 from .._version import __version__
 from ..config import Settings
 
-__all__ = ["USER_AGENT", "build_client", "origin", "tls_context"]
+__all__ = ["SANDBOX_MARK", "USER_AGENT", "build_client", "origin", "tls_context"]
 
 USER_AGENT = f"mpc-workbench/{__version__}"
+# The header our sandbox puts on every answer (its value: where its data came from, e.g.
+# `generated`), so an answer relayed by a gateway still says it is the sandbox's.
+SANDBOX_MARK = "x-mpc-sandbox"
 
 
 @functools.cache

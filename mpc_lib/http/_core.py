@@ -19,7 +19,7 @@ from ..config import Secret, Settings
 from ..errors import ProviderError, ResponseFormatError, TransportError
 from ..providers import AuthScheme
 from ..storage import atomic_write_bytes
-from ._config import build_client
+from ._config import SANDBOX_MARK, build_client
 from ._errors import map_httpx_errors, provider_error, redirected, request_id
 from ._retry import DEFAULT_RETRY_POLICY, SYSTEM_CLOCK, Clock, RetryPolicy, parse_retry_after
 
@@ -99,6 +99,8 @@ class HttpCore:
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
+        # The sandbox marks seen on answers (see SANDBOX_MARK): empty when none carried one.
+        self.sandbox_marks: set[str] = set()
 
     @classmethod
     def for_settings(
@@ -270,6 +272,8 @@ class HttpCore:
                     request_id(response) or "-", (clock.monotonic() - started) * 1000, attempt,
                 )  # fmt: skip
                 if response.is_success:
+                    if mark := response.headers.get(SANDBOX_MARK):
+                        self.sandbox_marks.add(mark)
                     return response
                 if 300 <= response.status_code < 400:
                     raise redirected(self.provider, method, path, response, self._key)

@@ -62,6 +62,11 @@ class ProviderClient:
         self.warnings.append(message)
         log.warning("%s: %s", self.provider, message)
 
+    @property
+    def sandbox_marks(self) -> set[str]:
+        """The sandbox marks its answers carried (empty: none came from our sandbox)."""
+        return self.http.sandbox_marks
+
     def close(self) -> None:
         """Close the HTTP core (and its httpx client, if it made one)."""
         self.http.close()

@@ -186,6 +186,11 @@ def _localise(
         return tuple(pool.map(one, sorted(asked_for)))
 
 
+def _same_gateway(recorded: PriceSource, fal: Upstream) -> bool:
+    """The registry's FAL prices came through the very gateway this command reaches."""
+    return recorded.source == fal.source == "gateway" and recorded.data == fal.data
+
+
 @contextlib.contextmanager
 def fal_estimator(
     settings: Settings, recorded: PriceSource | None, fal: Upstream
@@ -200,14 +205,17 @@ def fal_estimator(
     if recorded is None:
         yield None, asked, "the registry has no FAL source recorded"
         return
-    if fal.source != "sandbox" and recorded.sandbox:
+    if fal.kind != "sandbox" and recorded.kind != "live" and not _same_gateway(recorded, fal):
+        whose = "the sandbox's" if recorded.sandbox else "of unknown source"
         reason = (
-            f"the registry's FAL prices are the sandbox's ({recorded.prices}), "
-            "but a FAL key is set: FAL would not know these models"
+            f"the registry's FAL prices are {whose} ({recorded.prices}), "
+            f"but this command reaches {asked}: FAL would not know these models"
         )
         yield None, asked, reason
         return
-    if fal.source == "sandbox" and (recorded.source != "sandbox" or recorded.data != fal.data):
+    if fal.kind == "sandbox" and (
+        (recorded.source, recorded.data) != (fal.source, fal.data) or not recorded.sandbox
+    ):
         what = "the live API" if not recorded.sandbox else f"sandbox data {recorded.data!r}"
         reason = (
             f"the registry's FAL prices came from {what}; the sandbox here serves {fal.data!r}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, computed_field
+from pydantic import ConfigDict, Field, computed_field, model_validator
 
 from ..catalog import sync_catalog
 from ..config import Settings
@@ -24,7 +24,7 @@ from ..errors import ConfigError, RegistryError
 from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryStore, load_registry
-from ..upstreams import Upstreams
+from ..upstreams import SourceKind, Upstreams, recorded_kind
 
 __all__ = [
     "INPUT_TOKENS",
@@ -140,23 +140,33 @@ def _scaled(price: float | None, factor: float) -> float | None:
 class PriceSource(MpcModel):
     """Where one provider's prices in a registry came from, read from `sources.<provider>`.
 
-    Its JSON adds the plain flags reports need (`sandbox`, `synthetic`, `label`).
+    Its JSON adds the plain flags reports need (`kind`, `sandbox`, `synthetic`, `label`).
     """
 
     model_config = ConfigDict(frozen=True)
 
     provider: str = Field(exclude=True)
-    source: str  # "live", "sandbox" or "unknown"
+    source: str  # "live", "sandbox", "gateway" or "unknown": how the sync reached it
     prices: str  # "live API", "generated", "snapshot <path>", "synthetic prices over ..."
     fetched_at: str | None
     status: str = "ok"
-    data: str | None = Field(default=None, exclude=True)  # the sandbox's data, or None
+    data: str | None = Field(default=None, exclude=True)  # the sandbox's data, or "gateway <url>"
+    # live, sandbox or unknown: what stood behind the source (through a gateway, what it
+    # reached); not given, it follows `source` as an older registry's entry does
+    kind: SourceKind = "unknown"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_source(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("kind") is None:
+            return {**data, "kind": recorded_kind(data)}
+        return data
 
     @computed_field
     @property
     def sandbox(self) -> bool:
-        """True when the prices were served by our emulator, not the provider."""
-        return self.source != "live"
+        """True when the prices were served by our emulator (directly or through the gateway)."""
+        return self.kind == "sandbox"
 
     @computed_field
     @property
@@ -167,13 +177,17 @@ class PriceSource(MpcModel):
     @computed_field
     @property
     def label(self) -> str:
-        """One phrase: `live API`, `sandbox: SYNTHETIC prices (generated)`, ..."""
-        if self.source == "live":
-            text = "live API"
+        """One phrase: `live API`, `sandbox: SYNTHETIC prices (generated), not the provider's`,
+        `sandbox via gateway <url>: ...`, or for an unknown kind, a warning, never `live`."""
+        via = f" via {self.data}" if self.source == "gateway" and self.data else ""
+        if self.kind == "live":
+            text = f"live API{via}"
+        elif self.kind == "unknown":
+            text = f"UNKNOWN source{via}: not known to be the provider's prices"
         elif self.synthetic:
-            text = f"sandbox: SYNTHETIC prices ({self.prices}), not the provider's"
+            text = f"sandbox{via}: SYNTHETIC prices ({self.prices}), not the provider's"
         else:
-            text = f"sandbox: {self.prices}"
+            text = f"sandbox{via}: {self.prices}"
         if self.status == "stale":
             text += "; STALE: kept from an earlier sync"
         return text
@@ -286,6 +300,7 @@ def price_sources(registry: Mapping[str, Any]) -> dict[str, PriceSource]:
             continue
         found[str(provider)] = PriceSource(
             provider=str(provider),
+            kind=recorded_kind(entry),
             source=str(entry.get("source") or "unknown"),
             prices=str(entry.get("prices") or "unknown"),
             fetched_at=entry.get("fetched_at"),

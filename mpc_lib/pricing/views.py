@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..extras import require
+from ..upstreams import kind_label
 from ..views import SourcesBanner, new_figure
 from .cheapest import CheapestReport
 from .drift import DEFAULT_TOLERANCE, DriftReport, gateway_drift
@@ -37,8 +38,10 @@ _FEATURE = "pricing views"
 
 
 def prices_banner(book: PriceBook) -> SourcesBanner:
-    """Where the prices came from (SANDBOX/SYNTHETIC said plainly); reports sources to `mpc run`."""
-    return SourcesBanner(book.banner(), {name: s.source for name, s in book.sources.items()})
+    """Where the prices came from (SANDBOX/SYNTHETIC said plainly); reports sources to `mpc run`
+    (through the gateway, the kind it reached first: `sandbox via gateway`)."""
+    sources = {name: kind_label(s.source, s.kind) for name, s in book.sources.items()}
+    return SourcesBanner(book.banner(), sources)
 
 
 def estimate_frame(estimate: Estimate) -> Any:

@@ -8,9 +8,9 @@ with Sandbox() as sb:
 
 from __future__ import annotations
 
-from .data import SandboxData
+from .data import KNOWN_MODELS, SandboxData
 from .faults import Fault, FaultPlan
 from .modes import SandboxModes
 from .runner import Sandbox
 
-__all__ = ["Fault", "FaultPlan", "Sandbox", "SandboxData", "SandboxModes"]
+__all__ = ["KNOWN_MODELS", "Fault", "FaultPlan", "Sandbox", "SandboxData", "SandboxModes"]

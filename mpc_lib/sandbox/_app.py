@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..http import SANDBOX_MARK
 from .faults import Fault
 from .modes import SandboxModes
 from .state import RequestRecord, SandboxState
@@ -36,7 +37,7 @@ CONTROL_PREFIX = "/_sandbox"
 # (request path, status, message, request id) -> the provider's error envelope
 ErrorBody = Callable[[str, int, str, str], dict[str, Any]]
 
-_TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect")
+_TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect", "wrong_shape")
 # Faults the route itself applies (it knows its pages and its streams).
 _ROUTE_APPLIED = ("repeat_cursor", "cut_stream")
 # Where a redirect fault without a `location` points: the same path on a host that is not ours.
@@ -82,7 +83,8 @@ def _json_bytes(body: Any) -> bytes:
 
 
 class SandboxMiddleware:
-    """Tags every response with x-request-id, then adds latency and faults and logs the request."""
+    """Tags every response with x-request-id and the sandbox's mark, then adds latency and
+    faults and logs the request."""
 
     def __init__(
         self, app: ASGIApp, *, state: SandboxState, provider: str, error_body: ErrorBody
@@ -98,9 +100,12 @@ class SandboxMiddleware:
             return
         rid = self.state.next_request_id(self.provider)
         scope["sbx.request_id"] = rid
+        # Where the data came from (generated, snapshot, synthetic): relayed by a gateway,
+        # the answer still says it is the sandbox's.
+        mark = self.state.data.price_origin.get(self.provider) or "sandbox"
         path: str = scope["path"]
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            await self.app(scope, receive, _tagging_send(send, rid, None))
+            await self.app(scope, receive, _tagging_send(send, rid, mark, None))
             return
         recorder = _Recorder(self.state, self.provider, scope)
         query = scope.get("query_string", b"").decode("latin-1")
@@ -110,7 +115,7 @@ class SandboxMiddleware:
             await asyncio.sleep(delay_ms / 1000)
         scope["sbx.faults"] = tuple(f for f in faults if f.kind in _ROUTE_APPLIED)
         terminal = next((f for f in faults if f.kind in _TERMINAL), None)
-        send = _tagging_send(send, rid, recorder)
+        send = _tagging_send(send, rid, mark, recorder)
         try:
             if terminal is None:
                 await self.app(scope, receive, send)
@@ -119,6 +124,10 @@ class SandboxMiddleware:
             elif terminal.kind == "server_error":
                 message = "An unexpected error occurred (sandbox fault)"
                 await self._error(path, terminal.answer_status(), message, rid, send, terminal)
+            elif terminal.kind == "wrong_shape":
+                message = "An unexpected error occurred (sandbox fault, answered as 200)"
+                body = self.error_body(path, terminal.answer_status(), message, rid)
+                await _send_bytes(send, 200, _json_bytes(body), {})
             elif terminal.kind == "redirect":
                 moved = _MOVED_HOST + path + (f"?{query}" if query else "")
                 headers = {"Location": terminal.location or moved}
@@ -192,13 +201,14 @@ class _Recorder:
         self.state.log.append(record, self.generation)
 
 
-def _tagging_send(send: Send, rid: str, recorder: _Recorder | None) -> Send:
-    header = (b"x-request-id", rid.encode())
+def _tagging_send(send: Send, rid: str, mark: str, recorder: _Recorder | None) -> Send:
+    tags = [(b"x-request-id", rid.encode()), (SANDBOX_MARK.encode(), mark.encode())]
+    names = {name for name, _ in tags}
 
     async def tagged(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-            message = {**message, "headers": [*headers, header]}
+            headers = [h for h in message.get("headers", []) if h[0].lower() not in names]
+            message = {**message, "headers": [*headers, *tags]}
             if recorder is not None and recorder.status is None:
                 recorder.status = int(message["status"])
                 # With no body to follow, the client is done once the headers arrive.

@@ -3,81 +3,88 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 from typing import Any
 
-from ._synth import EPOCH, SPAN_S, log_uniform, nice, title, words
+from ._synth import EPOCH, SPAN_S, log_uniform, nice, stable_rng, title, words
 
 __all__ = [
     "COMET_MODEL_TYPES",
+    "KNOWN_COMET_MODELS",
     "comet_catalog_entry",
     "comet_model_type",
     "comet_provider_label",
     "generate_comet",
+    "synthetic_comet_entry",
 ]
 
-# (model_type, provider label, usual owned_by, base ids)
+# (model_type, provider label, usual owned_by, base ids): the base ids are real Comet model ids
+# (public facts), each served; the generator derives the rest of the catalog from them.
 _COMET_FAMILIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("text", "OpenAI", "openai", words(
         "gpt-4o gpt-4o-mini gpt-4.1 gpt-4.1-mini gpt-4.1-nano gpt-5 gpt-5-mini gpt-5-nano"
-        " gpt-5-chat o1 o1-mini o3 o3-mini o3-pro o4-mini gpt-3.5-turbo gpt-4-turbo gpt-4"
+        " gpt-5-chat-latest o1 o1-mini o3 o3-mini o3-pro o4-mini gpt-3.5-turbo gpt-4-turbo gpt-4"
         " chatgpt-4o-latest gpt-oss-120b")),
     ("text", "Anthropic", "anthropic", words(
-        "claude-3-haiku claude-3-5-haiku claude-3-5-sonnet claude-3-7-sonnet claude-sonnet-4"
-        " claude-opus-4 claude-opus-4-1 claude-sonnet-4-5 claude-haiku-4-5")),
+        "claude-3-haiku-20240307 claude-3-5-haiku-20241022 claude-3-5-sonnet-20241022"
+        " claude-3-7-sonnet-20250219 claude-sonnet-4-20250514 claude-opus-4-20250514"
+        " claude-opus-4-1-20250805 claude-sonnet-4-5 claude-sonnet-4-5-20250929"
+        " claude-haiku-4-5-20251001")),
     ("text", "Google", "vertex-ai", words(
-        "gemini-1.5-pro gemini-1.5-flash gemini-2.0-flash gemini-2.0-flash-lite gemini-2.5-flash"
-        " gemini-2.5-pro gemini-2.5-flash-lite gemma-3-27b-it")),
+        "gemini-2.0-flash gemini-2.0-flash-lite-preview-02-05 gemini-2.5-flash gemini-2.5-pro"
+        " gemini-2.5-flash-lite")),
     ("text", "DeepSeek", "deepseek", words(
-        "deepseek-chat deepseek-reasoner deepseek-v3 deepseek-r1 deepseek-v3.1 deepseek-v3.2-exp"
-        " deepseek-coder")),
+        "deepseek-chat deepseek-reasoner deepseek-v3 deepseek-r1 deepseek-v3.1 deepseek-v3.2-exp")),
     ("text", "Alibaba", "ali", words(
         "qwen-max qwen-plus qwen-turbo qwen-long qwen3-235b-a22b qwen3-32b qwen3-14b"
         " qwen3-coder-plus qwen2.5-72b-instruct qwen-vl-max qwq-32b")),
-    ("text", "xAI", "xai", words("grok-2 grok-3 grok-3-mini grok-4 grok-4-fast grok-code-fast-1")),
+    ("text", "xAI", "xai", words(
+        "grok-2 grok-3 grok-3-mini grok-4 grok-4-fast-reasoning grok-code-fast-1")),
     ("text", "Zhipu", "zhipu_4v", words(
         "glm-4 glm-4-plus glm-4-flash glm-4.5 glm-4.5-air glm-4.6 glm-4v")),
     ("text", "Moonshot", "moonshot", words(
-        "moonshot-v1-8k moonshot-v1-32k moonshot-v1-128k kimi-k2")),
-    ("text", "MiniMax", "minimax", words("abab6.5-chat abab6.5s-chat minimax-m1 minimax-m2")),
-    ("text", "Tencent", "tencent", words("hunyuan-turbo hunyuan-large hunyuan-t1 hunyuan-vision")),
+        "moonshot-v1-8k moonshot-v1-32k moonshot-v1-128k kimi-k2-0905-preview")),
+    ("text", "MiniMax", "minimax", words("abab6.5s-chat minimax-m2")),
+    ("text", "Tencent", "tencent", words(
+        "hunyuan-standard hunyuan-large hunyuan-t1-latest hunyuan-vision")),
     ("text", "ByteDance", "volcengine", words(
-        "doubao-1.5-pro-32k doubao-1.5-pro-256k doubao-seed-1.6")),
-    ("text", "iFlytek", "xunfei", words("SparkDesk-v3.5 SparkDesk-v4.0 spark-max spark-lite")),
-    ("text", "Meta", "custom", words(
-        "llama-3.1-8b-instruct llama-3.1-70b-instruct llama-3.1-405b-instruct"
-        " llama-3.3-70b-instruct llama-4-scout llama-4-maverick")),
-    ("text", "Mistral", "custom", words(
-        "mistral-large mistral-medium mistral-small codestral pixtral-large")),
-    ("text", "Amazon", "aws", words("nova-pro nova-lite nova-micro")),
-    ("text", "Coze", "coze", words("coze-bot coze-workflow")),
+        "doubao-1.5-pro-32k doubao-1.5-pro-256k doubao-seed-1-6-250615")),
+    ("text", "iFlytek", "xunfei", words("SparkDesk-v2.1 SparkDesk-v3.1")),
+    ("text", "Meta", "custom", words("llama-4-scout llama-4-maverick")),
     ("image", "OpenAI", "openai", words("dall-e-2 dall-e-3 gpt-image-1 gpt-image-1-mini")),
     ("image", "Midjourney", "custom", words(
-        "mj_imagine mj_fast_imagine mj_turbo_imagine mj_fast_upscale mj_fast_variation"
-        " mj_fast_edits mj_fast_blend mj_fast_describe")),
+        "mj_fast_imagine mj_turbo_imagine mj_fast_upscale mj_fast_variation mj_fast_edits"
+        " mj_fast_blend mj_fast_describe")),
     ("image", "Black Forest Labs", "custom", words(
-        "flux-1.1-pro flux-1.1-pro-ultra flux-kontext-pro flux-kontext-max flux-dev flux-schnell")),
+        "flux-1.1-pro flux-pro-1.1-ultra flux-kontext-pro flux-kontext-max flux-dev"
+        " black-forest-labs/flux-schnell")),
     ("image", "Ideogram", "custom", words(
-        "ideogram-v3 ideogram-v3-turbo recraftv3 recraft-v3-svg")),
-    ("image", "ByteDance", "volcengine", words("seedream-3.0 seedream-4.0 seededit-3.0")),
-    ("image", "Google", "vertex-ai", words("imagen-4 imagen-4-ultra gemini-2.5-flash-image")),
+        "ideogram-ai/ideogram-v3-quality ideogram-ai/ideogram-v3-turbo recraftv3"
+        " recraft-ai/recraft-v3-svg")),
+    ("image", "ByteDance", "volcengine", words(
+        "doubao-seedream-3-0-t2i-250415 doubao-seedream-4-0-250828"
+        " doubao-seededit-3-0-i2i-250628")),
+    ("image", "Google", "vertex-ai", words("gemini-2.5-flash-image")),
     ("video", "OpenAI", "openai", words("sora-2 sora-2-pro")),
-    ("video", "Google", "vertex-ai", words("veo3 veo3-fast veo3.1 veo2")),
-    ("video", "Kuaishou", "custom", words(
-        "kling_video kling-v2.1 kling-v2.5-turbo kling_lip_sync")),
+    ("video", "Google", "vertex-ai", words("veo3 veo3-fast veo3-pro veo3.1")),
+    ("video", "Kuaishou", "custom", words("kling_video kling_extend kling_effects kling_lip_sync")),
     ("video", "Runway", "custom", words(
         "runway_video runwayml_video_to_video luma_video luma_extend")),
-    ("video", "MiniMax", "minimax", words("hailuo-02 video-01 video-01-live")),
+    ("video", "MiniMax", "minimax", words("minimax-hailuo-02 minimax_video-01")),
     ("video", "ByteDance", "volcengine", words(
-        "seedance-1-0-pro seedance-1-0-lite-t2v wan2.2-t2v-plus")),
+        "doubao-seedance-1-0-pro-250528 doubao-seedance-1-0-lite-t2v-250428")),
     ("audio", "OpenAI", "openai", words(
         "whisper-1 tts-1 tts-1-hd gpt-4o-transcribe gpt-4o-mini-tts")),
-    ("audio", "Suno", "custom", words("suno_music suno_lyrics suno_act_mp4 suno_concat suno-v5")),
+    ("audio", "Suno", "custom", words("suno_music suno_lyrics suno_act_mp4 suno_concat")),
     ("embedding", "OpenAI", "openai", words(
         "text-embedding-3-small text-embedding-3-large text-embedding-ada-002")),
-    ("embedding", "BAAI", "custom", words("bge-m3 bge-large-zh jina-embeddings-v3")),
+    ("embedding", "Tencent", "tencent", words("hunyuan-embedding")),
 )  # fmt: skip
+KNOWN_COMET_MODELS = {base: kind for kind, _, _, bases in _COMET_FAMILIES for base in bases}
+_UNCATALOGUED_SHARE = 0.03  # of the other /v1/models ids: no /api/models entry (so no price)
 COMET_MODEL_TYPES = ("text", "image", "video", "audio", "embedding")
+_DATED = re.compile(r"\d{6}$")  # a base that already ends in a date takes no second one
 _SUFFIXES = {
     "text": words(
         "-latest -preview -thinking -search-preview -all -nothinking -high -low -medium -exp"
@@ -190,6 +197,18 @@ def comet_catalog_entry(
     }
 
 
+def synthetic_comet_entry(model_id: str, model_type: str, provider: str) -> dict[str, Any] | None:
+    """A made-up /api/models record for one id, or None (~3%, never a well-known one).
+
+    Seeded by the id alone, so a model costs the same in the generated catalog and in a
+    snapshot the sandbox serves.
+    """
+    rng = stable_rng("comet", model_id)
+    if rng.random() < _UNCATALOGUED_SHARE and model_id not in KNOWN_COMET_MODELS:
+        return None
+    return comet_catalog_entry(model_id, model_type, provider, rng)
+
+
 def _comet_created(rng: random.Random) -> int:
     if rng.random() < 0.7:
         return 1626777600
@@ -197,20 +216,26 @@ def _comet_created(rng: random.Random) -> int:
 
 
 def generate_comet(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """About 570 raw /v1/models items (~3% without a catalog entry) and the /api/models catalog."""
+    """About 570 raw /v1/models items (~3% without a catalog entry) and the /api/models catalog.
+
+    Every well-known base id is served; variants of them (suffixes, dates) fill the rest.
+    """
     chosen: dict[str, tuple[str, str, str]] = {}
     for model_type, label, owner, bases in _COMET_FAMILIES:
         for base in bases:
             chosen[base] = (model_type, label, owner)
+    by_type: dict[str, list[tuple[str, str, str]]] = {}  # every base counts alike
+    for model_type, label, owner, bases in _COMET_FAMILIES:
+        by_type.setdefault(model_type, []).extend((label, owner, base) for base in bases)
     target = rng.randint(560, 580)
     types, weights = list(_TYPE_WEIGHTS), list(_TYPE_WEIGHTS.values())
     while len(chosen) < target:
         model_type = rng.choices(types, weights)[0]
-        _, label, owner, bases = rng.choice([f for f in _COMET_FAMILIES if f[0] == model_type])
+        label, owner, base = rng.choice(by_type[model_type])
         suffix = rng.choice(_SUFFIXES[model_type])
-        if rng.random() < 0.25:
+        if rng.random() < 0.25 and not _DATED.search(base):
             suffix = f"-{rng.randint(2024, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        chosen.setdefault(rng.choice(bases) + suffix, (model_type, label, owner))
+        chosen.setdefault(base + suffix, (model_type, label, owner))
     models: list[dict[str, Any]] = []
     catalog: list[dict[str, Any]] = []
     for model_id in sorted(chosen):
@@ -227,10 +252,12 @@ def generate_comet(rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[
                 else [],
             }
         )
-        if rng.random() >= 0.03:
-            catalog.append(comet_catalog_entry(model_id, model_type, label, rng))
+        entry = synthetic_comet_entry(model_id, model_type, label)
+        if entry is not None:
+            catalog.append(entry)
     for n in range(rng.randint(3, 6)):
         model_type, label, _owner, bases = rng.choice(_COMET_FAMILIES)
         model_id = f"{rng.choice(bases)}-upcoming-{n + 1}"
-        catalog.append(comet_catalog_entry(model_id, model_type, label, rng))
+        rng_id = stable_rng("comet", model_id)
+        catalog.append(comet_catalog_entry(model_id, model_type, label, rng_id))
     return models, catalog

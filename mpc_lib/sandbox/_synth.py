@@ -10,6 +10,7 @@ from typing import Any
 __all__ = [
     "EPOCH",
     "FAL_CATEGORY_COUNTS",
+    "KNOWN_FAL_MODELS",
     "SPAN_S",
     "fal_price",
     "fal_price_item",
@@ -18,6 +19,7 @@ __all__ = [
     "log_uniform",
     "nice",
     "stable_rng",
+    "synthetic_fal_price",
     "title",
     "words",
 ]
@@ -31,6 +33,60 @@ FAL_CATEGORY_COUNTS: tuple[tuple[str, int], ...] = (
     ("video-to-audio", 3), ("json", 3), ("speech-to-speech", 2), ("text-to-json", 1),
     ("text-to-3d", 1), ("image-to-json", 1),
 )  # fmt: skip
+
+# The real endpoint ids of well-known FAL models, by their real category (public facts): the
+# generated catalog holds them in place of invented ones, so examples run on both worlds.
+# Names, descriptions and prices stay our own; every one of them is priced.
+KNOWN_FAL_MODELS: dict[str, tuple[str, ...]] = {
+    "text-to-image": (
+        "fal-ai/flux/dev", "fal-ai/flux/schnell", "fal-ai/flux-pro/v1.1",
+        "fal-ai/flux-pro/v1.1-ultra", "fal-ai/flux-lora", "fal-ai/flux/krea",
+        "fal-ai/flux-pro/kontext/text-to-image", "fal-ai/recraft/v3/text-to-image",
+        "fal-ai/ideogram/v3", "fal-ai/imagen4/preview", "fal-ai/nano-banana",
+        "fal-ai/bytedance/seedream/v4/text-to-image", "fal-ai/hidream-i1-full",
+        "fal-ai/qwen-image", "fal-ai/stable-diffusion-v35-large",
+    ),
+    "image-to-image": (
+        "fal-ai/flux-pro/kontext", "fal-ai/flux/dev/image-to-image", "fal-ai/nano-banana/edit",
+        "fal-ai/bytedance/seedream/v4/edit", "fal-ai/ideogram/v3/edit", "fal-ai/birefnet",
+        "fal-ai/clarity-upscaler", "fal-ai/esrgan",
+    ),
+    "image-to-video": (
+        "fal-ai/kling-video/v2.1/master/image-to-video",
+        "fal-ai/kling-video/v2.1/standard/image-to-video",
+        "fal-ai/kling-video/v2.1/pro/image-to-video",
+        "fal-ai/kling-video/v2.5-turbo/pro/image-to-video", "fal-ai/veo3/image-to-video",
+        "fal-ai/veo3/fast/image-to-video", "fal-ai/minimax/hailuo-02/standard/image-to-video",
+        "fal-ai/luma-dream-machine/ray-2/image-to-video", "fal-ai/ltxv-2/image-to-video",
+        "fal-ai/wan/v2.2-a14b/image-to-video", "fal-ai/sora-2/image-to-video",
+    ),
+    "text-to-video": (
+        "fal-ai/kling-video/v2.1/master/text-to-video",
+        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video", "fal-ai/veo3", "fal-ai/veo3/fast",
+        "fal-ai/veo3.1", "fal-ai/minimax/hailuo-02/standard/text-to-video",
+        "fal-ai/wan/v2.2-a14b/text-to-video", "fal-ai/sora-2/text-to-video",
+        "fal-ai/luma-dream-machine/ray-2",
+    ),
+    "video-to-video": (
+        "fal-ai/sora-2/video-to-video/remix", "fal-ai/luma-dream-machine/ray-2/modify",
+    ),
+    "text-to-audio": (
+        "fal-ai/stable-audio-25/text-to-audio", "fal-ai/elevenlabs/sound-effects/v2",
+        "fal-ai/minimax-music/v1.5",
+    ),
+    "text-to-speech": ("fal-ai/elevenlabs/tts/turbo-v2.5", "fal-ai/minimax/speech-2.6-hd"),
+    "speech-to-text": ("fal-ai/whisper", "fal-ai/wizper"),
+    "audio-to-audio": ("fal-ai/elevenlabs/audio-isolation",),
+    "video-to-audio": ("fal-ai/kling-video/video-to-audio",),
+    "speech-to-speech": ("fal-ai/chatterbox/speech-to-speech",),
+    "image-to-3d": ("fal-ai/hunyuan3d/v2", "fal-ai/hunyuan3d-v21", "fal-ai/trellis"),
+    "text-to-3d": ("fal-ai/meshy/v6-preview/text-to-3d",),
+    "vision": ("fal-ai/florence-2-large/caption", "fal-ai/moondream2"),
+    "training": ("fal-ai/flux-lora-fast-training", "fal-ai/flux-lora-portrait-trainer"),
+    "llm": ("openrouter/router",),
+}  # fmt: skip
+_KNOWN_FAL_IDS = frozenset(i for ids in KNOWN_FAL_MODELS.values() for i in ids)
+_UNPRICED_SHARE = 0.02  # of the other FAL models: the real catalog prices nearly all
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -188,6 +244,19 @@ def fal_price(category: str | None, rng: random.Random) -> tuple[str, float]:
     return unit, log_uniform(rng, low, high)
 
 
+def synthetic_fal_price(endpoint_id: str, category: str | None) -> dict[str, Any] | None:
+    """A made-up /models/pricing item for one endpoint, or None (~2%, never a well-known one).
+
+    Seeded by the id alone, so an endpoint costs the same in the generated catalog and in
+    a snapshot the sandbox serves.
+    """
+    rng = stable_rng("fal", endpoint_id)
+    if rng.random() < _UNPRICED_SHARE and endpoint_id not in _KNOWN_FAL_IDS:
+        return None
+    unit, price = fal_price(category, rng)
+    return fal_price_item(endpoint_id, price, unit)
+
+
 def title(slug: str) -> str:
     words = slug.replace("_", "-").split("-")
     return " ".join(w if w[:1] == "v" and w[1:2].isdigit() else w.capitalize() for w in words if w)
@@ -214,13 +283,21 @@ def _fal_endpoint_id(rng: random.Random, category: str) -> tuple[str, str, str]:
 
 
 def generate_fal(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """About 870 raw FAL /models items over ~21 categories, and their prices (~2% unpriced)."""
+    """About 870 raw FAL /models items over ~21 categories, and their prices (~2% unpriced).
+
+    Each category holds its well-known real models, then invented ones up to its share;
+    the listing starts with the well-known ones, as FAL's starts with its highlighted models.
+    """
     models: list[dict[str, Any]] = []
-    prices: dict[str, dict[str, Any]] = {}
-    seen: set[str] = set()
+    seen: set[str] = set(_KNOWN_FAL_IDS)  # no invented id takes a real one's place
     for category, count in FAL_CATEGORY_COUNTS:
         wanted = max(1, round(count * rng.uniform(0.97, 1.04)))
-        for _ in range(wanted):
+        known = KNOWN_FAL_MODELS.get(category, ())
+        for endpoint_id in known:
+            family, _, rest = endpoint_id.partition("/")[2].partition("/")
+            flavour = title(rest.replace("/", "-"))
+            models.append(_fal_item(rng, endpoint_id, category, family, flavour, True))
+        for _ in range(max(0, wanted - len(known))):
             for _attempt in range(50):
                 endpoint_id, family, flavour = _fal_endpoint_id(rng, category)
                 if endpoint_id not in seen:
@@ -228,16 +305,19 @@ def generate_fal(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, di
             else:
                 endpoint_id = f"{endpoint_id}/v{len(seen)}"
             seen.add(endpoint_id)
-            models.append(_fal_item(rng, endpoint_id, category, family, flavour))
-            if rng.random() >= 0.02:
-                unit, price = fal_price(category, rng)
-                prices[endpoint_id] = fal_price_item(endpoint_id, price, unit)
+            models.append(_fal_item(rng, endpoint_id, category, family, flavour, False))
     rng.shuffle(models)
+    models.sort(key=lambda m: not m["metadata"]["highlighted"])  # FAL lists highlighted first
+    prices: dict[str, dict[str, Any]] = {}
+    for model in models:
+        price = synthetic_fal_price(model["endpoint_id"], model["metadata"]["category"])
+        if price is not None:
+            prices[model["endpoint_id"]] = price
     return models, prices
 
 
 def _fal_item(
-    rng: random.Random, endpoint_id: str, category: str, family: str, flavour: str
+    rng: random.Random, endpoint_id: str, category: str, family: str, flavour: str, known: bool
 ) -> dict[str, Any]:
     name = " ".join(p for p in (title(family), flavour) if p)
     created = EPOCH + timedelta(seconds=rng.randrange(SPAN_S), milliseconds=rng.randrange(1000))
@@ -249,14 +329,14 @@ def _fal_item(
         "display_name": name,
         "category": category,
         "description": f"{_blurb(category)} with {name} ({category.replace('-', ' ')}).",
-        "status": "deprecated" if rng.random() < 0.03 else "active",
+        "status": "deprecated" if rng.random() < 0.03 and not known else "active",
         "tags": rng.sample(_TAGS, k=rng.choice((0, 0, 1, 1, 2, 3))),
         "updated_at": iso_z(updated),
         "is_favorited": None,
         "thumbnail_url": f"https://v3.fal.media/files/sandbox/{rng.getrandbits(64):016x}.jpg",
         "model_url": f"https://fal.run/{endpoint_id}",
         "date": iso_z(created),
-        "highlighted": False,
+        "highlighted": known,  # as FAL highlights its well-known models
         "pinned": False,
     }
     if rng.random() < 0.75:

@@ -12,11 +12,17 @@ from typing import Any, Literal
 from ..errors import ConfigError
 from . import _comet_synth, _synth
 
-__all__ = ["DEFAULT_SEED", "PriceOrigin", "SandboxData", "clone_json"]
+__all__ = ["DEFAULT_SEED", "KNOWN_MODELS", "PriceOrigin", "SandboxData", "clone_json"]
 
 PriceOrigin = Literal["generated", "snapshot", "synthetic"]
 
 DEFAULT_SEED = 2025
+# provider -> {real model id: its FAL category or Comet model type}: well-known models the
+# generated catalog always serves, priced, under their real ids (public facts).
+KNOWN_MODELS: dict[str, dict[str, str]] = {
+    "fal": {i: category for category, ids in _synth.KNOWN_FAL_MODELS.items() for i in ids},
+    "comet": dict(_comet_synth.KNOWN_COMET_MODELS),
+}
 _FAL_META_EXTRAS = (
     "license_type",
     "kind",
@@ -152,23 +158,19 @@ class _Loader:
         if metadata is not None and not isinstance(metadata, dict):
             raise self.fail(index, "raw.metadata must be an object when present")
         self.data.fal_models.append(raw)
-        rng = _synth.stable_rng("fal", endpoint_id)
-        if rng.random() >= 0.02:
-            category = record.get("category") or (metadata or {}).get("category")
-            unit, price = _synth.fal_price(category, rng)
-            self.data.fal_prices[endpoint_id] = _synth.fal_price_item(
-                endpoint_id, price, unit, "USD"
-            )
+        category = record.get("category") or (metadata or {}).get("category")
+        price = _synth.synthetic_fal_price(endpoint_id, category)
+        if price is not None:
+            self.data.fal_prices[endpoint_id] = price
 
     def _raw_comet(self, index: int, raw: dict[str, Any]) -> None:
         model_id = self.claim(index, "comet", raw.get("id"), "raw.id")
         self.data.comet_models.append(raw)
-        rng = _synth.stable_rng("comet", model_id)
-        if rng.random() >= 0.03:
-            label = _comet_synth.comet_provider_label(model_id, str(raw.get("owned_by") or ""))
-            entry = _comet_synth.comet_catalog_entry(
-                model_id, _comet_synth.comet_model_type(model_id), label, rng
-            )
+        label = _comet_synth.comet_provider_label(model_id, str(raw.get("owned_by") or ""))
+        entry = _comet_synth.synthetic_comet_entry(
+            model_id, _comet_synth.comet_model_type(model_id), label
+        )
+        if entry is not None:
             self.data.comet_catalog.append(entry)
 
     def registry(self, records: list[Any]) -> SandboxData:

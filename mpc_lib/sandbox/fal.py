@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ._app import emulator_app, request_id, scope_faults
 from .fal_run import run_routes
+from .modes import odd_fal
 from .state import SandboxState
 
 __all__ = ["FAL_DEFAULT_LIMIT", "FAL_MAX_IDS", "FAL_MAX_LIMIT", "create_app", "encode_cursor"]
@@ -153,9 +154,12 @@ def create_app(state: SandboxState) -> Starlette:
         except _FalError as exc:
             return _error_response(request, exc)
         query = (params.get("q") or "").strip().lower()
+        listed = state.data.fal_models
+        if state.modes.fal_odd_entries:
+            listed = odd_fal(listed, state.data.fal_prices)[0]
         models = [
             m
-            for m in state.data.fal_models
+            for m in listed
             if (not ids or m.get("endpoint_id") in ids)
             and _matches(m, params.get("category"), status, query)
         ]
@@ -179,9 +183,11 @@ def create_app(state: SandboxState) -> Starlette:
                     400, "validation_error", f"endpoint_id is required (1 to {FAL_MAX_IDS} ids)"
                 )
             asked = list(dict.fromkeys(ids))
-            known = state.data.fal_prices
-            prices = [known[i] for i in asked if i in known]
             modes = state.modes
+            known = state.data.fal_prices
+            if modes.fal_odd_entries:
+                known = odd_fal(state.data.fal_models, known)[1]
+            prices = [known[i] for i in asked if i in known]
             # The spec's 404 either means "none of these is priced" (lenient) or
             # "one of these is not" (strict); the sandbox speaks either.
             if not prices or (modes.fal_pricing == "strict" and len(prices) < len(asked)):

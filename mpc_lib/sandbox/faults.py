@@ -22,6 +22,7 @@ FaultKind = Literal[
     "repeat_cursor",
     "redirect",
     "cut_stream",
+    "wrong_shape",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
@@ -32,6 +33,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "repeat_cursor",
     "redirect",
     "cut_stream",
+    "wrong_shape",
 )
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DEFAULT_STATUS = {"redirect": 301}
@@ -41,7 +43,8 @@ _CURSOR_LISTING = ("fal", "/v1/models")
 _CHAT_ROUTE = ("openai", "/v1/chat/completions")
 # Faults in the same slot exclude each other on one request; latency has no slot and stacks.
 _SLOTS = {
-    kind: "answer" for kind in ("rate_limit", "server_error", "drop", "malformed", "redirect")
+    kind: "answer"
+    for kind in ("rate_limit", "server_error", "drop", "malformed", "redirect", "wrong_shape")
 }
 _SLOTS["repeat_cursor"] = "cursor"
 # cut_stream is applied by the OpenAI-compatible upstream's route: chunks flow, then the line dies.
@@ -55,7 +58,10 @@ class Fault:
     `query` narrows it to requests whose decoded query string contains that text
     (e.g. `cursor=Mw==`).  A `redirect` answers `status` (301 unless given: 301, 302,
     303, 307 or 308) with a `Location` header (`location`, or the same path on a
-    moved host) and no body; the other answering kinds take an error `status`.
+    moved host) and no body; the other answering kinds take an error `status`.  A
+    `wrong_shape` answers 200 with the provider's error envelope (for its `status`) as the
+    body: valid JSON, but not the answer the operation documents (some upstreams send
+    their errors so).
 
     Its JSON is `dataclasses.asdict(fault)`.  A dataclass, not an MpcModel: faults are
     built positionally (`Fault("drop")`), and `__post_init__` answers each bad field

@@ -7,6 +7,7 @@ answer or file, 6 a notebook cell failed.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,18 @@ def _corrupt_registry(tmp: Path) -> dict[str, str]:
     return {}
 
 
+def _live_registry(tmp: Path) -> dict[str, str]:
+    """A registry whose Comet records came from the live API (the sandbox would replace them)."""
+    registry = tmp / "outputs" / "registry" / "models.json"
+    registry.parent.mkdir(parents=True)
+    live = {"source": "live", "kind": "live", "status": "ok", "prices": "live API"}
+    record = {"provider": "comet", "model_id": "gpt-4o", "pricing": None}
+    registry.write_text(json.dumps(
+        {"sources": {"comet": live}, "counts": {"comet": 1}, "models": [record]}
+    ))  # fmt: skip
+    return {}
+
+
 Setup = Callable[[Path], dict[str, str]]
 CASES: list[tuple[str, tuple[str, ...], Setup, int, str]] = [
     ("ok", ("sync", "--providers", "comet"), lambda tmp: {}, 0, ""),
@@ -66,6 +79,8 @@ CASES: list[tuple[str, tuple[str, ...], Setup, int, str]] = [
     ("no answer", ("sync", "--providers", "fal"),
      lambda tmp: {"FAL_KEY": "k", "MPC_FAL_BASE_URL": f"http://127.0.0.1:{_closed_port()}/v1",
                   "MPC_MAX_RETRIES": "0"}, 4, "no answer for GET /models"),
+    ("refused kind", ("sync", "--providers", "comet"), _live_registry, 2,
+     "comet: the registry holds live records, this sync fetched sandbox ones. Pass --replace"),
     ("corrupt registry", ("sync", "--providers", "comet"), _corrupt_registry, 5,
      "restore the newest snapshot (models-20260101T000000000000Z.json) with `mpc registry"),
 ]  # fmt: skip

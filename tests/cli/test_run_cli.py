@@ -10,12 +10,23 @@ def _mpc(*args: str, cwd: Path) -> Ran:
     return mpc(*args, env={"MPC_OUTPUTS_DIR": str(cwd / "out")}, cwd=cwd)
 
 
-def test_a_failing_cell_exits_6_and_names_cell_and_notebook(tmp_path: Path) -> None:
-    # source=live with no key set: the sync cell raises ConfigError inside the kernel
-    result = _mpc("run", "catalog_sync", "-p", "source", "live", cwd=tmp_path)
-    assert result.returncode == 6, result.stderr
-    match = re.search(r"failed in cell (\d+): ConfigError: .*FAL_KEY is not set", result.stderr)
+def test_a_cell_failing_on_a_missing_key_exits_2_and_names_key_cell_and_notebook(
+    tmp_path: Path,
+) -> None:
+    """Live sources required, as every schedule runs, and no key set: the sync cell raises
+    ConfigError in the kernel, naming each missing key; bad input, so exit 2 (not 6)."""
+    result = mpc(
+        "run", "catalog_sync", env={"MPC_OUTPUTS_DIR": str(tmp_path / "out"), "MPC_SOURCE": "live"},
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    match = re.search(
+        r"failed in cell (\d+): ConfigError: source is live but FAL_KEY is not set for fal; "
+        r"source is live but COMETAPI_KEY is not set for comet",
+        result.stderr,
+    )
     assert match, result.stderr
+    assert not (tmp_path / "out" / "registry" / "models.json").exists()
     executed = re.search(r"executed notebook: (\S+\.ipynb)\)", result.stderr)
     assert executed and Path(executed.group(1)).is_file()
     assert Path(executed.group(1)).with_suffix(".html").is_file()

@@ -35,6 +35,32 @@ def test_sync_json_on_the_sandbox(tmp_path: Path) -> None:
     assert (second["added"], second["removed"], second["changed"]) == (0, 0, 0)
 
 
+def test_a_sync_with_warnings_exits_0_and_prints_them(sandbox, tmp_path: Path) -> None:
+    """Odd entries are warnings, not failures: counted, the first few shown, all kept."""
+    sandbox.set_modes(fal_odd_entries=True, comet_odd_entries=True)
+    env = {
+        "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
+        "FAL_KEY": sandbox.fal_key,
+        "MPC_FAL_BASE_URL": sandbox.fal_url,
+        "COMETAPI_KEY": sandbox.comet_key,
+        "MPC_COMET_BASE_URL": sandbox.comet_url,
+    }
+    result = _mpc("sync", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["status"], summary["error"]) == ("ok", None)
+    fal, comet = summary["warnings"]["fal"], summary["warnings"]["comet"]
+    assert (fal["count"], comet["count"]) == (6, 5)
+    assert "dropped metadata.tags: null" in fal["first"][0]
+    text = result.stdout
+    assert "fal: 6 warning(s)" in text and "comet: 5 warning(s)" in text
+    assert all(f"  {line}" in text for line in fal["first"] + comet["first"])
+    assert text.count("more in the registry") == 2
+    registry = json.loads((tmp_path / "out" / "registry" / "models.json").read_text())
+    assert registry["sources"]["fal"]["warnings_count"] == 6
+    assert registry["sources"]["fal"]["warnings"][:3] == fal["first"]
+
+
 def test_unreachable_provider_exits_non_zero_and_names_it(tmp_path: Path) -> None:
     env = {
         "MPC_OUTPUTS_DIR": str(tmp_path / "out"),
@@ -105,3 +131,46 @@ def test_mpc_source_from_the_environment_is_honoured(tmp_path: Path) -> None:
         "sync", "--json", "--providers", "fal", "--source", "auto", env=env, cwd=tmp_path
     )
     assert explicit.returncode == 4  # an explicit --source auto overrides MPC_SOURCE: live, refused
+
+
+def test_after_a_live_sync_a_sandbox_sync_cannot_replace_it_without_replace(
+    sandbox, tmp_path: Path
+) -> None:
+    """`MPC_SOURCE=sandbox mpc sync` over live records: exit 2 naming --replace, the registry
+    byte for byte as it was; `--replace` replaces them and the live registry stays a snapshot."""
+    out = tmp_path / "out"
+    live = {  # the live clients, pointed at the session's emulators with keys set
+        "MPC_OUTPUTS_DIR": str(out),
+        "FAL_KEY": sandbox.key("fal"),
+        "COMETAPI_KEY": sandbox.key("comet"),
+        "MPC_FAL_BASE_URL": sandbox.url("fal"),
+        "MPC_COMET_BASE_URL": sandbox.url("comet"),
+    }
+    first = _mpc("sync", "--json", env=live, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.splitlines()[-1])["sources"] == {"fal": "live", "comet": "live"}
+    registry = out / "registry"
+    before = {path: path.read_bytes() for path in registry.rglob("*") if path.is_file()}
+
+    on_sandbox = {"MPC_OUTPUTS_DIR": str(out), "MPC_SOURCE": "sandbox"}
+    for providers in ("fal,comet", "comet"):
+        refused = _mpc("sync", "--json", "--providers", providers, env=on_sandbox, cwd=tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert "comet: the registry holds live records, this sync fetched sandbox ones" in (
+            refused.stderr
+        )
+        assert "Pass --replace to replace them" in refused.stderr
+        assert json.loads(refused.stdout.splitlines()[-1])["status"] == "failed"
+        assert {p: p.read_bytes() for p in registry.rglob("*") if p.is_file()} == before
+
+    replaced = _mpc("sync", "--replace", "--json", env=on_sandbox, cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stderr
+    summary = json.loads(replaced.stdout.splitlines()[-1])
+    assert summary["sources"] == {"fal": "sandbox", "comet": "sandbox"}
+    assert summary["replaced"] == {"fal": "live", "comet": "live"}
+    kept = Path(summary["replaced_snapshot"])
+    assert kept.read_bytes() == before[registry / "models.json"]
+    assert f"fal: replaced its live records (the registry before: {kept}" in replaced.stdout
+    restored = _mpc("registry", "restore", str(kept), env=on_sandbox, cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert (registry / "models.json").read_bytes() == before[registry / "models.json"]

@@ -104,6 +104,16 @@ def test_malformed_catalog_is_a_format_error(sandbox, tmp_path) -> None:
         client.list_catalog()
 
 
+def test_an_error_answered_as_200_is_a_format_error(sandbox) -> None:
+    """Only the envelope fails a list: an error object sent with 200 has no list to read."""
+    sandbox.faults.add(Fault("wrong_shape", provider="comet", times=None))
+    with _client(sandbox) as client:
+        with pytest.raises(ResponseFormatError, match="from /v1/models: data: Field required"):
+            client.list_models()
+        with pytest.raises(ResponseFormatError, match="from /api/models: success=false"):
+            client.list_catalog()
+
+
 def test_odd_entries_are_kept_with_what_parses_and_reported(sandbox) -> None:
     sandbox.set_modes(comet_odd_entries=True)
     with _client(sandbox) as client:

@@ -228,6 +228,50 @@ def test_repeating_cursor_is_a_pagination_error(sandbox) -> None:
             client.list_models_sequential()
 
 
+def test_odd_entries_are_kept_with_what_parses_and_reported(sandbox) -> None:
+    """One entry whose field breaks its type costs that field (or that entry), not the listing."""
+    sandbox.set_modes(fal_odd_entries=True)
+    with _client(sandbox) as client:
+        models = client.list_models()
+        prices = client.get_all_prices(m.endpoint_id for m in models)
+        warnings = client.warnings
+    clean = sandbox.data.fal_models
+    assert [m.endpoint_id for m in models] == [m["endpoint_id"] for m in clean]
+    # the first five priced models are the odd ones (mpc_lib.sandbox.modes.odd_fal)
+    odd = [m["endpoint_id"] for m in clean if m["endpoint_id"] in sandbox.data.fal_prices][:5]
+    by_id = {m.endpoint_id: m for m in models}
+    for endpoint_id in odd[:2]:  # kept with what parses: only the tags are gone
+        meta = by_id[endpoint_id].metadata
+        original = next(m["metadata"] for m in clean if m["endpoint_id"] == endpoint_id)
+        assert meta is not None and meta.tags == []
+        assert meta.display_name == original["display_name"]
+    assert set(sandbox.data.fal_prices) - set(prices) == set(odd[2:])  # no price made up
+    assert all(prices[i].unit_price == sandbox.data.fal_prices[i]["unit_price"] for i in prices)
+    pages = math.ceil((len(clean) + 1) / 100)
+    assert warnings == [
+        f"/models entry '{odd[0]}': dropped metadata.tags: null (Input should be a valid list)",
+        f"/models entry '{odd[1]}': dropped metadata.tags: \"fast\" (Input should be a valid list)",
+        f"/models entry #{len(clean) % 100} on page {pages} "
+        '(metadata.display_name "No Id Model"): skipped: no usable endpoint_id (missing)',
+        f"/models/pricing entry '{odd[2]}': skipped: unit_price: \"$0.05\" "
+        "(Input should be a valid number, unable to parse string as a number)",
+        f"/models/pricing entry '{odd[3]}': skipped: unit_price: null "
+        "(Input should be a valid number)",
+        "/models/pricing entry #4 of the answer for 50 id(s) from "
+        f"'{clean[0]['endpoint_id']}': skipped: no usable endpoint_id (missing)",
+    ]
+
+
+def test_the_sequential_walk_reports_each_odd_entry_once(sandbox) -> None:
+    sandbox.set_modes(fal_odd_entries=True)
+    with _client(sandbox) as client:
+        fast = client.list_models()
+        slow = client.list_models_sequential()
+        warnings = client.warnings
+    assert [m.endpoint_id for m in fast] == [m.endpoint_id for m in slow]
+    assert len(warnings) == 3 and all(w.startswith("/models entry ") for w in warnings)
+
+
 # --- pricing: both readings of the 404 --------------------------------------------------
 
 

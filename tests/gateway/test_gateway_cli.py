@@ -15,6 +15,7 @@ import httpx
 import yaml
 from cli_runner import mpc, mpc_env, mpc_process, mpc_script
 
+from mpc_lib.config import Settings
 from mpc_lib.gateway.selection import LEFT_OUT_REASONS
 from mpc_lib.registry import load_registry
 from mpc_lib.sandbox import Sandbox
@@ -42,6 +43,12 @@ def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any)
     assert summary["passthrough"] == ["/fal", "/comet"]
     # 3 per provider plus the alias targets beyond them
     assert summary["deployments"] > 6 and summary["counts"]["comet"] >= 3
+    # what a sync through the gateway at MPC_GATEWAY_URL reads: the config reaches the live APIs
+    record = json.loads((book / "outputs" / "gateway" / "upstreams.json").read_text())
+    assert record["gateway_url"] == Settings().gateway_url
+    assert {name: entry["kind"] for name, entry in record["upstreams"].items()} == {
+        "fal": "live", "comet": "live",
+    }  # fmt: skip
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "pyproject.toml").write_text("[tool.mpc]\n")
@@ -135,6 +142,10 @@ def test_the_chain_from_the_cli_with_a_comet_key_and_base(
     api = None
     try:
         _wait_for(f"http://127.0.0.1:{gateway_port}/health/liveliness", served)
+        record = json.loads((book / "outputs" / "gateway" / "upstreams.json").read_text())
+        assert record["gateway_url"] == f"http://127.0.0.1:{gateway_port}"
+        reached = {name: entry["kind"] for name, entry in record["upstreams"].items()}
+        assert reached == {"fal": "sandbox", "comet": "live"}  # read by syncs through it
         key = (book / ".env").read_text().split("LITELLM_MASTER_KEY=", 1)[1].strip()
         api = subprocess.Popen(
             [*command, "api", "serve"],

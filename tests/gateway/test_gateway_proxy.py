@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import mpc
 from seam import sync
 
+from mpc_lib import views
 from mpc_lib.config import Secret, Settings
-from mpc_lib.errors import AuthError, RateLimited, ServerError
+from mpc_lib.errors import AuthError, ConfigError, RateLimited, ServerError
 from mpc_lib.gateway import GatewayClient
 from mpc_lib.registry import load_registry
 from mpc_lib.sandbox import Fault, Sandbox
+from mpc_lib.upstreams import live_upstream, record_gateway_upstreams
 
 HELLO = [{"role": "user", "content": "hello from the gateway tests"}]
 
@@ -114,7 +117,8 @@ def test_a_sync_through_the_gateway_equals_a_direct_sync(
     sync(direct)
     sandbox.state.log.clear()
     report = sync(through, source="gateway")
-    assert report.sources == {"fal": "gateway", "comet": "gateway"}
+    # the session gateway reaches the sandbox, whose mark it relays on every answer
+    assert report.sources == {"fal": "sandbox via gateway", "comet": "sandbox via gateway"}
     # the gateway, not us, reached the providers
     assert {r.provider for r in sandbox.requests()} == {"fal", "comet"}
     mine = load_registry(tmp_path / "direct" / "registry" / "models.json")
@@ -122,5 +126,43 @@ def test_a_sync_through_the_gateway_equals_a_direct_sync(
     assert theirs["models"] == mine["models"]
     assert theirs["counts"] == mine["counts"]
     assert theirs["sources"]["fal"]["source"] == "gateway"
+    assert theirs["sources"]["fal"]["kind"] == "sandbox"
     assert theirs["sources"]["fal"]["priced"] == mine["sources"]["fal"]["priced"] > 0
     assert json.dumps(theirs).count(gateway.url) >= 1  # the registry says where it came from
+
+
+def test_sandbox_data_through_the_gateway_is_labelled_sandbox_everywhere(
+    sandbox: Sandbox, gateway: Any, tmp_path: Path
+) -> None:
+    """Even where the workbook's record says the gateway reaches the live APIs, the sandbox's
+    mark on the answers LiteLLM relays makes the records sandbox: registry, banner, pricing;
+    and a live sync over them is refused."""
+    through = gateway.settings.with_(outputs_dir=tmp_path / "out")
+    wrong = {name: live_upstream(through, name) for name in ("fal", "comet")}
+    record_gateway_upstreams(through, gateway.url, wrong)
+    report = sync(through, source="gateway")
+    assert report.sources == {"fal": "sandbox via gateway", "comet": "sandbox via gateway"}
+    assert "(the gateway reaches the sandbox's emulator, not the provider)" in report.summary()
+    assert views.sources_banner(report).sources == report.sources  # what a run's manifest gets
+    registry = load_registry(tmp_path / "out" / "registry" / "models.json")
+    fal = registry["sources"]["fal"]
+    assert (fal["source"], fal["kind"], fal["prices"]) == ("gateway", "sandbox", "generated")
+    banner = views.sources_banner(registry)
+    assert banner.startswith("fal: sandbox via gateway (the gateway reaches the emulator)")
+    assert banner.sources == {"fal": "sandbox via gateway", "comet": "sandbox via gateway"}
+
+    env = {"MPC_OUTPUTS_DIR": str(tmp_path / "out")}
+    estimate = mpc("pricing", "estimate", "--no-check", env=env, cwd=tmp_path)
+    assert estimate.returncode == 0, estimate.stderr
+    assert (
+        f"fal: sandbox via gateway {gateway.url}: SYNTHETIC prices (generated), not the provider's"
+        in estimate.stdout
+    )
+    assert "provider API" not in estimate.stdout and "live API" not in estimate.stdout
+
+    direct = through.with_(
+        fal_key=sandbox.key("fal"), fal_base_url=sandbox.url("fal"), gateway_key=None
+    )
+    with pytest.raises(ConfigError, match="fal: the registry holds sandbox records, this sync "
+                                          "fetched live ones"):  # fmt: skip
+        sync(direct, providers=["fal"])

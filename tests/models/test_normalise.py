@@ -14,8 +14,10 @@ from mpc_lib.catalog.models import (
     CometCatalogEntry,
     CometModel,
     CometModelList,
-    FalModelPage,
-    FalPricePage,
+    FalModel,
+    FalModelList,
+    FalPrice,
+    FalPriceList,
     ModelRecord,
     parse_items,
     parse_payload,
@@ -29,15 +31,25 @@ def _load(name: str) -> Any:
     return json.loads((PAYLOADS / name).read_text())
 
 
-def _fal_records() -> dict[str, Any]:
-    page = parse_payload(
-        FalModelPage, _load("fal/models_page.json"), provider="fal", path="/models"
+def _fal_parsed(
+    models: str = "fal/models_page.json", pricing: str = "fal/pricing.json"
+) -> tuple[dict[str, ModelRecord], list[str]]:
+    """Records from a FAL page and pricing answer, read as the client reads them, and warnings."""
+    page = parse_payload(FalModelList, _load(models), provider="fal", path="/models")
+    answer = parse_payload(FalPriceList, _load(pricing), provider="fal", path="/models/pricing")
+    listed, model_warnings = parse_items(FalModel, page.models, path="/models", key="endpoint_id")
+    prices, price_warnings = parse_items(
+        FalPrice, answer.prices, path="/models/pricing", key="endpoint_id"
     )
-    prices = parse_payload(
-        FalPricePage, _load("fal/pricing.json"), provider="fal", path="/models/pricing"
-    )
-    by_id = {price.endpoint_id: price for price in prices.prices}
-    return {m.endpoint_id: normalise_fal(m, by_id.get(m.endpoint_id)) for m in page.models}
+    by_id = {price.endpoint_id: price for price in prices}
+    records = {m.endpoint_id: normalise_fal(m, by_id.get(m.endpoint_id)) for m in listed}
+    return records, model_warnings + price_warnings
+
+
+def _fal_records() -> dict[str, ModelRecord]:
+    records, warnings = _fal_parsed()
+    assert warnings == []
+    return records
 
 
 def test_fal_record_fields() -> None:
@@ -110,6 +122,56 @@ def test_fal_deprecated_unpriced_and_metadata_less_models() -> None:
         None,
         "active",
     )
+
+
+def test_odd_fal_entries_keep_what_parses_and_say_what_was_dropped() -> None:
+    records, warnings = _fal_parsed("fal/models_page_odd.json", "fal/pricing_odd.json")
+    assert sorted(records) == sorted(
+        [
+            "odd/tags-null", "odd/tags-string", "odd/metadata-string", "odd/two-fields",
+            "odd/price-string", "odd/price-null", "odd/price-negative", "odd/no-currency",
+        ]
+    )  # fmt: skip
+    tags_null = records["odd/tags-null"]
+    assert (tags_null.display_name, tags_null.category, "tags" in tags_null.meta) == (
+        "Tags Null",
+        "text-to-image",
+        False,
+    )
+    assert tags_null.pricing == Pricing(unit_price=0.02, unit="image")
+    # a number sent as a numeric string is that number; anything else is no price, never 0
+    assert records["odd/tags-string"].pricing == Pricing(unit_price=0.04, unit="image")
+    assert "tags" not in records["odd/tags-string"].meta
+    bare = records["odd/metadata-string"]
+    assert (bare.display_name, bare.category, bare.meta) == ("odd/metadata-string", None, {})
+    two = records["odd/two-fields"]
+    assert (two.category, two.pricing) == ("training", Pricing(unit_price=0.001, unit="step"))
+    assert "tags" not in two.meta and "duration_estimate" not in two.meta
+    for unpriced in ("odd/price-string", "odd/price-null", "odd/price-negative", "odd/no-currency"):
+        assert records[unpriced].pricing is None, unpriced
+    assert warnings == [
+        "/models entry 'odd/tags-null': dropped metadata.tags: null (Input should be a valid list)",
+        "/models entry 'odd/tags-string': dropped metadata.tags: \"fast, pro\" "
+        "(Input should be a valid list)",
+        "/models entry 'odd/metadata-string': dropped metadata: \"text-to-image\" "
+        "(Input should be a valid dictionary or instance of FalMetadata)",
+        "/models entry 'odd/two-fields': dropped metadata.tags: [\"a\", 7] "
+        "(Input should be a valid string)",
+        "/models entry 'odd/two-fields': dropped metadata.duration_estimate: \"12 min\" "
+        "(Input should be a valid number, unable to parse string as a number)",
+        '/models entry #4 (metadata.display_name "No Endpoint Id"): '
+        "skipped: no usable endpoint_id (missing)",
+        '/models entry #5 (metadata.display_name "Numeric Id"): '
+        "skipped: no usable endpoint_id (42)",
+        "/models/pricing entry 'odd/price-string': skipped: unit_price: \"$0.05\" "
+        "(Input should be a valid number, unable to parse string as a number)",
+        "/models/pricing entry 'odd/price-null': skipped: unit_price: null "
+        "(Input should be a valid number)",
+        "/models/pricing entry 'odd/price-negative': skipped: unit_price: -1 "
+        "(Input should be greater than or equal to 0)",
+        "/models/pricing entry 'odd/no-currency': skipped: currency: Field required",
+        "/models/pricing entry #7: skipped: no usable endpoint_id (missing)",
+    ]
 
 
 def _comet_records(v1: str, api: str) -> tuple[dict[str, ModelRecord], list[str]]:
@@ -215,12 +277,16 @@ def test_a_pricing_needs_at_least_one_price() -> None:
     ("body", "message"),
     [
         ({"models": "nope", "has_more": False}, "models: Input should be a valid list"),
-        ({"models": [{"metadata": {}}], "has_more": False}, "models.0.endpoint_id: Field required"),
+        ({"has_more": False}, "models: Field required"),
         ({"models": []}, "has_more: Field required"),
+        ({"models": [], "has_more": False, "next_cursor": 2}, "next_cursor: Input should be"),
         ([], "body|Input should be"),
     ],
 )
-def test_malformed_payload_names_the_field(body: Any, message: str) -> None:
+def test_a_malformed_envelope_names_the_field(body: Any, message: str) -> None:
+    """Only the envelope is checked whole; its entries are read one by one (`parse_items`)."""
     with pytest.raises(ResponseFormatError, match=message) as info:
-        parse_payload(FalModelPage, body, provider="fal", path="/models")
+        parse_payload(FalModelList, body, provider="fal", path="/models")
     assert str(info.value).startswith("fal: malformed answer from /models:")
+    with pytest.raises(ResponseFormatError, match="prices: Field required"):
+        parse_payload(FalPriceList, {"next_cursor": None}, provider="fal", path="/models/pricing")

@@ -128,6 +128,27 @@ def test_the_k8s_job_mounts_outputs_and_takes_keys_from_a_secret() -> None:
     assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "mpc-workbench-outputs"
 
 
+def test_no_schedule_falls_back_to_the_sandbox() -> None:
+    """Every target runs with live sources required (a missing key fails the run, exit 2
+    naming it: tests/cli/test_run_cli.py), and the CronJob's Secret is not optional."""
+    cron = _render("cron").splitlines()[-1]
+    assert re.search(r" && MPC_SOURCE=live \S*mpc run catalog_sync ", cron), cron
+    service = _render("systemd")
+    assert "\nEnvironment=MPC_SOURCE=live\nExecStart=" in service
+    workflow = yaml.safe_load(_render("ci"))
+    assert workflow["jobs"]["run"]["env"] == {"MPC_SOURCE": "live"}
+    text = _render("k8s")
+    job = yaml.safe_load(text.split("\n", 3)[3])
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "MPC_SOURCE", "value": "live"} in container["env"]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "mpc-workbench-keys", "optional": False}}
+    ]
+    assert validate_manifest(job) == f"kubernetes-validate {K8S_VERSION} (strict): ok"
+    for target in ("cron", "systemd", "k8s", "ci"):
+        assert "optional: true" not in _render(target)
+
+
 def test_the_ci_workflow_takes_every_key_from_secrets_and_keeps_the_runs() -> None:
     workflow = yaml.safe_load(_render("ci"))
     assert workflow["on"]["schedule"] == [{"cron": "0 6 * * *"}]  # quoted: YAML 1.1 safe

@@ -12,13 +12,15 @@ When a notebook or the sandbox data changes on purpose, refresh its stored outpu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_runner import mpc_env
+from cli_runner import mpc, mpc_env
+from seam import sync
 from stored_outputs import differences
 from workbook import NOTEBOOKS_DIR, SANITIZE, WORKBOOK, HeadlessRun
 
@@ -26,7 +28,7 @@ from mpc_lib import views
 from mpc_lib.config import Settings
 from mpc_lib.errors import ConfigError
 from mpc_lib.runs import SHIPPED_NOTEBOOKS_DIR, run_notebook
-from mpc_lib.sandbox import SandboxData
+from mpc_lib.sandbox import Sandbox, SandboxData
 
 NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "catalog_sync.ipynb"
 
@@ -81,6 +83,37 @@ def test_opened_from_notebooks_it_uses_the_workbook_env_and_outputs(tmp_path: Pa
     assert {entry["source"] for entry in registry["sources"].values()} == {"sandbox"}
     assert not (book / "notebooks" / "outputs").exists()
     assert not (book / "notebooks" / "ops-outputs").exists()
+
+
+def test_a_refused_sync_is_a_failed_step_and_replace_true_allows_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """On the sandbox over a live registry, the sync cell fails (exit 2) naming what to pass;
+    `-p replace true` replaces the records."""
+    out = tmp_path / "out"
+    live = Settings(
+        outputs_dir=out, comet_key=sandbox.key("comet"), comet_base_url=sandbox.url("comet")
+    )
+    assert sync(live, providers=["comet"]).sources == {"comet": "live"}
+    before = (out / "registry" / "models.json").read_bytes()
+    env = {"MPC_OUTPUTS_DIR": str(out), "MPC_SOURCE": "sandbox"}
+    refused = mpc("run", "catalog_sync", "-p", "providers", "comet", env=env, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert re.search(
+        r"failed in cell \d+: ConfigError: sync refused, registry left untouched\. comet: the "
+        r"registry holds live records, this sync fetched sandbox ones\. Pass --replace to "
+        r"replace them \(the catalog_sync notebook: -p replace true\)",
+        refused.stderr,
+    ), refused.stderr
+    assert (out / "registry" / "models.json").read_bytes() == before
+    replaced = mpc(
+        "run", "catalog_sync", "-p", "providers", "comet", "-p", "replace", "true", "--json",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(replaced.stdout.splitlines()[-1])["sources"] == {"comet": "sandbox"}
+    registry = json.loads((out / "registry" / "models.json").read_text(encoding="utf-8"))
+    assert registry["sources"]["comet"]["kind"] == "sandbox"
 
 
 def test_a_misspelt_source_is_refused_before_the_kernel_starts(tmp_path: Path) -> None:

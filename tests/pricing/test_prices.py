@@ -12,6 +12,7 @@ from pricing_helpers import record, registry
 from mpc_lib.errors import ConfigError
 from mpc_lib.pricing import PriceBook, normalise_unit
 from mpc_lib.pricing.prices import price_of, price_sources
+from mpc_lib.pricing.views import prices_banner
 from mpc_lib.sandbox import SandboxData
 
 
@@ -161,6 +162,33 @@ def test_sources_say_plainly_when_prices_are_sandbox_or_synthetic() -> None:
     book = PriceBook(registry([], source="sandbox", prices="generated", data="generated"))
     assert book.banner().startswith("prices: fal: sandbox: SYNTHETIC prices (generated)")
     assert json.loads(json.dumps(book.sources_json()))["comet"]["synthetic"] is True
+
+
+@pytest.mark.parametrize(
+    ("kind", "prices", "label", "banner_source"),
+    [
+        ("sandbox", "generated",
+         "sandbox via gateway http://gw:4000: SYNTHETIC prices (generated), not the provider's",
+         "sandbox via gateway"),
+        ("live", "live API", "live API via gateway http://gw:4000", "live via gateway"),
+        (None, "provider API via gateway http://gw:4000",  # a registry from before kinds
+         "UNKNOWN source via gateway http://gw:4000: not known to be the provider's prices",
+         "unknown via gateway"),
+    ],
+)  # fmt: skip
+def test_prices_through_the_gateway_say_what_the_gateway_reached(
+    kind: str | None, prices: str, label: str, banner_source: str
+) -> None:
+    """Never `sandbox: provider API via gateway` (sandbox data) nor live when not known."""
+    book_registry = registry([], source="gateway", prices=prices, data="gateway http://gw:4000")
+    for entry in book_registry["sources"].values():
+        if kind is not None:
+            entry["kind"] = kind
+    book = PriceBook(book_registry)
+    assert book.sources["fal"].label == label
+    assert book.sources["fal"].sandbox is (kind == "sandbox")
+    assert book.banner().startswith(f"prices: fal: {label}, fetched ")
+    assert prices_banner(book).sources == {"fal": banner_source, "comet": banner_source}
 
 
 def test_resolve_suggests_close_matches_and_refuses_ambiguity() -> None:

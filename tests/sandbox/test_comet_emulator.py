@@ -217,17 +217,30 @@ def test_odd_entries_mode_serves_what_real_catalogs_show(
         {"context_length"},
         {"pricing"},
         {"pricing"},
+        {"pricing"},
     ]
     assert (diffs[0]["features"], diffs[1]["context_length"]) == (None, "128k")
     assert diffs[2]["pricing"] == {**changed[2][0]["pricing"], "input": "free"}
     assert diffs[3]["pricing"] == {**changed[3][0]["pricing"], "input": None}
     assert diffs[3]["pricing"]["output"] > 0  # only an output price
+    assert diffs[4]["pricing"] is None
     listed = {m["id"] for m in sandbox.data.comet_models}
     assert all(new["id"] in listed and new["model_type"] == "text" for _, new in changed)
     assert "id" not in entries[-1] and entries[-1]["code"] == "no-id-model"
     models = http.get(f"{sandbox.comet_url}/v1/models", headers=_bearer(sandbox)).json()["data"]
     assert models[:-1] == sandbox.data.comet_models and "id" not in models[-1]
     assert sandbox.data.comet_catalog == clean  # the mode never touches the data
+
+
+def test_wrong_shape_fault_answers_200_with_comets_error_bodies(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.faults.add(Fault("wrong_shape", provider="comet", times=2))
+    catalog = http.get(f"{sandbox.comet_url}/api/models")
+    assert catalog.status_code == 200 and catalog.json()["success"] is False
+    assert "data" not in catalog.json()
+    listing = http.get(f"{sandbox.comet_url}/v1/models", headers=_bearer(sandbox))
+    assert listing.status_code == 200 and set(listing.json()) == {"error"}
 
 
 def test_page_size_mode_pages_the_unparameterised_catalog(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mpc_lib.errors import ConfigError
-from mpc_lib.sandbox import SandboxData
+from mpc_lib.sandbox import KNOWN_MODELS, SandboxData
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 ENDPOINT_ID = re.compile(r"^[a-z0-9-]+/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
@@ -71,11 +71,8 @@ def test_fal_catalog_shape(generated: SandboxData) -> None:
         meta = model["metadata"]
         assert ISO_Z.match(meta["updated_at"]) and ISO_Z.match(meta["date"])
         assert meta["date"] <= meta["updated_at"]
-        assert (
-            meta["is_favorited"] is None
-            and meta["highlighted"] is False
-            and meta["pinned"] is False
-        )
+        assert meta["is_favorited"] is None and meta["pinned"] is False
+        assert meta["highlighted"] is (model["endpoint_id"] in KNOWN_MODELS["fal"])
         assert meta["model_url"] == f"https://fal.run/{model['endpoint_id']}"
         assert meta["status"] in ("active", "deprecated") and isinstance(meta["tags"], list)
         assert meta.get("license_type", "commercial") in ("commercial", "research", "private")
@@ -146,6 +143,53 @@ def test_seed_snapshot_loads_as_is(seed_registry: Path) -> None:
     for endpoint_id, price in data.fal_prices.items():
         if by_category[endpoint_id] == "training":
             assert price["unit"] == "step"
+
+
+def test_well_known_models_are_served_under_their_real_ids(generated: SandboxData) -> None:
+    fal = {m["endpoint_id"]: m["metadata"] for m in generated.fal_models}
+    assert len(KNOWN_MODELS["fal"]) >= 40 and len(KNOWN_MODELS["comet"]) >= 100
+    for must in ("fal-ai/flux/dev", "fal-ai/flux-pro/v1.1-ultra", "fal-ai/veo3", "fal-ai/whisper"):
+        assert must in KNOWN_MODELS["fal"]
+    # the listing starts with them, as FAL's starts with its highlighted models
+    first = [m["endpoint_id"] for m in generated.fal_models[: len(KNOWN_MODELS["fal"])]]
+    assert set(first) == set(KNOWN_MODELS["fal"])
+    for endpoint_id, category in KNOWN_MODELS["fal"].items():
+        assert fal[endpoint_id]["category"] == category, endpoint_id
+        assert fal[endpoint_id]["status"] == "active" and endpoint_id in generated.fal_prices
+    assert {"image-to-3d", "text-to-audio", "text-to-speech", "llm"} <= set(
+        KNOWN_MODELS["fal"].values()
+    )
+    catalog = {e["id"]: e for e in generated.comet_catalog}
+    served = {m["id"] for m in generated.comet_models}
+    for must in ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "text-embedding-3-small"):
+        assert KNOWN_MODELS["comet"][must] in ("text", "embedding")
+    for model_id, model_type in KNOWN_MODELS["comet"].items():
+        assert model_id in served and catalog[model_id]["model_type"] == model_type, model_id
+    # the real ids take invented ones' places: the catalog keeps the real one's size
+    assert 840 <= len(fal) <= 900 and 550 <= len(served) <= 590
+
+
+def test_well_known_models_are_real(seed_registry: Path) -> None:
+    """Each well-known id is in the real 2025 catalog, a FAL one with the same category."""
+    records = json.loads(seed_registry.read_text(encoding="utf-8"))
+    real = {(r["source"], r["id"]): r["category"] for r in records}
+    for endpoint_id, category in KNOWN_MODELS["fal"].items():
+        assert real.get(("fal", endpoint_id)) == category, endpoint_id
+    for model_id in KNOWN_MODELS["comet"]:
+        assert ("comet", model_id) in real, model_id
+
+
+def test_a_model_costs_the_same_generated_and_over_a_snapshot(
+    generated: SandboxData, seed_registry: Path
+) -> None:
+    """Made-up prices hang on the id alone: the shipped job mix estimates alike on both."""
+    snapshot = SandboxData.from_snapshot(seed_registry)
+    for endpoint_id in KNOWN_MODELS["fal"]:
+        assert snapshot.fal_prices[endpoint_id] == generated.fal_prices[endpoint_id]
+    catalog = {e["id"]: e for e in snapshot.comet_catalog}
+    for entry in generated.comet_catalog:
+        if entry["id"] in KNOWN_MODELS["comet"] and entry["model_type"] == "text":
+            assert catalog[entry["id"]]["pricing"] == entry["pricing"], entry["id"]
 
 
 def _registry(models: list[dict[str, Any]]) -> dict[str, Any]:

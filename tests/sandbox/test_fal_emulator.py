@@ -430,6 +430,50 @@ def test_pricing_page_size_says_has_more(sandbox: Sandbox, http: httpx.Client) -
     assert small["has_more"] is False and small["next_cursor"] is None
 
 
+def test_odd_entries_mode_serves_fields_that_break_their_types(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    clean_models = json.loads(json.dumps(sandbox.data.fal_models))
+    clean_prices = json.loads(json.dumps(sandbox.data.fal_prices))
+    sandbox.set_modes(fal_odd_entries=True)
+    served: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        body = http.get(f"{sandbox.fal_url}/models", params=query).json()
+        served += body["models"]
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert len(served) == len(clean_models) + 1
+    changed = [(old, new) for old, new in zip(clean_models, served, strict=False) if old != new]
+    assert [new["metadata"]["tags"] for _, new in changed] == [None, "fast"]
+    assert all(old["endpoint_id"] in clean_prices for old, _ in changed)
+    assert "endpoint_id" not in served[-1]
+    assert served[-1]["metadata"]["display_name"] == "No Id Model"
+
+    ids = [m["endpoint_id"] for m in clean_models if m["endpoint_id"] in clean_prices][:5]
+    url = f"{sandbox.fal_url}/models/pricing"
+    prices = http.get(url, params={"endpoint_id": ids}, headers=_auth(sandbox)).json()["prices"]
+    assert prices[:2] == [clean_prices[i] for i in ids[:2]]  # odd in /models, not in pricing
+    assert prices[2] == {**clean_prices[ids[2]], "unit_price": "$0.05"}
+    assert prices[3] == {**clean_prices[ids[3]], "unit_price": None}
+    assert prices[4] == {k: v for k, v in clean_prices[ids[4]].items() if k != "endpoint_id"}
+    # the mode never touches the data
+    assert (sandbox.data.fal_models, sandbox.data.fal_prices) == (clean_models, clean_prices)
+
+
+def test_wrong_shape_fault_answers_200_with_the_error_envelope(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.faults.add(Fault("wrong_shape", provider="fal", path="/v1/models$"))
+    answer = http.get(f"{sandbox.fal_url}/models")
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"error"}  # valid JSON, no `models`, no `has_more`
+    assert answer.json()["error"]["type"] == "server_error"
+    assert answer.json()["error"]["request_id"] == answer.headers["x-request-id"]
+    assert "models" in http.get(f"{sandbox.fal_url}/models").json()  # once, by default
+
+
 def test_redirect_fault_answers_3xx_with_location_and_no_body(
     sandbox: Sandbox, http: httpx.Client
 ) -> None:
@@ -454,6 +498,7 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
     assert defaults == {
         "fal_pricing": "lenient",
         "fal_pricing_page_size": None,
+        "fal_odd_entries": False,
         "comet_odd_entries": False,
         "comet_page_size": None,
         "openai_chunk_delay_ms": 0.0,
@@ -468,6 +513,7 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
         ({"fal_pricing": "picky"}, "lenient, strict"),
         ({"fal_pricing_page_size": 0}, ">= 1"),
         ({"comet_odd_entries": "yes"}, "true or false"),
+        ({"fal_odd_entries": 1}, "fal_odd_entries must be true or false"),
         ({"colour": "red"}, "unknown mode"),
         (["fal_pricing"], "JSON object"),
     ]:
