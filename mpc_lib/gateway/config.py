@@ -57,7 +57,6 @@ __all__ = [
     "config_deployments",
     "default_config_path",
     "gateway_env",
-    "gateway_mode",
     "load_gateway_config",
     "summary",
     "summary_lines",
@@ -83,13 +82,9 @@ def gateway_env(upstreams: Mapping[str, Upstream], master_key: str) -> dict[str,
     return env
 
 
-def gateway_mode(record: Mapping[str, Any]) -> str | None:
-    """The LiteLLM mode a registry record would be served in, or None if LiteLLM cannot."""
-    return serving(record).mode
-
-
-def _api_base(spec_name: str, mode: str, model_id: str, upstream: Upstream) -> str | None:
-    spec = PROVIDERS[spec_name]
+def _api_base(provider: str, mode: str, model_id: str, upstream: Upstream) -> str | None:
+    """The deployment's api_base: the sandbox's stand-in host, the provider's, or LiteLLM's."""
+    spec = PROVIDERS[provider]
     template = spec.gateway_sandbox_api_base.get(mode) if upstream.source == "sandbox" else None
     if template is not None and upstream.chat_url is not None:
         parts = urlsplit(upstream.chat_url)
