@@ -112,6 +112,12 @@ class AliasCatalog(BaseModel):
             if info.get("mpc_provider") and info.get("mpc_model_id"):
                 key = f"{info['mpc_provider']}:{info['mpc_model_id']}"
                 served.setdefault(key, (str(entry["model_name"]), info.get("mode")))
+        # Why the config generator left a model out (`mpc.left_out`: reason -> keys).
+        left_out = {
+            key: str(reason)
+            for reason, keys in ((config.get("mpc") or {}).get("left_out") or {}).items()
+            for key in keys or ()
+        }
         resolved: dict[str, ResolvedAlias] = {}
         broken: list[str] = []
         for name, alias in self.aliases.items():
@@ -119,6 +125,9 @@ class AliasCatalog(BaseModel):
             for key in alias.models:
                 if key not in records:
                     reasons.append(f"{key} is not in the registry")
+                elif key in left_out:
+                    reasons.append(f"{key} has no gateway deployment: `mpc gateway config` "
+                                   f"left it out ({left_out[key]})")  # fmt: skip
                 elif key not in served:
                     reasons.append(f"{key} has no gateway deployment")
                 else:

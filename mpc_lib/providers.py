@@ -10,7 +10,8 @@ emulator in `mpc_lib.sandbox`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 __all__ = ["PROVIDERS", "AuthScheme", "ProviderName", "ProviderSpec", "provider_spec"]
@@ -38,6 +39,9 @@ class ProviderSpec:
     gateway_api_base: str | None = None
     # The sandbox emulator that answers this provider's deployments (chat), if any.
     gateway_sandbox: str | None = None
+    # LiteLLM mode -> a deployment's api_base when its upstream is the sandbox, from the
+    # origin of the upstream's chat_url, where LiteLLM calls hosts of its own live.
+    gateway_sandbox_api_base: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key_var(self) -> str:
@@ -57,6 +61,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
         passthrough="/fal",
         # LiteLLM's fal_ai provider calls FAL's inference host itself, not the Platform API.
         gateway_model="fal_ai/{model_id}",
+        # The sandbox's stand-ins for fal.run and queue.fal.run (sandbox/fal_run.py).  A
+        # generic image model posts to its api_base as it is, so that names the endpoint;
+        # an edit appends `<model>/edit` and a video `<model>` themselves.
+        gateway_sandbox_api_base={
+            "image_generation": "{origin}/run/{model_id}",
+            "image_edit": "{origin}/run",
+            "video_generation": "{origin}/queue",
+        },
     ),
     "comet": ProviderSpec(
         name="comet",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from cli_runner import DEVELOPER_ENV_PREFIXES, mpc_env, mpc_script
 from seam import sync
+from unit_kinds import unit_kinds
 from workbook import WORKBOOK, HeadlessRun, service_env, stop_local_core
 
 from mpc_lib.aliases import load_aliases
@@ -394,7 +395,8 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """One LiteLLM process for the session (it takes ~10 s to start).
 
     Its workbook's registry is a direct sync of the session sandbox; the config is what
-    `mpc gateway serve` writes with no provider keys set.
+    `mpc gateway serve` writes with no provider keys set, plus one model of each unit kind
+    the registry prices (tests/gateway/test_gateway_costs.py calls each).
     """
     if importlib.util.find_spec("litellm") is None:
         pytest.skip("litellm is not installed (pip install -e '.[gateway]')")
@@ -418,6 +420,7 @@ def gateway(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert models is not None
     upstreams = sandbox_upstreams(sandbox)
     required = tuple(load_aliases().targets(models["models"]).values())
+    required += tuple(unit_kinds(models["models"]).values())
     selection = with_required(GatewaySelection(), required)
     config = build_gateway_config(models, upstreams, selection)
     path = write_gateway_config(default_config_path(settings), config)

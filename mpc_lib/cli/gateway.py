@@ -10,7 +10,13 @@ from typing import Annotated
 
 import typer
 
-from ..gateway.config import DEFAULT_CATEGORIES, DEFAULT_MAX_MODELS, GatewaySelection
+from ..gateway.config import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_MAX_MODELS,
+    GatewaySelection,
+    summary,
+    summary_lines,
+)
 from ..providers import PROVIDERS
 from ..upstreams import open_upstreams
 from ._common import cli_settings, reported_errors
@@ -75,18 +81,10 @@ def gateway_config(
         settings = cli_settings()
         chosen = _selection(providers, categories, include, exclude, max_models)
         path, config = write_live_config(settings, chosen, out)
-    counts = {name: 0 for name in chosen.providers}
-    for entry in config["model_list"]:
-        provider = entry["model_info"]["mpc_provider"]
-        counts[provider] = counts.get(provider, 0) + 1
-    routes = [route["path"] for route in config["general_settings"]["pass_through_endpoints"]]
-    shown = ", ".join(f"{name}={count}" for name, count in counts.items())
-    typer.echo(f"{path}: {len(config['model_list'])} deployments ({shown}); "
-               f"pass-through {', '.join(routes)}")  # fmt: skip
+    for line in summary_lines(config, path):
+        typer.echo(line, err=line.startswith("warning:"))
     if as_json:
-        summary = {"path": str(path), "deployments": len(config["model_list"]), "counts": counts,
-                   "passthrough": routes}  # fmt: skip
-        typer.echo(json.dumps(summary))
+        typer.echo(json.dumps(summary(config, path)))
 
 
 @gateway_app.command("serve")
@@ -123,6 +121,8 @@ def gateway_serve(
                 note = "" if upstream.source == "live" else f" (no {PROVIDERS[name].key_var} set)"
                 typer.echo(f"{name}: {upstream.source}{note}: {upstream.base_url}")
             typer.echo(f"config: {run.config_path} ({run.models} deployments)")
+            for line in summary_lines(run.config, run.config_path)[1:]:
+                typer.echo(line, err=line.startswith("warning:"))
             typer.echo(f"log: {run.log_path}")
             typer.echo(f"gateway: {run.url} (Authorization: Bearer $LITELLM_MASTER_KEY); "
                        "Ctrl-C stops")  # fmt: skip

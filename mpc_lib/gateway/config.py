@@ -2,37 +2,52 @@
 
 `build_gateway_config(registry, upstreams, selection)` returns the config as a dict;
 `write_gateway_config` writes it as YAML.  What it holds:
-- one deployment per selected registry model: Comet models as OpenAI-compatible
-  deployments (`openai/<id>`, `api_base` = the Comet base + `/v1`), FAL image and
-  video models as `fal_ai/<endpoint_id>`; each deployment's `model_info` carries the
-  LiteLLM mode, the registry's price converted to LiteLLM's cost keys where the unit
-  maps onto one (never an invented price), and `mpc_provider`/`mpc_model_id`, which
-  tie it back to the registry;
+- one deployment per selected registry model (`selection.py` says which, in which
+  LiteLLM mode, and why the others are left out): Comet models as OpenAI-compatible
+  deployments (`openai/<id>`, `api_base` = the Comet base + `/v1`), FAL image and video
+  models as `fal_ai/<endpoint_id>` (on LiteLLM's own FAL hosts, or the sandbox's);
+  each deployment's `model_info` carries the LiteLLM mode, the registry's price as the
+  cost keys LiteLLM's calculator for that mode reads (`pricing.cost_keys`; never an
+  invented price, and `mpc_unpriced` saying why when LiteLLM cannot charge it), and
+  `mpc_provider`/`mpc_model_id`, which tie it back to the registry;
 - one pass-through route per provider (`/fal/...`, `/comet/...`) whose target is the
   provider's API and whose `Authorization` the gateway adds itself;
 - health checks that cost nothing: no background checks, so only an explicit
   `GET /health` would call the models;
+- under `mpc`, what it was made from and what it leaves out: `left_out` (reason ->
+  `provider:model_id`), `unpriced` (reason -> deployments LiteLLM cannot charge as the
+  provider does) and `unknown_types` (Comet types served as chat, a guess);
 - no secret values at all: keys are `os.environ/NAME` references.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from ..aliases import load_aliases
 from ..config import Settings
 from ..errors import ConfigError, StorageError
-from ..providers import PROVIDERS, provider_spec
+from ..pricing.cost_keys import litellm_cost_keys
+from ..pricing.prices import price_of
+from ..providers import PROVIDERS
 from ..registry import RegistryStore
 from ..storage import atomic_write_bytes
 from ..upstreams import Upstream, live_upstream, record_gateway_upstreams
+from .selection import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_MAX_MODELS,
+    PROVIDER_NOT_REACHED,
+    GatewaySelection,
+    choose_models,
+    serving,
+)
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -42,67 +57,15 @@ __all__ = [
     "config_deployments",
     "default_config_path",
     "gateway_env",
-    "gateway_mode",
     "load_gateway_config",
+    "summary",
+    "summary_lines",
     "with_required",
     "write_gateway_config",
     "write_live_config",
 ]
 
 log = logging.getLogger("mpc_lib.gateway")
-
-# The default selection: chat models and text-to-image models, at most 20 per provider
-# (in model-id order), plus every model an MPC-API alias names.
-DEFAULT_CATEGORIES: tuple[str, ...] = ("llm", "text-to-image")
-DEFAULT_MAX_MODELS = 20
-
-# Registry category (FAL's vocabulary) or Comet model type -> LiteLLM mode, per provider:
-# only what LiteLLM's provider for it can serve.
-_MODES: dict[str, dict[str, str]] = {
-    "fal": {
-        "text-to-image": "image_generation",
-        "image-to-image": "image_edit",
-        "text-to-video": "video_generation",
-        "image-to-video": "video_generation",
-    },
-    "comet": {"llm": "chat", "text": "chat", "embedding": "embedding", "image": "image_generation"},
-}
-_TOKEN_UNITS = {"1M tokens": 1e6, "1K tokens": 1e3, "token": 1.0}
-# FAL units -> (LiteLLM cost key, divisor): a price per megapixel is 1e6 pixels' worth.
-_UNIT_COSTS = {
-    "image": ("output_cost_per_image", 1.0),
-    "images": ("output_cost_per_image", 1.0),
-    "megapixels": ("output_cost_per_pixel", 1e6),
-    "second": ("output_cost_per_second", 1.0),
-    "seconds": ("output_cost_per_second", 1.0),
-    "video_second": ("output_cost_per_second", 1.0),
-    "minute": ("output_cost_per_second", 60.0),
-}
-
-
-@dataclass(frozen=True)
-class GatewaySelection:
-    """Which registry models become deployments.
-
-    A model is chosen when its provider is in `providers`, its category (or Comet
-    model type) in `categories` (empty: any LiteLLM can serve), its id matches an
-    `include` pattern (empty: any) and no `exclude` pattern; then at most
-    `max_models` per provider in id order (None: no cap).  Models named in
-    `required` (`provider:model_id`, e.g. alias targets) are always added.
-    """
-
-    providers: tuple[str, ...] = tuple(PROVIDERS)
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    max_models: int | None = DEFAULT_MAX_MODELS
-    required: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in self.providers:
-            provider_spec(name)
-        if self.max_models is not None and self.max_models < 0:
-            raise ValueError(f"max_models must be >= 0 or None, got {self.max_models}")
 
 
 def default_config_path(settings: Settings) -> Path:
@@ -119,100 +82,42 @@ def gateway_env(upstreams: Mapping[str, Upstream], master_key: str) -> dict[str,
     return env
 
 
-def gateway_mode(record: Mapping[str, Any]) -> str | None:
-    """The LiteLLM mode a registry record would be served in, or None if LiteLLM cannot."""
-    modes = _MODES.get(str(record.get("provider")), {})
-    category = record.get("category")
-    if category in modes:
-        return modes[category]
-    model_type = (record.get("meta") or {}).get("model_type")
-    return modes.get(model_type) if isinstance(model_type, str) else None
-
-
-def _matches(model_id: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(model_id, pattern) for pattern in patterns)
-
-
-def _kind(record: Mapping[str, Any]) -> set[str]:
-    kinds = {str(record.get("category") or "")}
-    model_type = (record.get("meta") or {}).get("model_type")
-    if isinstance(model_type, str):
-        kinds.add(model_type)
-    return kinds - {""}
-
-
-def select_models(
-    models: Iterable[Mapping[str, Any]], selection: GatewaySelection
-) -> list[Mapping[str, Any]]:
-    """The registry records the selection picks, in (provider, model id) order."""
-    by_key = {f"{m['provider']}:{m['model_id']}": m for m in models}
-    chosen: dict[str, Mapping[str, Any]] = {}
-    counts: dict[str, int] = {}
-    for key in sorted(by_key, key=lambda k: (by_key[k]["provider"], by_key[k]["model_id"])):
-        record = by_key[key]
-        provider, model_id = str(record["provider"]), str(record["model_id"])
-        if provider not in selection.providers or gateway_mode(record) is None:
-            continue
-        if selection.categories and not (_kind(record) & set(selection.categories)):
-            continue
-        if selection.include and not _matches(model_id, selection.include):
-            continue
-        if selection.exclude and _matches(model_id, selection.exclude):
-            continue
-        if selection.max_models is not None and counts.get(provider, 0) >= selection.max_models:
-            continue
-        counts[provider] = counts.get(provider, 0) + 1
-        chosen[key] = record
-    for key in selection.required:
-        if key in by_key and key not in chosen:
-            if gateway_mode(by_key[key]) is None:
-                log.warning("gateway: %s is required but LiteLLM cannot serve it; left out", key)
-                continue
-            chosen[key] = by_key[key]
-    return sorted(chosen.values(), key=lambda m: (m["provider"], m["model_id"]))
-
-
-def _costs(record: Mapping[str, Any]) -> dict[str, float]:
-    """The registry price as LiteLLM cost keys, where its unit maps onto one; else nothing."""
-    pricing = record.get("pricing") or {}
-    unit = pricing.get("unit")
-    price, output = pricing.get("unit_price"), pricing.get("output_unit_price")
-    if pricing.get("currency", "USD") != "USD" or unit is None:
-        return {}
-    costs: dict[str, float] = {}
-    if unit in _TOKEN_UNITS:
-        per = _TOKEN_UNITS[unit]
-        if price is not None:
-            costs["input_cost_per_token"] = _per(price, per)
-        if output is not None:
-            costs["output_cost_per_token"] = _per(output, per)
-    elif unit in _UNIT_COSTS and price is not None:
-        name, per = _UNIT_COSTS[unit]
-        costs[name] = _per(price, per)
-    return costs
-
-
-def _per(price: float, count: float) -> float:
-    """`price / count` without binary noise (2.11 / 1e6 is 2.11e-06, not 2.1099999999999997e-06)."""
-    return float(f"{price / count:.12g}")
+def _api_base(provider: str, mode: str, model_id: str, upstream: Upstream) -> str | None:
+    """The deployment's api_base: the sandbox's stand-in host, the provider's, or LiteLLM's."""
+    spec = PROVIDERS[provider]
+    template = spec.gateway_sandbox_api_base.get(mode) if upstream.source == "sandbox" else None
+    if template is not None and upstream.chat_url is not None:
+        parts = urlsplit(upstream.chat_url)
+        return template.format(origin=f"{parts.scheme}://{parts.netloc}", model_id=model_id)
+    if spec.gateway_api_base is not None:
+        return spec.gateway_api_base.format(base_url=upstream.chat_url)
+    return None
 
 
 def _deployment(record: Mapping[str, Any], upstream: Upstream) -> dict[str, Any]:
-    spec = PROVIDERS[str(record["provider"])]
-    model_id = str(record["model_id"])
+    provider, model_id = str(record["provider"]), str(record["model_id"])
+    spec = PROVIDERS[provider]
+    served = serving(record)
+    mode = str(served.mode)
     params: dict[str, Any] = {
         "model": spec.gateway_model.format(model_id=model_id),
         "api_key": f"os.environ/{spec.key_var}",
     }
-    if spec.gateway_api_base is not None:
-        params["api_base"] = spec.gateway_api_base.format(base_url=upstream.chat_url)
-    pricing = record.get("pricing") or {}
+    api_base = _api_base(provider, mode, model_id, upstream)
+    if api_base is not None:
+        params["api_base"] = api_base
+    costs = litellm_cost_keys(price_of(record, None), mode)
     info: dict[str, Any] = {
-        "mode": gateway_mode(record),
-        **_costs(record),
-        "mpc_provider": record["provider"],
+        "mode": mode,
+        **costs.keys,
+        "mpc_provider": provider,
         "mpc_model_id": model_id,
     }
+    if costs.unpriced is not None:
+        info["mpc_unpriced"] = costs.unpriced
+    if served.guess is not None:
+        info["mpc_guess"] = f"{mode}: Comet type {served.guess!r} is not in the type table"
+    pricing = record.get("pricing") or {}
     if pricing:
         # The provider's own price, kept as sent, whether or not LiteLLM has a key for its unit.
         info["mpc_price"] = {
@@ -231,12 +136,15 @@ def build_gateway_config(
     Two chosen models with the same id (a deployment name) raise ConfigError naming both.
     """
     selection = selection or GatewaySelection()
-    records = select_models(registry.get("models", []), selection)
+    choice = choose_models(registry.get("models", []), selection)
+    left_out = {reason: list(keys) for reason, keys in choice.left_out.items()}
+    unpriced: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     deployments = []
-    for record in records:
+    for record in choice.records:
         provider, model_id = str(record["provider"]), str(record["model_id"])
         if provider not in upstreams:
+            left_out.setdefault(PROVIDER_NOT_REACHED, []).append(f"{provider}:{model_id}")
             continue
         if model_id in seen:
             raise ConfigError(
@@ -244,7 +152,11 @@ def build_gateway_config(
                 f"{provider}:{model_id}; exclude one (--exclude)"
             )
         seen[model_id] = provider
-        deployments.append(_deployment(record, upstreams[provider]))
+        deployment = _deployment(record, upstreams[provider])
+        reason = deployment["model_info"].get("mpc_unpriced")
+        if reason is not None:
+            unpriced.setdefault(reason, []).append(f"{provider}:{model_id}")
+        deployments.append(deployment)
     passthrough = [
         {
             "path": PROVIDERS[name].passthrough,
@@ -277,6 +189,9 @@ def build_gateway_config(
                 "max_models": selection.max_models,
                 "required": list(selection.required),
             },
+            "left_out": left_out,
+            "unpriced": unpriced,
+            "unknown_types": choice.unknown_types,
         },
     }
 
@@ -307,6 +222,62 @@ def load_gateway_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("model_list"), list):
         raise ConfigError(f"{path}: not a LiteLLM config (no model_list)")
     return data
+
+
+_SHOWN_IDS = 5
+
+
+def summary(config: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """`mpc gateway config --json`: deployments per provider, routes, and what is left out."""
+    mpc = config.get("mpc") or {}
+    counts = dict.fromkeys((mpc.get("selection") or {}).get("providers", []), 0)
+    for entry in config.get("model_list", []):
+        provider = entry["model_info"]["mpc_provider"]
+        counts[provider] = counts.get(provider, 0) + 1
+    routes = [route["path"] for route in config["general_settings"]["pass_through_endpoints"]]
+    return {
+        "path": str(path),
+        "deployments": len(config.get("model_list", [])),
+        "counts": counts,
+        "passthrough": routes,
+        "left_out": dict(mpc.get("left_out") or {}),
+        "unpriced": dict(mpc.get("unpriced") or {}),
+        "unknown_types": dict(mpc.get("unknown_types") or {}),
+    }
+
+
+def _ids(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:_SHOWN_IDS])
+    return shown + (f", ... ({len(keys) - _SHOWN_IDS} more)" if len(keys) > _SHOWN_IDS else "")
+
+
+def summary_lines(config: Mapping[str, Any], path: Path) -> list[str]:
+    """What `mpc gateway config` prints: the deployments, then every model it left out by
+    reason, every deployment LiteLLM cannot charge, and a warning per unknown Comet type."""
+    found = summary(config, path)
+    shown = ", ".join(f"{name}={count}" for name, count in found["counts"].items())
+    lines = [f"{path}: {found['deployments']} deployments ({shown}); "
+             f"pass-through {', '.join(found['passthrough'])}"]  # fmt: skip
+    left_out = found["left_out"]
+    if left_out:
+        total = sum(len(keys) for keys in left_out.values())
+        lines.append(f"left out {total} registry model(s):")
+        lines += [f"  {reason} ({len(keys)}): {_ids(keys)}" for reason, keys in left_out.items()]
+    unpriced = found["unpriced"]
+    if unpriced:
+        total = sum(len(keys) for keys in unpriced.values())
+        lines.append(f"unpriced: LiteLLM cannot charge {total} deployment(s) as the provider "
+                     "does (it logs its own bundled price, or $0):")  # fmt: skip
+        lines += [f"  {reason} ({len(keys)}): {_ids(keys)}" for reason, keys in unpriced.items()]
+    guessed = {f"{e['model_info']['mpc_provider']}:{e['model_name']}"
+               for e in config.get("model_list", []) if "mpc_guess" in e["model_info"]}  # fmt: skip
+    for model_type, keys in found["unknown_types"].items():
+        what = "no type" if model_type == "(none)" else f"type {model_type!r}"
+        deployed = sum(key in guessed for key in keys)
+        lines.append(f"warning: {len(keys)} Comet model(s) with {what}, not in the gateway's "
+                     f"type table, taken for chat models (a guess; {deployed} deployed): "
+                     f"{_ids(keys)}")  # fmt: skip
+    return lines
 
 
 def config_deployments(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

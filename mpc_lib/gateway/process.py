@@ -25,9 +25,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 from urllib.parse import urlsplit
 
 from ..aliases import load_aliases
@@ -263,6 +263,8 @@ class GatewayRun:
     models: int
     key_written_to: Path | None = None
     synced: bool = False
+    # The config it runs, as written (what it leaves out and cannot price is under `mpc`).
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -313,5 +315,5 @@ def run_gateway(
         yield GatewayRun(
             url=process.url, config_path=config_path, log_path=log_path, process=process,
             upstreams=reached, models=len(config["model_list"]), key_written_to=written,
-            synced=synced,
+            synced=synced, config=config,
         )  # fmt: skip

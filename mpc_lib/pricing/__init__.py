@@ -3,13 +3,14 @@
 `prices` normalises every registry price (basis, unit, source); `mix` reads job mixes;
 `estimate` prices them and asks FAL's estimate endpoint to agree; `cheapest` ranks
 like units within a category; `history` reads the registry's snapshots lazily;
-`drift` compares prices with LiteLLM's bundled cost map and writes overrides.
+`drift` compares prices with LiteLLM's bundled cost map and writes overrides;
+`cost_keys` turns a price into the LiteLLM cost keys that charge it.
 """
 
 from .cheapest import DEFAULT_TOP, CategoryRanking, CheapestReport, UnitGroup, cheapest_models
+from .cost_keys import FAL_PIXELS_PER_MEGAPIXEL, CostKeys, litellm_cost_keys
 from .drift import (
     DEFAULT_TOLERANCE,
-    FAL_PIXELS_PER_MEGAPIXEL,
     CostMap,
     DriftReport,
     DriftRow,
@@ -57,6 +58,7 @@ __all__ = [
     "Basis",
     "CategoryRanking",
     "CheapestReport",
+    "CostKeys",
     "CostMap",
     "DriftReport",
     "DriftRow",
@@ -82,6 +84,7 @@ __all__ = [
     "example_job_mix",
     "fal_estimator",
     "gateway_drift",
+    "litellm_cost_keys",
     "litellm_costs",
     "load_cost_map",
     "load_job_mix",

@@ -29,12 +29,12 @@ from ..extras import install_hint
 from ..models import MpcModel, Number
 from ..storage import atomic_write_text
 from . import _text
-from .prices import INPUT_TOKENS, TOKENS_PER_PRICE_UNIT, Price, PriceBook
+from .cost_keys import litellm_cost_keys
+from .prices import Price, PriceBook
 
 __all__ = [
     "COST_MAP_FILE",
     "DEFAULT_TOLERANCE",
-    "FAL_PIXELS_PER_MEGAPIXEL",
     "CostMap",
     "DriftReport",
     "DriftRow",
@@ -46,8 +46,6 @@ __all__ = [
 
 COST_MAP_FILE = "model_prices_and_context_window_backup.json"
 DEFAULT_TOLERANCE = 0.05
-# LiteLLM's own megapixel (litellm/llms/fal_ai/cost_calculator.py: FAL_PIXELS_PER_MEGAPIXEL).
-FAL_PIXELS_PER_MEGAPIXEL = 1_048_576
 OVERRIDES_VERSION = 1
 
 DriftStatus = Literal["agree", "drift", "missing", "unit_mismatch", "unsupported_unit"]
@@ -113,34 +111,12 @@ def load_cost_map(path: Path | str | None = None) -> CostMap:
 def litellm_costs(price: Price) -> dict[str, float] | None:
     """The `model_info` cost fields that price a model as its provider does; None if none can.
 
-    image -> output_cost_per_image; megapixel -> output_cost_per_pixel (LiteLLM's
-    1,048,576-pixel megapixel); second and video second -> output_cost_per_second;
-    tokens -> input/output_cost_per_token.  A missing price stays out (never 0).
+    Each unit's own key (`cost_keys.litellm_cost_keys` without a mode): image ->
+    output_cost_per_image; megapixel -> output_cost_per_pixel (LiteLLM's 1,048,576-pixel
+    megapixel); second and video second -> output_cost_per_second; tokens ->
+    input/output_cost_per_token.  A missing price stays out (never 0).
     """
-    unit, value = price.unit, price.unit_price
-    if unit == INPUT_TOKENS:
-        costs = {}
-        if price.unit_price is not None:
-            costs["input_cost_per_token"] = _round(price.unit_price / TOKENS_PER_PRICE_UNIT)
-        if price.output_unit_price is not None:
-            costs["output_cost_per_token"] = _round(price.output_unit_price / TOKENS_PER_PRICE_UNIT)
-        return costs or None
-    if value is None or not price.known_unit:
-        return None
-    if unit == "1M tokens":  # one rate for every token
-        per_token = _round(value / TOKENS_PER_PRICE_UNIT)
-        return {"input_cost_per_token": per_token, "output_cost_per_token": per_token}
-    if unit == "image":
-        return {"output_cost_per_image": value}
-    if unit == "megapixel":
-        return {"output_cost_per_pixel": _round(value / FAL_PIXELS_PER_MEGAPIXEL)}
-    if unit in ("second", "video second"):
-        return {"output_cost_per_second": value}
-    return None
-
-
-def _round(value: float) -> float:
-    return float(f"{value:.12g}")
+    return litellm_cost_keys(price).keys or None
 
 
 class DriftRow(MpcModel):

@@ -1,4 +1,5 @@
-"""An emulator of FAL Platform API v1 (`/v1/models`, `/v1/models/pricing`, `.../estimate`)."""
+"""An emulator of FAL Platform API v1 (`/v1/models`, `/v1/models/pricing`, `.../estimate`),
+with FAL's model-running hosts beside it (`/run`, `/queue`: see `fal_run`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._app import emulator_app, request_id, scope_faults
+from .fal_run import run_routes
 from .modes import odd_fal
 from .state import SandboxState
 
@@ -223,6 +225,7 @@ def create_app(state: SandboxState) -> Starlette:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/pricing", pricing, methods=["GET"]),
         Route("/v1/models/pricing/estimate", estimate, methods=["POST"]),
+        *run_routes(state),
     ]
     return emulator_app(state, "fal", routes, error_body=_fault_body, not_found=not_found)
 

@@ -1,6 +1,7 @@
-"""An OpenAI-compatible upstream: `/v1/models` and `/v1/chat/completions`, plain and streamed.
+"""An OpenAI-compatible upstream: `/v1/models`, `/v1/chat/completions` (plain and streamed),
+`/v1/embeddings` and `/v1/images/generations`.
 
-It stands in for the chat API behind a gateway deployment (`openai/<model>` with an
+It stands in for the API behind a gateway deployment (`openai/<model>` with an
 `api_base`).  By default it serves the Comet model ids of the shared `SandboxData`
 and accepts Comet's sandbox key, so a generated Comet deployment works offline.
 Answers are deterministic; usage counts are estimated from the text (about four
@@ -9,12 +10,15 @@ one chunk per word, a finish chunk, a usage chunk when `stream_options.include_u
 asks for one, then `data: [DONE]`.  Besides the shared faults (latency, 429, 5xx),
 a `cut_stream` fault sends a few chunks and then drops the connection.
 `GET /_sandbox/streams` says how each stream ended: completed, cut, or cancelled by
-the client going away.
+the client going away.  Embeddings are small deterministic vectors with usage counted
+as for a prompt; images are URLs on a host that is not ours, `n` of them, with no usage
+(as DALL-E-style APIs answer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -30,10 +34,21 @@ from starlette.types import Receive, Scope, Send
 from ._app import CONTROL_PREFIX, emulator_app, request_id, scope_faults
 from .state import SandboxState
 
-__all__ = ["CUT_AFTER_CHUNKS", "create_app", "estimate_tokens", "reply_text"]
+__all__ = [
+    "CUT_AFTER_CHUNKS",
+    "EMBEDDING_DIMENSIONS",
+    "create_app",
+    "embedding_of",
+    "estimate_tokens",
+    "reply_text",
+]
 
 # A cut stream delivers this many chunks before the connection drops.
 CUT_AFTER_CHUNKS = 3
+# Each sandbox embedding has this many dimensions: enough to look like one, small to send.
+EMBEDDING_DIMENSIONS = 8
+_MAX_IMAGES = 10
+_IMAGE_HOST = "https://images.sandbox.invalid"
 _CREATED = 1_700_000_000
 _ERRORS = {
     400: ("invalid_request_error", "invalid_request"),
@@ -69,6 +84,12 @@ def reply_text(model: str, messages: list[dict[str, Any]]) -> str:
     )
     echo = " ".join(last.split()[:12])
     return f"Sandbox reply from {model}: {echo}" if echo else f"Sandbox reply from {model}."
+
+
+def embedding_of(text: str) -> list[float]:
+    """A deterministic unit-free vector for `text` (the same text, the same vector)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [round(byte / 255 * 2 - 1, 6) for byte in digest[:EMBEDDING_DIMENSIONS]]
 
 
 def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
@@ -185,7 +206,8 @@ def create_app(state: SandboxState) -> Starlette:
             return refusal
         return JSONResponse({"object": "list", "data": served_models()})
 
-    async def chat(request: Request) -> Response:
+    async def read_body(request: Request) -> dict[str, Any] | Response:
+        """The JSON object a model call sent, with a served `model`; else the refusal."""
         refusal = check_key(request)
         if refusal is not None:
             return refusal
@@ -195,15 +217,22 @@ def create_app(state: SandboxState) -> Starlette:
             return _refuse(request, 400, "The request body is not valid JSON")
         if not isinstance(body, dict):
             return _refuse(request, 400, "The request body must be a JSON object")
-        model, messages = body.get("model"), body.get("messages")
+        model = body.get("model")
         if not isinstance(model, str) or not model:
             return _refuse(request, 400, "you must provide a model parameter")
+        if model not in {m["id"] for m in served_models()}:
+            return _refuse(request, 404, f"The model `{model}` does not exist")
+        return body
+
+    async def chat(request: Request) -> Response:
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        model, messages = body["model"], body.get("messages")
         if not isinstance(messages, list) or not messages:
             return _refuse(request, 400, "messages must be a non-empty array")
         if not all(isinstance(m, dict) and m.get("role") for m in messages):
             return _refuse(request, 400, "each message needs a role")
-        if model not in {m["id"] for m in served_models()}:
-            return _refuse(request, 404, f"The model `{model}` does not exist")
         rid = request_id(request)
         text = reply_text(model, messages)
         words = text.split(" ")
@@ -240,6 +269,37 @@ def create_app(state: SandboxState) -> Starlette:
         )
         return _SseResponse(frames, rid=rid, model=model, streams=streams, cut=cut)
 
+    async def embeddings(request: Request) -> Response:
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        given = body.get("input")
+        texts = [given] if isinstance(given, str) else given
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return _refuse(request, 400, "input must be a string or a non-empty array of strings")
+        tokens = sum(estimate_tokens(text) for text in texts)
+        data = [
+            {"object": "embedding", "index": i, "embedding": embedding_of(text)}
+            for i, text in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"object": "list", "data": data, "model": body["model"],
+                             "usage": usage})  # fmt: skip
+
+    async def images(request: Request) -> Response:
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        prompt, n = body.get("prompt"), body.get("n", 1)
+        if not isinstance(prompt, str) or not prompt.strip():
+            return _refuse(request, 400, "prompt must be a non-empty string")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_IMAGES:
+            return _refuse(request, 400, f"n must be an integer from 1 to {_MAX_IMAGES}")
+        rid = request_id(request)
+        data = [{"url": f"{_IMAGE_HOST}/{rid}-{i}.png", "revised_prompt": prompt}
+                for i in range(n)]  # fmt: skip
+        return JSONResponse({"created": int(time.time()), "data": data})
+
     async def stream_outcomes(request: Request) -> Response:
         return JSONResponse({"streams": streams.ended})
 
@@ -250,6 +310,8 @@ def create_app(state: SandboxState) -> Starlette:
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/images/generations", images, methods=["POST"]),
     ]
     if state.control:
         routes.append(Route(f"{CONTROL_PREFIX}/streams", stream_outcomes, methods=["GET"]))

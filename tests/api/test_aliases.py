@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from mpc_lib.aliases import AliasCatalog, load_aliases
+from mpc_lib.config import Secret
 from mpc_lib.errors import AliasError
+from mpc_lib.gateway.config import GatewaySelection, build_gateway_config
+from mpc_lib.upstreams import Upstream
 
 
 def _model(provider: str, model_id: str) -> dict[str, Any]:
@@ -64,6 +67,24 @@ def test_a_broken_alias_names_itself_and_why() -> None:
         CATALOG.resolve(models, _config("comet:best"))
     assert "alias 'fast': comet:real-id has no gateway deployment; " in str(broken.value)
     assert "comet:sandbox-id is not in the registry" in str(broken.value)
+
+
+def test_an_alias_on_a_model_the_gateway_config_left_out_names_the_reason() -> None:
+    tokens = {"unit_price": 1.0, "output_unit_price": 2.0, "unit": "1M tokens"}
+    models = [
+        _model("comet", "real-id") | {"meta": {"model_type": "video"}, "pricing": tokens},
+        _model("comet", "sandbox-id") | {"meta": {"model_type": "text"}},  # no price
+        _model("comet", "best") | {"meta": {"model_type": "text"}, "pricing": tokens},
+    ]
+    comet = Upstream("comet", "live", "https://comet.test", Secret("k"), chat_url="https://x")
+    config = build_gateway_config({"models": models}, {"comet": comet}, GatewaySelection())
+    with pytest.raises(AliasError) as broken:
+        CATALOG.resolve(models, config)
+    assert str(broken.value) == (
+        "1 broken alias(es), MPC-API will not start: alias 'fast': comet:real-id has no "
+        "gateway deployment: `mpc gateway config` left it out (unsupported type); "
+        "comet:sandbox-id has no gateway deployment: `mpc gateway config` left it out (no price)"
+    )
 
 
 def test_the_shipped_catalog_resolves_against_the_sandbox_registry(gateway: Any) -> None:

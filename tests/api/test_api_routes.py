@@ -331,6 +331,20 @@ def test_a_broken_alias_stops_the_service_naming_it(gateway: Any) -> None:
         create_app(gateway.settings, aliases=AliasCatalog.model_validate(raw))
 
 
+def test_an_alias_on_a_model_the_gateway_left_out_stops_the_service_saying_why(
+    gateway: Any,
+) -> None:
+    video = gateway.config["mpc"]["left_out"]["unsupported type"][0]  # a Comet video or audio
+    raw = load_aliases().model_dump()
+    raw["aliases"]["text_general_flagship"]["models"] = [video]
+    with pytest.raises(AliasError) as broken:
+        create_app(gateway.settings, aliases=AliasCatalog.model_validate(raw))
+    assert (
+        f"alias 'text_general_flagship': {video} has no gateway deployment: "
+        "`mpc gateway config` left it out (unsupported type)"
+    ) in str(broken.value)
+
+
 def test_start_up_needs_the_gateway_key_and_config(gateway: Any, tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="LITELLM_MASTER_KEY is not set"):
         create_app(gateway.settings.with_(gateway_key=None))

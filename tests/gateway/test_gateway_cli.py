@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from cli_runner import mpc, mpc_env, mpc_process, mpc_script
 
 from mpc_lib.config import Settings
+from mpc_lib.gateway.selection import LEFT_OUT_REASONS
+from mpc_lib.registry import load_registry
 from mpc_lib.sandbox import Sandbox
 
 HELLO = [{"role": "user", "content": "hello through the whole chain"}]
@@ -51,6 +54,43 @@ def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any)
     (empty / "pyproject.toml").write_text("[tool.mpc]\n")
     missing = mpc("gateway", "config", cwd=empty)
     assert missing.returncode == 2 and "no registry yet (run `mpc sync`)" in missing.stderr
+
+
+def test_gateway_config_names_every_model_it_leaves_out_and_why(
+    tmp_path: Path, gateway: Any
+) -> None:
+    book = _book(tmp_path, gateway)
+    done = mpc("gateway", "config", "--json", cwd=book)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    records = load_registry(book / "outputs" / "registry" / "models.json")["models"]
+    written = yaml.safe_load((book / "outputs" / "gateway" / "litellm.yaml").read_text())
+    served = {f"{e['model_info']['mpc_provider']}:{e['model_name']}"
+              for e in written["model_list"]}  # fmt: skip
+    left = [key for keys in summary["left_out"].values() for key in keys]
+    # every registry model is served or listed once, under one reason
+    assert len(left) == len(set(left)) and not served & set(left)
+    assert served | set(left) == {f"{m['provider']}:{m['model_id']}" for m in records}
+    assert list(summary["left_out"]) == [r for r in LEFT_OUT_REASONS if r in summary["left_out"]]
+    assert summary["left_out"] == written["mpc"]["left_out"]
+    types = {f"comet:{m['model_id']}": (m.get("meta") or {}).get("model_type")
+             for m in records if m["provider"] == "comet"}  # fmt: skip
+    unsupported = {key for key, kind in types.items() if kind in ("video", "audio")}
+    assert unsupported and set(summary["left_out"]["unsupported type"]) == unsupported
+    fal_llm = {f"fal:{m['model_id']}" for m in records
+               if m["provider"] == "fal" and m["category"] == "llm"}  # fmt: skip
+    assert fal_llm and fal_llm <= set(summary["left_out"]["unsupported category"])
+    total = len(left)
+    assert f"left out {total} registry model(s):" in done.stdout
+    for reason, keys in summary["left_out"].items():
+        assert f"  {reason} ({len(keys)}): {keys[0]}" in done.stdout
+    # Comet models without a catalog entry have no type: served as chat, a guess, said aloud
+    untyped = sorted(key for key, kind in types.items() if kind is None)
+    assert untyped and summary["unknown_types"] == {"(none)": untyped}
+    deployed = sum(key in served for key in untyped)
+    assert (f"warning: {len(untyped)} Comet model(s) with no type, not in the gateway's type "
+            f"table, taken for chat models (a guess; {deployed} deployed): {untyped[0]}"
+            ) in done.stderr  # fmt: skip
 
 
 def test_api_serve_refuses_a_public_address_without_a_key(tmp_path: Path, gateway: Any) -> None:

@@ -19,11 +19,12 @@ def test_gateway_notebook_runs_headless(gateway: Any) -> None:
     )
     html = result.html_path.read_text(encoding="utf-8")
     served = len(gateway.config["model_list"])
-    # the session gateway's workbook registry is a direct sync: every model in it, prices agree
-    chat = sum(1 for m in gateway.config["model_list"] if m["model_info"].get("mode") == "chat")
+    # the session gateway's workbook registry is a direct sync: every model in it, and every
+    # token price (chat and embedding deployments) agrees
+    tokens = sum("input_cost_per_token" in m["model_info"] for m in gateway.config["model_list"])
     assert (
         f"gateway models: {served} | in the registry: {served} | "
-        f"prices agree: {chat} of {chat} compared"
+        f"prices agree: {tokens} of {tokens} compared"
     ) in html
     assert "Sandbox reply from gpt-4o-mini: ping the gateway" in html
     assert "gpt-4o-mini stream: median" in html and "Plotly.newPlot" in html
