@@ -243,8 +243,8 @@ def _headless_pool(
 
     Every run the session's tests name is started at once, two at a time, the sandbox's
     first: each is a process of its own (a real `mpc run`), so the second core works while a
-    test waits.  One that talks to the session's gateway waits for the first test that reads
-    a run: tests/api stops and restarts that gateway, which the notebook must not meet.
+    test waits.  No test stops the session's gateway (tests/api pulls a plug in front of it
+    instead), so the gateway notebook's run starts with the others.
     """
     runs = _HeadlessRuns(tmp_path_factory, request)
     for catalog in ("sandbox", "real"):
@@ -254,11 +254,7 @@ def _headless_pool(
                 continue
             if catalog not in {_RUN_FIXTURES.get(f) for f in item.fixturenames}:
                 continue
-            name = callspec.params["name"]
-            if "gateway" in WORKBOOK[name].needs:
-                runs.defer(name, catalog)
-            else:
-                runs.start(name, catalog)
+            runs.start(callspec.params["name"], catalog)
     try:
         yield runs
     finally:
@@ -299,11 +295,6 @@ class _HeadlessRuns:
         self._request = request
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headless-run")
         self._runs: dict[tuple[str, str], Future[HeadlessRun]] = {}
-        self._deferred: list[tuple[str, str]] = []
-
-    def defer(self, name: str, catalog: str = "sandbox") -> None:
-        """Start `name` when a test first asks for a run."""
-        self._deferred.append((name, catalog))
 
     def start(self, name: str, catalog: str = "sandbox") -> Future[HeadlessRun]:
         """Start `name`'s run on `catalog` (once); its services, environment and registry are
@@ -336,8 +327,6 @@ class _HeadlessRuns:
         return self._runs[run_key]
 
     def result(self, name: str, catalog: str = "sandbox") -> HeadlessRun:
-        while self._deferred:
-            self.start(*self._deferred.pop(0))
         return self.start(name, catalog).result()
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from plug import Plug
 
 from mpc_lib.aliases import AliasCatalog, load_aliases
 from mpc_lib.api import create_app
@@ -234,23 +235,34 @@ def test_a_caller_who_hangs_up_closes_the_call_upstream(
 
 
 def test_the_gateway_down_then_back_up_without_restarting_mpc_api(
-    gateway: Any, http: httpx.Client
+    gateway: Any, mpc_api: Any
 ) -> None:
-    gateway.process.stop()
+    """MPC-API reaches the session's LiteLLM through a plug: pulled out, the gateway is gone
+    for MPC-API (connections cut, nothing listening), as when LiteLLM dies; put back, MPC-API
+    must reach it again on its own (LiteLLM itself is never restarted: ~9 s of start-up)."""
+    plug = Plug(int(gateway.url.rsplit(":", 1)[1]))
+    plug.plug_in()
+    settings = mpc_api.settings.with_(gateway_url=plug.url)
+    headers = mpc_api.headers()
     try:
-        down = _chat(http, "gpt-4o")
-        assert down.status_code == 503
-        assert "is not reachable" in down.json()["error"]["message"]
-        assert "mpc gateway serve" in down.json()["error"]["message"]
-        health = http.get("/health")
-        assert health.status_code == 503
-        assert health.json()["gateway"]["status"] == "down"
-        assert health.json()["error"]["type"] == "gateway_unavailable"
+        with SandboxServer(create_app(settings), name="mpc-api-plugged") as server, \
+                httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            assert _chat(http, "gpt-4o").status_code == 200  # up, with a kept connection
+            plug.pull_out()
+            down = _chat(http, "gpt-4o")
+            assert down.status_code == 503
+            assert "is not reachable" in down.json()["error"]["message"]
+            assert "mpc gateway serve" in down.json()["error"]["message"]
+            health = http.get("/health")
+            assert health.status_code == 503
+            assert health.json()["gateway"]["status"] == "down"
+            assert health.json()["error"]["type"] == "gateway_unavailable"
+            plug.plug_in()
+            back = _chat(http, "gpt-4o")
+            assert back.status_code == 200, back.text
+            assert http.get("/health").json()["status"] == "ok"
     finally:
-        gateway.process.start()
-    back = _chat(http, "gpt-4o")
-    assert back.status_code == 200, back.text
-    assert http.get("/health").json()["status"] == "ok"
+        plug.pull_out()
 
 
 # --- registry models, select-model, orchestrate --------------------------------------------
