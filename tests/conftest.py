@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import BrowserChecks
 from cli_runner import DEVELOPER_ENV_PREFIXES, mpc_env, mpc_script
 from seam import sync
 from unit_kinds import unit_kinds
@@ -214,6 +215,42 @@ def _start_headless_runs(_session_home: Path, request: pytest.FixtureRequest) ->
         # without a widgets renderer the tests that read the runs say so themselves
         with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
             request.getfixturevalue("_headless_pool")
+
+
+# The browser test, whose checks (tests/browser.py) start with the session in a thread.
+_BROWSER_TEST = "test_notebook_runs_in_jupyterlab_and_its_report_renders_offline"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_browser_checks(_start_headless_runs: None, request: pytest.FixtureRequest) -> None:
+    """When the session has the browser test, its checks start now, in a thread of their own:
+    once the headless runs are done they use the second core while the other tests run."""
+    if any(getattr(item, "originalname", None) == _BROWSER_TEST for item in request.session.items):
+        with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
+            request.getfixturevalue("browser_checks")
+
+
+@pytest.fixture(scope="session")
+def browser_checks(
+    _headless_pool: _HeadlessRuns,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    browser_artifacts: Path,
+) -> Iterator[BrowserChecks]:
+    """The browser checks of every notebook the session's browser tests name."""
+    names = sorted(
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == _BROWSER_TEST
+    )
+    checks = BrowserChecks(
+        names, tmp_path_factory.mktemp("lab"), request, _headless_pool.result, browser_artifacts
+    )
+    checks.start()
+    try:
+        yield checks
+    finally:
+        checks.close()
 
 
 @pytest.fixture(scope="session")

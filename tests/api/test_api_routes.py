@@ -245,8 +245,10 @@ def test_the_gateway_down_then_back_up_without_restarting_mpc_api(
     settings = mpc_api.settings.with_(gateway_url=plug.url)
     headers = mpc_api.headers()
     try:
-        with SandboxServer(create_app(settings), name="mpc-api-plugged") as server, \
-                httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        with (
+            SandboxServer(create_app(settings), name="mpc-api-plugged") as server,
+            httpx.Client(base_url=server.url, headers=headers, timeout=30) as http,
+        ):
             assert _chat(http, "gpt-4o").status_code == 200  # up, with a kept connection
             plug.pull_out()
             down = _chat(http, "gpt-4o")

@@ -1,287 +1,37 @@
 """JupyterLab and the offline reports in a real browser (Debian's chromium, driven by Playwright).
 
-For each workbook notebook: JupyterLab runs headless on loopback with a token and is loaded
-once in the browser; the notebook (outputs cleared) is opened in it, all cells run, and the
-plotly chart and the widget must render, the widget talking to the live kernel; then the
-notebook is closed and its kernel shut down.  The notebook's HTML report (from the session's
-headless run) is opened with every network request blocked, and the chart and the widget
-must render from the report alone.  Screenshots go to the session's tmp dir (the end of the
-run names the folder).
+For each workbook notebook: it runs in JupyterLab, its plotly chart and widget must render (the
+widget talking to the live kernel), and its headless run's HTML report must render the same
+with every network request blocked.  The checks themselves (tests/browser.py) run in a thread
+started with the session, once the headless runs are done; each test here waits for its
+notebook's outcome and raises what the check raised.  Screenshots go to the session's tmp dir
+(the end of the run names the folder).
 
-Skipped when /usr/bin/chromium or playwright is missing, except in CI (`.ci/run`
-installs chromium), where that is a failure.
+Skipped when /usr/bin/chromium or playwright is missing, except in CI (`.ci/run` installs
+chromium), where that is a failure.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import nbformat
 import pytest
-from cli_runner import mpc_env
-from workbook import NOTEBOOKS_DIR, WORKBOOK, WorkbookNotebook, service_env
-
-CHROMIUM = Path("/usr/bin/chromium")
-# As the machine notes: no sandbox as root, and nothing reaching out on its own.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-TOKEN = "mpc-browser-test-token"
-_RENDER_TIMEOUT_MS = 120_000
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian chromium under Playwright (never Playwright's own browser download)."""
-    if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
-def lab(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[dict[str, Any]]:
-    """JupyterLab on a free loopback port, in a workbook whose notebooks have no outputs."""
-    root = tmp_path_factory.mktemp("lab")
-    book = root / "book"
-    (book / "notebooks").mkdir(parents=True)
-    (book / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
-    shared = {name: case for name, case in WORKBOOK.items() if "stack" not in case.needs}
-    services = {k: v for case in shared.values() for k, v in service_env(case, request).items()}
-    lines = ["MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / 'outputs'}"]
-    lines += [f"{name}={value}" for name, value in services.items()]
-    (book / ".env").write_text("\n".join(lines) + "\n")
-    paths: dict[str, str] = {}
-    for name, case in WORKBOOK.items():
-        home = book
-        if name not in shared:
-            # It starts the core on ports of its own: a workbook of its own, with its own .env.
-            home = book / name
-            (home / "notebooks").mkdir(parents=True)
-            (home / "pyproject.toml").write_text('[project]\nname = "ops"\n\n[tool.mpc]\n')
-            own = ["MPC_SOURCE=sandbox", f"MPC_OUTPUTS_DIR={root / f'outputs-{name}'}"]
-            own += [f"{k}={v}" for k, v in service_env(case, request).items()]
-            (home / ".env").write_text("\n".join(own) + "\n")
-        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(nb, home / "notebooks" / f"{name}.ipynb")
-        paths[name] = (home / "notebooks" / f"{name}.ipynb").relative_to(book).as_posix()
-    jupyter = root / "jupyter"
-    settings = jupyter / "settings" / "@jupyterlab"
-    # Every cell in the DOM (no windowing), and no news/update prompts over the page.
-    _settings(settings / "notebook-extension" / "tracker.jupyterlab-settings",
-              {"windowingMode": "none"})  # fmt: skip
-    _settings(settings / "apputils-extension" / "notification.jupyterlab-settings",
-              {"fetchNews": "false", "checkForUpdates": False})  # fmt: skip
-    env = mpc_env()  # the kernels read the workbook's .env only
-    env.update(
-        JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
-        JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
-        JUPYTERLAB_SETTINGS_DIR=str(jupyter / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(jupyter / "workspaces"),
-    )  # fmt: skip
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={book}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = (root / "lab.log").open("w")
-    server = subprocess.Popen(command, cwd=book, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_server(port, server, root / "lab.log")
-        yield {"url": f"http://127.0.0.1:{port}", "book": book, "outputs": root / "outputs",
-               "paths": paths}  # fmt: skip
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def lab_page(browser: Any, lab: dict[str, Any]) -> Iterator[Any]:
-    """JupyterLab loaded once in one page; each test opens its notebook in it (the app's own
-    start-up, seconds of it, is paid once, not per notebook)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        page.goto(f"{lab['url']}/lab?reset&token={TOKEN}")
-        page.get_by_role("menuitem", name="File", exact=True).wait_for(timeout=_RENDER_TIMEOUT_MS)
-        yield page
-    finally:
-        context.close()
+from browser import CHROMIUM, BrowserChecks, unavailable
+from workbook import WORKBOOK
 
 
 @pytest.mark.parametrize("name", sorted(WORKBOOK))
 def test_notebook_runs_in_jupyterlab_and_its_report_renders_offline(
-    name: str,
-    lab_page: Any,
-    browser: Any,
-    lab: dict[str, Any],
-    widget_renderer: Path,
-    headless_runs: Any,
-    browser_artifacts: Path,
+    name: str, browser_checks: BrowserChecks
 ) -> None:
-    case = WORKBOOK[name]
-    # The report loads with the network off in a context of its own while JupyterLab runs
-    # the notebook (the browser renders one as the kernel works for the other).
-    offline = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-    reached: list[str] = []
-
-    def block(route: Any) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            reached.append(route.request.url)
-            route.abort()
-
-    offline.route("**/*", block)
-    try:
-        report = offline.new_page()
-        report.goto(headless_runs(name).html_path.as_uri(), wait_until="commit")
-        _run_in_jupyterlab(lab_page, lab["paths"][name], case, browser_artifacts / name)
-        _assert_renders(report, case, browser_artifacts / f"{name}-report-offline")
-        assert report.locator("#mpc-run").inner_text().startswith(f"{name}: ok")
-    finally:
-        offline.close()
-    assert reached == [], f"the report tried the network: {reached}"
-
-
-def _run_in_jupyterlab(page: Any, path: str, case: WorkbookNotebook, shots: Path) -> None:
-    """Open `path` in the lab, run all its cells, check what renders; close it, kernel and all."""
-    _menu_item(page, "File", "Open from Path…").click()
-    field = page.get_by_placeholder("/path/relative/to/jlab/root")
-    field.fill(path)
-    field.press("Enter")
-    try:
-        page.locator(".jp-NotebookPanel").wait_for(timeout=_RENDER_TIMEOUT_MS)
-        page.get_by_text("| Idle").first.wait_for(timeout=_RENDER_TIMEOUT_MS)  # kernel is up
-        run_all = _menu_item(page, "Run", "Run All Cells")
-        assert run_all.get_attribute("aria-disabled") != "true"
-        run_all.click()
-        _assert_renders(page, case, shots.with_name(f"{shots.name}-jupyterlab"))
-        if case.live_widget:  # the widget is live: a change goes to the kernel and back
-            dropdown = page.locator(".widget-dropdown select").first
-            summary = page.locator(".widget-html-content", has_text=" of ").first
-            before = summary.inner_text()
-            options = dropdown.locator("option").all_inner_texts()
-            dropdown.select_option(options[-1])
-            page.wait_for_function(
-                "([el, text]) => el.innerText !== text",
-                arg=[summary.element_handle(), before], timeout=_RENDER_TIMEOUT_MS,
-            )  # fmt: skip
-    finally:  # the next notebook opens in an empty lab, with this kernel gone
-        _menu_item(page, "File", "Close and Shut Down Notebook…").click()
-        page.locator(".jp-Dialog .jp-mod-accept").click()
-        page.locator(".jp-NotebookPanel").wait_for(state="detached", timeout=_RENDER_TIMEOUT_MS)
-
-
-def _menu_item(page: Any, menu: str, item: str) -> Any:
-    """`item` of JupyterLab's `menu`, the menu opened (the caller clicks it)."""
-    page.get_by_role("menuitem", name=menu, exact=True).click()
-    # an item's accessible name ends with its shortcut, if it has one
-    entry = page.get_by_role("menuitem", name=re.compile(rf"^{re.escape(item)}(\s|$)"))
-    entry.wait_for()
-    return entry
-
-
-def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
-    """The chart has drawn bars and the widget its controls, visibly; a screenshot is kept."""
-    if case.chart:
-        plot = page.locator(".js-plotly-plot").first
-        plot.locator(".main-svg").first.wait_for(timeout=_RENDER_TIMEOUT_MS)
-        if case.chart_data:
-            assert plot.locator(".trace .point, .trace .box").count() > 0  # data, not just axes
-        # a busy machine may still be laying the output area out: the same patience as above
-        plot.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
-        assert plot.is_visible() and plot.bounding_box()["height"] > 100
-        _screenshot(page, shot.with_name(f"{shot.name}-chart.png"))
-    if case.widget:
-        shown = page.locator(".widget-html-content", has_text=case.widget_text).first
-        shown.wait_for(timeout=_RENDER_TIMEOUT_MS)
-        shown.scroll_into_view_if_needed(timeout=_RENDER_TIMEOUT_MS)
-        assert shown.is_visible()
-        if case.live_widget:
-            dropdown = page.locator(".widget-dropdown select").first
-            assert dropdown.is_visible() and dropdown.locator("option").count() > 1
-        _screenshot(page, shot.with_name(f"{shot.name}-widget.png"))
-
-
-def _screenshot(page: Any, path: Path) -> None:
-    page.screenshot(path=str(path))
-    assert path.stat().st_size > 10_000  # a blank page compresses to far less
-    print(f"screenshot: {path}")
-
-
-def _settings(path: Path, values: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values), encoding="utf-8")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_server(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    """Until /api/status answers on loopback (JupyterLab takes ~4 s to start)."""
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"JupyterLab exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"JupyterLab did not answer in 90s: {log.read_text()[-3000:]}")
+    browser_checks.result(name)
 
 
 def test_chromium_is_debians_when_present() -> None:
     """Guards the apt install in .ci/run: the binary the test drives is the packaged one."""
     if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} is not installed")
+        unavailable(f"{CHROMIUM} is not installed")
     done = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith("Chromium "), done.stdout + done.stderr
     assert shutil.which("chromium") == str(CHROMIUM)
