@@ -10,7 +10,9 @@ and the widget must render from the report alone.  Screenshots go to the session
 The checks wait for the session's headless runs, then work through the notebooks while the
 rest of the suite runs: they are mostly kernels and a browser working, which the second core
 takes.  tests/notebooks/test_jupyterlab_browser.py reads each notebook's outcome: its failure
-(or its skip: chromium or playwright missing, outside CI) is raised there.
+(or its skip: chromium or playwright missing, outside CI) is raised there.  The thread prints
+nothing: other tests' in-process `mpc` runs swap sys.stdout meanwhile (the end of the run
+lists the screenshots instead).
 """
 
 from __future__ import annotations
@@ -297,7 +299,6 @@ def _assert_renders(page: Any, case: WorkbookNotebook, shot: Path) -> None:
 def _screenshot(page: Any, path: Path) -> None:
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000  # a blank page compresses to far less
-    print(f"screenshot: {path}")
 
 
 def _settings(path: Path, values: dict[str, Any]) -> None:
