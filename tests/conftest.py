@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from browser import BrowserChecks
 from cli_runner import DEVELOPER_ENV_PREFIXES, mpc_env, mpc_script
+from entry_points import EntryPointRuns
 from seam import sync
 from unit_kinds import unit_kinds
 from workbook import WORKBOOK, HeadlessRun, service_env, stop_local_core
@@ -198,36 +199,42 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"  {path.name}")
 
 
-# --- one headless run per workbook notebook, started with the session ---------------------
+# --- work started with the session, in the background ---------------------------------------
 
 
 # The fixtures that read headless runs -> the catalog those runs see: the sandbox's own, or
 # the real 2025 one (the ../shared seed snapshot, served by the sandbox).
 _RUN_FIXTURES = {"headless_runs": "sandbox", "real_catalog_runs": "real"}
+# Session fixtures whose work starts with the session when a selected test uses them, in this
+# order: it runs in the background (the second core) while the first tests run, and a test
+# waits only for what it reads.  The browser checks wait for the headless runs themselves.
+_STARTED_WITH_THE_SESSION = (
+    *_RUN_FIXTURES, "entry_point_runs", "browser_checks"
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_headless_runs(_session_home: Path, request: pytest.FixtureRequest) -> None:
-    """When the session has tests that read the headless runs, start them with the session:
-    they run in the background (the second core) while the first tests run."""
-    names = set(_RUN_FIXTURES)
-    if any(names & set(item.fixturenames) for item in request.session.items):
-        # without a widgets renderer the tests that read the runs say so themselves
-        with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
-            request.getfixturevalue("_headless_pool")
+def _start_with_the_session(_session_home: Path, request: pytest.FixtureRequest) -> None:
+    used = {name for item in request.session.items for name in item.fixturenames}
+    for name in _STARTED_WITH_THE_SESSION:
+        if name in used:
+            # a missing tool (a widgets renderer, chromium) is for the tests that use it to say
+            with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
+                request.getfixturevalue(name)
 
 
-# The browser test, whose checks (tests/browser.py) start with the session in a thread.
+@pytest.fixture(scope="session")
+def entry_point_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntryPointRuns]:
+    """Each command group's `mpc` process (tests/cli/test_entry_points.py), one at a time."""
+    runs = EntryPointRuns(tmp_path_factory)
+    try:
+        yield runs
+    finally:
+        runs.close()
+
+
+# The browser test, whose checks (tests/browser.py) run in a thread of their own.
 _BROWSER_TEST = "test_notebook_runs_in_jupyterlab_and_its_report_renders_offline"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _start_browser_checks(_start_headless_runs: None, request: pytest.FixtureRequest) -> None:
-    """When the session has the browser test, its checks start now, in a thread of their own:
-    once the headless runs are done they use the second core while the other tests run."""
-    if any(getattr(item, "originalname", None) == _BROWSER_TEST for item in request.session.items):
-        with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
-            request.getfixturevalue("browser_checks")
 
 
 @pytest.fixture(scope="session")
