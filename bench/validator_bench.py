@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from spec_bench import grown_spec
+from spec_bench import grown_spec, median_s
 
 from mpc_lib.spec import lint_spec, load_spec
 from mpc_lib.spec._oas_validator import run_validator
@@ -35,15 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seed-data"
 sys.path.insert(0, str(ROOT / "tests" / "spec"))
 from test_spec_big_spec import big_spec  # noqa: E402  (the test's own generator, not a twin)
-
-
-def median_s(action: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> int:
