@@ -84,6 +84,9 @@ DEFAULT_GATEWAY_URL = "http://127.0.0.1:4000"
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 DEFAULT_API_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_APIDOG_BASE_URL = "https://api.apidog.com"
+# FAL's model-running hosts: a synchronous run, and the queue (research/contracts.md §8).
+DEFAULT_FAL_RUN_URL = "https://fal.run"
+DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
 
 
 class Secret(SecretStr):
@@ -266,6 +269,10 @@ class Settings(BaseSettings):
     apidog_token: _OptionalSecret = _env("APIDOG_ACCESS_TOKEN", default=None)
     apidog_project_id: _ProjectId = _env("APIDOG_PROJECT_ID", default=None)
     apidog_base_url: _HttpUrl = _env("MPC_APIDOG_BASE_URL", default=DEFAULT_APIDOG_BASE_URL)
+    # Where FAL's models run (`POST <run>/<endpoint_id>`, `POST <queue>/<endpoint_id>`); the
+    # gateway's `/fal-run` and `/fal-queue` routes point here when FAL is live.
+    fal_run_url: _HttpUrl = _env("MPC_FAL_RUN_URL", default=DEFAULT_FAL_RUN_URL)
+    fal_queue_url: _HttpUrl = _env("MPC_FAL_QUEUE_URL", default=DEFAULT_FAL_QUEUE_URL)
     env_file: Path | None = Field(default=None, exclude=True)
 
     def __init__(self, **values: Any) -> None:

@@ -39,9 +39,15 @@ class ProviderSpec:
     gateway_api_base: str | None = None
     # The sandbox emulator that answers this provider's deployments (chat), if any.
     gateway_sandbox: str | None = None
-    # LiteLLM mode -> a deployment's api_base when its upstream is the sandbox, from the
-    # origin of the upstream's chat_url, where LiteLLM calls hosts of its own live.
-    gateway_sandbox_api_base: Mapping[str, str] = field(default_factory=dict)
+    # Hosts where the provider's models run, apart from its API (FAL: fal.run and
+    # queue.fal.run): host -> the Settings field holding its live URL.  The gateway reaches
+    # each through a pass-through route of its own, `<passthrough>-<host>` (`/fal-run`),
+    # and the sandbox serves each under `/<host>` of the provider's emulator.
+    model_hosts: Mapping[str, str] = field(default_factory=dict)
+
+    def host_route(self, host: str) -> str:
+        """The gateway's pass-through route to one of `model_hosts` (`/fal-run`)."""
+        return f"{self.passthrough}-{host}"
 
     @property
     def key_var(self) -> str:
@@ -61,14 +67,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
         passthrough="/fal",
         # LiteLLM's fal_ai provider calls FAL's inference host itself, not the Platform API.
         gateway_model="fal_ai/{model_id}",
-        # The sandbox's stand-ins for fal.run and queue.fal.run (sandbox/fal_run.py).  A
-        # generic image model posts to its api_base as it is, so that names the endpoint;
-        # an edit appends `<model>/edit` and a video `<model>` themselves.
-        gateway_sandbox_api_base={
-            "image_generation": "{origin}/run/{model_id}",
-            "image_edit": "{origin}/run",
-            "video_generation": "{origin}/queue",
-        },
+        # A deployment's api_base is one of these hosts (gateway/litellm_fal.py says which).
+        model_hosts={"run": "fal_run_url", "queue": "fal_queue_url"},
     ),
     "comet": ProviderSpec(
         name="comet",

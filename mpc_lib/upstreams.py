@@ -107,6 +107,9 @@ class Upstream:
     # The root a gateway deployment's api_base is made from (Comet: the sandbox's
     # OpenAI-compatible upstream when sandboxed); None: LiteLLM's own default.
     chat_url: str | None = None
+    # Where the provider's models run, per host of its `model_hosts` (FAL: "run" and
+    # "queue"): the live hosts, or the sandbox's stand-ins.  Empty through the gateway.
+    model_urls: Mapping[str, str] = field(default_factory=dict)
     # Client options for whatever stands between us and the service (see _GATEWAY_HOP).
     options: Mapping[str, Any] = field(default_factory=dict)
     # Apidog: the project to pull and push.
@@ -272,7 +275,8 @@ def live_upstream(settings: Settings, name: str) -> Upstream:
             project_id=settings.apidog_project_id,
         )  # fmt: skip
     url = settings.base_url_for(name)
-    return Upstream(name, "live", url, settings.key_for(name), chat_url=url)
+    hosts = {host: str(getattr(settings, var)) for host, var in PROVIDERS[name].model_hosts.items()}
+    return Upstream(name, "live", url, settings.key_for(name), chat_url=url, model_urls=hosts)
 
 
 def _via_gateway(settings: Settings, name: str) -> Upstream:
@@ -471,9 +475,12 @@ def sandbox_upstreams(
         # Prices the sandbox made up over a snapshot must never pass for the snapshot's own.
         prices = _PRICE_LABELS.get(origin, "unknown").format(path=snapshot)
         chat = sandbox.url(spec.gateway_sandbox) if spec.gateway_sandbox else sandbox.url(name)
+        parts = urlsplit(sandbox.url(name))
+        hosts = {host: f"{parts.scheme}://{parts.netloc}/{host}" for host in spec.model_hosts}
         served[name] = Upstream(
             name, "sandbox", sandbox.url(name), Secret(sandbox.key(name)), data, prices,
-            chat_url=chat, note="the built-in sandbox: no key set, or --source sandbox",
+            chat_url=chat, model_urls=hosts,
+            note="the built-in sandbox: no key set, or --source sandbox",
         )  # fmt: skip
     return served
 

@@ -13,7 +13,8 @@ UnitKind = tuple[str, str, str]  # (provider, LiteLLM mode, normalised unit)
 
 
 def unit_kinds(models: Iterable[Mapping[str, Any]]) -> dict[UnitKind, str]:
-    """The first model (in id order) of each unit kind, as `provider:model_id`."""
+    """The first model (in id order) of each unit kind that the gateway can deploy (a FAL
+    model only where LiteLLM reaches its own endpoint), as `provider:model_id`."""
     found: dict[UnitKind, str] = {}
     for record in sorted(models, key=lambda m: (m["provider"], m["model_id"])):
         mode, price = serving(record).mode, price_of(record, None)

@@ -5,13 +5,16 @@
 - one deployment per selected registry model (`selection.py` says which, in which
   LiteLLM mode, and why the others are left out): Comet models as OpenAI-compatible
   deployments (`openai/<id>`, `api_base` = the Comet base + `/v1`), FAL image and video
-  models as `fal_ai/<endpoint_id>` (on LiteLLM's own FAL hosts, or the sandbox's);
+  models as `fal_ai/<endpoint_id>` with an `api_base` on FAL's run or queue host (live or
+  the sandbox's), only where LiteLLM then reaches the model's own endpoint with input FAL
+  reads (`litellm_fal.py`; the others are left out, never routed to another model);
   each deployment's `model_info` carries the LiteLLM mode, the registry's price as the
   cost keys LiteLLM's calculator for that mode reads (`pricing.cost_keys`; never an
   invented price, and `mpc_unpriced` saying why when LiteLLM cannot charge it), and
   `mpc_provider`/`mpc_model_id`, which tie it back to the registry;
 - one pass-through route per provider (`/fal/...`, `/comet/...`) whose target is the
-  provider's API and whose `Authorization` the gateway adds itself;
+  provider's API, and one per host its models run on (`/fal-run/...` -> fal.run,
+  `/fal-queue/...` -> queue.fal.run), whose `Authorization` the gateway adds itself;
 - health checks that cost nothing: no background checks, so only an explicit
   `GET /health` would call the models;
 - under `mpc`, what it was made from and what it leaves out: `left_out` (reason ->
@@ -27,7 +30,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -36,10 +38,11 @@ from ..config import Settings
 from ..errors import ConfigError, StorageError
 from ..pricing.cost_keys import litellm_cost_keys
 from ..pricing.prices import price_of
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, ProviderSpec
 from ..registry import RegistryStore
 from ..storage import atomic_write_bytes
 from ..upstreams import Upstream, live_upstream, record_gateway_upstreams
+from .litellm_fal import fal_api_base
 from .selection import (
     DEFAULT_CATEGORIES,
     DEFAULT_MAX_MODELS,
@@ -82,13 +85,9 @@ def gateway_env(upstreams: Mapping[str, Upstream], master_key: str) -> dict[str,
     return env
 
 
-def _api_base(provider: str, mode: str, model_id: str, upstream: Upstream) -> str | None:
-    """The deployment's api_base: the sandbox's stand-in host, the provider's, or LiteLLM's."""
+def _api_base(provider: str, model_id: str, upstream: Upstream) -> str | None:
+    """The deployment's api_base: the provider's (Comet: its /v1), else LiteLLM's default."""
     spec = PROVIDERS[provider]
-    template = spec.gateway_sandbox_api_base.get(mode) if upstream.source == "sandbox" else None
-    if template is not None and upstream.chat_url is not None:
-        parts = urlsplit(upstream.chat_url)
-        return template.format(origin=f"{parts.scheme}://{parts.netloc}", model_id=model_id)
     if spec.gateway_api_base is not None:
         return spec.gateway_api_base.format(base_url=upstream.chat_url)
     return None
@@ -103,7 +102,10 @@ def _deployment(record: Mapping[str, Any], upstream: Upstream) -> dict[str, Any]
         "model": spec.gateway_model.format(model_id=model_id),
         "api_key": f"os.environ/{spec.key_var}",
     }
-    api_base = _api_base(provider, mode, model_id, upstream)
+    if spec.model_hosts:  # FAL: chosen only where LiteLLM reaches the model's own endpoint
+        api_base: str | None = fal_api_base(mode, upstream.model_urls)
+    else:
+        api_base = _api_base(provider, model_id, upstream)
     if api_base is not None:
         params["api_base"] = api_base
     costs = litellm_cost_keys(price_of(record, None), mode)
@@ -158,16 +160,9 @@ def build_gateway_config(
             unpriced.setdefault(reason, []).append(f"{provider}:{model_id}")
         deployments.append(deployment)
     passthrough = [
-        {
-            "path": PROVIDERS[name].passthrough,
-            "target": upstream.base_url,
-            "include_subpath": True,
-            "auth": True,
-            "headers": {
-                "Authorization": f"{PROVIDERS[name].scheme} os.environ/{PROVIDERS[name].key_var}"
-            },
-        }
+        route
         for name, upstream in upstreams.items()
+        for route in _passthrough(PROVIDERS[name], upstream)
     ]
     return {
         "model_list": deployments,
@@ -194,6 +189,18 @@ def build_gateway_config(
             "unknown_types": choice.unknown_types,
         },
     }
+
+
+def _passthrough(spec: ProviderSpec, upstream: Upstream) -> list[dict[str, Any]]:
+    """The provider's pass-through routes: its API (`/fal`), and each host its models run on
+    (`/fal-run`, `/fal-queue`); the gateway adds the key, so callers never hold it."""
+    targets = {spec.passthrough: upstream.base_url}
+    targets |= {spec.host_route(host): url for host, url in upstream.model_urls.items()}
+    auth = {"Authorization": f"{spec.scheme} os.environ/{spec.key_var}"}
+    return [
+        {"path": path, "target": target, "include_subpath": True, "auth": True, "headers": auth}
+        for path, target in targets.items()
+    ]
 
 
 _HEADER = (

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..pricing.prices import price_of
 from ..providers import PROVIDERS, provider_spec
+from .litellm_fal import ANOTHER_ENDPOINT, NO_INPUT_MAPPING, UNSUPPORTED_MODE, fal_left_out
 
 __all__ = [
     "COMET_TYPE_MODES",
@@ -91,8 +92,9 @@ NO_PRICE = "no price"
 OVER_MAX_MODELS = "over --max-models"
 PROVIDER_NOT_REACHED = "provider not reached"
 LEFT_OUT_REASONS: tuple[str, ...] = (
-    PROVIDER_NOT_SELECTED, UNSUPPORTED_CATEGORY, UNSUPPORTED_TYPE, NOT_IN_CATEGORIES,
-    NOT_INCLUDED, EXCLUDED, NO_PRICE, OVER_MAX_MODELS, PROVIDER_NOT_REACHED,
+    PROVIDER_NOT_SELECTED, UNSUPPORTED_CATEGORY, UNSUPPORTED_TYPE, ANOTHER_ENDPOINT,
+    NO_INPUT_MAPPING, UNSUPPORTED_MODE, NOT_IN_CATEGORIES, NOT_INCLUDED, EXCLUDED, NO_PRICE,
+    OVER_MAX_MODELS, PROVIDER_NOT_REACHED,
 )  # fmt: skip
 
 
@@ -147,7 +149,11 @@ def serving(record: Mapping[str, Any]) -> Serving:
         mode = COMET_TYPE_MODES[str(model_type)]
         return Serving(mode) if mode else Serving(None, UNSUPPORTED_TYPE)
     mode = FAL_CATEGORY_MODES.get(str(record.get("category"))) if provider == "fal" else None
-    return Serving(mode) if mode else Serving(None, UNSUPPORTED_CATEGORY)
+    if not mode:
+        return Serving(None, UNSUPPORTED_CATEGORY)
+    # Only where LiteLLM's fal_ai provider reaches the model's own endpoint (litellm_fal.py).
+    unreachable = fal_left_out(str(record.get("model_id")), mode)
+    return Serving(mode) if unreachable is None else Serving(None, unreachable)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     written = book / "outputs" / "gateway" / "litellm.yaml"
     assert summary["path"] == str(written) and written.is_file()
-    assert summary["passthrough"] == ["/fal", "/comet"]
+    assert summary["passthrough"] == ["/fal", "/fal-run", "/fal-queue", "/comet"]
     # 3 per provider plus the alias targets beyond them
     assert summary["deployments"] > 6 and summary["counts"]["comet"] >= 3
     # what a sync through the gateway at MPC_GATEWAY_URL reads: the config reaches the live APIs

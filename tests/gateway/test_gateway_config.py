@@ -16,6 +16,7 @@ from mpc_lib.gateway.config import (
     summary_lines,
     write_gateway_config,
 )
+from mpc_lib.gateway.litellm_fal import ANOTHER_ENDPOINT, NO_INPUT_MAPPING
 from mpc_lib.pricing import FAL_PIXELS_PER_MEGAPIXEL
 from mpc_lib.upstreams import Upstream
 
@@ -50,13 +51,13 @@ REGISTRY = {
         _record("comet", "free-text", "llm", None),
         _record(
             "fal",
-            "fal-ai/img-a",
+            "fal-ai/flux/dev",
             "text-to-image",
             {"unit_price": 0.03, "unit": "image", "currency": "USD"},
         ),
         _record(
             "fal",
-            "fal-ai/img-b",
+            "fal-ai/flux/schnell",
             "text-to-image",
             {"unit_price": 0.012, "unit": "megapixels", "currency": "USD"},
         ),
@@ -68,7 +69,7 @@ REGISTRY = {
         ),
         _record(
             "fal",
-            "fal-ai/odd",
+            "fal-ai/flux-pro/v1.1",
             "text-to-image",
             {"unit_price": 0.5, "unit": "generation", "currency": "USD"},
         ),
@@ -84,6 +85,7 @@ UPSTREAMS = {
     "fal": Upstream(
         "fal", "live", "https://api.fal.ai/v1", Secret("fal-secret-1"),
         chat_url="https://api.fal.ai/v1",
+        model_urls={"run": "https://fal.run", "queue": "https://queue.fal.run"},
     ),
     "comet": Upstream(
         "comet", "live", "https://comet.test", Secret("comet-secret-2"),
@@ -112,16 +114,17 @@ def test_comet_models_are_openai_compatible_deployments_priced_per_token() -> No
 
 def test_fal_units_map_onto_litellm_cost_keys_and_nothing_is_invented() -> None:
     found = _deployments(GatewaySelection(categories=(), required=("comet:free-text",)))
-    assert found["fal-ai/img-a"]["litellm_params"]["model"] == "fal_ai/fal-ai/img-a"
-    assert "api_base" not in found["fal-ai/img-a"]["litellm_params"]  # LiteLLM's own FAL host
-    assert found["fal-ai/img-a"]["model_info"]["output_cost_per_image"] == 0.03
+    assert found["fal-ai/flux/dev"]["litellm_params"]["model"] == "fal_ai/fal-ai/flux/dev"
+    # LiteLLM appends the family's endpoint, fal-ai/flux/dev itself, to FAL's run host
+    assert found["fal-ai/flux/dev"]["litellm_params"]["api_base"] == "https://fal.run"
+    assert found["fal-ai/flux/dev"]["model_info"]["output_cost_per_image"] == 0.03
     # LiteLLM's megapixel is 2**20 pixels (FAL_PIXELS_PER_MEGAPIXEL), not 10**6
-    per_pixel = found["fal-ai/img-b"]["model_info"]["output_cost_per_pixel"]
+    per_pixel = found["fal-ai/flux/schnell"]["model_info"]["output_cost_per_pixel"]
     assert per_pixel == pytest.approx(0.012 / 1_048_576, rel=1e-12)
     assert FAL_PIXELS_PER_MEGAPIXEL == 1_048_576
     assert found["fal-ai/vid"]["model_info"]["output_cost_per_second"] == 0.01  # 0.6 a minute
     assert found["fal-ai/vid"]["model_info"]["mode"] == "video_generation"
-    odd = found["fal-ai/odd"]["model_info"]
+    odd = found["fal-ai/flux-pro/v1.1"]["model_info"]
     assert not [key for key in odd if "cost" in key]  # a unit LiteLLM has no key for
     assert odd["mpc_unpriced"] == (
         "LiteLLM's fal_ai image_generation cost reads no price per generation"
@@ -138,13 +141,16 @@ def test_fal_units_map_onto_litellm_cost_keys_and_nothing_is_invented() -> None:
 
 def test_selection_filters_caps_and_always_keeps_required_models() -> None:
     default = _deployments()
-    assert set(default) == {"gpt-4o", "fal-ai/img-a", "fal-ai/img-b", "fal-ai/odd"}
+    assert set(default) == {
+        "gpt-4o", "fal-ai/flux/dev", "fal-ai/flux/schnell", "fal-ai/flux-pro/v1.1"
+    }  # fmt: skip
     capped = _deployments(GatewaySelection(max_models=1, required=("fal:fal-ai/vid",)))
-    assert set(capped) == {"gpt-4o", "fal-ai/img-a", "fal-ai/vid"}  # first by id, + required
+    # first by id, + required
+    assert set(capped) == {"gpt-4o", "fal-ai/flux-pro/v1.1", "fal-ai/vid"}
     picked = _deployments(
-        GatewaySelection(providers=("fal",), include=("fal-ai/img-*",), exclude=("*-b",))
+        GatewaySelection(providers=("fal",), include=("fal-ai/flux/*",), exclude=("*schnell",))
     )
-    assert set(picked) == {"fal-ai/img-a"}
+    assert set(picked) == {"fal-ai/flux/dev"}
     unservable = _deployments(GatewaySelection(required=("fal:fal-ai/music",)))
     assert "fal-ai/music" not in unservable
 
@@ -152,14 +158,14 @@ def test_selection_filters_caps_and_always_keeps_required_models() -> None:
 def test_every_model_left_out_is_listed_under_its_reason() -> None:
     config = build_gateway_config(
         REGISTRY, UPSTREAMS,
-        GatewaySelection(max_models=1, exclude=("*-b",), required=("fal:fal-ai/music",)),
+        GatewaySelection(max_models=1, exclude=("*schnell",), required=("fal:fal-ai/music",)),
     )  # fmt: skip
     assert config["mpc"]["left_out"] == {
         "unsupported category": ["fal:fal-ai/music"],  # required, and still not servable
         "not in --categories": ["comet:embed-1", "fal:fal-ai/vid"],
-        "excluded by --exclude": ["fal:fal-ai/img-b"],
+        "excluded by --exclude": ["fal:fal-ai/flux/schnell"],
         "no price": ["comet:free-text"],
-        "over --max-models": ["fal:fal-ai/odd"],
+        "over --max-models": ["fal:fal-ai/flux/dev"],
     }
     served = {entry["model_name"] for entry in config["model_list"]}
     listed = {key for keys in config["mpc"]["left_out"].values() for key in keys}
@@ -167,7 +173,7 @@ def test_every_model_left_out_is_listed_under_its_reason() -> None:
         f"{entry['model_info']['mpc_provider']}:{name}"
         for entry in config["model_list"] for name in [entry["model_name"]]
     }  # fmt: skip
-    assert served == {"gpt-4o", "fal-ai/img-a"}
+    assert served == {"gpt-4o", "fal-ai/flux-pro/v1.1"}
 
 
 COMET_TYPES = {
@@ -230,9 +236,10 @@ def test_a_unit_the_modes_calculator_does_not_read_gets_no_key_and_a_reason() ->
     registry = {"models": [
         _priced("fal", "fal-ai/flux/dev", "text-to-image", "megapixels", 0.025),
         _priced("fal", "fal-ai/recraft/v3/text-to-image", "text-to-image", "megapixels", 0.04),
-        _priced("fal", "fal-ai/gpu-a", "text-to-image", "GPU seconds", 0.0011),
-        _priced("fal", "fal-ai/gpu-b", "text-to-image", "second", 0.0011),
-        _priced("fal", "fal-ai/edit-a", "image-to-image", "processed megapixels", 0.003),
+        _priced("fal", "fal-ai/imagen4/preview", "text-to-image", "GPU seconds", 0.0011),
+        _priced("fal", "fal-ai/ideogram/v3", "text-to-image", "second", 0.0011),
+        _priced("fal", "fal-ai/flux-pro/kontext/edit", "image-to-image", "processed megapixels",
+                0.003),
         _priced("fal", "fal-ai/clip-a", "text-to-video", "video", 0.4),
         _priced("comet", "out-only", None, "1M tokens", None, 6.0, model_type="text"),
         _priced("comet", "emb-out", None, "1M tokens", None, 1.0, model_type="embedding"),
@@ -246,45 +253,61 @@ def test_a_unit_the_modes_calculator_does_not_read_gets_no_key_and_a_reason() ->
     assert keys == {
         "fal-ai/flux/dev": ["output_cost_per_pixel"],
         "fal-ai/recraft/v3/text-to-image": [],  # LiteLLM keeps no image size for recraft
-        "fal-ai/gpu-a": [], "fal-ai/gpu-b": [],  # its FAL image cost reads no per-second key
-        "fal-ai/edit-a": [], "fal-ai/clip-a": [], "emb-out": [], "eur-a": [],
+        # its FAL image cost reads no per-second key
+        "fal-ai/imagen4/preview": [], "fal-ai/ideogram/v3": [],
+        "fal-ai/flux-pro/kontext/edit": [], "fal-ai/clip-a": [], "emb-out": [], "eur-a": [],
         "out-only": ["output_cost_per_token"],  # the output price is right; input unknown
     }  # fmt: skip
     assert config["mpc"]["unpriced"] == {
         "LiteLLM's fal_ai answer for this model family has no image size":
             ["fal:fal-ai/recraft/v3/text-to-image"],
         "LiteLLM's fal_ai image_generation cost reads no price per compute second":
-            ["fal:fal-ai/gpu-a"],
-        "LiteLLM's fal_ai image_generation cost reads no price per second": ["fal:fal-ai/gpu-b"],
+            ["fal:fal-ai/imagen4/preview"],
+        "LiteLLM's fal_ai image_generation cost reads no price per second":
+            ["fal:fal-ai/ideogram/v3"],
         "LiteLLM's fal_ai image_edit cost reads no price per processed megapixel":
-            ["fal:fal-ai/edit-a"],
+            ["fal:fal-ai/flux-pro/kontext/edit"],
         "LiteLLM's fal_ai video_generation cost reads no price per video": ["fal:fal-ai/clip-a"],
         "no input token price in the registry (output only)": ["comet:emb-out", "comet:out-only"],
         "priced in EUR; LiteLLM counts USD": ["comet:eur-a"],
     }  # fmt: skip
 
 
-def test_on_the_sandbox_fal_deployments_call_its_stand_ins_for_fal_run_and_its_queue() -> None:
+def test_fal_deployments_reach_their_own_endpoint_on_the_run_and_queue_hosts_or_stay_out() -> None:
+    image = {"unit_price": 0.03, "unit": "image"}
     registry = {"models": [
-        _record("fal", "fal-ai/img-a", "text-to-image", {"unit_price": 0.03, "unit": "image"}),
-        _record("fal", "fal-ai/edit-a", "image-to-image", {"unit_price": 0.03, "unit": "image"}),
+        _record("fal", "fal-ai/flux/dev", "text-to-image", image),
+        _record("fal", "fal-ai/flux-pro/v2.1/standard", "text-to-image", image),
+        _record("fal", "fal-ai/hidream-i1-full", "text-to-image", image),
+        _record("fal", "fal-ai/kontext/edit", "image-to-image", image),
+        _record("fal", "fal-ai/kontext", "image-to-image", image),
         _record("fal", "fal-ai/vid", "text-to-video", {"unit_price": 0.1, "unit": "second"}),
     ]}  # fmt: skip
+    hosts = {"run": "http://127.0.0.1:9/run", "queue": "http://127.0.0.1:9/queue"}
     sandbox = {"fal": Upstream("fal", "sandbox", "http://127.0.0.1:9/v1", Secret("k"),
-                               chat_url="http://127.0.0.1:9/v1")}  # fmt: skip
+                               chat_url="http://127.0.0.1:9/v1", model_urls=hosts)}  # fmt: skip
     config = build_gateway_config(registry, sandbox, GatewaySelection(categories=()))
     bases = {e["model_name"]: e["litellm_params"]["api_base"] for e in config["model_list"]}
     assert bases == {
-        "fal-ai/img-a": "http://127.0.0.1:9/run/fal-ai/img-a",  # LiteLLM posts here as it is
-        "fal-ai/edit-a": "http://127.0.0.1:9/run",  # LiteLLM appends <model>/edit
-        "fal-ai/vid": "http://127.0.0.1:9/queue",  # LiteLLM appends <model>
+        "fal-ai/flux/dev": "http://127.0.0.1:9/run",  # LiteLLM appends fal-ai/flux/dev itself
+        "fal-ai/kontext/edit": "http://127.0.0.1:9/run",  # LiteLLM appends the id, /edit ended
+        "fal-ai/vid": "http://127.0.0.1:9/queue",  # LiteLLM appends the id on the queue
     }
+    assert config["mpc"]["left_out"] == {
+        ANOTHER_ENDPOINT: ["fal:fal-ai/flux-pro/v2.1/standard", "fal:fal-ai/kontext"],
+        NO_INPUT_MAPPING: ["fal:fal-ai/hidream-i1-full"],
+    }
+    routes = {r["path"]: r["target"] for r in config["general_settings"]["pass_through_endpoints"]}
+    assert routes == {"/fal": "http://127.0.0.1:9/v1", "/fal-run": hosts["run"],
+                      "/fal-queue": hosts["queue"]}  # fmt: skip
 
 
 def test_two_models_with_one_name_are_refused() -> None:
-    image = {"unit_price": 0.03, "unit": "image", "currency": "USD"}
-    clash = {"models": [*REGISTRY["models"], _record("fal", "gpt-4o", "text-to-image", image)]}
-    with pytest.raises(ConfigError, match="'gpt-4o' is both comet:gpt-4o and fal:gpt-4o"):
+    tokens = {"unit_price": 1.0, "output_unit_price": 2.0, "unit": "1M tokens", "currency": "USD"}
+    clash = {"models": [*REGISTRY["models"], _record("comet", "fal-ai/flux/dev", "llm", tokens)]}
+    with pytest.raises(
+        ConfigError, match="'fal-ai/flux/dev' is both comet:fal-ai/flux/dev and fal:fal-ai/flux/dev"
+    ):
         build_gateway_config(clash, UPSTREAMS)
 
 
@@ -296,6 +319,9 @@ def test_pass_through_routes_and_free_health_checks_and_no_secret_on_disk(tmp_pa
     routes = {route["path"]: route for route in general["pass_through_endpoints"]}
     assert routes["/fal"]["target"] == "https://api.fal.ai/v1"
     assert routes["/fal"]["headers"] == {"Authorization": "Key os.environ/FAL_KEY"}
+    assert routes["/fal-run"]["target"] == "https://fal.run"
+    assert routes["/fal-queue"]["target"] == "https://queue.fal.run"
+    assert routes["/fal-queue"]["headers"] == routes["/fal"]["headers"]
     assert routes["/comet"]["headers"] == {"Authorization": "Bearer os.environ/COMETAPI_KEY"}
     assert all(route["auth"] and route["include_subpath"] for route in routes.values())
     path = write_gateway_config(tmp_path / "litellm.yaml", config)

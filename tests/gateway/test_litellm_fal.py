@@ -1,0 +1,95 @@
+"""`gateway/litellm_fal.py` against LiteLLM's own fal_ai code: for every FAL model of the
+real 2025 catalog, in the mode the gateway would serve it, the URL LiteLLM builds from the
+api_base we give is the model's own endpoint, or we leave the model out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mpc_lib.gateway.litellm_fal import (
+    ANOTHER_ENDPOINT,
+    NO_INPUT_MAPPING,
+    fal_api_base,
+    fal_left_out,
+    litellm_image_endpoint,
+)
+from mpc_lib.gateway.selection import FAL_CATEGORY_MODES, serving
+from mpc_lib.registry import RegistryStore
+
+HOSTS = {"run": "http://run.test", "queue": "http://queue.test"}
+
+
+def _litellm_url(model_id: str, mode: str, api_base: str) -> tuple[str, str]:
+    """(the URL LiteLLM 1.108.7 posts to, its config class) for a fal_ai deployment."""
+    from litellm.llms.fal_ai.image_edit import get_fal_ai_image_edit_config
+    from litellm.llms.fal_ai.image_generation import get_fal_ai_image_generation_config
+    from litellm.llms.fal_ai.videos.transformation import FalAIVideoConfig
+    from litellm.types.router import GenericLiteLLMParams
+
+    if mode == "image_generation":
+        config = get_fal_ai_image_generation_config(model_id)
+        url = config.get_complete_url(api_base, "key", model_id, {}, {})
+    elif mode == "image_edit":
+        config = get_fal_ai_image_edit_config(model_id)
+        url = config.get_complete_url(model_id, api_base, {})
+    else:
+        config = FalAIVideoConfig()
+        base = config.get_complete_url(model_id, api_base, {})
+        _, _, url = config.transform_video_create_request(
+            model_id, "a cat", base, {}, GenericLiteLLMParams(), {}
+        )
+    return url, type(config).__name__
+
+
+def test_every_fal_model_of_the_real_catalog_reaches_its_own_endpoint_or_is_left_out(
+    real_catalog: Path,
+) -> None:
+    registry = RegistryStore(real_catalog).load()
+    assert registry is not None
+    checked: dict[str, int] = {}
+    for record in registry["models"]:
+        if record["provider"] != "fal":
+            continue
+        model_id, mode = record["model_id"], FAL_CATEGORY_MODES.get(record["category"])
+        if mode is None:
+            continue
+        reason = fal_left_out(model_id, mode)
+        assert serving(record).left_out == reason  # the gateway's selection says the same
+        base = fal_api_base(mode, HOSTS)
+        url, config = _litellm_url(model_id, mode, base)
+        own = f"{base}/{model_id}"
+        if reason is None:
+            assert url == own, (model_id, mode, url)
+            assert config != "FalAIImageGenerationConfig", model_id
+            outcome = "served"
+        elif reason == NO_INPUT_MAPPING:
+            assert config == "FalAIImageGenerationConfig", (model_id, config)
+            outcome = "generic"
+        else:
+            assert reason == ANOTHER_ENDPOINT
+            assert url != own, (model_id, mode, url)
+            outcome = "elsewhere"
+        checked[f"{mode} {outcome}"] = checked.get(f"{mode} {outcome}", 0) + 1
+    # the real catalog has every case: served and left out, in every mode LiteLLM serves
+    assert checked["image_generation served"] > 0
+    assert checked["image_generation generic"] > 50  # the bare-host case the issue counts
+    assert checked["image_generation elsewhere"] > 0
+    assert checked["image_edit elsewhere"] > 100  # `/edit` appended
+    assert checked["video_generation served"] > 100
+
+
+@pytest.mark.parametrize(
+    ("model_id", "endpoint"),
+    [
+        ("fal-ai/flux/dev", "fal-ai/flux/dev"),
+        ("fal-ai/flux-pro/v2.1/standard", "fal-ai/flux-pro/v1.1"),  # the issue's example
+        ("fal-ai/flux-pro/v1.1-ultra", "fal-ai/flux-pro/v1.1-ultra"),
+        ("fal-ai/nano-banana", "fal-ai/nano-banana"),
+        ("fal-ai/stable-diffusion-v35-large", "fal-ai/stable-diffusion-v35-large"),
+        ("fal-ai/hidream-i1-full", None),
+    ],
+)
+def test_image_endpoint_follows_litellms_dispatch(model_id: str, endpoint: str | None) -> None:
+    assert litellm_image_endpoint(model_id) == endpoint
