@@ -44,7 +44,7 @@ from ..gateway.config import config_deployments, default_config_path, load_gatew
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
 from .deps import ApiState, api_error, problem_answer, request_id_of
-from .routes import chat, health, models, orchestrate, select
+from .routes import chat, fal, health, models, orchestrate, select
 
 __all__ = ["LIVELINESS_PATH", "MOUNT_PREFIX", "create_app", "service_openapi"]
 
@@ -253,14 +253,15 @@ def _service(lifespan: Any = None) -> _Service:
     app = _Service(
         title="MPC-API",
         version=__version__,
-        description="Registry models, task aliases and chat through the LiteLLM gateway.",
+        description="Registry models, task aliases, chat and FAL model calls through the "
+        "LiteLLM gateway.",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
     )
     for path in chat.CHAT_PATHS:  # first: every chat is matched at once
         app.router.add_route(path, chat.chat_completions, methods=["POST"])
-    for module in (health, models, select, orchestrate):
+    for module in (health, models, select, orchestrate, fal):
         app.include_router(module.router)
     return app
 

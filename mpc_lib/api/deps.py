@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,19 +15,24 @@ from starlette.responses import JSONResponse
 
 from ..aliases import ResolvedAliases
 from ..config import Settings
+from ..errors import TransportError
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
+from .fal_jobs import FalJobs
 
 __all__ = [
     "ApiState",
     "State",
     "api_error",
     "dumps",
+    "gateway_unreachable",
     "problem",
     "problem_answer",
     "request_id_of",
     "state_of",
 ]
+
+log = logging.getLogger("mpc_lib.api")
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -58,6 +64,8 @@ class ApiState:
     # The gateway model and mode per name a chat asked for: aliases and the gateway config
     # are fixed for the life of the process, so each name is resolved once.
     chat_models: dict[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)
+    # The FAL queue jobs this process submitted (`routes/fal.py`).
+    fal_jobs: FalJobs = field(default_factory=FalJobs, repr=False)
 
     def registry(self) -> dict[str, Any]:
         """The registry, re-read only when `models.json` changed since the last read."""
@@ -141,3 +149,12 @@ def problem_answer(exc: HTTPException, request_id: str | None) -> JSONResponse:
 def dumps(body: Any) -> bytes:
     """Compact JSON bytes."""
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def gateway_unreachable(state: ApiState, exc: TransportError) -> HTTPException:
+    """The gateway did not answer: 504 when it timed out, else 503, naming its URL."""
+    timed_out = exc.detail.split(":", 1)[0].endswith("Timeout")
+    what = "did not answer in time" if timed_out else "is not reachable"
+    log.warning("api: gateway %s: %s", what, exc)
+    return problem(504 if timed_out else 503, f"the gateway at {state.settings.gateway_url} "
+                   f"{what} ({exc.detail}); is `mpc gateway serve` running?")  # fmt: skip

@@ -33,7 +33,16 @@ from starlette.types import Receive, Scope, Send
 from ...errors import TransportError
 from ...http import AsyncUpstream
 from ...providers import PROVIDERS
-from ..deps import ApiState, api_error, dumps, problem, request_id_of, state_of
+from ..deps import (
+    ApiState,
+    api_error,
+    dumps,
+    gateway_unreachable,
+    problem,
+    problem_answer,
+    request_id_of,
+    state_of,
+)
 from ..schemas import ChatCompletion, ErrorEnvelope
 from . import COMMON_ERRORS
 
@@ -165,14 +174,7 @@ for _path in CHAT_PATHS:
 
 
 def _unreachable(state: ApiState, exc: TransportError, rid: str) -> Response:
-    timed_out = exc.detail.split(":", 1)[0].endswith("Timeout")
-    status = 504 if timed_out else 503
-    what = "did not answer in time" if timed_out else "is not reachable"
-    log.warning("api: gateway %s: %s", what, exc)
-    return api_error(
-        status, f"the gateway at {state.settings.gateway_url} {what} ({exc.detail}); "
-        "is `mpc gateway serve` running?", request_id=rid,
-    )  # fmt: skip
+    return problem_answer(gateway_unreachable(state, exc), rid)
 
 
 async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:

@@ -1,0 +1,222 @@
+"""FAL model calls through MPC-API -> the session's real LiteLLM (its /fal-run and /fal-queue
+pass-through routes, which add the FAL key) -> the sandbox's FAL model-call emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mpc_lib.api.routes.fal import COST_HEADER
+from mpc_lib.pricing.prices import price_of
+from mpc_lib.pricing.usage import read_usage
+from mpc_lib.registry import RegistryStore
+from mpc_lib.sandbox import Fault, Sandbox
+
+IMAGE_MODEL = "fal-ai/flux/dev"
+VIDEO_MODEL = "fal-ai/kling-video/v2.1/standard/image-to-video"
+
+
+@pytest.fixture
+def http(mpc_api: Any) -> httpx.Client:
+    with httpx.Client(base_url=mpc_api.url, headers=mpc_api.headers(), timeout=30) as client:
+        yield client
+
+
+def _record(mpc_api: Any, model_id: str) -> dict[str, Any]:
+    registry = RegistryStore(mpc_api.settings.outputs_dir).load()
+    assert registry is not None
+    fal = [m for m in registry["models"] if m["provider"] == "fal"]
+    return next(m for m in fal if m["model_id"] == model_id)
+
+
+def _fal_calls(sandbox: Sandbox) -> list[tuple[str, str, int]]:
+    return [(r.method, r.path, r.status) for r in sandbox.requests("fal")
+            if r.path.startswith(("/run/", "/queue/"))]  # fmt: skip
+
+
+def _usage(mpc_api: Any, request_id: str) -> list[Any]:
+    lines, problems = read_usage(mpc_api.settings.outputs_dir)
+    assert problems == []
+    return [line for line in lines if line.request_id == request_id]
+
+
+def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
+    sandbox: Sandbox, mpc_api: Any, http: httpx.Client
+) -> None:
+    sandbox.reset()
+    answer = http.post("/v1/images/generations", json={
+        "model": IMAGE_MODEL, "prompt": "a lighthouse at dusk", "n": 2, "size": "1536x1024",
+        "response_format": "url", "seed": 7,
+    })  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert len(body["data"]) == 2 and all(item["url"].startswith("http") for item in body["data"])
+    assert body["seed"] == 7 and isinstance(body["created"], int)
+    # exactly one call, at the endpoint's own path; the emulator refuses a wrong key (401)
+    assert _fal_calls(sandbox) == [("POST", "/run/" + IMAGE_MODEL, 200)]
+    # the cost: the registry price times the units FAL bills (per image or per megapixel)
+    price = price_of(_record(mpc_api, IMAGE_MODEL), None)
+    assert price.unit_price is not None
+    units = {"image": 2, "megapixel": 2 * 2}[str(price.unit)]  # 1536x1024 is 1.5 -> 2 MP each
+    assert float(answer.headers[COST_HEADER]) == pytest.approx(price.unit_price * units)
+    (line,) = _usage(mpc_api, answer.headers["x-request-id"])
+    assert (line.model, line.route, line.units, line.served) == (
+        f"fal:{IMAGE_MODEL}", "images", units, "sandbox"
+    )
+    assert line.cost_usd == pytest.approx(price.unit_price * units)
+    # the image itself: the URL answers a PNG
+    image = httpx.get(body["data"][0]["url"], timeout=10)
+    if image.status_code == 200:
+        assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_size_becomes_image_size_and_an_alias_resolves(
+    sandbox: Sandbox, mpc_api: Any, http: httpx.Client
+) -> None:
+    sandbox.reset()
+    answer = http.post("/v1/images/generations", json={
+        "model": "image_brand_assets", "prompt": "a logo", "size": "512x512",
+    })  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert _fal_calls(sandbox) == [("POST", "/run/" + IMAGE_MODEL, 200)]
+    price = price_of(_record(mpc_api, IMAGE_MODEL), None)
+    assert price.unit_price is not None
+    units = {"image": 1, "megapixel": 1}[str(price.unit)]
+    assert float(answer.headers[COST_HEADER]) == pytest.approx(price.unit_price * units)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"model": IMAGE_MODEL}, 400, "prompt"),
+        ({"model": IMAGE_MODEL, "prompt": "x", "extra_headers": {"a": "b"}}, 400, "extra_headers"),
+        ({"model": IMAGE_MODEL, "prompt": "x", "n": 9}, 400, "n"),
+        ({"model": IMAGE_MODEL, "prompt": "x", "size": "big"}, 400, "size"),
+        ({"model": IMAGE_MODEL, "prompt": "x", "response_format": "b64_json"}, 400,
+         "response_format"),
+        ({"model": "fal-ai/no-such-model", "prompt": "x"}, 400, "Unknown model"),
+        ({"model": VIDEO_MODEL, "prompt": "x"}, 400, "text-to-image"),
+        ({"model": "gpt-4o", "prompt": "x"}, 400, "Unknown model"),
+    ],
+)
+def test_an_images_body_gets_only_what_it_documents(
+    sandbox: Sandbox, http: httpx.Client, body: dict[str, Any], status: int, fragment: str
+) -> None:
+    sandbox.reset()
+    answer = http.post("/v1/images/generations", json=body)
+    assert answer.status_code == status
+    assert fragment in answer.json()["error"]["message"]
+    assert answer.headers["x-request-id"] and _fal_calls(sandbox) == []  # nothing reached FAL
+
+
+def test_a_queued_job_through_submit_status_result_and_a_cancel(
+    sandbox: Sandbox, mpc_api: Any, http: httpx.Client
+) -> None:
+    sandbox.reset()
+    given = {"prompt": "waves on a rock", "image_url": "https://example.com/in.png",
+             "duration": "5"}  # fmt: skip
+    submitted = http.post(f"/v1/fal/{VIDEO_MODEL}", json=given)
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()
+    rid = job["request_id"]
+    assert job["status_url"] == f"{mpc_api.url}/v1/fal/requests/{rid}"
+    assert job["response_url"] == f"{job['status_url']}/result"
+    seen = []
+    for _ in range(10):  # the emulator's job moves on with each poll
+        status = http.get(job["status_url"])
+        assert status.status_code == 200, status.text
+        seen.append(status.json()["status"])
+        if seen[-1] == "COMPLETED":
+            break
+    assert seen[-1] == "COMPLETED" and set(seen) <= {"IN_QUEUE", "IN_PROGRESS", "COMPLETED"}
+    result = http.get(job["response_url"])
+    assert result.status_code == 200, result.text
+    assert result.json()["video"]["url"]
+    price = price_of(_record(mpc_api, VIDEO_MODEL), None)
+    assert price.unit == "second" and price.unit_price is not None
+    assert float(result.headers[COST_HEADER]) == pytest.approx(price.unit_price * 5)
+    again = http.get(job["response_url"])  # fetched twice, charged once
+    assert again.headers[COST_HEADER] == result.headers[COST_HEADER]
+    lines, _ = read_usage(mpc_api.settings.outputs_dir)
+    charged = [line for line in lines if line.model == f"fal:{VIDEO_MODEL}"
+               and line.request_id == result.headers["x-request-id"]]  # fmt: skip
+    assert [line.route for line in charged] == ["queue"]
+    assert len(charged) == 1 and charged[0].units == 5
+    # the queue was reached at the endpoint's own path, the status and result at the app's
+    paths = [path for _, path, _ in _fal_calls(sandbox)]
+    app = "/".join(VIDEO_MODEL.split("/")[:2])
+    assert paths[0] == f"/queue/{VIDEO_MODEL}"
+    assert set(paths[1:]) <= {f"/queue/{app}/requests/{rid}/status", f"/queue/{app}/requests/{rid}"}
+    # a second job, cancelled before it completes
+    other = http.post(f"/v1/fal/{VIDEO_MODEL}", json=given).json()
+    cancelled = http.post(other["cancel_url"])
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["status"] == "CANCELLATION_REQUESTED"
+    cancel = f"/queue/{app}/requests/{other['request_id']}/cancel"
+    assert ("PUT", cancel, 202) in _fal_calls(sandbox)
+    finished = http.post(job["cancel_url"])  # the first one is completed: nothing to cancel
+    assert finished.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/fal/fal-ai/no-such-model",
+        "/v1/fal/fal-ai/flux/dev/../../x",
+        "/v1/fal/fal-ai/%2e%2e/flux/dev",
+        "/v1/fal/fal-ai",
+        "/v1/fal/requests/00000000-0000-0000-0000-000000000000",
+        "/v1/fal/requests/..%2f..%2fx/cancel",
+    ],
+)
+def test_an_unknown_endpoint_or_request_is_a_404_and_no_path_trick_gets_through(
+    sandbox: Sandbox, http: httpx.Client, path: str
+) -> None:
+    sandbox.reset()
+    method = "GET" if "/requests/" in path and not path.endswith("/cancel") else "POST"
+    answer = http.request(method, path, json={"prompt": "x"})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["request_id"] == answer.headers["x-request-id"]
+    assert _fal_calls(sandbox) == []
+
+
+def test_a_caller_without_the_key_gets_401_and_fal_is_never_called(
+    sandbox: Sandbox, mpc_api: Any
+) -> None:
+    sandbox.reset()
+    for method, path in (("POST", "/v1/images/generations"), ("POST", f"/v1/fal/{VIDEO_MODEL}"),
+                         ("GET", "/v1/fal/requests/x")):  # fmt: skip
+        answer = httpx.request(method, mpc_api.url + path, json={"model": IMAGE_MODEL,
+                               "prompt": "x"}, timeout=10)  # fmt: skip
+        assert answer.status_code == 401
+    assert _fal_calls(sandbox) == []
+
+
+def test_fal_errors_come_back_in_the_envelope(sandbox: Sandbox, http: httpx.Client) -> None:
+    sandbox.reset()
+    sandbox.faults.add(Fault("rate_limit", provider="fal", path="/run/"))
+    limited = http.post("/v1/images/generations", json={"model": IMAGE_MODEL, "prompt": "x"})
+    assert limited.status_code == 429, limited.text
+    assert limited.headers.get("retry-after")
+    assert COST_HEADER not in limited.headers
+    refused = http.post(f"/v1/fal/{VIDEO_MODEL}", json={"duration": "5"})  # no prompt
+    assert refused.status_code == 400
+    assert "prompt" in refused.json()["error"]["message"]
+
+
+def test_the_fal_key_stays_in_the_gateway(
+    sandbox: Sandbox, mpc_api: Any, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = sandbox.key("fal")
+    assert mpc_api.settings.key_for("fal") is None  # MPC-API is given no FAL key at all
+    answer = http.post("/v1/images/generations", json={"model": IMAGE_MODEL, "prompt": "x"})
+    assert answer.status_code == 200
+    assert key not in answer.text and key not in json.dumps(dict(answer.headers))
+    assert key not in caplog.text
+    for path in Path(mpc_api.settings.outputs_dir).rglob("*"):
+        if path.is_file() and "gateway" not in path.parts:  # the gateway's own config is its own
+            assert key.encode() not in path.read_bytes(), path
