@@ -158,3 +158,28 @@ def drift(
         target = out or settings.outputs_dir / "gateway" / "cost_overrides.yaml"
         report = report.with_overrides_path(write_cost_overrides(report, target))
     _emit(report, as_json)
+
+
+@pricing_app.command()
+def spend(
+    since: Annotated[
+        str | None,
+        typer.Option(help="How far back: 7d, 12h, 30m, 2w.", show_default="the whole usage log"),
+    ] = None,
+    mix: Annotated[
+        Path | None,
+        typer.Option(help="A job mix (YAML or JSON) to compare the spend with, per model."),
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """What model calls through MPC-API cost, per model, from outputs/usage/ (and, given a
+    job mix, its estimate beside each model)."""
+    from ..pricing import estimate_job_mix, parse_since, read_usage, spend_by_model
+
+    with reported_errors():
+        settings = cli_settings()
+        window = parse_since(since) if since is not None else None
+        lines, problems = read_usage(settings.outputs_dir, since=window)
+        estimate = estimate_job_mix(settings, mix) if mix is not None else None
+        report = spend_by_model(lines, estimate=estimate, since=since, problems=problems)
+    _emit(report, as_json)

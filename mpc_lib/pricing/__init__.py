@@ -4,7 +4,8 @@
 `estimate` prices them and asks FAL's estimate endpoint to agree; `cheapest` ranks
 like units within a category; `history` reads the registry's snapshots lazily;
 `drift` compares prices with LiteLLM's bundled cost map and writes overrides;
-`cost_keys` turns a price into the LiteLLM cost keys that charge it.
+`cost_keys` turns a price into the LiteLLM cost keys that charge it; `usage` charges each
+model call at the registry price, logs it, and sums the spend.
 """
 
 from .cheapest import DEFAULT_TOP, CategoryRanking, CheapestReport, UnitGroup, cheapest_models
@@ -47,6 +48,17 @@ from .prices import (
     normalise_unit,
 )
 from .snapshots import Snapshot, registry_snapshots
+from .usage import (
+    Charge,
+    ModelSpend,
+    Spend,
+    UsageLine,
+    fal_charge,
+    parse_since,
+    read_usage,
+    record_usage,
+    spend_by_model,
+)
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -57,6 +69,7 @@ __all__ = [
     "ApiCheck",
     "Basis",
     "CategoryRanking",
+    "Charge",
     "CheapestReport",
     "CostKeys",
     "CostMap",
@@ -67,6 +80,7 @@ __all__ = [
     "EstimateLine",
     "JobMix",
     "MixLine",
+    "ModelSpend",
     "Price",
     "PriceBook",
     "PriceChange",
@@ -75,13 +89,16 @@ __all__ = [
     "PricePoint",
     "PriceSource",
     "Snapshot",
+    "Spend",
     "Unit",
     "UnitGroup",
+    "UsageLine",
     "cheapest_models",
     "check_with_fal",
     "estimate_job_mix",
     "estimate_lines",
     "example_job_mix",
+    "fal_charge",
     "fal_estimator",
     "gateway_drift",
     "litellm_cost_keys",
@@ -90,8 +107,12 @@ __all__ = [
     "load_job_mix",
     "load_price_book",
     "normalise_unit",
+    "parse_since",
     "price_changes",
     "price_history",
+    "read_usage",
+    "record_usage",
     "registry_snapshots",
+    "spend_by_model",
     "write_cost_overrides",
 ]

@@ -219,6 +219,31 @@ class Spend(MpcModel):
     estimated_total_usd: float | None = None
     problems: list[str] = Field(default_factory=list)
 
+    def summary(self) -> str:
+        """The text report: one row per model, the totals, and the estimate beside them."""
+        since = f" in the last {self.since}" if self.since else ""
+        if not self.models:
+            return f"no model calls recorded{since} (outputs/usage/ is empty)"
+        rows = [f"spend{since}: {self.calls} call(s), {self.total_usd:.4f} USD"]
+        for m in self.models:
+            units = f"{m.units:g} {m.unit}(s)" if m.unit else "-"
+            row = f"  {m.model}: {m.calls} call(s), {units}, {m.cost_usd:.4f} USD"
+            if m.unpriced_calls:
+                row += f" ({m.unpriced_calls} without a known cost)"
+            if m.estimated_usd is not None:
+                row += f"; estimated {m.estimated_usd:.4f} USD"
+            if m.served and m.served != ["live"]:
+                row += f" [{', '.join(m.served)}]"
+            rows.append(row)
+        if self.estimated_total_usd is not None:
+            rows.append(f"estimate ({self.estimate_label}): {self.estimated_total_usd:.4f} USD; "
+                        f"spent {self.total_usd:.4f} USD")  # fmt: skip
+        if self.unpriced_calls:
+            rows.append(f"warning: {self.unpriced_calls} call(s) have no known cost "
+                        "(see their `unpriced` reason in the usage log)")  # fmt: skip
+        rows += [f"warning: {problem}" for problem in self.problems]
+        return "\n".join(rows)
+
 
 def spend_by_model(
     lines: Iterable[UsageLine],

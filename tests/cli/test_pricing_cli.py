@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,3 +160,55 @@ def test_a_failed_fal_check_prints_the_report_and_exits_with_its_code(
     assert "total: " in result.stdout and "ERROR: fal: no answer" in result.stdout
     assert "error: FAL's estimate failed" in result.stderr
     assert "canary-key-123" not in result.stdout + result.stderr
+
+
+def _usage_line(model: str, cost: float | None, units: float | None, when: datetime,
+                rid: str) -> Any:  # fmt: skip
+    from mpc_lib.pricing import UsageLine
+
+    return UsageLine(time=when, request_id=rid, model=model, route="images", served="sandbox",
+                     unit="image", units=units, unit_price=0.025, cost_usd=cost,
+                     unpriced=None if cost is not None else "no image")  # fmt: skip
+
+
+def test_spend_sums_the_usage_log_per_model_and_beside_a_job_mix(
+    workbook: Path, tmp_path: Path
+) -> None:
+    from mpc_lib.pricing import record_usage
+
+    outputs = Path(shutil.copytree(workbook, tmp_path / "outputs"))
+    now = datetime.now(UTC)
+    for i, (model, cost, units, age) in enumerate([
+        ("fal:fal-ai/flux/dev", 0.05, 2, timedelta(hours=1)),
+        ("fal:fal-ai/flux/dev", 0.025, 1, timedelta(hours=2)),
+        ("fal:fal-ai/flux/schnell", None, None, timedelta(hours=3)),
+        ("fal:fal-ai/flux/dev", 1.0, 40, timedelta(days=9)),  # outside --since 7d
+    ]):  # fmt: skip
+        record_usage(outputs, _usage_line(model, cost, units, now - age, f"r{i}"))
+    usage_files = sorted((outputs / "usage").glob("*.jsonl"))
+    assert usage_files and all(path.stat().st_mode & 0o777 == 0o600 for path in usage_files)
+    with usage_files[-1].open("a") as handle:
+        handle.write("not json\n")
+    report = _json(_mpc("spend", "--since", "7d", "--json", outputs=outputs))
+    rows = {row["model"]: row for row in report["models"]}
+    assert rows["fal:fal-ai/flux/dev"]["calls"] == 2
+    assert rows["fal:fal-ai/flux/dev"]["cost_usd"] == pytest.approx(0.075)
+    assert rows["fal:fal-ai/flux/dev"]["units"] == 3
+    assert rows["fal:fal-ai/flux/schnell"]["unpriced_calls"] == 1
+    assert report["total_usd"] == pytest.approx(0.075) and report["calls"] == 3
+    assert [p.endswith(": not a usage line (Expecting value: line 1 column 1 (char 0))")
+            for p in report["problems"]] == [True]  # fmt: skip
+    everything = _json(_mpc("spend", "--json", outputs=outputs))
+    assert everything["total_usd"] == pytest.approx(1.075)
+    text = _mpc("spend", "--since", "7d", outputs=outputs)
+    assert text.returncode == 0
+    assert "fal:fal-ai/flux/dev: 2 call(s), 3 image(s), 0.0750 USD" in text.stdout
+    assert "1 call(s) have no known cost" in text.stdout
+    mix = tmp_path / "mix.yaml"
+    mix.write_text(yaml.safe_dump({"name": "two images", "lines": [
+        {"model": "fal-ai/flux/dev", "units": 2}]}))  # fmt: skip
+    compared = _json(_mpc("spend", "--since", "7d", "--mix", str(mix), "--json", outputs=outputs))
+    estimated = {row["model"]: row["estimated_usd"] for row in compared["models"]}
+    assert estimated["fal:fal-ai/flux/dev"] is not None and compared["estimate_label"]
+    bad = _mpc("spend", "--since", "seven days", outputs=outputs)
+    assert bad.returncode == 2 and "--since 'seven days'" in bad.stderr
