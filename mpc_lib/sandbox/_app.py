@@ -39,7 +39,7 @@ ErrorBody = Callable[[str, int, str, str], dict[str, Any]]
 
 _TERMINAL = ("rate_limit", "server_error", "drop", "malformed", "redirect", "wrong_shape")
 # Faults the route itself applies (it knows its pages and its streams).
-_ROUTE_APPLIED = ("repeat_cursor", "cut_stream")
+_ROUTE_APPLIED = ("repeat_cursor", "cut_stream", "failed_job")
 # Where a redirect fault without a `location` points: the same path on a host that is not ours.
 _MOVED_HOST = "https://moved.example.invalid"
 _FALLBACK_BODY = b'{"data":[{"id":"sbx-empty-answer"}]}'

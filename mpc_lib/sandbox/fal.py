@@ -1,5 +1,6 @@
 """An emulator of FAL Platform API v1 (`/v1/models`, `/v1/models/pricing`, `.../estimate`),
-with FAL's model-running hosts beside it (`/run`, `/queue`: see `fal_run`)."""
+with FAL's model-running hosts beside it (`/run`, `/queue`, `/files`: see `fal_run`), whose
+errors, faults included, use fal.run's `{"detail": ...}` body instead of the Platform's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._app import emulator_app, request_id, scope_faults
-from .fal_run import run_routes
+from .fal_run import RUN_PREFIXES, run_routes
 from .modes import odd_fal
 from .state import SandboxState
 
@@ -51,6 +52,8 @@ def _envelope(error_type: str, message: str, rid: str) -> dict[str, Any]:
 
 
 def _fault_body(path: str, status: int, message: str, rid: str) -> dict[str, Any]:
+    if path.startswith(RUN_PREFIXES):
+        return {"detail": message}
     error_type = _TYPE_BY_STATUS.get(
         status, "server_error" if status >= 500 else "validation_error"
     )
@@ -215,6 +218,9 @@ def create_app(state: SandboxState) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if request.url.path.startswith(RUN_PREFIXES):
+            detail = f"No route for {request.method} {request.url.path}"
+            return JSONResponse({"detail": detail}, status_code=status)
         error_type = "not_found" if status == 404 else "validation_error"
         return _error_response(
             request,

@@ -23,6 +23,7 @@ FaultKind = Literal[
     "redirect",
     "cut_stream",
     "wrong_shape",
+    "failed_job",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
@@ -34,6 +35,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "redirect",
     "cut_stream",
     "wrong_shape",
+    "failed_job",
 )
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _DEFAULT_STATUS = {"redirect": 301}
@@ -49,6 +51,10 @@ _SLOTS = {
 _SLOTS["repeat_cursor"] = "cursor"
 # cut_stream is applied by the OpenAI-compatible upstream's route: chunks flow, then the line dies.
 _SLOTS["cut_stream"] = "answer"
+# failed_job is applied by FAL's queue when a job is submitted (`POST /queue/<endpoint_id>`):
+# the submission succeeds, the job ends with an error.
+_SLOTS["failed_job"] = "job"
+_QUEUE_SUBMIT = ("fal", "/queue/")
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,9 @@ class Fault:
     moved host) and no body; the other answering kinds take an error `status`.  A
     `wrong_shape` answers 200 with the provider's error envelope (for its `status`) as the
     body: valid JSON, but not the answer the operation documents (some upstreams send
-    their errors so).
+    their errors so).  A `failed_job` watches FAL queue submissions only (`POST
+    /queue/<endpoint_id>`, never a job's status, result or cancel URL): the job is
+    accepted, runs its stages, and ends COMPLETED with an error (its result answers 500).
 
     Its JSON is `dataclasses.asdict(fault)`.  A dataclass, not an MpcModel: faults are
     built positionally (`Fault("drop")`), and `__post_init__` answers each bad field
@@ -89,6 +97,8 @@ class Fault:
             raise ValueError("repeat_cursor applies to FAL /v1/models only")
         if self.kind == "cut_stream" and self.provider not in (None, "openai"):
             raise ValueError("cut_stream applies to the openai upstream's chat completions only")
+        if self.kind == "failed_job" and self.provider not in (None, "fal"):
+            raise ValueError("failed_job applies to FAL queue submissions only")
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"fault path must start with '/', got {self.path!r}")
         if self.times is not None and (_not_int(self.times) or self.times < 0):
@@ -144,6 +154,8 @@ class Fault:
             return False
         if self.kind == "cut_stream" and (provider, path.rstrip("/")) != _CHAT_ROUTE:
             return False
+        if self.kind == "failed_job" and not _is_queue_submit(provider, path):
+            return False
         if self.path is None:
             return True
         if self.path.endswith("$"):
@@ -157,6 +169,12 @@ class Fault:
         if float(self.retry_after).is_integer():
             return str(int(self.retry_after))
         return f"{self.retry_after:g}"
+
+
+def _is_queue_submit(provider: str, path: str) -> bool:
+    """Whether `path` is a FAL queue submission, not one of a job's own URLs."""
+    queue_provider, prefix = _QUEUE_SUBMIT
+    return provider == queue_provider and path.startswith(prefix) and "/requests/" not in path
 
 
 def _not_int(value: object) -> bool:

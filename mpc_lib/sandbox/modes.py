@@ -36,6 +36,9 @@ class SandboxModes:
       (see `odd_comet`).
     - `comet_page_size`: `/api/models` without paging parameters answers page 1 of
       this size (an API that pages by default) instead of the whole catalog.
+    - `fal_queue_polls`: how many status polls a queued FAL job spends in each of
+      `IN_QUEUE` and `IN_PROGRESS` before it is `COMPLETED` (0: completed at once); a
+      job keeps the value it was submitted under.
     - `openai_chunk_delay_ms`: the OpenAI-compatible upstream waits this long before
       each streamed chunk (a slow model, to watch streams arrive and be cancelled).
 
@@ -48,6 +51,7 @@ class SandboxModes:
     fal_odd_entries: bool = False
     comet_odd_entries: bool = False
     comet_page_size: int | None = None
+    fal_queue_polls: int = 1
     openai_chunk_delay_ms: float = 0.0
 
     def __post_init__(self) -> None:
@@ -65,6 +69,9 @@ class SandboxModes:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ValueError(f"{name} must be an integer >= 1 or null, got {value!r}")
+        polls = self.fal_queue_polls
+        if isinstance(polls, bool) or not isinstance(polls, int) or not 0 <= polls <= 1000:
+            raise ValueError(f"fal_queue_polls must be an integer from 0 to 1000, got {polls!r}")
         delay = self.openai_chunk_delay_ms
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 6e4:
             raise ValueError(f"openai_chunk_delay_ms must be 0 to 60000, got {delay!r}")

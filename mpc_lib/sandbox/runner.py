@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from . import apidog, comet, fal, openai
 from .data import SandboxData
+from .fal_run import recorded_inputs
 from .faults import EMULATOR_NAMES, FaultPlan
 from .modes import SandboxModes
 from .server import SandboxServer
@@ -172,6 +173,11 @@ class Sandbox:
         if provider is not None:
             self._server(provider)
         return self.state.log.records(provider)
+
+    def fal_inputs(self) -> list[dict[str, Any]]:
+        """What FAL's run and queue hosts received, oldest first: per call its route,
+        endpoint id, request id, status, input field names, `image_size` and `num_images`."""
+        return recorded_inputs(self.state)
 
     def reset(self) -> None:
         """Clear faults, the log and stores; restore the starting data, latency and modes."""

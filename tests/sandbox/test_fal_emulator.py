@@ -501,6 +501,7 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
         "fal_odd_entries": False,
         "comet_odd_entries": False,
         "comet_page_size": None,
+        "fal_queue_polls": 1,
         "openai_chunk_delay_ms": 0.0,
     }
     changed = http.post(f"{root}/modes", json={"fal_pricing": "strict"})
@@ -514,6 +515,7 @@ def test_modes_over_the_control_routes(sandbox: Sandbox, http: httpx.Client) -> 
         ({"fal_pricing_page_size": 0}, ">= 1"),
         ({"comet_odd_entries": "yes"}, "true or false"),
         ({"fal_odd_entries": 1}, "fal_odd_entries must be true or false"),
+        ({"fal_queue_polls": -1}, "fal_queue_polls must be an integer from 0 to 1000"),
         ({"colour": "red"}, "unknown mode"),
         (["fal_pricing"], "JSON object"),
     ]:

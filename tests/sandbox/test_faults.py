@@ -111,6 +111,19 @@ def test_repeat_cursor_only_watches_the_fal_listing() -> None:
     assert [f.kind for f in plan.take("fal", "/v1/models")] == ["repeat_cursor"]
 
 
+def test_failed_job_only_watches_fal_queue_submissions() -> None:
+    with pytest.raises(ValueError, match="FAL queue submissions"):
+        Fault("failed_job", provider="openai")
+    plan = FaultPlan([Fault("failed_job", times=None), Fault("server_error", times=None)])
+    for provider, path in [("fal", "/run/fal-ai/flux/dev"), ("comet", "/queue/fal-ai/flux/dev"),
+                           ("fal", "/queue/fal-ai/flux/requests/sbx-1/status"),
+                           ("fal", "/queue/fal-ai/flux/requests/sbx-1")]:  # fmt: skip
+        assert [f.kind for f in plan.take(provider, path)] == ["server_error"], path
+    # its own slot: it fires beside an answering fault, which then decides the answer
+    fired = [f.kind for f in plan.take("fal", "/queue/fal-ai/flux/dev")]
+    assert fired == ["failed_job", "server_error"]
+
+
 def test_take_is_thread_safe() -> None:
     plan = FaultPlan([Fault("server_error", times=500)])
     hits: list[int] = []
