@@ -58,6 +58,10 @@ def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
     assert body["seed"] == 7 and isinstance(body["created"], int)
     # exactly one call, at the endpoint's own path; the emulator refuses a wrong key (401)
     assert _fal_calls(sandbox) == [("POST", "/run/" + IMAGE_MODEL, 200)]
+    (received,) = sandbox.fal_inputs()  # FAL's names for OpenAI's size and n, not theirs
+    assert received["image_size"] == {"width": 1536, "height": 1024}
+    assert received["num_images"] == 2
+    assert "size" not in received["fields"] and "n" not in received["fields"]
     # the cost: the registry price times the units FAL bills (per image or per megapixel)
     price = price_of(_record(mpc_api, IMAGE_MODEL), None)
     assert price.unit_price is not None
@@ -70,8 +74,7 @@ def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
     assert line.cost_usd == pytest.approx(price.unit_price * units)
     # the image itself: the URL answers a PNG
     image = httpx.get(body["data"][0]["url"], timeout=10)
-    if image.status_code == 200:
-        assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_the_size_becomes_image_size_and_an_alias_resolves(

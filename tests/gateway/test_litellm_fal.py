@@ -5,7 +5,9 @@ api_base we give is the model's own endpoint, or we leave the model out."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from mpc_lib.gateway.litellm_fal import (
@@ -17,6 +19,7 @@ from mpc_lib.gateway.litellm_fal import (
 )
 from mpc_lib.gateway.selection import FAL_CATEGORY_MODES, serving
 from mpc_lib.registry import RegistryStore
+from mpc_lib.sandbox import Sandbox
 
 HOSTS = {"run": "http://run.test", "queue": "http://queue.test"}
 
@@ -93,3 +96,37 @@ def test_every_fal_model_of_the_real_catalog_reaches_its_own_endpoint_or_is_left
 )
 def test_image_endpoint_follows_litellms_dispatch(model_id: str, endpoint: str | None) -> None:
     assert litellm_image_endpoint(model_id) == endpoint
+
+
+def test_every_fal_deployment_of_the_session_gateway_reaches_its_own_endpoint(
+    gateway: Any, sandbox: Sandbox
+) -> None:
+    """Each FAL deployment of the default selection (plus the alias targets and one per unit
+    kind), called through the real LiteLLM, lands on its own endpoint of the emulator, which
+    answers only exact endpoint ids."""
+    deployments = [entry for entry in gateway.config["model_list"]
+                   if entry["model_info"]["mpc_provider"] == "fal"]  # fmt: skip
+    modes = {entry["model_info"]["mode"] for entry in deployments}
+    assert {"image_generation", "video_generation"} <= modes
+    key = gateway.settings.gateway_key.reveal()
+    png = ("in.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, "image/png")
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=60) as http:  # fmt: skip
+        for entry in deployments:
+            name, mode = entry["model_name"], entry["model_info"]["mode"]
+            sandbox.reset()
+            if mode == "image_generation":
+                body = {"model": name, "prompt": "a lighthouse", "size": "1024x1024"}
+                answer = http.post("/v1/images/generations", json=body)
+                host = "run"
+            elif mode == "image_edit":
+                answer = http.post("/v1/images/edits", data={"model": name, "prompt": "at dusk"},
+                                   files={"image": png})  # fmt: skip
+                host = "run"
+            else:
+                body = {"model": name, "prompt": "waves", "seconds": "4"}
+                answer = http.post("/v1/videos", json=body)
+                host = "queue"
+            assert answer.status_code == 200, (name, answer.text)
+            calls = [(r.method, r.path, r.status) for r in sandbox.requests("fal")]
+            assert calls[0] == ("POST", f"/{host}/{name}", 200), (name, calls)
