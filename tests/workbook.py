@@ -38,7 +38,7 @@ class WorkbookNotebook:
     live_widget: bool = False  # its first dropdown changes the widget's " of " summary
     text: tuple[str, ...] = ()  # strings its report must contain
     sources: bool = True  # reports its sources (views.sources_banner) to the run index
-    needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway"
+    needs: tuple[str, ...] = ()  # services it talks to, started by a fixture: "gateway", "api"
     # or, "stack": it starts the core itself (local mode), on ports of its own, and the test
     # stops it; in JupyterLab it gets a workbook of its own (its ports are not the others')
 
@@ -59,9 +59,9 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
             "gateway",
             chart=True,
             # the first chat model the gateway serves (test_gateway_notebook.py picks one)
-            text=("Sandbox reply from ", " stream: median"),
+            text=("Sandbox reply from ", " stream: median", "status: COMPLETED"),
             sources=False,
-            needs=("gateway",),
+            needs=("gateway", "api"),
         ),
         WorkbookNotebook(
             "pricing_analysis",
@@ -121,6 +121,10 @@ def service_env(case: WorkbookNotebook, request: Any) -> dict[str, str]:
         gateway = request.getfixturevalue("gateway")
         env["MPC_GATEWAY_URL"] = gateway.url
         env["LITELLM_MASTER_KEY"] = gateway.settings.gateway_key.reveal()
+    if "api" in case.needs:
+        api = request.getfixturevalue("mpc_api")
+        env["MPC_API_URL"] = api.url
+        env["MPC_API_KEY"] = api.key
     if "stack" in case.needs:
         env.update(_local_stack_env(request))
     return env
