@@ -229,7 +229,11 @@ def create_app(
     config_path: Path | None = None,
     max_body_bytes: int | None = None,
 ) -> FastAPI:
-    """The MPC-API app; raises ConfigError/AliasError at once when it could not serve."""
+    """The MPC-API app; raises ConfigError/AliasError at once when it could not serve.
+
+    It keeps no provider key, whatever the environment holds: the gateway adds them.
+    """
+    settings = settings.with_(keys={})
     state = _load_state(settings, aliases, config_path)
 
     @contextlib.asynccontextmanager

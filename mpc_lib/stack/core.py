@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..extras import install_hint
+from ..providers import PROVIDERS
 from .local import LocalStack, ServiceSpec
 from .model import StackPaths
 
@@ -67,7 +68,9 @@ def core_services(settings: Settings) -> list[ServiceSpec]:
             health_url=f"{mpc_url}/health/liveliness",
             url=f"{mpc_url}/docs",
             port=api_port,
-            env=env,
+            # MPC-API holds no provider key: the gateway adds them (a blank value also hides
+            # the workbook .env's)
+            env={**env, **{var: "" for spec in PROVIDERS.values() for var in spec.key_vars}},
             cwd=cwd,
             needs_files=(
                 outputs / "registry" / "models.json",

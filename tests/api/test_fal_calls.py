@@ -223,3 +223,17 @@ def test_the_fal_key_stays_in_the_gateway(
     for path in Path(mpc_api.settings.outputs_dir).rglob("*"):
         if path.is_file() and "gateway" not in path.parts:  # the gateway's own config is its own
             assert key.encode() not in path.read_bytes(), path
+
+
+def test_mpc_api_keeps_no_provider_key_whatever_its_environment_holds(gateway: Any) -> None:
+    from mpc_lib.api import create_app
+    from mpc_lib.stack.core import core_services
+
+    app = create_app(gateway.settings.with_(fal_key="fal-canary-0123456789"))
+    kept = app.state.mpc.settings
+    assert kept.key_for("fal") is None and kept.key_for("comet") is None
+    assert "fal-canary-0123456789" not in repr(kept)
+    # the local stack starts MPC-API with every provider key blanked (over the .env's too)
+    (api,) = [spec for spec in core_services(gateway.settings) if spec.name == "mpc-api"]
+    assert api.env["FAL_KEY"] == "" and api.env["FAL_API_KEY"] == ""
+    assert api.env["COMETAPI_KEY"] == ""

@@ -188,3 +188,25 @@ def test_the_chain_from_the_cli_with_a_comet_key_and_base(
     for path in (book / "outputs").rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
+
+
+def test_a_live_fal_key_and_its_hosts_go_to_the_gateway_only(tmp_path: Path, gateway: Any) -> None:
+    """FAL live, with its model hosts pointed at any FAL-compatible upstream: the config's
+    run and queue routes and every FAL deployment's api_base point there; no key on disk."""
+    book = _book(tmp_path, gateway)
+    env = {"FAL_KEY": "fal-live-canary-42", "MPC_FAL_RUN_URL": "http://127.0.0.1:9/run/",
+           "MPC_FAL_QUEUE_URL": "http://127.0.0.1:9/queue"}  # fmt: skip
+    done = mpc("gateway", "config", "--providers", "fal", "--json", cwd=book, env=env)
+    assert done.returncode == 0, done.stderr
+    text = (book / "outputs" / "gateway" / "litellm.yaml").read_text()
+    assert "fal-live-canary-42" not in text and "fal-live-canary-42" not in done.stdout
+    written = yaml.safe_load(text)
+    routes = {r["path"]: r for r in written["general_settings"]["pass_through_endpoints"]}
+    assert routes["/fal-run"]["target"] == "http://127.0.0.1:9/run"
+    assert routes["/fal-queue"]["target"] == "http://127.0.0.1:9/queue"
+    assert routes["/fal-run"]["headers"] == {"Authorization": "Key os.environ/FAL_KEY"}
+    bases = {e["litellm_params"]["api_base"] for e in written["model_list"]}
+    assert bases and bases <= {"http://127.0.0.1:9/run", "http://127.0.0.1:9/queue"}
+    assert written["mpc"]["upstreams"] == {"fal": "live"}
+    bad = mpc("gateway", "config", cwd=book, env={**env, "MPC_FAL_RUN_URL": "fal.run"})
+    assert bad.returncode == 2 and "MPC_FAL_RUN_URL='fal.run'" in bad.stderr

@@ -20,6 +20,8 @@ def test_defaults_without_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     settings = Settings.from_env({})
     assert settings.base_url_for("fal") == "https://api.fal.ai/v1"
     assert settings.base_url_for("comet") == "https://api.cometapi.com"
+    assert settings.fal_run_url == "https://fal.run"
+    assert settings.fal_queue_url == "https://queue.fal.run"
     assert settings.source == "auto"
     assert settings.home == tmp_path.resolve()
     assert settings.outputs_dir == tmp_path.resolve() / "outputs"
@@ -202,6 +204,8 @@ def test_a_pyproject_without_the_marker_is_not_a_workbook(tmp_path: Path) -> Non
         ("MPC_LOCK_TIMEOUT_S", "-2", "MPC_LOCK_TIMEOUT_S='-2': must be at least 0"),
         ("MPC_SANDBOX_LATENCY_MS", "-5", "MPC_SANDBOX_LATENCY_MS='-5': must be at least 0"),
         ("MPC_FAL_BASE_URL", "api.fal.ai", "MPC_FAL_BASE_URL='api.fal.ai': expected an http"),
+        ("MPC_FAL_RUN_URL", "fal.run", "MPC_FAL_RUN_URL='fal.run': expected an http"),
+        ("MPC_FAL_QUEUE_URL", "ftp://q", "MPC_FAL_QUEUE_URL='ftp://q': expected an http"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
