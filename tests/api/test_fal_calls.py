@@ -101,9 +101,9 @@ def test_the_size_becomes_image_size_and_an_alias_resolves(
         ({"model": IMAGE_MODEL, "prompt": "x", "size": "big"}, 400, "size"),
         ({"model": IMAGE_MODEL, "prompt": "x", "response_format": "b64_json"}, 400,
          "response_format"),
-        ({"model": "fal-ai/no-such-model", "prompt": "x"}, 400, "Unknown model"),
+        ({"model": "fal-ai/no-such-model", "prompt": "x"}, 404, "Unknown model"),
         ({"model": VIDEO_MODEL, "prompt": "x"}, 400, "text-to-image"),
-        ({"model": "gpt-4o", "prompt": "x"}, 400, "Unknown model"),
+        ({"model": "gpt-4o", "prompt": "x"}, 404, "Unknown model"),
     ],
 )
 def test_an_images_body_gets_only_what_it_documents(

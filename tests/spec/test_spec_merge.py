@@ -158,7 +158,7 @@ def test_merge_api_cli_writes_checks_and_names_a_stale_spec(tmp_path: Path) -> N
     written = _merge_cli(str(path), "--out", str(out), "--server-url", "http://mpc-api:3000",
                          cwd=tmp_path)  # fmt: skip
     assert written.returncode == 0, written.stderr
-    assert "8 paths under /mpc, served by http://mpc-api:3000" in written.stdout
+    assert "13 paths under /mpc, served by http://mpc-api:3000" in written.stdout
     merged = load_spec(out).data
     assert merged["paths"]["/mpc/health"]["servers"][0]["url"] == "http://mpc-api:3000"
     assert _merge_cli(str(path), cwd=tmp_path).returncode == 0  # in place

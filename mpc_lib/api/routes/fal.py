@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -76,10 +76,10 @@ class ImagesIn(BaseModel):
 
     model: str = Field(min_length=1, max_length=256)
     prompt: str = Field(min_length=1, max_length=32_000)
-    n: StrictInt = Field(default=1, ge=1, le=4)
+    n: int = Field(default=1, ge=1, le=4)
     size: str | None = Field(default=None, pattern=_SIZE.pattern, description="WIDTHxHEIGHT")
     response_format: Literal["url"] = "url"
-    seed: StrictInt | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     user: str | None = Field(default=None, max_length=256)
 
 
@@ -276,8 +276,8 @@ async def images_generations(state: State, request: Request, body: ImagesIn) -> 
     """OpenAI's images API over a FAL text-to-image model, charged at the registry price."""
     record = _fal_record(state, body.model)
     if record is None:
-        raise problem(400, f"Unknown model: {body.model} (a FAL text-to-image model, its alias "
-                      "or fal:<endpoint_id>)", code="unknown_model")  # fmt: skip
+        raise problem(404, f"Unknown model: {body.model} (a FAL text-to-image model, its alias "
+                      "or fal:<endpoint_id>)", code="model_not_found")  # fmt: skip
     if record.get("category") != "text-to-image":
         raise problem(400, f"{body.model!r} is fal:{record['model_id']}, a "
                       f"{record.get('category')} model; images need a text-to-image one",
