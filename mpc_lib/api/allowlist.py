@@ -83,13 +83,14 @@ def check(body: Mapping[str, Any], fields: Mapping[str, Check], *, where: str = 
         checked(value, prefix + name)
 
 
-def relay_bytes(body: Any) -> bytes:
+def relay_bytes(body: Any, name: str = "body") -> bytes:
     """The body as UTF-8 JSON for the gateway; a lone surrogate (invalid unicode, which JSON
-    escapes allow) raises a 400 `problem` naming its field."""
+    escapes allow) raises a 400 `problem` naming its field (`name` for the whole)."""
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     except UnicodeEncodeError:
-        raise _refuse(_surrogate_at(body, "body"), "invalid unicode (a lone surrogate)") from None
+        where = _surrogate_at(body, "") or name
+        raise _refuse(where, "invalid unicode (a lone surrogate)") from None
 
 
 def _surrogate_at(value: Any, name: str) -> str:
@@ -100,7 +101,7 @@ def _surrogate_at(value: Any, name: str) -> str:
     elif isinstance(value, list):
         items = ((f"[{i}]", v) for i, v in enumerate(value))
     for key, item in items:
-        inner = f"{name}{key}" if str(key).startswith("[") else f"{name}.{key}"
+        inner = f"{name}{key}" if str(key).startswith("[") or not name else f"{name}.{key}"
         if not _encodes(str(key)):
             return inner.encode("utf-8", "backslashreplace").decode()
         found = _surrogate_at(item, inner)

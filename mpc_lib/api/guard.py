@@ -32,6 +32,7 @@ __all__ = ["LIVELINESS_PATH", "Guard"]
 log = logging.getLogger("mpc_lib.api")
 
 LIVELINESS_PATH = "/health/liveliness"
+_SHUTDOWN_KIND = "service_unavailable"  # MPC-API itself, not the gateway, is going away
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -148,7 +149,7 @@ class Guard:
         if not call.started:
             await api_error(status, message, code=code, request_id=rid)(scope, receive, send)
         elif call.streaming and not call.ended:
-            await _final_event(send, status, message, rid)
+            await _final_event(send, status, message, rid, code=code)
         # else: a plain answer half sent cannot be mended; the server cuts the connection
 
     async def _drained(self, scope: Scope, receive: Receive, send: Send, call: Call,
@@ -158,11 +159,12 @@ class Guard:
             await self._unavailable(scope, receive, send, rid)
         elif call.streaming and not call.ended:
             await _final_event(send, 503, "MPC-API is shutting down; the stream was cut "
-                               "after the drain period (MPC_API_DRAIN_S)", rid)  # fmt: skip
+                               "after the drain period (MPC_API_DRAIN_S)", rid,
+                               code="shutting_down")  # fmt: skip
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         answer = api_error(503, "MPC-API is shutting down; retry on another instance or later",
-                           code="shutting_down", request_id=rid)  # fmt: skip
+                           code="shutting_down", kind=_SHUTDOWN_KIND, request_id=rid)  # fmt: skip
         answer.headers["connection"] = "close"
         answer.headers["retry-after"] = "1"
         await answer(scope, receive, send)
@@ -175,9 +177,11 @@ class Guard:
         await answer(scope, receive, send)
 
 
-async def _final_event(send: Send, status: int, message: str, rid: str) -> None:
+async def _final_event(send: Send, status: int, message: str, rid: str, *,
+                       code: str | None) -> None:  # fmt: skip
     """End a stream with one SSE event holding the error envelope."""
-    event = b"data: " + envelope(status, message, request_id=rid) + b"\n\n"
+    kind = _SHUTDOWN_KIND if code == "shutting_down" else None
+    event = b"data: " + envelope(status, message, code=code, kind=kind, request_id=rid) + b"\n\n"
     try:
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -155,7 +155,7 @@ def _gateway_body(state: ApiState, raw: bytes) -> bytes:
     """The caller's body for the gateway, its model resolved; a bad one raises `problem`."""
     body = _parse(raw)
     asked = body["model"]
-    relay_bytes(asked)  # a lone surrogate in the name: a 400 before it is looked up
+    relay_bytes(asked, "model")  # a lone surrogate in the name: a 400 before it is looked up
     gateway_model, mode = _resolve(state, asked)
     if mode not in (None, "chat"):
         raise problem(400, f"{asked!r} is {gateway_model!r}, a {mode} model; chat needs a chat "
