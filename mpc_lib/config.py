@@ -83,6 +83,13 @@ DEFAULT_RUN_LOCK_TIMEOUT_S = 300.0
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:4000"
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 DEFAULT_API_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_API_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_API_MAX_HEADERS = 100
+DEFAULT_API_HEADER_TIMEOUT_S = 10.0
+DEFAULT_API_LIMIT_CONCURRENCY = 512
+DEFAULT_API_MAX_UPSTREAM = 100
+DEFAULT_API_RELAY_TIMEOUT_S = 600.0
+DEFAULT_API_DRAIN_S = 10.0
 DEFAULT_APIDOG_BASE_URL = "https://api.apidog.com"
 # FAL's model-running hosts: a synchronous run, and the queue (research/contracts.md §8).
 DEFAULT_FAL_RUN_URL = "https://fal.run"
@@ -264,6 +271,26 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = _env(
         "MPC_API_MAX_BODY_BYTES", default=DEFAULT_API_MAX_BODY_BYTES, ge=1024, le=1 << 30
     )
+    # MPC-API's limits in front of everything (431, a closed connection, 503) and its relay.
+    api_max_header_bytes: int = _env(
+        "MPC_API_MAX_HEADER_BYTES", default=DEFAULT_API_MAX_HEADER_BYTES, ge=1024, le=1 << 24
+    )
+    api_max_headers: int = _env(
+        "MPC_API_MAX_HEADERS", default=DEFAULT_API_MAX_HEADERS, ge=8, le=10_000
+    )
+    api_header_timeout_s: _Finite = _env(
+        "MPC_API_HEADER_TIMEOUT_S", default=DEFAULT_API_HEADER_TIMEOUT_S, gt=0, le=600
+    )
+    api_limit_concurrency: int = _env(
+        "MPC_API_LIMIT_CONCURRENCY", default=DEFAULT_API_LIMIT_CONCURRENCY, ge=1, le=100_000
+    )
+    api_max_upstream: int = _env(
+        "MPC_API_MAX_UPSTREAM", default=DEFAULT_API_MAX_UPSTREAM, ge=1, le=10_000
+    )
+    api_relay_timeout_s: _Finite = _env(
+        "MPC_API_RELAY_TIMEOUT_S", default=DEFAULT_API_RELAY_TIMEOUT_S, gt=0, le=86400
+    )
+    api_drain_s: _Finite = _env("MPC_API_DRAIN_S", default=DEFAULT_API_DRAIN_S, ge=0, le=3600)
     # The gateway's master key: what MPC-API and `--source gateway` present to LiteLLM.
     gateway_key: _OptionalSecret = _env("LITELLM_MASTER_KEY", default=None)
     apidog_token: _OptionalSecret = _env("APIDOG_ACCESS_TOKEN", default=None)

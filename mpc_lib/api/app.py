@@ -3,11 +3,8 @@
 `create_app(settings)` checks everything a request would need before it binds
 anything: the gateway key, the registry, the generated gateway config, and every
 alias (a broken alias raises AliasError naming it).  Then each request passes
-`_Guard`, a plain ASGI middleware (no per-request task or body copy): it gives the
-request an id (the caller's `x-request-id` when sane, else a new one) echoed on
-every answer and passed on to the gateway, checks `Authorization: Bearer
-<MPC_API_KEY>` in constant time on everything but `/health/liveliness`, and refuses a
-body over `max_body_bytes` with 413.  Every error is the envelope of
+`mpc_lib.api.guard.Guard` (request id, bearer key, body limit, the envelope for every
+failure, the shutdown drain).  Every error is the envelope of
 `mpc_lib.api.schemas.ErrorEnvelope`.
 
 Every route also answers under `/mpc` (`MOUNT_PREFIX`), as if a proxy had mounted the
@@ -19,11 +16,7 @@ OpenAPI without loading anything, for merging into the hub spec.
 from __future__ import annotations
 
 import contextlib
-import hmac
-import itertools
 import logging
-import re
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .._version import __version__
 from ..aliases import AliasCatalog, load_aliases
@@ -43,98 +36,16 @@ from ..errors import ConfigError
 from ..gateway.config import config_deployments, default_config_path, load_gateway_config
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
-from .deps import ApiState, api_error, problem_answer, request_id_of
+from .deps import PROBE_TIMEOUT_S, ApiState, api_error, problem_answer, request_id_of
+from .guard import LIVELINESS_PATH, Guard
 from .routes import chat, fal, health, models, orchestrate, select
 
 __all__ = ["LIVELINESS_PATH", "MOUNT_PREFIX", "create_app", "service_openapi"]
 
 log = logging.getLogger("mpc_lib.api")
 
-LIVELINESS_PATH = "/health/liveliness"
 MOUNT_PREFIX = "/mpc"  # every route also answers under this prefix (the hub spec's paths)
 BEARER_SCHEME = "MpcBearer"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class _TooLarge(Exception):
-    """The body grew past the limit while it was being read."""
-
-
-class _Guard:
-    """Request id, bearer auth and the body limit, in one pass over each request."""
-
-    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
-        self.app = app
-        self.api_key = api_key.encode() if api_key else None
-        self.max_body_bytes = max_body_bytes
-        # Request ids of our own: random per process, then counted (no entropy per request).
-        self._id_prefix = f"mpc-{secrets.token_hex(6)}"
-        self._ids = itertools.count()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = _header(scope, b"x-request-id")
-        rid = given if given and _REQUEST_ID.match(given) else self._new_id()
-        scope["mpc.request_id"] = rid
-        header = (b"x-request-id", rid.encode())
-        started = False
-
-        async def tagged(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        if self.api_key is not None and scope["path"] != LIVELINESS_PATH:
-            scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), self.api_key
-            ):
-                answer = api_error(
-                    401, "missing or wrong bearer key (Authorization: Bearer <MPC_API_KEY>)",
-                    code="invalid_api_key", request_id=rid,
-                )  # fmt: skip
-                answer.headers["www-authenticate"] = "Bearer"
-                await answer(scope, receive, tagged)
-                return
-        length = _header(scope, b"content-length")
-        if length is not None and length.isdigit():
-            if int(length) > self.max_body_bytes:
-                await self._too_large(scope, receive, tagged, rid)
-                return
-            # The server delivers exactly the declared length: nothing left to count.
-            await self.app(scope, receive, tagged)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, tagged)
-        except _TooLarge:
-            if started:
-                raise
-            await self._too_large(scope, receive, tagged, rid)
-
-    def _new_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids):012x}"
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        answer = api_error(
-            413, f"request body over {self.max_body_bytes} bytes", request_id=rid,
-        )  # fmt: skip
-        answer.headers["connection"] = "close"  # the rest of the body is never read
-        await answer(scope, receive, send)
 
 
 class _Service(FastAPI):
@@ -192,13 +103,6 @@ def _unprefixed(scope: Scope) -> Scope:
     }
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _load_state(
     settings: Settings, catalog: AliasCatalog | None, config_path: Path | None
 ) -> ApiState:
@@ -215,9 +119,15 @@ def _load_state(
     path = config_path or default_config_path(settings)
     config = load_gateway_config(path)
     resolved = (catalog or load_aliases()).resolve(registry["models"], config)
+    # Chats get MPC_API_MAX_UPSTREAM connections and never queue for one (a full relay is a
+    # 503 at once); the health probe has a connection of its own, so a full relay never
+    # reads as a gateway down.
     relay = AsyncHttpCore("gateway", settings.gateway_url, key=settings.gateway_key,
-                          timeout_s=max(settings.timeout_s, 600.0))  # fmt: skip
-    state = ApiState(settings, store, resolved, config_deployments(config), path, relay)
+                          timeout_s=settings.api_relay_timeout_s,
+                          connections=settings.api_max_upstream, pool_timeout_s=0)  # fmt: skip
+    probe = AsyncHttpCore("gateway", settings.gateway_url, key=settings.gateway_key,
+                          timeout_s=PROBE_TIMEOUT_S, connections=2)  # fmt: skip
+    state = ApiState(settings, store, resolved, config_deployments(config), path, relay, probe)
     state.registry()
     return state
 
@@ -240,15 +150,16 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await state.relay.aclose()
+        await state.probe.aclose()
 
     app = _service(lifespan)
     app.state.mpc = state
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # No handler for Exception: the guard answers whatever escapes a route, with its id.
     limit = max_body_bytes or settings.api_max_body_bytes
     key = settings.api_key.reveal() if settings.api_key is not None else None
-    app.add_middleware(_Guard, api_key=key, max_body_bytes=limit)
+    app.add_middleware(Guard, api_key=key, max_body_bytes=limit, drain=state.drain)
     return app
 
 
@@ -287,9 +198,3 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
     return api_error(400, f"invalid request: {problems}", code="invalid_request",
                      request_id=request_id_of(request))  # fmt: skip
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("api: %s %s failed", request.method, request.url.path, exc_info=exc)
-    rid = request_id_of(request)
-    return api_error(500, f"internal error ({type(exc).__name__})", request_id=rid)

@@ -11,20 +11,23 @@ from typing import Annotated, Any
 from fastapi import Depends
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from ..aliases import ResolvedAliases
 from ..config import Settings
 from ..errors import TransportError
 from ..http import AsyncHttpCore
 from ..registry import RegistryStore
+from .drain import Drain
 from .fal_jobs import FalJobs
 
 __all__ = [
+    "PROBE_TIMEOUT_S",
     "ApiState",
     "State",
     "api_error",
     "dumps",
+    "envelope",
     "gateway_unreachable",
     "problem",
     "problem_answer",
@@ -34,13 +37,16 @@ __all__ = [
 
 log = logging.getLogger("mpc_lib.api")
 
+PROBE_TIMEOUT_S = 3.0  # the health probe's timeouts (connect, read, waiting for a connection)
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "request_too_large",
+    431: "request_header_fields_too_large",
     429: "rate_limit_error",
     502: "gateway_error",
     503: "gateway_unavailable",
@@ -58,6 +64,8 @@ class ApiState:
     deployments: dict[str, dict[str, Any]]
     config_path: Path
     relay: AsyncHttpCore
+    probe: AsyncHttpCore  # the health probe's own connection to the gateway
+    drain: Drain = field(default_factory=Drain)  # requests in flight, for the shutdown
     _registry: dict[str, Any] = field(default_factory=dict, repr=False)
     _stamp: Any = field(default=None, repr=False)
     _by_key: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -96,18 +104,21 @@ def request_id_of(request: Request) -> str:
     return str(request.scope.get("mpc.request_id", ""))
 
 
-def api_error(status: int, message: str, *, code: str | int | None = None, kind: str | None = None,
-              request_id: str | None = None) -> JSONResponse:  # fmt: skip
+def envelope(status: int, message: str, *, code: str | None = None, kind: str | None = None,
+             request_id: str | None = None) -> bytes:  # fmt: skip
+    """The error envelope's bytes: ASCII JSON, so no caller's text (a lone surrogate) can
+    break it; `code` defaults to the error's type (always a string)."""
+    kind = kind or _ERROR_TYPES.get(status, "server_error" if status >= 500 else "error")
+    body = {"error": {"message": message, "type": kind, "code": code or kind,
+                      "request_id": request_id}}  # fmt: skip
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def api_error(status: int, message: str, *, code: str | None = None, kind: str | None = None,
+              request_id: str | None = None) -> Response:  # fmt: skip
     """An answer in the one error envelope."""
-    body = {
-        "error": {
-            "message": message,
-            "type": kind or _ERROR_TYPES.get(status, "server_error" if status >= 500 else "error"),
-            "code": code if code is not None else status,
-            "request_id": request_id,
-        }
-    }
-    return JSONResponse(body, status_code=status)
+    content = envelope(status, message, code=code, kind=kind, request_id=request_id)
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def state_of(request: Request) -> ApiState:
@@ -133,12 +144,14 @@ def problem(
     return HTTPException(status, detail=detail)
 
 
-def problem_answer(exc: HTTPException, request_id: str | None) -> JSONResponse:
+def problem_answer(exc: HTTPException, request_id: str | None) -> Response:
     """The envelope for an HTTPException (ours from `problem`, or one Starlette raised), with
     its headers (a 405's Allow)."""
     detail = exc.detail
     if isinstance(detail, dict):  # raised by our routes with a message and a code
-        answer = api_error(exc.status_code, str(detail.get("message")), code=detail.get("code"),
+        code = detail.get("code")
+        answer = api_error(exc.status_code, str(detail.get("message")),
+                           code=str(code) if code is not None else None,
                            kind=detail.get("type"), request_id=request_id)  # fmt: skip
     else:
         answer = api_error(exc.status_code, str(detail), request_id=request_id)
@@ -152,7 +165,15 @@ def dumps(body: Any) -> bytes:
 
 
 def gateway_unreachable(state: ApiState, exc: TransportError) -> HTTPException:
-    """The gateway did not answer: 504 when it timed out, else 503, naming its URL."""
+    """The gateway did not answer: 504 when it timed out, else 503, naming its URL; or the
+    relay had no free connection (`MPC_API_MAX_UPSTREAM`): 503 with `Retry-After` at once."""
+    if exc.detail.startswith("PoolTimeout"):
+        size = state.relay.connections
+        log.warning("api: the relay is full (%d connections)", size)
+        full = problem(503, f"MPC-API's relay to the gateway is full ({size} calls in flight, "
+                       "MPC_API_MAX_UPSTREAM); retry shortly", code="relay_full")  # fmt: skip
+        full.headers = {"retry-after": "1"}
+        return full
     timed_out = exc.detail.split(":", 1)[0].endswith("Timeout")
     what = "did not answer in time" if timed_out else "is not reachable"
     log.warning("api: gateway %s: %s", what, exc)

@@ -36,7 +36,7 @@ class ErrorBody(BaseModel):
 
     message: str
     type: str
-    code: int | str | None = None
+    code: str | None = None
     request_id: str | None = None
 
 
@@ -66,7 +66,6 @@ class GatewayHealth(BaseModel):
 class RegistryHealth(BaseModel):
     """The registry MPC-API serves models from."""
 
-    path: str
     generated_at: str | None = None
     counts: dict[str, int] = {}
     stale: list[str] = []
@@ -123,9 +122,9 @@ class ModelList(BaseModel):
 
 
 class SelectModelIn(BaseModel):
-    """What the caller needs; an absent field matches every alias."""
+    """What the caller needs; an absent field matches every alias (another field is a 400)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     task_type: str | None = None
     domain: str | None = None
@@ -158,9 +157,9 @@ class SelectModelOut(BaseModel):
 
 
 class OrchestrateIn(BaseModel):
-    """Which job to plan."""
+    """Which job to plan (another field is a 400)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     job_type: str | None = None
 

@@ -1,20 +1,38 @@
-"""`serve_api`: MPC-API on uvicorn, refusing to listen beyond loopback without MPC_API_KEY."""
+"""`serve_api`: MPC-API on uvicorn, refusing to listen beyond loopback without MPC_API_KEY.
+
+`api_server(app, settings, ...)` is the uvicorn server `mpc api serve` runs (tests run the
+same one): uvicorn's protocol bounded by `protocol.limited_protocol` (head size, header
+count, head timeout, connections), and a shutdown that drains: on SIGTERM or SIGINT it
+stops accepting, lets calls in flight finish for `MPC_API_DRAIN_S`, then ends the rest
+(`drain.Drain`) and exits 0 (uvicorn itself would re-raise SIGTERM: exit 143).
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 from importlib.util import find_spec
-from typing import Literal
+from types import FrameType
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from ..config import Settings
 from ..errors import ConfigError
 from .app import create_app
+from .deps import ApiState
+from .protocol import ConnectionLimits, limited_protocol
 
-__all__ = ["api_address", "is_loopback", "serve_api"]
+__all__ = ["api_address", "api_server", "is_loopback", "serve_api"]
+
+# How long uvicorn waits past the drain before cancelling on its own: the drain ends every
+# call first, so this only bounds a call that ignores its cancellation.
+_SHUTDOWN_MARGIN_S = 5.0
 
 log = logging.getLogger("mpc_lib.api")
 
@@ -43,6 +61,48 @@ def _server_engines() -> tuple[Literal["httptools", "h11"], Literal["uvloop", "a
     return http, loop
 
 
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's server, with the drain started at shutdown and SIGTERM a clean exit."""
+
+    def __init__(self, config: uvicorn.Config, state: ApiState | None) -> None:
+        super().__init__(config)
+        self.mpc_state = state
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM and sig in self._captured_signals:
+            # a requested stop, done once drained: exit 0 (uvicorn re-raises what it captured)
+            self._captured_signals.remove(sig)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        if self.mpc_state is not None:
+            self.mpc_state.drain.begin(self.mpc_state.settings.api_drain_s)
+        await super().shutdown(sockets)
+
+
+def api_server(app: FastAPI, settings: Settings, *, host: str = "127.0.0.1", port: int = 0,
+               **options: Any) -> uvicorn.Server:  # fmt: skip
+    """The uvicorn server for MPC-API's `app`, with MPC-API's limits and drain (`options`
+    go to `uvicorn.Config`)."""
+    http, loop = _server_engines()
+    limits = ConnectionLimits(
+        max_header_bytes=settings.api_max_header_bytes,
+        max_headers=settings.api_max_headers,
+        header_timeout_s=settings.api_header_timeout_s,
+        max_connections=settings.api_limit_concurrency,
+    )
+    protocol = limited_protocol(import_from_string(HTTP_PROTOCOLS[http]), limits)
+    config = uvicorn.Config(app, host=host, port=port, http=protocol, loop=loop, **{
+        "log_level": "warning", "access_log": False, "server_header": False,
+        "timeout_graceful_shutdown": settings.api_drain_s + _SHUTDOWN_MARGIN_S,
+        # h11 refuses a head past its own bound (default 16 KiB) with a plain 400: ours first
+        "h11_max_incomplete_event_size": settings.api_max_header_bytes + 1024,
+        **options,
+    })  # fmt: skip
+    state = getattr(app.state, "mpc", None)
+    return _DrainingServer(config, state if isinstance(state, ApiState) else None)
+
+
 def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Check everything (keys, registry, gateway config, aliases), then serve until stopped."""
     host, port = api_address(settings, host, port)
@@ -52,14 +112,9 @@ def serve_api(settings: Settings, *, host: str | None = None, port: int | None =
             "without a key); set MPC_API_KEY or bind 127.0.0.1"
         )
     app = create_app(settings)
-    http, loop = _server_engines()
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False,
-        timeout_graceful_shutdown=5, server_header=False, http=http, loop=loop,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    log.info("api: serving on http://%s:%d (gateway %s; %s, %s)", host, port,
-             settings.gateway_url, http, loop)  # fmt: skip
+    server = api_server(app, settings, host=host, port=port)
+    log.info("api: serving on http://%s:%d (gateway %s; %s)", host, port, settings.gateway_url,
+             server.config.http.__name__)  # type: ignore[union-attr]  # fmt: skip
     server.run()
     if not server.started:
         raise OSError(f"MPC-API could not listen on {host}:{port} (in use, or not allowed)")

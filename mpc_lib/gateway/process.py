@@ -2,7 +2,9 @@
 
 `GatewayProcess` starts `litellm` (from the `gateway` extra) with a generated config
 on one host and port, waits until `/health/liveliness` answers, and stops it with
-SIGTERM (then SIGKILL).  Its output goes to `<outputs>/gateway/litellm.log`.
+SIGTERM (then SIGKILL).  Its output goes to `<outputs>/gateway/litellm.log` (mode 0600),
+through a pipe we read, so the log is bounded: past `LOG_MAX_BYTES` it is rotated to
+`litellm.log.1` ... `.{LOG_BACKUPS}` (the oldest dropped).
 
 `run_gateway(settings, upstreams)` is what `mpc gateway serve` does: make sure a
 registry and a master key exist, write the config for the providers' upstreams (live,
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +53,8 @@ from .config import (
 )
 
 __all__ = [
+    "LOG_BACKUPS",
+    "LOG_MAX_BYTES",
     "GatewayProcess",
     "GatewayRun",
     "ensure_master_key",
@@ -59,6 +64,8 @@ __all__ = [
 log = logging.getLogger("mpc_lib.gateway")
 
 DEFAULT_START_TIMEOUT_S = 120.0
+LOG_MAX_BYTES = 10 * 1024 * 1024  # litellm.log past this is rotated
+LOG_BACKUPS = 3  # rotated logs kept: litellm.log.1 (newest) .. .3
 _STOP_TIMEOUT_S = 15.0
 _LOG_TAIL_LINES = 15
 # LiteLLM refuses to start with these (litellm/proxy/auth/master_key_boot_check.py).
@@ -146,7 +153,7 @@ class GatewayProcess:
         self._env = dict(env)
         self._settings = settings or Settings()
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._log: _RotatingLog | None = None
 
     @property
     def url(self) -> str:
@@ -183,12 +190,13 @@ class GatewayProcess:
             "--host", self.host, "--port", str(self.port),
         ]  # fmt: skip
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
         # Its own session: a Ctrl-C in the terminal reaches us, and we stop it in order.
         self._process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+        assert self._process.stdout is not None
+        self._log = _RotatingLog(self.log_path, self._process.stdout)
         log.info("gateway: started litellm (pid %d) on %s", self._process.pid, self.url)
         probe = GatewayClient(self.url, Secret("unused"), settings=self._settings)
         deadline = time.monotonic() + timeout_s
@@ -249,6 +257,57 @@ class GatewayProcess:
 
     def __repr__(self) -> str:
         return f"GatewayProcess({self.url}, {'running' if self.running else 'stopped'})"
+
+
+class _RotatingLog:
+    """The child's output copied into `path` (0600) by a thread, rotated past LOG_MAX_BYTES."""
+
+    def __init__(self, path: Path, source: IO[bytes], *, max_bytes: int = LOG_MAX_BYTES,
+                 backups: int = LOG_BACKUPS) -> None:  # fmt: skip
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._source = source
+        self._fd = self._open()
+        self._size = os.fstat(self._fd).st_size
+        self._thread = threading.Thread(target=self._copy, name="litellm-log", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> int:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # a log from before (0644) is narrowed too
+        return fd
+
+    def _copy(self) -> None:
+        read = getattr(self._source, "read1", self._source.read)
+        try:
+            while chunk := read(65536):
+                if self._size + len(chunk) > self.max_bytes and self._size:
+                    self._rotate()
+                os.write(self._fd, chunk)
+                self._size += len(chunk)
+        except (OSError, ValueError):  # the pipe or the file closed under us
+            pass
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        for index in range(self.backups, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            newer = self.path.with_name(f"{self.path.name}.{index - 1}") if index > 1 else self.path
+            if newer.exists():
+                os.replace(newer, older)
+        self._fd = self._open()
+        self._size = 0
+
+    def close(self) -> None:
+        """Wait for the child's last output (its end closes the pipe), then close the file."""
+        self._thread.join(5)
+        if self._thread.is_alive():  # something the child started holds the pipe: let it be
+            return
+        with contextlib.suppress(OSError):
+            self._source.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
 
 
 @dataclass

@@ -52,16 +52,24 @@ class AsyncHttpCore:
         timeout_s: float = 600.0,
         connect_timeout_s: float = 5.0,
         connections: int = 100,
+        pool_timeout_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """`transport` replaces httpx's pool (`connections`, proxies from the environment)."""
+        """`transport` replaces httpx's pool (`connections`, proxies from the environment).
+
+        `pool_timeout_s` is how long a call waits for one of the `connections` to free up
+        (None: `timeout_s`); 0 fails at once with a TransportError whose detail starts
+        `PoolTimeout` when all are busy, so a full relay is said at once instead of queued.
+        """
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._secret = (key.reveal() or None) if key is not None else None
         self._headers = {"user-agent": USER_AGENT}
         if self._secret is not None:
             self._headers["authorization"] = f"{scheme} {self._secret}"
-        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s).as_dict()
+        pool = timeout_s if pool_timeout_s is None else pool_timeout_s
+        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool).as_dict()
+        self.connections = connections
         self._urls: dict[str, httpx.URL] = {}
         if transport is None:
             limits = httpx.Limits(

@@ -1,13 +1,17 @@
 """Chat through the gateway: `POST /v1/chat/completions` (`/api/...` for old callers).
 
 The body's `model` may be an alias (or a legacy name), a gateway model name, or a
-registry key `provider:model_id`; it is rewritten to the gateway model and the rest
-of the body goes on untouched.  The answer is relayed as it arrives: a stream chunk
-by chunk, never buffered, and a caller who hangs up (while the gateway works on a
-plain answer, or mid-stream) closes the gateway connection, which cancels the call
-upstream.  Errors come back in MPC-API's envelope: an unknown model 400, the gateway
-unreachable 503 (timed out 504), the gateway refusing our own key 502 (that is our
-misconfiguration, not the caller's).
+registry key `provider:model_id`; it is rewritten to the gateway model.  The body may
+hold only OpenAI's chat parameters (`allowlist.CHAT_FIELDS`: anything else, such as
+`extra_headers`, `api_key` or `num_retries`, is a 400 naming the field), checked for type
+and bounds.  The answer is relayed as it arrives: a stream chunk by chunk, never
+buffered, with no `x-litellm-*` header (the call's cost comes as `x-mpc-response-cost`);
+a caller who hangs up (while the gateway works on a plain answer, or mid-stream) closes
+the gateway connection.  Errors come back in MPC-API's envelope: an unknown model 400,
+the relay full (`MPC_API_MAX_UPSTREAM`) or the gateway unreachable 503, timed out 504,
+a 429 with its `Retry-After`, a gateway or upstream failure 502/503/504, and a 401/403
+told apart as the gateway refusing our own key (502: our misconfiguration, not the
+caller's), the provider refusing its key (502) or the gateway refusing the request (403).
 
 One function, `chat_completions`, answers every chat: it reads and checks the body, then
 answers with `_Relay`, a response that passes the gateway's answer on as it comes.  The
@@ -33,10 +37,11 @@ from starlette.types import Receive, Scope, Send
 from ...errors import TransportError
 from ...http import AsyncUpstream
 from ...providers import PROVIDERS
+from ..allowlist import CHAT_FIELDS, check, parse_object, relay_bytes
 from ..deps import (
     ApiState,
     api_error,
-    dumps,
+    envelope,
     gateway_unreachable,
     problem,
     problem_answer,
@@ -53,6 +58,11 @@ log = logging.getLogger("mpc_lib.api")
 CHAT_PATHS = ("/v1/chat/completions", "/api/chat/completions")
 _GATEWAY_PATH = "/v1/chat/completions"
 _RELAYED_HEADERS = frozenset((b"content-type", b"content-length", b"cache-control"))
+_COST_HEADER = b"x-litellm-response-cost"  # relayed as x-mpc-response-cost: the call's own
+# What MPC-API answers for a gateway error status it does not pass on as it is: the
+# gateway's own failure (500: LiteLLM's answer to an upstream that sent garbage, say) is a
+# bad gateway to our caller.
+_GATEWAY_STATUS = {500: 502, 501: 502, 505: 502}
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
@@ -76,8 +86,14 @@ _REQUEST_BODY: dict[str, Any] = {
                         },
                     },
                     "stream": {"type": "boolean"},
+                    # the rest of OpenAI's chat parameters, checked by `allowlist.CHAT_FIELDS`
+                    **{
+                        name: {}
+                        for name in CHAT_FIELDS
+                        if name not in ("model", "messages", "stream")
+                    },
                 },
-                "additionalProperties": True,
+                "additionalProperties": False,
             }
         }
     },
@@ -93,9 +109,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     404: {"model": ErrorEnvelope, "description": "The gateway has no such model"},
     429: {"model": ErrorEnvelope, "description": "The upstream is rate limiting"},
-    500: {"model": ErrorEnvelope, "description": "The gateway failed"},
+    403: {"model": ErrorEnvelope, "description": "The gateway refused the request"},
+    500: {"model": ErrorEnvelope, "description": "MPC-API itself failed"},
     502: {"model": ErrorEnvelope, "description": "The gateway or its upstream failed"},
-    503: {"model": ErrorEnvelope, "description": "The gateway is unreachable"},
+    503: {"model": ErrorEnvelope, "description": "The gateway is unreachable or the relay full"},
     504: {"model": ErrorEnvelope, "description": "The gateway timed out"},
 }
 
@@ -125,18 +142,12 @@ def _lookup(state: ApiState, name: str) -> tuple[str, str | None]:
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise problem(400, "the request body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise problem(400, "the request body must be a JSON object", code="invalid_body")
+    """The caller's body, checked against the chat allowlist (a 400 `problem` names the field)."""
+    body = parse_object(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise problem(400, "Missing model alias", code="missing_model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise problem(400, "messages must be a non-empty array", code="invalid_messages")
+    check(body, CHAT_FIELDS, required=("messages",))
     return body
 
 
@@ -144,12 +155,13 @@ def _gateway_body(state: ApiState, raw: bytes) -> bytes:
     """The caller's body for the gateway, its model resolved; a bad one raises `problem`."""
     body = _parse(raw)
     asked = body["model"]
+    relay_bytes(asked, "model")  # a lone surrogate in the name: a 400 before it is looked up
     gateway_model, mode = _resolve(state, asked)
     if mode not in (None, "chat"):
         raise problem(400, f"{asked!r} is {gateway_model!r}, a {mode} model; chat needs a chat "
                       "model", code="not_a_chat_model")  # fmt: skip
     body["model"] = gateway_model
-    return dumps(body)
+    return relay_bytes(body)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -178,7 +190,9 @@ def _unreachable(state: ApiState, exc: TransportError, rid: str) -> Response:
 
 
 async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:
-    """The gateway's error answer in our envelope (its status kept, its message quoted)."""
+    """The gateway's error answer in our envelope: a caller's error (4xx) and an upstream's
+    429/502/503/504 keep their status (and `Retry-After`), the gateway's own failure is a 502,
+    and a 401/403 says whose key or what was refused."""
     try:
         raw = await upstream.read()
     except TransportError as exc:
@@ -186,20 +200,41 @@ async def _gateway_error(upstream: AsyncUpstream, rid: str) -> Response:
     message, kind, code = raw.decode("utf-8", "replace")[:2000], None, None
     try:
         error = json.loads(raw).get("error")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         error = None
     if isinstance(error, dict):
-        message = str(error.get("message") or message)
+        message = str(error.get("message") or message)[:2000]
         kind = str(error["type"]) if error.get("type") else None
         code = error.get("code")
     status = upstream.status
     if status in (401, 403):
-        # The caller passed our check; the gateway refused *our* key.
+        answer = _refused(status, message, kind, rid)
+    else:
+        shown = _GATEWAY_STATUS.get(status, status if status < 600 else 502)
+        if shown != status:
+            message, kind = f"the gateway failed ({status}): {message}", "gateway_error"
+        answer = api_error(shown, message, kind=kind, request_id=rid,
+                           code=str(code) if isinstance(code, (int, str)) else None)  # fmt: skip
+    retry_after = upstream.headers.get("retry-after")
+    if retry_after is not None and answer.status_code in (429, 503):
+        answer.headers["retry-after"] = retry_after[:64]
+    return answer
+
+
+def _refused(status: int, message: str, kind: str | None, rid: str) -> Response:
+    """A gateway 401/403, told apart: the gateway refused MPC-API's key (our configuration:
+    502), the gateway refused the request itself (403), or the provider refused its key (502)."""
+    if (kind or "").endswith("access_denied") or "Rejected Request" in message:
+        return api_error(403, f"the gateway refused the request ({status}: {message})",
+                         kind="request_refused", code="request_refused",
+                         request_id=rid)  # fmt: skip
+    if kind == "auth_error":  # LiteLLM's own check of the key we present
         return api_error(502, f"the gateway refused MPC-API's key ({status}: {message}); "
                          "LITELLM_MASTER_KEY must be the gateway's", kind="gateway_auth",
-                         request_id=rid)  # fmt: skip
-    code = code if isinstance(code, (int, str)) else None
-    return api_error(status, message, kind=kind, code=code, request_id=rid)
+                         code="gateway_auth", request_id=rid)  # fmt: skip
+    return api_error(502, f"the provider refused the gateway's key for it ({status}: "
+                     f"{message}); check the provider key the gateway holds",
+                     kind="upstream_auth", code="upstream_auth", request_id=rid)  # fmt: skip
 
 
 class _Relay(Response):
@@ -222,17 +257,9 @@ class _Relay(Response):
         # uvicorn only serves asyncio, so a bare task is the cheapest listener (a task group
         # costs a scope and a task more per call).
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
-        try:
+        try:  # an exception is the guard's to answer (a 500, or a final event in a stream)
             with self.cancel:
                 await self._relay(scope, receive, send)
-        except Exception as exc:
-            if self.started:
-                raise  # the server cuts the connection: the caller sees the answer break
-            log.error("api: chat %s failed", self.rid, exc_info=exc)
-            await self._answer(
-                api_error(500, f"internal error ({type(exc).__name__})", request_id=self.rid),
-                scope, receive, send,
-            )  # fmt: skip
         finally:
             self.finished = True
             if not watcher.done():
@@ -286,8 +313,10 @@ class _Relay(Response):
                 streaming = b"text/event-stream" in value
             elif name == b"content-length" and value.isdigit():
                 remaining = int(value)
-            if name in _RELAYED_HEADERS or name.startswith(b"x-litellm-"):
+            if name in _RELAYED_HEADERS:
                 headers.append((name, value))
+            elif name == _COST_HEADER:
+                headers.append((b"x-mpc-response-cost", value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
         self.started = True
         try:
@@ -303,11 +332,10 @@ class _Relay(Response):
             if not streaming:
                 self.finished = True
                 return  # a half JSON body cannot be mended: the caller sees a cut
-            event = {"error": {"message": f"the gateway connection broke mid-stream "
-                               f"({exc.detail})", "type": "gateway_error",
-                               "code": 502, "request_id": self.rid}}  # fmt: skip
+            event = envelope(502, f"the gateway connection broke mid-stream ({exc.detail})",
+                             kind="gateway_error", request_id=self.rid)  # fmt: skip
             await send({"type": "http.response.body",
-                        "body": b"data: " + dumps(event) + b"\n\n", "more_body": True})  # fmt: skip
+                        "body": b"data: " + event + b"\n\n", "more_body": True})  # fmt: skip
         if not self.finished:
             self.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -18,7 +18,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 _SERVICE = "mpc-api"
-_PROBE_TIMEOUT_S = 3.0
 
 
 @router.get("/health/liveliness", response_model=Liveliness)
@@ -33,8 +32,9 @@ async def liveliness() -> Liveliness:
     responses={**COMMON_ERRORS, 503: {"model": Health, "description": "The gateway is down"}},
 )
 async def deep_health(state: State, request: Request) -> JSONResponse:
-    """The gateway (its liveliness, with MPC-API's key) and the registry; 503 when the gateway
-    does not answer."""
+    """The gateway (its readiness, with MPC-API's key, over the probe's own connection, so
+    busy chats never make it look down) and the registry; 503 when the gateway does not
+    answer."""
     gateway = await _gateway(state)
     registry = state.registry()
     sources = registry.get("sources", {})
@@ -43,8 +43,7 @@ async def deep_health(state: State, request: Request) -> JSONResponse:
         service=_SERVICE,
         version=__version__,
         gateway=gateway,
-        registry=RegistryHealth(
-            path=str(state.store.path),
+        registry=RegistryHealth(  # no server path: callers have no business knowing it
             generated_at=registry.get("generated_at"),
             counts=registry.get("counts", {}),
             stale=sorted(name for name, s in sources.items() if s.get("status") == "stale"),
@@ -54,7 +53,8 @@ async def deep_health(state: State, request: Request) -> JSONResponse:
     if gateway.status != "ok":
         report.error = ErrorBody(
             message=f"the gateway at {gateway.url} is {gateway.status}: {gateway.detail}",
-            type="gateway_unavailable", code=503, request_id=request_id_of(request),
+            type="gateway_unavailable", code="gateway_unavailable",
+            request_id=request_id_of(request),
         )  # fmt: skip
     return JSONResponse(report.model_dump(), status_code=200 if gateway.status == "ok" else 503)
 
@@ -63,7 +63,7 @@ async def _gateway(state: State) -> GatewayHealth:
     url = state.settings.gateway_url
     started = time.monotonic()
     try:
-        upstream = await state.relay.open("GET", "/health/readiness", timeout_s=_PROBE_TIMEOUT_S)
+        upstream = await state.probe.open("GET", "/health/readiness")
         await upstream.read()
         await upstream.aclose()
     except MpcError as exc:
@@ -73,4 +73,3 @@ async def _gateway(state: State) -> GatewayHealth:
         detail = f"/health/readiness answered {upstream.status}"
         return GatewayHealth(url=url, status="error", latency_ms=latency, detail=detail)
     return GatewayHealth(url=url, status="ok", latency_ms=latency)
-

@@ -15,12 +15,15 @@ router = APIRouter(tags=["aliases"], responses=COMMON_ERRORS)
 
 @router.post("/api/orchestrate", response_model=OrchestrateOut)
 async def orchestrate(state: State, body: OrchestrateIn | None = None) -> OrchestrateOut:
-    """The plan for `job_type`; an unknown one is a 400 naming the known job types."""
+    """The plan for `job_type`; a missing or unknown one is a 400 naming the known job types."""
     job_type = (body or OrchestrateIn()).job_type
     jobs = state.aliases.catalog.jobs
-    if not job_type or job_type not in jobs:
-        raise problem(400, f"Unsupported job_type: {job_type or 'unknown'}; known: "
-                      f"{', '.join(jobs)}", code="unsupported_job_type")  # fmt: skip
+    if not job_type:
+        raise problem(400, f"job_type is required; known: {', '.join(jobs)}",
+                      code="missing_job_type")  # fmt: skip
+    if job_type not in jobs:
+        raise problem(400, f"Unsupported job_type: {job_type}; known: {', '.join(jobs)}",
+                      code="unsupported_job_type")  # fmt: skip
     steps = []
     for step in jobs[job_type]:
         resolved = state.aliases.by_name[step.alias]
