@@ -18,6 +18,7 @@ from mpc_lib.sandbox import Fault, Sandbox
 
 IMAGE_MODEL = "fal-ai/flux/dev"
 VIDEO_MODEL = "fal-ai/kling-video/v2.1/standard/image-to-video"
+DEEP = b"[" * 5000 + b"]" * 5000  # past the JSON parser's depth
 
 
 @pytest.fixture
@@ -237,3 +238,24 @@ def test_mpc_api_keeps_no_provider_key_whatever_its_environment_holds(gateway: A
     (api,) = [spec for spec in core_services(gateway.settings) if spec.name == "mpc-api"]
     assert api.env["FAL_KEY"] == "" and api.env["FAL_API_KEY"] == ""
     assert api.env["COMETAPI_KEY"] == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/v1/images/generations", b'{"model": "fal-ai/flux/dev", "prompt": ' + DEEP + b"}"),
+        (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": ' + DEEP + b"}"),
+        (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": "waves", "duration": NaN}'),
+        (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": "\\ud800"}'),
+        ("/v1/images/generations", b'{"model": "fal-ai/flux/dev", "prompt": "\\ud800"}'),
+        (f"/v1/fal/{VIDEO_MODEL}", b'["not", "an", "object"]'),
+    ],
+)
+def test_a_hostile_body_is_a_400_in_the_envelope_and_never_reaches_fal(
+    sandbox: Sandbox, http: httpx.Client, path: str, raw: bytes
+) -> None:
+    sandbox.reset()
+    answer = http.post(path, content=raw, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["request_id"] == answer.headers["x-request-id"]
+    assert _fal_calls(sandbox) == []

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,7 +40,8 @@ from ...pricing.prices import price_of
 from ...pricing.usage import Charge, UsageLine, fal_charge, record_usage
 from ...providers import PROVIDERS
 from ...upstreams import open_upstreams
-from ..deps import ApiState, State, dumps, gateway_unreachable, problem, request_id_of
+from ..allowlist import parse_object, relay_bytes
+from ..deps import ApiState, State, gateway_unreachable, problem, request_id_of
 from ..fal_jobs import REQUEST_ID, FalJob
 from ..schemas import ErrorEnvelope
 from . import COMMON_ERRORS
@@ -199,7 +200,7 @@ async def _call(
     headers = {"accept-encoding": "identity", "x-request-id": rid}
     content = None
     if body is not None:
-        content = dumps(body)
+        content = relay_bytes(body)  # a lone surrogate anywhere is a 400 naming where
         headers["content-type"] = "application/json"
     try:
         upstream = await state.relay.open(method, path, content=content, headers=headers)
@@ -378,15 +379,14 @@ async def job_cancel(state: State, request: Request, request_id: _RequestId) -> 
 @router.post(
     "/v1/fal/{endpoint_id:path}", response_model=FalJobOut, status_code=202,
     responses=_ERRORS, summary="Submit a job to a FAL model's queue",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "description": "The endpoint's own input"}}}}},
 )  # fmt: skip
-async def submit(
-    state: State,
-    request: Request,
-    endpoint_id: _EndpointId,
-    given: Annotated[dict[str, Any], Body(description="The endpoint's own input")],
-) -> JSONResponse:
+async def submit(state: State, request: Request, endpoint_id: _EndpointId) -> JSONResponse:
     """Queue FAL's input for one endpoint; poll the answer's status_url."""
     record = _endpoint(state, endpoint_id)
+    # FAL's own input, whatever the endpoint takes, parsed strictly (no NaN, no deep nesting)
+    given = parse_object(await request.body())
     path = f"{_QUEUE}/{record['model_id']}"
     status, headers, answer = await _call(state, "POST", path, request_id_of(request), given)
     if status >= 400:
