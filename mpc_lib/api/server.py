@@ -1,9 +1,16 @@
-"""`serve_api`: MPC-API on uvicorn, refusing to listen beyond loopback without MPC_API_KEY."""
+"""`serve_api`: MPC-API on uvicorn, refusing to listen beyond loopback without MPC_API_KEY.
+
+Everything is checked, and the port taken, before uvicorn starts: a busy port is one
+OSError line (exit 1), never uvicorn's own log line and exit code.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import socket
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import Literal
 from urllib.parse import urlsplit
@@ -43,8 +50,31 @@ def _server_engines() -> tuple[Literal["httptools", "h11"], Literal["uvloop", "a
     return http, loop
 
 
-def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Check everything (keys, registry, gateway config, aliases), then serve until stopped."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host:port`, for uvicorn; a port in use is an OSError naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":  # as uvicorn does: a restart need not wait out TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen()  # callers who read the banner and connect at once wait in the backlog
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise OSError(f"MPC-API cannot listen on {host}:{port}: {why.lower()}") from None
+    return sock
+
+
+def serve_api(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_listening: Callable[[str, int], None] | None = None,
+) -> None:
+    """Check everything (keys, registry, gateway config, aliases), take the port, then serve
+    until stopped; `on_listening(host, port)` runs once all that passed (the CLI's banner)."""
     host, port = api_address(settings, host, port)
     if settings.api_key is None and not is_loopback(host):
         raise ConfigError(
@@ -58,8 +88,15 @@ def serve_api(settings: Settings, *, host: str | None = None, port: int | None =
         timeout_graceful_shutdown=5, server_header=False, http=http, loop=loop,
     )  # fmt: skip
     server = uvicorn.Server(config)
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]  # the one the OS chose, for port 0
     log.info("api: serving on http://%s:%d (gateway %s; %s, %s)", host, port,
              settings.gateway_url, http, loop)  # fmt: skip
-    server.run()
+    if on_listening is not None:
+        on_listening(host, port)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if not server.started:
         raise OSError(f"MPC-API could not listen on {host}:{port} (in use, or not allowed)")
