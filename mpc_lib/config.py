@@ -218,7 +218,7 @@ def _http_url(value: str) -> str:
 def _port_text(url: str) -> str:
     """What follows the host's colon in `url` (for a message about a port that does not parse)."""
     netloc = url.split("//", 1)[-1].split("/", 1)[0].rpartition("@")[2]
-    return netloc.rpartition("]")[2].partition(":")[2] if "]" in netloc else netloc.partition(":")[2]
+    return netloc.rpartition("]")[2].partition(":")[2]
 
 
 def _without_userinfo(value: str) -> str:
