@@ -283,15 +283,13 @@ def test_every_port_is_checked_before_anything_starts(make_stack) -> None:
         with pytest.raises(StackError) as caught:
             stack.up(timeout_s=10, progress=lambda s, m: events.append((s, m)))
     message = str(caught.value)
-    assert message.startswith(f"api: port {port} is in use by pid {os.getpid()}")
+    assert message.startswith(f"api: port {port} is in use")  # by this process, when visible
     assert message.endswith("; nothing was started: stop it or choose another port")
     assert caught.value.exit_code == 1 and "\n" not in message
     assert events == [] and stack.recorded() == [] and stack_processes(stack) == []
 
 
-def test_a_failed_step_stops_what_this_up_started_and_only_that(
-    make_stack, tmp_path: Path
-) -> None:
+def test_a_failed_step_stops_what_this_up_started_and_only_that(make_stack, tmp_path: Path) -> None:
     state, port = tmp_path / "state", free_port()
     running = make_stack([standin_spec(port)], state=state)
     running.up(timeout_s=30)
