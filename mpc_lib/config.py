@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from dotenv.parser import parse_stream
 from pydantic import (
@@ -197,10 +198,43 @@ def _env(*names: str, **bounds: Any) -> Any:
 
 
 def _http_url(value: str) -> str:
+    """An http(s) base URL every client can use as is: checked here, so a bad one is refused
+    when settings load (naming its variable), not deep inside the first request."""
     value = value.strip()
-    if not value.startswith(("http://", "https://")):
+    if not value.lower().startswith(("http://", "https://")):
         raise ValueError("expected an http:// or https:// URL")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError("a URL holds no spaces or control characters")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValueError("the host's [ ] brackets do not match") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"port {_port_text(value)!r} is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("the URL names no host")
+    if port == 0:
+        raise ValueError("port 0 is not a number from 1 to 65535")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("a base URL takes no ?query or #fragment")
     return value.rstrip("/")
+
+
+def _port_text(url: str) -> str:
+    """What follows the host's colon in `url` (for a message about a port that does not parse)."""
+    netloc = url.split("//", 1)[-1].split("/", 1)[0].rpartition("@")[2]
+    return netloc.rpartition("]")[2].partition(":")[2]
+
+
+def _without_userinfo(value: str) -> str:
+    """`value` with any `user:password@` of a URL replaced, so a message never shows it."""
+    scheme, sep, rest = value.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if not sep or "@" not in netloc:
+        return value
+    return f"{scheme}://***@{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 def _unset_if_blank(value: Any) -> Any:
@@ -555,6 +589,8 @@ def _explain(exc: ValidationError) -> str:
         value = error.get("input")
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
+        if isinstance(value, str):
+            value = _without_userinfo(value)
         if isinstance(value, (dict, BaseModel)) or (
             loc and (str(loc[0]) == "keys" or str(loc[0]) in secret)
         ):

@@ -198,6 +198,13 @@ class RegistryStore:
         except RegistryError as exc:
             raise RegistryError(f"{exc}; {self._restore_hint()}") from exc
 
+    def require(self) -> dict[str, Any]:
+        """The current registry; none yet is a RegistryError (exit 5), as a corrupt one is."""
+        registry = self.load()
+        if registry is None:
+            raise RegistryError(f"{self.path}: no registry yet; run `mpc sync` first")
+        return registry
+
     def peek_counts(self) -> dict[str, int]:
         """Models per provider from the head of models.json, without parsing the rest.
 

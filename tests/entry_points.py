@@ -26,7 +26,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], dict[str, str], int, str]] = {
     "pricing": (("pricing", "cheapest"), {}, 5, "no registry yet; run `mpc sync` first"),
     "health": (("health", "--json"), {}, 2, '"status": "fail"'),
     "apidog": (("apidog", "mcp-config", "--format", "zed"), {}, 2, "--format 'zed'"),
-    "gateway": (("gateway", "config"), {}, 2, "no registry yet (run `mpc sync`)"),
+    "gateway": (("gateway", "config"), {}, 5, "no registry yet; run `mpc sync` first"),
     "spec": (("spec", "validate", "missing.json"), {}, 2, "missing.json: no such file"),
     "stack": (("stack", "status"), {}, 0, "no stack is up"),
     "sandbox": (("sandbox", "serve", "--fal-port", "70000"), {}, 2, "65535"),

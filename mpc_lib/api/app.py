@@ -113,9 +113,7 @@ def _load_state(
             "(`mpc gateway serve` generates one into the workbook's .env)"
         )
     store = RegistryStore(settings.outputs_dir)
-    registry = store.load()
-    if registry is None:
-        raise ConfigError(f"{store.path}: no registry yet (run `mpc sync`)")
+    registry = store.require()
     path = config_path or default_config_path(settings)
     config = load_gateway_config(path)
     resolved = (catalog or load_aliases()).resolve(registry["models"], config)

@@ -5,13 +5,18 @@ same one): uvicorn's protocol bounded by `protocol.limited_protocol` (head size,
 count, head timeout, connections), and a shutdown that drains: on SIGTERM or SIGINT it
 stops accepting, lets calls in flight finish for `MPC_API_DRAIN_S`, then ends the rest
 (`drain.Drain`) and exits 0 (uvicorn itself would re-raise SIGTERM: exit 143).
+Everything is checked, and the port taken, before uvicorn starts: a busy port is one
+OSError line (exit 1), never uvicorn's own log line and exit code.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
+import socket
+from collections.abc import Callable
 from importlib.util import find_spec
 from types import FrameType
 from typing import Any, Literal
@@ -103,8 +108,31 @@ def api_server(app: FastAPI, settings: Settings, *, host: str = "127.0.0.1", por
     return _DrainingServer(config, state if isinstance(state, ApiState) else None)
 
 
-def serve_api(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Check everything (keys, registry, gateway config, aliases), then serve until stopped."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host:port`, for uvicorn; a port in use is an OSError naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":  # as uvicorn does: a restart need not wait out TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen()  # callers who read the banner and connect at once wait in the backlog
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise OSError(f"MPC-API cannot listen on {host}:{port}: {why.lower()}") from None
+    return sock
+
+
+def serve_api(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_listening: Callable[[str, int], None] | None = None,
+) -> None:
+    """Check everything (keys, registry, gateway config, aliases), take the port, then serve
+    until stopped; `on_listening(host, port)` runs once all that passed (the CLI's banner)."""
     host, port = api_address(settings, host, port)
     if settings.api_key is None and not is_loopback(host):
         raise ConfigError(
@@ -113,8 +141,15 @@ def serve_api(settings: Settings, *, host: str | None = None, port: int | None =
         )
     app = create_app(settings)
     server = api_server(app, settings, host=host, port=port)
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]  # the one the OS chose, for port 0
     log.info("api: serving on http://%s:%d (gateway %s; %s)", host, port, settings.gateway_url,
              server.config.http.__name__)  # type: ignore[union-attr]  # fmt: skip
-    server.run()
+    if on_listening is not None:
+        on_listening(host, port)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if not server.started:
         raise OSError(f"MPC-API could not listen on {host}:{port} (in use, or not allowed)")

@@ -19,7 +19,7 @@ from .api import api_app
 from .apidog import apidog_app
 from .catalog import registry_app, sync
 from .gateway import gateway_app
-from .health import health
+from .health import HealthCommand, health
 from .pricing import pricing_app
 from .runs import run, runs_app
 from .sandbox import sandbox_app
@@ -32,7 +32,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
 app.command()(sync)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
-app.command()(health)
+app.command(cls=HealthCommand)(health)
 app.add_typer(registry_app, name="registry")
 app.add_typer(runs_app, name="runs")
 app.add_typer(schedule_app, name="schedule")

@@ -23,12 +23,18 @@ def api_serve(
         typer.Option(help="Port.", show_default="from MPC_API_URL", min=0, max=65535),
     ] = None,
 ) -> None:
-    """Serve MPC-API until Ctrl-C; without MPC_API_KEY only on loopback."""
-    from ..api.server import api_address, serve_api
+    """Serve MPC-API until Ctrl-C; without MPC_API_KEY only on loopback.
+
+    Exits 2 on a bad setting or a missing key, 5 without a registry, and 1 when the port
+    is in use; the banner prints only once every check passed and the port is taken.
+    """
+    from ..api.server import serve_api
 
     with reported_errors():
         settings = cli_settings()
-        bind_host, bind_port = api_address(settings, host, port)
-        typer.echo(f"MPC-API: http://{bind_host}:{bind_port} -> gateway {settings.gateway_url};"
-                   " Ctrl-C stops")  # fmt: skip
-        serve_api(settings, host=host, port=port)
+
+        def banner(bind_host: str, bind_port: int) -> None:
+            typer.echo(f"MPC-API: http://{bind_host}:{bind_port} -> gateway"
+                       f" {settings.gateway_url}; Ctrl-C stops")  # fmt: skip
+
+        serve_api(settings, host=host, port=port, on_listening=banner)

@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from ..config import Settings
 from ..errors import MpcError
+from ..health import DEFAULT_HEALTH_RETRIES, MAX_HEALTH_RETRIES
 
 if TYPE_CHECKING:
     from ..health import HealthReport
 from ..upstreams import open_upstreams
 from ._common import CliState, cli_settings, stderr
 
-__all__ = ["health"]
+__all__ = ["HealthCommand", "health"]
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 # The one exception to the workbook's exit codes: Nagios/Icinga plugins expect 3 for "unknown".
 _UNKNOWN = 3
+
+
+class HealthCommand(TyperCommand):
+    """`mpc health`'s command: a usage error (unknown option, a bad value) exits 3, UNKNOWN,
+    as a monitoring plugin's must; click's own 2 would read as CRITICAL."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's Context
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:  # typer's click errors: UsageError, BadParameter...
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = _UNKNOWN
+            raise
 
 
 def health(
@@ -39,6 +54,14 @@ def health(
     warn_ok: Annotated[
         bool, typer.Option("--warn-ok", help="Exit 0 when the worst row is a warning.")
     ] = False,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="Retries per call after a transient answer (429, 5xx, a dropped connection).",
+            min=0,
+            max=MAX_HEALTH_RETRIES,
+        ),
+    ] = DEFAULT_HEALTH_RETRIES,
 ) -> None:
     """Check providers, registry, gateway and MPC-API at once; one row per check.
 
@@ -46,14 +69,15 @@ def health(
     estimate prices a hypothetical job and runs nothing), and the gateway for its
     liveliness, readiness and model list, never a completion or LiteLLM's
     token-spending /health.  Exit codes follow the monitoring-plugin convention:
-    0 all ok, 1 a warning (0 with --warn-ok), 2 a failure, 3 the check could not run.
+    0 all ok, 1 a warning (0 with --warn-ok), 2 a failure, 3 the check could not run
+    (a bad option or setting).
     """
     from ..health import run_health, write_prometheus
 
     try:
         settings = cli_settings()
         with open_upstreams(settings) as upstreams:
-            report = run_health(settings, upstreams, timeout_s=timeout)
+            report = run_health(settings, upstreams, timeout_s=timeout, retries=retries)
         if prom is not None:
             write_prometheus(report, prom)
     except (MpcError, ValueError, OSError) as exc:

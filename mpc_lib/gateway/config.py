@@ -304,9 +304,7 @@ def write_live_config(
     Every model an MPC-API alias names is added to the selection.
     """
     store = RegistryStore(settings.outputs_dir)
-    registry = store.load()
-    if registry is None:
-        raise ConfigError(f"{store.path}: no registry yet (run `mpc sync`)")
+    registry = store.require()
     required = tuple(load_aliases().targets(registry["models"]).values())
     chosen = with_required(selection, required)
     upstreams = {name: live_upstream(settings, name) for name in selection.providers}

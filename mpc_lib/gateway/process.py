@@ -354,9 +354,7 @@ def run_gateway(
         log.info("gateway: no registry at %s yet; syncing the catalog first", store.path)
         sync_catalog(settings, upstreams)
         synced = True
-    registry = store.load()
-    if registry is None:
-        raise ConfigError(f"{store.path}: no registry (run `mpc sync`)")
+    registry = store.require()
     key, written = ensure_master_key(settings)
     required = tuple(load_aliases().targets(registry["models"]).values())
     chosen = with_required(selection or GatewaySelection(), required)

@@ -10,10 +10,18 @@ model list — never a completion, never LiteLLM's token-spending `/health`.
 from .checks import CHECKS, Check, CheckContext, Finding
 from .exposition import prometheus_text, write_prometheus
 from .models import HealthReport, HealthRow, Status
-from .runner import append_history, read_history, run_health
+from .runner import (
+    DEFAULT_HEALTH_RETRIES,
+    MAX_HEALTH_RETRIES,
+    append_history,
+    read_history,
+    run_health,
+)
 
 __all__ = [
     "CHECKS",
+    "DEFAULT_HEALTH_RETRIES",
+    "MAX_HEALTH_RETRIES",
     "Check",
     "CheckContext",
     "Finding",

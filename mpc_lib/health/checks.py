@@ -30,7 +30,7 @@ from ..errors import (
     TransportError,
 )
 from ..gateway import GatewayClient, default_config_path, load_gateway_config
-from ..http import HttpCore
+from ..http import HttpCore, RetryPolicy
 from ..providers import PROVIDERS
 from ..registry import RegistryStore
 from ..upstreams import Upstream
@@ -232,17 +232,34 @@ def _gateway_models(ctx: CheckContext) -> Finding:
 
 
 def _api_health(ctx: CheckContext) -> Finding:
-    """MPC-API's deep `/health` (it reports the gateway and the registry), when configured."""
-    if "api_url" not in ctx.settings.model_fields_set:
-        return Finding("skip", "not configured (set MPC_API_URL)")
+    """MPC-API's deep `/health` (it reports the gateway and the registry) at MPC_API_URL, or
+    at its default; with MPC_API_URL unset, nothing listening there is a skip, not a failure."""
     key = ctx.settings.api_key
     with HttpCore.for_settings(
         "mpc-api", ctx.settings, base_url=ctx.settings.api_url, key=key, scheme="Bearer",
         client=ctx.http,
     ) as core:  # fmt: skip
+        if "api_url" not in ctx.settings.model_fields_set and _refused(core):
+            return Finding(
+                "skip", f"nothing listens at {ctx.settings.api_url} (the default; set MPC_API_URL"
+                " to require MPC-API)",
+            )  # fmt: skip
         body = core.get_json("/health", auth=key is not None)
     gateway = (body.get("gateway") or {}) if isinstance(body, dict) else {}
     return Finding("ok", f"{ctx.settings.api_url}: ok; gateway {gateway.get('status', '?')}")
+
+
+def _refused(core: HttpCore) -> bool:
+    """Whether the connection to `core`'s service is refused: one try of the keyless
+    `/health/liveliness` (a transient error answer is not "nothing there": the check goes on)."""
+    once = RetryPolicy(max_retries=0, deadline_s=core.retry.deadline_s)
+    try:
+        core.request("GET", "/health/liveliness", auth=False, retry=once)
+    except TransportError as exc:
+        return isinstance(exc.__cause__, httpx.ConnectError)
+    except MpcError:
+        return False
+    return False
 
 
 # --- registry -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A check that hangs costs its timeout, not the sum: the runner stops waiting for it
 when the timeout is up and reports it failed.  Every HTTP call inside a check is
-bounded by the same timeout (no retries: a health check reports, it does not insist).
+bounded by the same timeout, and retried once (`retries`) after a transient answer
+(429, 5xx, a dropped connection), so one blip does not make a check flap.
 Each run is appended to `outputs/health/history.jsonl` (rotated past a size limit).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -28,11 +30,21 @@ from ..upstreams import Upstreams
 from .checks import CHECKS, DERIVED, Check, CheckContext, Finding, provider_failure, registry_drift
 from .models import HealthReport, HealthRow
 
-__all__ = ["HISTORY_MAX_BYTES", "append_history", "read_history", "run_health"]
+__all__ = [
+    "DEFAULT_HEALTH_RETRIES",
+    "HISTORY_MAX_BYTES",
+    "MAX_HEALTH_RETRIES",
+    "append_history",
+    "read_history",
+    "run_health",
+]
 
 log = logging.getLogger("mpc_lib.health")
 
 HISTORY_MAX_BYTES = 2_000_000
+# Retries per HTTP call after a transient answer: one, enough for a blip, within the timeout.
+DEFAULT_HEALTH_RETRIES = 1
+MAX_HEALTH_RETRIES = 5
 
 
 def run_health(
@@ -40,23 +52,27 @@ def run_health(
     upstreams: Upstreams,
     *,
     timeout_s: float | None = None,
+    retries: int = DEFAULT_HEALTH_RETRIES,
     checks: Sequence[Check] = CHECKS,
     history: bool = True,
 ) -> HealthReport:
     """Run `checks` concurrently, each within `timeout_s`, and return the report.
 
     Providers are asked where `upstreams` says; one it lists as unreachable (a live
-    source without its key) fails its checks with that reason.
+    source without its key) fails its checks with that reason.  Each HTTP call is retried
+    up to `retries` times after a transient answer, within the same timeout.
     """
     timeout = timeout_s if timeout_s is not None else settings.health_timeout_s
-    if not timeout > 0:
-        raise ConfigError(f"--timeout {timeout!r}: must be more than 0")
+    if not 0 < timeout < math.inf:
+        raise ConfigError(f"--timeout {timeout!r}: must be a finite number more than 0")
+    if not 0 <= retries <= MAX_HEALTH_RETRIES:
+        raise ConfigError(f"--retries {retries!r}: must be from 0 to {MAX_HEALTH_RETRIES}")
     started, clock = datetime.now(UTC), time.monotonic()
     # The runner's wait is the authority: HTTP calls get a little longer, so a slow answer
     # reads "timed out after N s" every time, and an abandoned thread still ends soon after.
     grace = timeout + min(1.0, timeout)
     bounded = settings.with_(
-        timeout_s=min(settings.timeout_s, grace), deadline_s=grace, max_retries=0
+        timeout_s=min(settings.timeout_s, grace), deadline_s=grace, max_retries=retries
     )
     unreachable = upstreams.unreachable
     rows: dict[str, HealthRow] = {}

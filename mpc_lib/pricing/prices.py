@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, computed_field, model_validator
 
 from ..catalog import sync_catalog
 from ..config import Settings
-from ..errors import ConfigError, RegistryError
+from ..errors import ConfigError
 from ..models import MpcModel
 from ..providers import PROVIDERS
 from ..registry import RegistryStore, load_registry
@@ -426,12 +426,7 @@ def load_price_book(settings: Settings, *, sync_with: Upstreams | None = None) -
     upstreams first, so a fresh clone can price a job mix.
     """
     store = RegistryStore(settings.outputs_dir)
-    registry = store.load()
-    if registry is None:
-        if sync_with is None:
-            raise RegistryError(f"{store.path}: no registry yet; run `mpc sync` first")
+    if sync_with is not None and not store.path.exists():
         sync_catalog(settings, sync_with)
-        registry = store.load()
-        if registry is None:  # pragma: no cover - sync_catalog writes it or raises
-            raise RegistryError(f"{store.path}: the sync wrote no registry")
+    registry = store.require()
     return PriceBook(registry, store.path)

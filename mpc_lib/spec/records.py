@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ..catalog import CometClient, FalClient
 from ..config import SOURCES, Settings, workbook_path
-from ..errors import ConfigError, PaginationError, ResponseFormatError
+from ..errors import ConfigError, PaginationError, RegistryError, ResponseFormatError
 from ..registry import RegistryStore
 from ..upstreams import Upstream, Upstreams
 
@@ -59,7 +59,7 @@ def records_source(settings: Settings, data: str | Path) -> RecordsSource:
     if choice == "registry":
         path = RegistryStore(settings.outputs_dir).path
         if not path.is_file():
-            raise ConfigError(f"--data registry: no registry at {path} (run `mpc sync` first)")
+            raise RegistryError(f"--data registry: {path}: no registry yet; run `mpc sync` first")
         return RecordsSource("sandbox", path)
     path = workbook_path(settings, choice)
     if not path.is_file():

@@ -7,7 +7,8 @@ by size (copy, then truncate: the child keeps appending to the same file).
 
 - `up()` starts what is not running, restarts what died, waits until each service's
   health URL answers 2xx (reporting progress per service), and is a no-op that says so
-  when everything is already healthy.
+  when everything is already healthy.  It checks every port it needs before it starts
+  anything, and when a step fails it stops what it started, so no half stack stays.
 - `status()` is alive and healthy, alive and unhealthy, dead (a pid file whose process
   is gone), or stopped.
 - `down()` sends SIGTERM to each service's whole process tree, then SIGKILL after a
@@ -50,6 +51,7 @@ from .processes import (
     child_environment,
     detached_options,
     find_tokened,
+    port_in_use,
     rotate_log,
     terminate,
 )
@@ -73,6 +75,8 @@ _TAIL_LINES = 12
 ServiceState = Literal["healthy", "unhealthy", "running", "dead", "stopped"]
 UpAction = Literal["started", "restarted", "already running", "waited"]
 Progress = Callable[[str, str], None]
+# The actions that start a process (and so need its port).
+_STARTS: tuple[UpAction, ...] = ("started", "restarted")
 
 
 @dataclass(frozen=True)
@@ -348,8 +352,10 @@ class LocalStack:
     def up(self, *, timeout_s: float = 60.0, progress: Progress | None = None) -> UpReport:
         """Start what is not running, restart what died, wait until all are healthy.
 
+        StackError, before anything starts, when a port a service needs is taken.
         StackUnhealthy when a service exits while starting (with its log tail) or is not
-        healthy within `timeout_s`; what did start is left running (see `down`).
+        healthy within `timeout_s`.  On any failure the services this call started are
+        stopped again; those that already ran are left as they were.
         """
         self._check_requirements()
         notify = progress or (lambda _name, _state: None)
@@ -386,8 +392,36 @@ class LocalStack:
                     actions[name] = "waited"
                 else:
                     actions[name] = "already running"
-            results = self._start_and_wait(actions, timeout_s, notify)
+            self._check_ports([name for name, act in actions.items() if act in _STARTS])
+            started: list[str] = []
+            try:
+                results = self._start_and_wait(actions, timeout_s, notify, started)
+            except BaseException as exc:  # Ctrl-C too: no half-started stack stays behind
+                self._stop_started(started, notify, exc)
+                raise
         return UpReport(services=results, noop=False, duration_s=time.monotonic() - started_clock)
+
+    def _check_ports(self, names: Sequence[str]) -> None:
+        """Every port the services about to start need, checked before any of them starts."""
+        busy = [
+            f"{spec.name}: {reason}"
+            for spec in (self.specs[name] for name in names)
+            if spec.port is not None and (reason := port_in_use(spec.port)) is not None
+        ]
+        if busy:
+            raise StackError(
+                "; ".join(busy) + "; nothing was started: stop it or choose another port"
+            )
+
+    def _stop_started(self, started: Sequence[str], notify: Progress, exc: BaseException) -> None:
+        """Stop the services this `up` started, newest first, and say so in `exc`'s message."""
+        if not started:
+            return
+        for name in reversed(started):
+            result = self._stop_service(name)
+            notify(name, f"{result.outcome}: the stack did not come up")
+        if isinstance(exc, StackError):
+            exc.args = (f"stopped {', '.join(started)} again (started by this up): {exc}",)
 
     def _check_requirements(self) -> None:
         missing = [
@@ -400,8 +434,14 @@ class LocalStack:
             raise ConfigError("cannot start the local stack: " + "; ".join(missing))
 
     def _start_and_wait(
-        self, actions: Mapping[str, UpAction], timeout_s: float, notify: Progress
+        self,
+        actions: Mapping[str, UpAction],
+        timeout_s: float,
+        notify: Progress,
+        started: list[str],
     ) -> list[UpResult]:
+        """Start each service when what it waits for is there; `started` gets each one
+        spawned (so a failure can stop them again)."""
         deadline = time.monotonic() + timeout_s
         began: dict[str, float] = {}
         done: dict[str, UpResult] = {}
@@ -420,6 +460,7 @@ class LocalStack:
                                 announced.add(name)
                             continue
                         pid = self._spawn(spec)
+                        started.append(name)
                         began[name] = time.monotonic()
                         notify(name, f"starting (pid {pid})")
                         continue

@@ -33,6 +33,7 @@ __all__ = [
     "detached_options",
     "find_tokened",
     "port_holder",
+    "port_in_use",
     "rotate_log",
     "terminate",
 ]
@@ -61,17 +62,23 @@ def detached_options() -> dict[str, Any]:
     return {"creationflags": flags}
 
 
-def check_port_free(name: str, port: int) -> None:
+def port_in_use(port: int) -> str | None:
+    """`port 3000 is in use by pid 12 (python3)` when a loopback bind fails, else None."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
             holder = port_holder(port)
-            who = f" by {holder}" if holder else ""
-            raise StackError(
-                f"{name}: port {port} is in use{who}; stop it or choose another port"
-            ) from None
+            return f"port {port} is in use" + (f" by {holder}" if holder else "")
+    return None
+
+
+def check_port_free(name: str, port: int) -> None:
+    """StackError naming `name`, the port and who holds it, unless the port is free."""
+    busy = port_in_use(port)
+    if busy is not None:
+        raise StackError(f"{name}: {busy}; stop it or choose another port")
 
 
 def port_holder(port: int) -> str | None:

@@ -53,7 +53,7 @@ def test_gateway_config_writes_the_registry_config(tmp_path: Path, gateway: Any)
     empty.mkdir()
     (empty / "pyproject.toml").write_text("[tool.mpc]\n")
     missing = mpc("gateway", "config", cwd=empty)
-    assert missing.returncode == 2 and "no registry yet (run `mpc sync`)" in missing.stderr
+    assert missing.returncode == 5 and "no registry yet; run `mpc sync` first" in missing.stderr
 
 
 def test_gateway_config_names_every_model_it_leaves_out_and_why(

@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cli_runner import Ran, mpc
 from prometheus_client.parser import text_string_to_metric_families
 from seam import health, sync
 
-from mpc_lib.config import Settings
+from mpc_lib.config import DEFAULT_API_URL, Settings
 from mpc_lib.health import append_history, read_history, write_prometheus
 from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Fault
 
 PROVIDER_ROWS = ("fal.models", "fal.pricing", "fal.estimate", "comet.models", "comet.catalog")
+NO_API_AT_DEFAULT = (
+    f"nothing listens at {DEFAULT_API_URL} (the default; set MPC_API_URL to require MPC-API)"
+)
 
 
 def _live(sandbox, outputs: Path, **changes) -> Settings:
-    """The session sandbox reached as if it were the real FAL and Comet."""
+    """The session sandbox reached as if it were the real FAL and Comet (a retry goes at once)."""
     return Settings(
         fal_key=sandbox.fal_key, comet_key=sandbox.comet_key,
         fal_base_url=sandbox.fal_url, comet_base_url=sandbox.comet_url,
-        outputs_dir=outputs, **changes,
+        outputs_dir=outputs, **{"retry_backoff_s": 0, **changes},
     )  # fmt: skip
+
+
+def _listened(url: str) -> bool:
+    """Whether something accepts connections at `url`'s host and port (a developer's MPC-API)."""
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _statuses(report) -> dict[str, str]:
@@ -42,7 +57,8 @@ def test_a_synced_hub_is_healthy_on_every_row(sandbox, tmp_path: Path) -> None:
     not_configured = {name for name in statuses if name.startswith(("gateway.", "api.", "stack."))}
     assert {statuses[name] for name in set(statuses) - not_configured} == {"ok"}
     assert {statuses[name] for name in not_configured} == {"skip"}
-    assert report.row("api.health").reason == "not configured (set MPC_API_URL)"
+    if not _listened(DEFAULT_API_URL):
+        assert report.row("api.health").reason == NO_API_AT_DEFAULT
     assert report.sources == {"fal": "live", "comet": "live"}
     fal = report.row("fal.models")
     assert fal.metrics["live_models"] == len(sandbox.data.fal_models)
@@ -217,7 +233,8 @@ def test_cli_exit_codes_json_and_prom(sandbox, tmp_path: Path) -> None:
     old = _mpc(env={"MPC_HEALTH_MAX_AGE_H": "0.0001"}, cwd=tmp_path)
     assert old.returncode == 1 and "registry.age" in old.stdout
     assert _mpc("--warn-ok", env={"MPC_HEALTH_MAX_AGE_H": "0.0001"}, cwd=tmp_path).returncode == 0
-    down = _mpc(env={"COMETAPI_KEY": "k", "MPC_COMET_BASE_URL": "http://127.0.0.1:9"}, cwd=tmp_path)
+    down = _mpc(env={"COMETAPI_KEY": "k", "MPC_COMET_BASE_URL": "http://127.0.0.1:9",
+                     "MPC_RETRY_BACKOFF_S": "0"}, cwd=tmp_path)  # fmt: skip
     assert down.returncode == 2
     unknown = _mpc(env={"MPC_HEALTH_TIMEOUT_S": "soon"}, cwd=tmp_path)
     assert unknown.returncode == 3
@@ -262,3 +279,56 @@ def test_a_configured_gateway_that_is_down_fails_and_an_unset_one_skips(
     assert report.exit_code() == 2
     unset = health(_live(sandbox, tmp_path), history=False)
     assert unset.row("gateway.liveliness").reason.startswith("not configured")
+
+
+def test_one_transient_answer_is_retried_once_so_the_check_does_not_flap(
+    sandbox, tmp_path: Path
+) -> None:
+    settings = _live(sandbox, tmp_path)
+    sync(settings)
+
+    def fal_rows(retries: int) -> dict[str, str]:
+        sandbox.faults.add(Fault("server_error", provider="fal", path="/v1/models$", status=503))
+        before = len(sandbox.requests("fal"))
+        report = health(settings, retries=retries, history=False)
+        answered = [r.status for r in sandbox.requests("fal")[before:] if r.path == "/v1/models"]
+        assert answered.count(503) == 1, answered  # the one transient answer, then 200s
+        return {name: report.row(name).reason for name in PROVIDER_ROWS[:3]
+                if report.row(name).status != "ok"}  # fmt: skip
+
+    assert fal_rows(retries=1) == {}  # the default: one retry, every row ok
+    failed = fal_rows(retries=0)
+    assert len(failed) == 1 and "503 GET /models" in next(iter(failed.values()))
+
+
+def test_usage_errors_exit_3_unknown_as_a_monitoring_plugin_expects(tmp_path: Path) -> None:
+    for args, message in [
+        (("--bogus",), "No such option: --bogus"),
+        (("--timeout", "abc"), "'abc' is not a valid float"),
+        (("--retries", "9"), "9 is not in the range 0<=x<=5"),
+        (("--timeout", "inf"), "--timeout inf: must be a finite number more than 0"),
+    ]:
+        ran = _mpc(*args, env={}, cwd=tmp_path)
+        assert ran.returncode == 3, (args, ran.stderr)
+        assert message in " ".join(ran.stderr.split()) and "Traceback" not in ran.stderr
+    assert read_history(tmp_path / "outputs") == []  # none of them ran a check
+
+
+def test_mpc_api_is_checked_at_its_default_url_when_mpc_api_url_is_unset(
+    gateway, tmp_path: Path
+) -> None:
+    """MPC-API at its documented default is checked like the gateway is; nothing there is a
+    skip (MPC-API is optional), while a configured MPC_API_URL that is down fails."""
+    from mpc_lib.api import create_app
+    from mpc_lib.sandbox.server import SandboxServer
+
+    if _listened(DEFAULT_API_URL):
+        pytest.skip(f"something already listens at {DEFAULT_API_URL}")
+    settings = gateway.settings
+    assert "api_url" not in settings.model_fields_set
+    nothing = health(settings, history=False).row("api.health")
+    assert (nothing.status, nothing.reason) == ("skip", NO_API_AT_DEFAULT)
+    port = urlsplit(DEFAULT_API_URL).port
+    with SandboxServer(create_app(settings), port=port or 3000, name="mpc-api"):
+        served = health(settings, history=False).row("api.health")
+    assert served.status == "ok" and served.reason == f"{DEFAULT_API_URL}: ok; gateway ok"

@@ -206,8 +206,22 @@ def test_a_pyproject_without_the_marker_is_not_a_workbook(tmp_path: Path) -> Non
         ("MPC_FAL_BASE_URL", "api.fal.ai", "MPC_FAL_BASE_URL='api.fal.ai': expected an http"),
         ("MPC_FAL_RUN_URL", "fal.run", "MPC_FAL_RUN_URL='fal.run': expected an http"),
         ("MPC_FAL_QUEUE_URL", "ftp://q", "MPC_FAL_QUEUE_URL='ftp://q': expected an http"),
+        ("MPC_GATEWAY_URL", "http://127.0.0.1:abc",
+         "MPC_GATEWAY_URL='http://127.0.0.1:abc': port 'abc' is not a number from 1 to 65535"),
+        ("MPC_API_URL", "http://127.0.0.1:70000", "MPC_API_URL='http://127.0.0.1:70000': port "
+         "'70000' is not a number from 1 to 65535"),
+        ("MPC_API_URL", "http://[::1]:0", "MPC_API_URL='http://[::1]:0': port 0 is not a number"),
+        ("MPC_COMET_BASE_URL", "https://", "MPC_COMET_BASE_URL='https://': the URL names no host"),
+        ("MPC_COMET_BASE_URL", "https://[::1/v1",
+         "MPC_COMET_BASE_URL='https://[::1/v1': the host's [ ] brackets do not match"),
+        ("MPC_APIDOG_BASE_URL", "https://api apidog.com",
+         "MPC_APIDOG_BASE_URL='https://api apidog.com': a URL holds no spaces or control"),
+        ("MPC_FAL_BASE_URL", "https://api.fal.ai/v1?x=1",
+         "MPC_FAL_BASE_URL='https://api.fal.ai/v1?x=1': a base URL takes no ?query or #fragment"),
+        ("MPC_FAL_BASE_URL", "https://me:hunter2@api.fal.ai:x/v1",
+         "MPC_FAL_BASE_URL='https://***@api.fal.ai:x/v1': port 'x' is not a number"),
     ],
-)
+)  # fmt: skip
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({name: value})
@@ -229,6 +243,13 @@ def test_every_construction_path_validates(changes: dict, message: str) -> None:
         Settings(**changes)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Settings().with_(**changes)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4000", "HTTPS://api.fal.ai/v1/", "http://[::1]:3000", "http://h"]
+)
+def test_good_urls_load_as_given_without_the_trailing_slash(url: str) -> None:
+    assert Settings.from_env({"MPC_GATEWAY_URL": url}).gateway_url == url.rstrip("/")
 
 
 def test_field_names_and_variable_names_are_both_accepted() -> None:

@@ -9,7 +9,7 @@ from seam import records as load_records
 from spec_fixtures import HUB_SPEC, SpecWriter, minimal
 
 from mpc_lib.config import Settings
-from mpc_lib.errors import ConfigError
+from mpc_lib.errors import ConfigError, RegistryError
 from mpc_lib.spec import RecordSet, check_conformance, fix_enums, load_spec
 
 # The 11 FAL categories the 2025 snapshot has and the old hub's enum lacks, with their counts.
@@ -111,7 +111,7 @@ def test_missing_required_fields_and_wrong_types_are_counted(write_spec: SpecWri
 
 def test_bad_data_sources_are_config_errors(tmp_path: Path) -> None:
     settings = Settings(outputs_dir=tmp_path)
-    with pytest.raises(ConfigError, match="no registry at"):
+    with pytest.raises(RegistryError, match="no registry yet"):  # a missing registry: exit 5
         load_records(settings, "registry")
     with pytest.raises(ConfigError, match="expected auto, live, sandbox, gateway, registry or a"):
         load_records(settings, "sandbx")

@@ -248,7 +248,8 @@ def test_a_service_that_exits_while_starting_is_reported_with_its_log(make_stack
     assert "broken exited while starting" in message and "code 3" in message
     assert "boom: bad config" in message
     assert caught.value.exit_code == 4 and caught.value.services == {"broken": "dead"}
-    assert _states(stack) == {"broken": "dead"}
+    assert _states(stack) == {"broken": "stopped"}  # this up started it, so it cleared it
+    assert "boom: bad config" in stack.log_file("broken").read_text()  # the log stays
 
 
 def test_a_service_that_never_turns_healthy_times_out(make_stack) -> None:
@@ -262,18 +263,52 @@ def test_a_service_that_never_turns_healthy_times_out(make_stack) -> None:
     with pytest.raises(StackUnhealthy, match=r"not healthy after 0\.5 s: silent"):
         stack.up(timeout_s=0.5)
     assert time.monotonic() - started >= 0.5
-    assert _states(stack) == {"silent": "unhealthy"}  # left running for a look; down stops it
+    assert _states(stack) == {"silent": "stopped"} and stack_processes(stack) == []
 
 
-def test_a_port_in_use_stops_the_start(make_stack) -> None:
+def _sleeper(name: str, port: int | None = None) -> ServiceSpec:
+    """A service that starts at once and never turns healthy (costs one bare interpreter)."""
+    argv = (sys.executable, "-c", "import time; time.sleep(60)")
+    return ServiceSpec(name, argv, f"http://127.0.0.1:{free_port()}/health", port=port)
+
+
+def test_every_port_is_checked_before_anything_starts(make_stack) -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        stack = make_stack([standin_spec(port)])
-        with pytest.raises(StackError, match=f"api: port {port} is in use"):
-            stack.up(timeout_s=10)
-    assert stack.recorded() == []
+        # The first service's port is free: the old start ran it, then failed on the second.
+        stack = make_stack([_sleeper("gateway", free_port()), standin_spec(port)])
+        events: list[tuple[str, str]] = []
+        with pytest.raises(StackError) as caught:
+            stack.up(timeout_s=10, progress=lambda s, m: events.append((s, m)))
+    message = str(caught.value)
+    assert message.startswith(f"api: port {port} is in use")  # by this process, when visible
+    assert message.endswith("; nothing was started: stop it or choose another port")
+    assert caught.value.exit_code == 1 and "\n" not in message
+    assert events == [] and stack.recorded() == [] and stack_processes(stack) == []
+
+
+def test_a_failed_step_stops_what_this_up_started_and_only_that(make_stack, tmp_path: Path) -> None:
+    state, port = tmp_path / "state", free_port()
+    running = make_stack([standin_spec(port)], state=state)
+    running.up(timeout_s=30)
+    api_pid = _pid(running, "api")
+    broken = ServiceSpec(
+        "broken", (sys.executable, "-c", "raise SystemExit(3)"),
+        f"http://127.0.0.1:{free_port()}/health", after=("api",),
+    )  # fmt: skip
+    stack = make_stack([standin_spec(port), _sleeper("sleeper"), broken], state=state)
+    events: list[tuple[str, str]] = []
+    with pytest.raises(StackUnhealthy) as caught:
+        stack.up(timeout_s=30, progress=lambda s, m: events.append((s, m)))
+    assert str(caught.value).startswith(
+        "stopped sleeper, broken again (started by this up): broken exited while starting"
+    )
+    assert ("sleeper", "stopped: the stack did not come up") in events
+    assert _states(stack) == {"api": "healthy", "sleeper": "stopped", "broken": "stopped"}
+    assert _pid(stack, "api") == api_pid  # already running before this up: left as it was
+    assert [proc.pid for proc in stack_processes(stack)] == [api_pid]
 
 
 def test_a_service_waits_for_the_file_an_earlier_one_writes(make_stack, tmp_path: Path) -> None:
