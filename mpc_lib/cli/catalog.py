@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -125,11 +124,15 @@ def sync(
 @registry_app.command("restore")
 def registry_restore(
     snapshot: Annotated[
-        Path | None,
-        typer.Argument(help="A snapshot file.", show_default="the newest snapshot that parses"),
+        str | None,
+        typer.Argument(
+            help="A snapshot file, or its name in outputs/registry/snapshots/.",
+            show_default="the newest snapshot that parses",
+        ),
     ] = None,
 ) -> None:
-    """Put a registry snapshot back as outputs/registry/models.json (the old file is kept)."""
+    """Put a registry snapshot back as models.json; the file it replaces goes to
+    outputs/registry/replaced/, timestamped (every one is kept)."""
     from ..registry import RegistryStore
 
     with reported_errors():
@@ -139,5 +142,7 @@ def registry_restore(
             keep=settings.snapshot_keep,
             lock_timeout_s=settings.lock_timeout_s,
         )
-        used = store.restore(snapshot)
-    typer.echo(f"restored {store.path} from {used}")
+        done = store.restore(snapshot)
+    typer.echo(f"restored {store.path} from {done.snapshot}")
+    if done.replaced is not None:
+        typer.echo(f"the file it replaced is kept as {done.replaced}")
