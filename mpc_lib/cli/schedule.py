@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ._common import cli_settings, reported_errors
-from .runs import parse_parameters, run_errors
+from .runs import ParametersCommand, notebook_parameters, run_errors
 
 __all__ = ["run_all", "schedule_app"]
 
@@ -20,9 +20,7 @@ schedule_app = typer.Typer(
 )
 
 
-@schedule_app.command(
-    "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@schedule_app.command("add", cls=ParametersCommand)
 def schedule_add(
     ctx: typer.Context,
     notebook: Annotated[
@@ -60,7 +58,7 @@ def schedule_add(
             raise ValueError("--cron is required, e.g. --cron '0 6 * * *'")
         spec = ScheduleSpec(
             cron=cron, target=target, notebook=notebook, notebook_set=notebook_set,  # type: ignore[arg-type]
-            parameters=parse_parameters(ctx.args), timeout_s=timeout, deadline_s=deadline,
+            parameters=notebook_parameters(ctx), timeout_s=timeout, deadline_s=deadline,
             report_only=report_only, image=image or DEFAULT_IMAGE, timezone=timezone,
         )  # fmt: skip
         generated, written = add_schedule(spec, cli_settings(), out)
