@@ -19,7 +19,7 @@ from rich.progress import (
 
 from ..config import SOURCES
 from ..errors import ConfigError, MpcError
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, check_providers
 from ..upstreams import open_upstreams
 from ._common import cli_settings, fail, reported_errors, stderr
 
@@ -91,14 +91,13 @@ def sync(
     from ..catalog import sync_catalog
 
     started = time.perf_counter()
-    chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
     sources: dict[str, str] = {}
     try:
         if source is not None and source not in SOURCES:
             raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+        chosen = check_providers(providers.split(","))  # before any progress bar is drawn
         settings = cli_settings()
-        known = [name for name in chosen if name in PROVIDERS]
-        with open_upstreams(settings, known, source=source) as upstreams:
+        with open_upstreams(settings, chosen, source=source) as upstreams:
             sources = upstreams.sources()
             bars = _Bars(tuple(sources))
             with bars.progress:
