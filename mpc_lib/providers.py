@@ -10,11 +10,20 @@ emulator in `mpc_lib.sandbox`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-__all__ = ["PROVIDERS", "AuthScheme", "ProviderName", "ProviderSpec", "provider_spec"]
+from .errors import ConfigError
+
+__all__ = [
+    "PROVIDERS",
+    "AuthScheme",
+    "ProviderName",
+    "ProviderSpec",
+    "check_providers",
+    "provider_spec",
+]
 
 AuthScheme = Literal["Key", "Bearer"]
 
@@ -99,3 +108,15 @@ def provider_spec(name: str) -> ProviderSpec:
         return PROVIDERS[name]
     except KeyError:
         raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}") from None
+
+
+def check_providers(providers: Sequence[str]) -> tuple[str, ...]:
+    """The names given (trimmed, lower-cased, each once); ConfigError names every unknown one."""
+    chosen = tuple(dict.fromkeys(p.strip().lower() for p in providers if p.strip()))
+    unknown = [p for p in chosen if p not in PROVIDERS]
+    if unknown or not chosen:
+        raise ConfigError(
+            f"unknown provider(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(PROVIDERS)}"
+        )
+    return chosen

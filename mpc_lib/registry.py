@@ -4,12 +4,14 @@ Layout under `<outputs>/registry/`:
     models.json              the current registry {generated_at, sources, counts, models}
     diff.json                what the last sync changed
     snapshots/models-<UTC timestamp>.json   one per successful sync, newest N kept
+    replaced/models-<UTC timestamp>.json    each models.json a restore replaced, all kept
 
 Every file is written atomically.  A sync holds `registry/.lock` (a filelock, with
 a timeout) only while it re-reads, diffs and writes, never during the network
 phase, so two syncs cannot interleave and neither waits long for the other.
 A corrupt `models.json` is never overwritten by a read; `restore()` puts the
-newest snapshot that parses back in its place.
+newest snapshot that parses back in its place, and moves the file it replaces to
+`replaced/` under a name of its own (never overwritten by the next restore).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +28,14 @@ from typing import Any
 from filelock import FileLock, Timeout
 from pydantic import ConfigDict, Field, field_serializer
 
-from .errors import RegistryError, RegistryLocked, StorageError
+from .errors import ConfigError, RegistryError, RegistryLocked, StorageError
 from .models import MpcModel
 from .storage import atomic_write_bytes, atomic_write_many, read_json
 
 __all__ = [
     "ModelChange",
     "RegistryDiff",
+    "RegistryRestore",
     "RegistryStamp",
     "RegistryStore",
     "diff_registries",
@@ -155,6 +159,14 @@ def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+@dataclass(frozen=True)
+class RegistryRestore:
+    """What a restore did: the snapshot put back, and where the file it replaced went."""
+
+    snapshot: Path
+    replaced: Path | None
+
+
 # (inode, size, mtime in ns) of models.json, or None when absent: "has it changed since?"
 RegistryStamp = tuple[int, int, int] | None
 
@@ -237,14 +249,38 @@ class RegistryStore:
         stamp = self.stamp()
         return self.load(), stamp
 
-    def restore(self, snapshot: Path | None = None) -> Path:
+    @property
+    def replaced_dir(self) -> Path:
+        """Where each models.json a restore replaced is kept, timestamped, never pruned."""
+        return self.root / "replaced"
+
+    def find_snapshot(self, name: Path | str) -> Path:
+        """A snapshot given as a path, or as a bare name in the snapshots folder (as the
+        hints print it); ConfigError names both places when neither holds it."""
+        path = Path(name)
+        if path.is_file():
+            return path
+        if path.parent == Path("."):
+            beside = self.snapshots_dir / path.name
+            if beside.is_file():
+                return beside
+            where = f"no file {path} here or in {self.snapshots_dir}"
+        else:
+            where = f"no such file {path}"
+        newest = next(reversed(self.snapshots()), None)
+        hint = f"; the newest snapshot is {newest.name}" if newest else "; there are no snapshots"
+        raise ConfigError(f"registry restore: {where}{hint}")
+
+    def restore(self, snapshot: Path | str | None = None) -> RegistryRestore:
         """Put a snapshot back as models.json (default: the newest one that parses).
 
-        Returns the snapshot used.  Held under the registry lock; the replaced file,
-        if any, is kept beside it as `models.json.broken`.
+        `snapshot` is a path or a bare snapshot name.  Held under the registry lock;
+        the replaced file, if any, moves to `replaced/models-<UTC timestamp>.json`.
         """
         with self.locked():
-            candidates = [Path(snapshot)] if snapshot is not None else self.snapshots()[::-1]
+            candidates = (
+                [self.find_snapshot(snapshot)] if snapshot is not None else self.snapshots()[::-1]
+            )
             if not candidates:
                 raise RegistryError(f"{self.snapshots_dir}: no snapshots to restore from")
             for candidate in candidates:
@@ -256,15 +292,28 @@ class RegistryStore:
                     continue
                 data = candidate.read_bytes()
                 try:
-                    if self.path.exists():
-                        os.replace(self.path, self.path.with_name("models.json.broken"))
+                    replaced = self._move_aside()
                     atomic_write_bytes(self.path, data)
                 except OSError as exc:
                     raise StorageError(
                         f"{exc.filename or self.path}: restore failed: {exc.strerror}"
                     ) from exc
-                return candidate
+                return RegistryRestore(candidate, replaced)
             raise RegistryError(f"{self.snapshots_dir}: no snapshot parses; nothing restored")
+
+    def _move_aside(self) -> Path | None:
+        """Move models.json to a new timestamped file in `replaced/`; None when there is none."""
+        if not self.path.exists():
+            return None
+        self.replaced_dir.mkdir(parents=True, exist_ok=True)
+        stamp = utc_stamp(datetime.now(UTC))
+        target = self.replaced_dir / f"models-{stamp}.json"
+        count = 1
+        while target.exists():  # two restores in one microsecond (a coarse clock)
+            target = self.replaced_dir / f"models-{stamp}-{count}.json"
+            count += 1
+        os.replace(self.path, target)
+        return target
 
     def _restore_hint(self) -> str:
         newest = next(reversed(self.snapshots()), None)

@@ -3,10 +3,12 @@
 `render_schedule(spec)` turns one schedule (a notebook or a notebook set, a cron
 expression, parameters) into the files of one target, each validated before it is
 written: the cron expression with croniter (five fields, as every target reads them),
+the time zone with zoneinfo (an IANA name, as cronie, systemd and Kubernetes read it),
 systemd units with `systemd-analyze verify` where that exists, the CronJob against the
-Kubernetes schema (`mpc_lib.kubernetes`, offline), the CI workflow's cron against
-GitHub's rules.  `add_schedule` writes them and records them in
-`<workbook>/schedules/schedules.json`, which `list_schedules` reads.
+Kubernetes schema (`mpc_lib.kubernetes`, offline; its image is the caller's, as nothing
+this repository builds runs notebooks), the CI workflow's cron against GitHub's rules.
+`add_schedule` writes them and records them in `<workbook>/schedules/schedules.json`,
+which `list_schedules` reads.
 
 `NOTEBOOK_SETS` names the notebooks `mpc run-all --set NAME` runs, in order.
 
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from filelock import FileLock
@@ -42,7 +45,6 @@ from .runs import RunResult, resolve_notebook, run_notebook, validate_parameters
 from .storage import atomic_write_json, atomic_write_text, read_json
 
 __all__ = [
-    "DEFAULT_IMAGE",
     "NOTEBOOK_SETS",
     "SCHEDULE_TARGETS",
     "GeneratedSchedule",
@@ -54,6 +56,7 @@ __all__ = [
     "render_schedule",
     "run_set",
     "validate_cron",
+    "validate_timezone",
     "verify_systemd_units",
 ]
 
@@ -67,8 +70,6 @@ NOTEBOOK_SETS: dict[str, tuple[str, ...]] = {
 
 ScheduleTarget = Literal["cron", "systemd", "k8s", "ci"]
 SCHEDULE_TARGETS: tuple[str, ...] = get_args(ScheduleTarget)
-# The stack issue's Dockerfile builds this image; `--image` names another.
-DEFAULT_IMAGE = "mpc-workbench:latest"
 _K8S_OUTPUTS = "/outputs"
 _K8S_KEYS_SECRET = "mpc-workbench-keys"
 # What every scheduled run sets: live sources required, never the sandbox unasked.
@@ -101,7 +102,8 @@ class ScheduleSpec:
     timeout_s: float | None = None
     deadline_s: float | None = None
     report_only: bool = False
-    image: str = DEFAULT_IMAGE
+    # The CronJob's image (k8s only, and required there): one with mpc and its notebooks extra.
+    image: str | None = None
     timezone: str = "UTC"
 
     @property
@@ -163,6 +165,20 @@ def validate_cron(expression: str) -> str:
     return text
 
 
+def validate_timezone(name: str) -> str:
+    """The time zone name if zoneinfo knows it (as cronie, systemd and Kubernetes read the same
+    IANA database); ConfigError otherwise."""
+    if name == "UTC":  # valid everywhere, even on a host without a time zone database
+        return name
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"--timezone {name!r}: not a time zone; give an IANA name such as UTC or Europe/Paris"
+        ) from None
+    return name
+
+
 def cron_to_oncalendar(expression: str, timezone: str | None = None) -> list[str]:
     """systemd OnCalendar= values firing exactly when the cron expression does.
 
@@ -203,6 +219,14 @@ def render_schedule(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule
     if spec.target not in SCHEDULE_TARGETS:
         raise ConfigError(f"unknown target {spec.target!r}; known: {', '.join(SCHEDULE_TARGETS)}")
     cron = validate_cron(spec.cron)
+    validate_timezone(spec.timezone)
+    if spec.target == "k8s" and not spec.image:
+        raise ConfigError(
+            "--target k8s needs --image: an image with mpc and its notebooks extra "
+            "(the repo builds only mpc-workbench/mpc-api, which cannot run notebooks)"
+        )
+    if spec.target != "k8s" and spec.image is not None:
+        raise ConfigError(f"--image goes with --target k8s, not --target {spec.target}")
     spec = ScheduleSpec(**{**spec.__dict__, "cron": cron})
     render = {"cron": _crontab, "systemd": _systemd, "k8s": _cronjob, "ci": _workflow}
     return render[spec.target](spec, settings)

@@ -46,7 +46,10 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
         if failed:
             raise failed[0]
         for tmp_name, path in staged:
-            os.replace(tmp_name, path)
+            try:
+                os.replace(tmp_name, path)
+            except OSError as exc:
+                raise _about(exc, path) from exc
     except BaseException:
         for tmp_name, _path in staged:
             Path(tmp_name).unlink(missing_ok=True)
@@ -57,8 +60,23 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> list[Path]:
 def _attempt(path: Path, data: bytes) -> tuple[str, Path] | BaseException:
     try:
         return _stage(path, data)
-    except Exception as exc:  # handed back, so every other temp file can be cleaned up
+    except OSError as exc:  # handed back, so every other temp file can be cleaned up
+        return _about(exc, Path(path)) if _names_a_temp_file(exc, Path(path)) else exc
+    except Exception as exc:
         return exc
+
+
+def _names_a_temp_file(exc: OSError, path: Path) -> bool:
+    return exc.filename is not None and Path(exc.filename).name.startswith(f".{path.name}.")
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """The error as one about `path`: a temp file's random name means nothing to a reader."""
+    if exc.errno is None:
+        return exc
+    about = OSError(exc.errno, exc.strerror, str(path))  # the errno picks the subclass
+    about.__cause__ = exc
+    return about
 
 
 def _stage(path: Path, data: bytes) -> tuple[str, Path]:

@@ -386,7 +386,7 @@ def _headless_run(argv: list[str], env: dict[str, str], folder: Path, stop: bool
         if stop:
             stop_local_core(env)
     assert done.returncode == 0, f"{' '.join(argv[1:])}: {done.stderr}"
-    return HeadlessRun(folder / "out", json.loads(done.stdout.splitlines()[-1]))
+    return HeadlessRun(folder / "out", json.loads(done.stdout.splitlines()[-1]), done.stderr)
 
 
 # --- the gateway and MPC-API, for tests/gateway, tests/api and the gateway notebook ---------

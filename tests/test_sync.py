@@ -280,9 +280,11 @@ def test_restore_puts_the_newest_parsing_snapshot_back(sandbox, tmp_path: Path) 
     store.path.write_text('{"models": [\n  {"provider": "fal",,}\n]}\n')
     with pytest.raises(RegistryError, match=r"restore the newest snapshot \(models-.*\) with"):
         store.load()
-    assert store.restore() == first
+    restored = store.restore()
+    assert restored.snapshot == first
     assert load_registry(store.path)["counts"] == json.loads(good)["counts"]
-    assert (store.root / "models.json.broken").read_text().startswith('{"models": [')
+    assert restored.replaced is not None and restored.replaced.parent == store.root / "replaced"
+    assert restored.replaced.read_text().startswith('{"models": [\n  {"provider": "fal",,}')
 
 
 def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:

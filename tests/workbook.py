@@ -85,6 +85,8 @@ WORKBOOK: dict[str, WorkbookNotebook] = {
         ),
         WorkbookNotebook(
             "stack_bringup",
+            # a Literal-annotated parameter papermill's own parser cannot read
+            parameters={"mode": "local"},
             chart=True,
             text=("mode: local (local mode, as asked)", "chat via MPC-API", "pass"),
             sources=False,
@@ -100,6 +102,7 @@ class HeadlessRun:
 
     outputs: Path
     result: dict[str, Any]
+    stderr: str = ""
 
     @property
     def notebook_path(self) -> Path:

@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import ConfigError, EmptyCatalog, MpcError, SyncError
 from ..http import build_client
 from ..models import MpcModel
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, check_providers
 from ..registry import RegistryDiff, RegistryStore, diff_registries
 from ..upstreams import Upstream, Upstreams, as_served, recorded_kind
 from .comet import CometClient, join_catalog
@@ -160,17 +160,6 @@ class _Fetched:
     warnings: list[str] = field(default_factory=list)
     # The sandbox marks the provider's answers carried (see `upstreams.as_served`).
     marks: set[str] = field(default_factory=set)
-
-
-def _check_providers(providers: Sequence[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(p.strip().lower() for p in providers if p.strip()))
-    unknown = [p for p in chosen if p not in PROVIDERS]
-    if unknown or not chosen:
-        raise ConfigError(
-            f"unknown provider(s) {', '.join(unknown) or '(none given)'}; "
-            f"known: {', '.join(PROVIDERS)}"
-        )
-    return chosen
 
 
 def _fetch_fal(
@@ -372,7 +361,7 @@ def sync_catalog(
     and write, not while fetching.
     """
     started = time.perf_counter()
-    chosen = _check_providers(providers)
+    chosen = check_providers(providers)
     # Every provider that cannot be reached as configured, named at once (a missing key each).
     unreachable = upstreams.unreachable
     if missing := [str(unreachable[name]) for name in chosen if name in unreachable]:

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
-from ._common import CliState
+from ._common import CliState, stderr
 from .api import api_app
 from .apidog import apidog_app
 from .catalog import registry_app, sync
 from .gateway import gateway_app
 from .health import HealthCommand, health
 from .pricing import pricing_app
-from .runs import run, runs_app
+from .runs import ParametersCommand, run, runs_app
 from .sandbox import sandbox_app
 from .schedule import run_all, schedule_app
 from .spec import spec_app
@@ -29,9 +33,62 @@ from .stack import stack_app
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="MPC Workbench operations.")
+
+class _OneLineUsageErrors(TyperGroup):
+    """The `mpc` group: a usage error (an unknown option, a missing argument) is one stderr line
+    with its exit code, like every other error, instead of typer's boxed panel."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        try:
+            # Not standalone, so the usage error reaches us; typer.Exit comes back as its code.
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except _USAGE_ERRORS as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # that one printed the help already
+                stderr.print(f"[bold red]error:[/] {escape(_usage_line(exc))}", highlight=False,
+                             soft_wrap=True)  # fmt: skip
+            sys.exit(getattr(exc, "exit_code", 2))
+        except _ABORTS:
+            stderr.print("[bold red]error:[/] aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+# typer >= 0.26 carries its own click, whose errors are TyperExceptions; older typer used click's.
+_USAGE_ERRORS = (typer.TyperException, click.ClickException)
+_ABORTS = (typer.Abort, click.exceptions.Abort)
+
+
+def _usage_line(exc: Exception) -> str:
+    """`mpc runs list: No such option: --bogus (see mpc runs list --help)`, on one line."""
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    # named as users type it, however it was started (the script, python -m, a test runner)
+    command = "mpc" + ctx.command_path[len(ctx.find_root().command_path) :]
+    return f"{command}: {message.rstrip('.')} (see {command} --help)"
+
+
+app = typer.Typer(
+    cls=_OneLineUsageErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    help="MPC Workbench operations.",
+)
 app.command()(sync)
-app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run)
+app.command(cls=ParametersCommand)(run)
 app.command(cls=HealthCommand)(health)
 app.add_typer(registry_app, name="registry")
 app.add_typer(runs_app, name="runs")

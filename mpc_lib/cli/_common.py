@@ -52,8 +52,15 @@ def fail(exc: BaseException) -> typer.Exit:
     """One stderr line (a traceback only under --debug), then the error's exit code."""
     if CliState.debug:
         stderr.print_exception()
-    stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(_message(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exit_code(exc))
+
+
+def _message(exc: BaseException) -> str:
+    """`path: reason` for an OS error (not Python's `[Errno 2] ...: 'path'`), else the text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 @contextlib.contextmanager

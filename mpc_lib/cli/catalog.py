@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,7 +19,7 @@ from rich.progress import (
 
 from ..config import SOURCES
 from ..errors import ConfigError, MpcError
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, check_providers
 from ..upstreams import open_upstreams
 from ._common import cli_settings, fail, reported_errors, stderr
 
@@ -92,14 +91,13 @@ def sync(
     from ..catalog import sync_catalog
 
     started = time.perf_counter()
-    chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
     sources: dict[str, str] = {}
     try:
         if source is not None and source not in SOURCES:
             raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+        chosen = check_providers(providers.split(","))  # before any progress bar is drawn
         settings = cli_settings()
-        known = [name for name in chosen if name in PROVIDERS]
-        with open_upstreams(settings, known, source=source) as upstreams:
+        with open_upstreams(settings, chosen, source=source) as upstreams:
             sources = upstreams.sources()
             bars = _Bars(tuple(sources))
             with bars.progress:
@@ -125,11 +123,15 @@ def sync(
 @registry_app.command("restore")
 def registry_restore(
     snapshot: Annotated[
-        Path | None,
-        typer.Argument(help="A snapshot file.", show_default="the newest snapshot that parses"),
+        str | None,
+        typer.Argument(
+            help="A snapshot file, or its name in outputs/registry/snapshots/.",
+            show_default="the newest snapshot that parses",
+        ),
     ] = None,
 ) -> None:
-    """Put a registry snapshot back as outputs/registry/models.json (the old file is kept)."""
+    """Put a registry snapshot back as models.json; the file it replaces goes to
+    outputs/registry/replaced/, timestamped (every one is kept)."""
     from ..registry import RegistryStore
 
     with reported_errors():
@@ -139,5 +141,7 @@ def registry_restore(
             keep=settings.snapshot_keep,
             lock_timeout_s=settings.lock_timeout_s,
         )
-        used = store.restore(snapshot)
-    typer.echo(f"restored {store.path} from {used}")
+        done = store.restore(snapshot)
+    typer.echo(f"restored {store.path} from {done.snapshot}")
+    if done.replaced is not None:
+        typer.echo(f"the file it replaced is kept as {done.replaced}")

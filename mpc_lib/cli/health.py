@@ -72,9 +72,11 @@ def health(
     0 all ok, 1 a warning (0 with --warn-ok), 2 a failure, 3 the check could not run
     (a bad option or setting).
     """
-    from ..health import run_health, write_prometheus
+    from ..health import check_prometheus_path, run_health, write_prometheus
 
     try:
+        if prom is not None:
+            check_prometheus_path(prom)  # before the checks: a typo costs no wait
         settings = cli_settings()
         with open_upstreams(settings) as upstreams:
             report = run_health(settings, upstreams, timeout_s=timeout, retries=retries)

@@ -10,29 +10,60 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from ..errors import MpcError, NotebookError, SecretLeaked
 from ..extras import install_hint
 from ._common import cli_settings, fail, reported_errors, stderr
 
-__all__ = ["parse_parameters", "print_failure", "run", "run_errors", "runs_app"]
+__all__ = [
+    "ParametersCommand",
+    "notebook_parameters",
+    "print_failure",
+    "run",
+    "run_errors",
+    "runs_app",
+]
 
 runs_app = typer.Typer(no_args_is_help=True, help="The run index: list, show, prune; assets.")
 
 _CELL_LINES_SHOWN = 30
 
 
-def parse_parameters(args: list[str]) -> dict[str, str]:
-    """`-p NAME VALUE` pairs (papermill's spelling), repeated; anything else is a usage error."""
-    params: dict[str, str] = {}
-    rest = list(args)
-    while rest:
-        flag = rest.pop(0)
-        if flag not in ("-p", "--parameter") or len(rest) < 2:
-            raise ValueError(f"expected -p NAME VALUE, got {' '.join([flag, *rest[:2]])!r}")
-        name, value = rest.pop(0), rest.pop(0)
-        params[name] = value
-    return params
+_PARAMETERS_KEY = "mpc_notebook_parameters"
+
+
+class ParametersCommand(TyperCommand):
+    """A command that takes notebook parameters as `-p NAME VALUE` (papermill's spelling,
+    repeatable), listed in its help with the other options.
+
+    typer has no type for a repeated option of two values, so the option is added here;
+    the command reads what it parsed with `notebook_parameters(ctx)`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.insert(
+            0,
+            TyperOption(
+                param_decls=["-p", "--parameter", _PARAMETERS_KEY],
+                nargs=2,
+                multiple=True,
+                metavar="NAME VALUE",
+                expose_value=False,
+                callback=_keep_parameters,
+                help="A notebook parameter, read as its declared type (repeatable).",
+            ),
+        )
+
+
+def _keep_parameters(ctx: Any, _param: Any, pairs: tuple[tuple[str, str], ...]) -> None:
+    ctx.meta[_PARAMETERS_KEY] = {name: value for name, value in pairs or ()}
+
+
+def notebook_parameters(ctx: typer.Context) -> dict[str, str]:
+    """The `-p NAME VALUE` pairs a `ParametersCommand` parsed (a repeated name: the last)."""
+    return dict(ctx.meta.get(_PARAMETERS_KEY, {}))
 
 
 @contextlib.contextmanager
@@ -89,7 +120,7 @@ def run(
     from ..runs import run_notebook
 
     with run_errors():
-        params = parse_parameters(ctx.args)
+        params = notebook_parameters(ctx)
         result = run_notebook(
             notebook, params, settings=cli_settings(),
             timeout_s=timeout, deadline_s=deadline, report_only=report_only,
@@ -192,9 +223,17 @@ def runs_prune(
     keep_days: Annotated[
         int | None,
         typer.Option(
-            help="Keep runs started in the last N days.", min=0, show_default="MPC_RUNS_KEEP_DAYS"
+            help="Keep runs started in the last N days (0: none, with --yes).",
+            min=0,
+            show_default="MPC_RUNS_KEEP_DAYS",
         ),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Delete nothing; list what would go.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm --keep-days 0 (every run, the newest too).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line on stdout.")] = False,
 ) -> None:
     """Delete runs older than N days: their index records and the files they wrote."""
@@ -205,15 +244,25 @@ def runs_prune(
         days = keep_days if keep_days is not None else settings.runs_keep_days
         if days is None:
             raise ValueError("give --keep-days N or set MPC_RUNS_KEEP_DAYS")
-        report = RunIndex(Path(settings.outputs_dir) / "runs").prune(days)
+        if days == 0 and not (yes or dry_run):
+            raise ValueError(
+                "--keep-days 0 deletes every run, the newest too; pass --yes to confirm "
+                "(--dry-run lists them)"
+            )
+        report = RunIndex(Path(settings.outputs_dir) / "runs").prune(days, dry_run=dry_run)
     if as_json:
         typer.echo(json.dumps({
             "removed": [record.run_id for record in report.records],
             "files": [str(path) for path in report.files], "kept": report.kept,
+            "dry_run": report.dry_run,
         }))  # fmt: skip
         return
+    if dry_run:
+        for record in report.records:
+            typer.echo(f"would remove {record.run_id} ({record.started_at.isoformat()})")
+    verb = "would remove" if dry_run else "removed"
     typer.echo(
-        f"removed {len(report.records)} run(s) older than {days} day(s) "
+        f"{verb} {len(report.records)} run(s) older than {days} day(s) "
         f"({len(report.files)} file(s)); {report.kept} kept"
     )
 

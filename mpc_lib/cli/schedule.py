@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ._common import cli_settings, reported_errors
-from .runs import parse_parameters, run_errors
+from .runs import ParametersCommand, notebook_parameters, run_errors
 
 __all__ = ["run_all", "schedule_app"]
 
@@ -20,9 +20,7 @@ schedule_app = typer.Typer(
 )
 
 
-@schedule_app.command(
-    "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@schedule_app.command("add", cls=ParametersCommand)
 def schedule_add(
     ctx: typer.Context,
     notebook: Annotated[
@@ -37,11 +35,18 @@ def schedule_add(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="File to write (a folder for systemd's two units).",
-                     show_default="schedules/<target>/"),
+        typer.Option(
+            help="File to write (a folder for systemd's two units).",
+            show_default="schedules/<target>/",
+        ),
     ] = None,
-    image: Annotated[str | None, typer.Option(help="Container image (k8s).")] = None,
-    timezone: Annotated[str, typer.Option(help="Time zone of the cron times.")] = "UTC",
+    image: Annotated[
+        str | None,
+        typer.Option(help="The CronJob's image, with mpc and its notebooks extra (k8s; required)."),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Time zone of the cron times (an IANA name, e.g. Europe/Paris).")
+    ] = "UTC",
     timeout: Annotated[float | None, typer.Option(help="Per-cell timeout (s).", min=0.001)] = None,
     deadline: Annotated[
         float | None, typer.Option(help="Whole-run deadline (s).", min=0.001)
@@ -53,15 +58,15 @@ def schedule_add(
 
     Pass notebook parameters as -p NAME VALUE (repeatable).
     """
-    from ..schedule import DEFAULT_IMAGE, ScheduleSpec, add_schedule
+    from ..schedule import ScheduleSpec, add_schedule
 
     with reported_errors():
         if not cron:
             raise ValueError("--cron is required, e.g. --cron '0 6 * * *'")
         spec = ScheduleSpec(
             cron=cron, target=target, notebook=notebook, notebook_set=notebook_set,  # type: ignore[arg-type]
-            parameters=parse_parameters(ctx.args), timeout_s=timeout, deadline_s=deadline,
-            report_only=report_only, image=image or DEFAULT_IMAGE, timezone=timezone,
+            parameters=notebook_parameters(ctx), timeout_s=timeout, deadline_s=deadline,
+            report_only=report_only, image=image, timezone=timezone,
         )  # fmt: skip
         generated, written = add_schedule(spec, cli_settings(), out)
     if as_json:

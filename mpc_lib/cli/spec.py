@@ -44,7 +44,9 @@ _Config = Annotated[
     typer.Option("--config", help="Lint severities.", show_default="openapi/lint.toml"),
 ]
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-_STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
+_STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim", "allowed": "yellow"}
+# What a status reads as on the stage line: errors that --allow-breaking lets through say so.
+_STATUS_TEXT = {"allowed": "breaking changes allowed"}
 
 
 def stdout_console() -> Console:
@@ -91,13 +93,14 @@ def _stage_line(stages: list[Any]) -> str:
     for stage in stages:
         counts = stage.counts
         shown = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or stage.skipped or "ok"
-        parts.append(f"{stage.stage} [{_STATUS_STYLE[stage.status]}]{stage.status}[/] ({shown})")
+        text = _STATUS_TEXT.get(stage.status, stage.status)
+        parts.append(f"{stage.stage} [{_STATUS_STYLE[stage.status]}]{text}[/] ({shown})")
     return " · ".join(parts)
 
 
-def _finish_stage(spec: Path, stage: Any, as_json: bool, *, blocking: bool = True) -> None:
+def _finish_stage(spec: Path, stage: Any, as_json: bool) -> None:
     """Print one stage and exit 1 when it has an error finding that blocks."""
-    failed = blocking and bool(stage.errors)
+    failed = bool(stage.blocking)
     if as_json:
         typer.echo(
             json.dumps(
@@ -111,7 +114,8 @@ def _finish_stage(spec: Path, stage: Any, as_json: bool, *, blocking: bool = Tru
         )
     else:
         print_findings(stage.sorted(), title=f"{stage.stage}: {spec}", with_stage=False)
-        stdout_console().print(_stage_line([stage]))
+        verdict = "[bold red]FAILED[/]" if failed else "[green]PASSED[/]"
+        stdout_console().print(f"{_stage_line([stage])} -> {verdict}")
     if failed:
         raise typer.Exit(1)
 
@@ -190,7 +194,7 @@ def diff(
 
     with reported_errors():
         result = diff_specs(load_spec(old), load_spec(new))
-    _finish_stage(new, result, as_json, blocking=not allow_breaking)
+    _finish_stage(new, result.allowing() if allow_breaking else result, as_json)
 
 
 @spec_app.command("check")

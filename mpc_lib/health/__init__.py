@@ -8,7 +8,7 @@ model list — never a completion, never LiteLLM's token-spending `/health`.
 """
 
 from .checks import CHECKS, Check, CheckContext, Finding
-from .exposition import prometheus_text, write_prometheus
+from .exposition import check_prometheus_path, prometheus_text, write_prometheus
 from .models import HealthReport, HealthRow, Status
 from .runner import (
     DEFAULT_HEALTH_RETRIES,
@@ -29,6 +29,7 @@ __all__ = [
     "HealthRow",
     "Status",
     "append_history",
+    "check_prometheus_path",
     "prometheus_text",
     "read_history",
     "run_health",

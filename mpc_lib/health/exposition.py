@@ -7,10 +7,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from ..errors import ConfigError
 from ..storage import atomic_write_bytes
 from .models import STATUS_ORDER, HealthReport
 
-__all__ = ["prometheus_text", "write_prometheus"]
+__all__ = ["check_prometheus_path", "prometheus_text", "write_prometheus"]
 
 
 def prometheus_text(report: HealthReport) -> bytes:
@@ -49,6 +50,17 @@ def prometheus_text(report: HealthReport) -> bytes:
     return generate_latest(registry)
 
 
+def check_prometheus_path(path: Path) -> Path:
+    """The file to write, in a folder that exists: the collector's folder is made by whoever
+    set the collector up, so a missing one is a typo, never created here (ConfigError)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--prom {path}: a folder; give the file to write in it")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--prom {path}: no folder {path.parent}")
+    return path
+
+
 def write_prometheus(report: HealthReport, path: Path) -> Path:
     """Write the exposition atomically (the collector must never read half a file)."""
-    return atomic_write_bytes(Path(path), prometheus_text(report))
+    return atomic_write_bytes(check_prometheus_path(path), prometheus_text(report))

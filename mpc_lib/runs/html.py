@@ -101,7 +101,9 @@ def write_report(
         exclude_input_prompt=report_only,
         exclude_output_prompt=report_only,
     )
-    resources = {"mpc": {"run": header, "assets": assets}}
+    # The page's <title> (nbconvert's default is "Notebook" for every report).
+    title = f"{header.notebook}: {header.status}"
+    resources = {"mpc": {"run": header, "assets": assets}, "metadata": {"name": title}}
     body, _resources = exporter.from_notebook_node(
         _with_plotly_html(nb, drawable=assets.plotly_js is not None), resources=resources
     )

@@ -64,11 +64,12 @@ class RunRecord(BaseModel):
 
 @dataclass(frozen=True)
 class PruneReport:
-    """What `RunIndex.prune` removed."""
+    """What `RunIndex.prune` removed (with `dry_run`, what it would remove)."""
 
     records: list[RunRecord]
     files: list[Path]
     kept: int
+    dry_run: bool = False
 
 
 class RunIndex:
@@ -135,8 +136,13 @@ class RunIndex:
             raise ConfigError(f"run id {run_id!r} is ambiguous: {ids}")
         raise ConfigError(f"no run {run_id!r} in {self.path} ({len(records)} runs indexed)")
 
-    def prune(self, keep_days: int, *, now: datetime | None = None) -> PruneReport:
-        """Drop records started more than `keep_days` ago and delete their output files."""
+    def prune(
+        self, keep_days: int, *, now: datetime | None = None, dry_run: bool = False
+    ) -> PruneReport:
+        """Drop records started more than `keep_days` ago and delete their output files.
+
+        `dry_run` changes nothing and reports what would go.
+        """
         if keep_days < 0:
             raise ValueError("keep_days must be 0 or more")
         cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
@@ -150,8 +156,9 @@ class RunIndex:
                     old.append(record)
                 else:
                     kept_lines.append(line)  # unreadable lines are kept: lose nothing
-            if not old:
-                return PruneReport([], [], len(kept_lines))
+            if not old or dry_run:
+                files = [path for record in old for path in self._outputs_inside(record)]
+                return PruneReport(old, files, len(kept_lines), dry_run=dry_run)
             deleted = [path for record in old for path in self._delete_outputs(record)]
             text = "".join(f"{line}\n" for line in kept_lines)
             atomic_write_text(self.path, text)
@@ -190,19 +197,25 @@ class RunIndex:
             if record is not None:
                 yield record
 
-    def _delete_outputs(self, record: RunRecord) -> list[Path]:
-        """Delete the files a record names, only inside the runs folder."""
+    def _outputs_inside(self, record: RunRecord) -> list[Path]:
+        """The files a record names that exist inside the runs folder (the only ones pruned)."""
         root = self.runs_dir.resolve()
-        deleted = []
+        inside = []
         for raw in record.outputs.values():
             path = Path(raw)
             try:
-                inside = path.resolve().is_relative_to(root)
+                if path.resolve().is_relative_to(root) and path.is_file():
+                    inside.append(path)
             except OSError:
-                inside = False
-            if inside and path.is_file():
-                path.unlink()
-                deleted.append(path)
+                continue
+        return inside
+
+    def _delete_outputs(self, record: RunRecord) -> list[Path]:
+        """Delete the files a record names, only inside the runs folder."""
+        deleted = []
+        for path in self._outputs_inside(record):
+            path.unlink()
+            deleted.append(path)
         return deleted
 
 

@@ -298,8 +298,9 @@ def _execute(pm: Any, run: _Run, output_path: Path) -> NotebookError | None:
     deadline = _Deadline(run.deadline_s)
     env = kernel_env(run.settings)
     manager = kernel_manager_class(env, _kernel_cwd(run.settings), on_start=deadline.watch)
+    logging.getLogger("papermill").addFilter(_CHECKED_NAMES)  # once: adding it again is a no-op
     try:
-        with deadline:
+        with deadline, _CHECKED_NAMES.here():
             pm.execute_notebook(
                 str(run.path),
                 str(output_path),
@@ -328,6 +329,37 @@ def _execute(pm: Any, run: _Run, output_path: Path) -> NotebookError | None:
             name, index, ename, evalue, output_path, _cell_source(output_path, index)
         )
     return None
+
+
+class _CheckedNames(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning in the threads running `_execute`.
+
+    papermill finds parameter names with a regex that misses annotations holding quotes
+    (`mode: Literal["auto", "local"] = "local"`), so it warns about names the notebook
+    declares; `validate_parameters` parsed the cell and refused every unknown name before.
+    papermill logs the warning from the calling thread, so other callers keep theirs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._threads: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread not in self._threads or not str(record.msg).startswith(
+            "Passed unknown parameter"
+        )
+
+    @contextlib.contextmanager
+    def here(self) -> Iterator[None]:
+        ident = threading.get_ident()
+        self._threads.add(ident)
+        try:
+            yield
+        finally:
+            self._threads.discard(ident)
+
+
+_CHECKED_NAMES = _CheckedNames()
 
 
 class _Deadline:
@@ -562,9 +594,11 @@ def _error_record(
         }
     if hits:
         leak = SecretLeaked(name, _hits_by_file(hits))
-        record = {**record, "type": "SecretLeaked", "message": _one_line(
-            f"{record['message']}; {leak}" if record else str(leak)
-        )}
+        record = {
+            **record,
+            "type": "SecretLeaked",
+            "message": _one_line(f"{record['message']}; {leak}" if record else str(leak)),
+        }
     return record
 
 

@@ -58,6 +58,11 @@ def compare_schemas(
     return sorted(found, key=lambda issue: issue.severity != "error")
 
 
+def _types(types: set[str]) -> str:
+    """`integer, string`: JSON Schema types for a message."""
+    return ", ".join(sorted(types))
+
+
 def _types_fit(narrow: set[str], wide: set[str]) -> set[str]:
     """The types of `narrow` that `wide` does not admit (an integer is a number)."""
     missing = set()
@@ -116,7 +121,7 @@ def _compare(
             out.append(
                 Incompatibility(
                     label,
-                    f"{ws.name} allows only {sorted(wide_types)}; {ns.name} sets no type",
+                    f"{ws.name} allows only {_types(wide_types)}; {ns.name} sets no type",
                     ws.unrestricted,
                     "type",
                 )
@@ -127,8 +132,8 @@ def _compare(
                 out.append(
                     Incompatibility(
                         label,
-                        f"{ns.name} may have {sorted(missing)} here; {ws.name} allows only"
-                        f" {sorted(wide_types)}",
+                        f"{ns.name} may have {_types(missing)} here; {ws.name} allows only"
+                        f" {_types(wide_types)}",
                         "error",
                         "type",
                     )

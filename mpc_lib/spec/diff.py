@@ -108,7 +108,7 @@ def _operation_changes(
             STAGE,
             "server-changed",
             "error",
-            f"{label}: server(s) {sorted(removed_servers)} no longer serve it",
+            f"{label}: server(s) {', '.join(sorted(removed_servers))} no longer serve it",
             new_op.pointer,
         )
     old_security = _security_set(effective_security(old.data, old_op))

@@ -105,6 +105,8 @@ class StageResult(MpcModel):
     findings: SkipValidation[list[Finding]] = Field(default_factory=list)
     # Anything else the stage wants to show (conform: drift tables; diff: the compared files).
     details: dict[str, Any] = Field(default_factory=dict, exclude_if=is_empty)
+    # Its errors do not fail anything (diff under --allow-breaking): status `allowed`.
+    allowed: bool = Field(default=False, exclude=True)
 
     def __init__(
         self,
@@ -112,6 +114,7 @@ class StageResult(MpcModel):
         findings: list[Finding] | None = None,
         skipped: str | None = None,
         details: dict[str, Any] | None = None,
+        allowed: bool = False,
     ) -> None:
         # Positional, as every stage builds its result: StageResult(STAGE, findings).
         fields = {
@@ -119,6 +122,7 @@ class StageResult(MpcModel):
             "skipped": skipped,
             "findings": [] if findings is None else findings,
             "details": {} if details is None else details,
+            "allowed": allowed,
         }
         super().__init__(**fields)
 
@@ -127,13 +131,23 @@ class StageResult(MpcModel):
         """The findings at error severity."""
         return [f for f in self.findings if f.severity == "error"]
 
+    @property
+    def blocking(self) -> list[Finding]:
+        """The errors that fail: all of them, none when the stage's errors are allowed."""
+        return [] if self.allowed else self.errors
+
     @computed_field
     @property
     def status(self) -> str:
-        """'fail' with any error, 'skipped', or 'pass'."""
+        """'fail' with an error that blocks, 'allowed' with allowed errors only, 'skipped',
+        or 'pass'."""
         if self.errors:
-            return "fail"
+            return "allowed" if self.allowed else "fail"
         return "skipped" if self.skipped is not None else "pass"
+
+    def allowing(self) -> StageResult:
+        """This result with its errors allowed (a breaking change under --allow-breaking)."""
+        return self.model_copy(update={"allowed": True})
 
     @computed_field
     @property
@@ -162,6 +176,8 @@ class GateReport(MpcModel):
 
     def __init__(self, spec: str, stages: list[StageResult], allow_breaking: bool = False) -> None:
         # Positional, as check_spec builds it: GateReport(name, stages, allow_breaking=...).
+        if allow_breaking:
+            stages = [s.allowing() if s.stage == "diff" else s for s in stages]
         fields = {"spec": spec, "stages": stages, "allow_breaking": allow_breaking}
         super().__init__(**fields)
 
@@ -178,9 +194,11 @@ class GateReport(MpcModel):
     def blocking(self) -> list[Finding]:
         """The errors that fail the gate: all of them, except breaking changes when allowed."""
         return [
-            f
-            for f in self.findings
-            if f.severity == "error" and not (self.allow_breaking and f.stage == "diff")
+            finding
+            for stage in self.stages
+            if not stage.allowed
+            for finding in stage.sorted()
+            if finding.severity == "error"
         ]
 
     @computed_field

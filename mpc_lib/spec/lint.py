@@ -112,7 +112,7 @@ class LintConfig:
         unknown_tables = set(data) - {"rules"}
         if unknown_tables:
             raise ConfigError(
-                f"{path}: unknown table(s) {sorted(unknown_tables)}; expected [rules]"
+                f"{path}: unknown table(s) {', '.join(sorted(unknown_tables))}; expected [rules]"
             )
         rules = data.get("rules", {})
         if not isinstance(rules, dict):

@@ -175,7 +175,7 @@ def parse_profiles(value: str | Sequence[str] | None) -> tuple[str, ...]:
     names = {item.strip() for item in items if item.strip()}
     unknown = sorted(names - set(PROFILES))
     if unknown:
-        raise ConfigError(f"unknown profile(s) {unknown}; known: {', '.join(PROFILES)}")
+        raise ConfigError(f"unknown profile(s) {', '.join(unknown)}; known: {', '.join(PROFILES)}")
     if not names:
         raise ConfigError(f"no profile given; known: {', '.join(PROFILES)}")
     return tuple(name for name in PROFILES if name in names)
@@ -300,10 +300,10 @@ def check_compose(path: Path, *, binary: ComposeBinary | None = None) -> list[st
         if not svc.profiles:
             problems.append(f"{svc.name}: in no profile (it would start with every profile)")
         if set(svc.networks) != set(model.networks):
-            problems.append(f"{svc.name}: on networks {list(svc.networks)}, not the stack's")
+            problems.append(f"{svc.name}: on networks {', '.join(svc.networks)}, not the stack's")
         problems += _volume_problems(svc, model.volumes)
     if len(model.networks) != 1:
-        problems.append(f"{len(model.networks)} networks {list(model.networks)}; want one")
+        problems.append(f"{len(model.networks)} networks ({', '.join(model.networks)}); want one")
     problems += _secret_problems(raw)
     return problems
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cli_runner import Ran, mpc
 from filelock import FileLock
 
+from mpc_lib.runs import RunIndex, RunRecord
 from mpc_lib.sandbox import Fault, Sandbox
+
+HUB_SPEC = Path(__file__).resolve().parents[2] / "openapi" / "api-hub.oas.json"
 
 
 def _mpc(*args: str, env: dict[str, str], cwd: Path) -> Ran:
@@ -123,3 +127,116 @@ def test_a_held_lock_exits_1_and_says_so(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "another sync holds the lock (waited 0.2 s)" in result.stderr
 
+
+# --- issue 17, items 14-18: careless input, one line each -------------------------------------
+
+
+def _snapshots(tmp: Path) -> dict[str, str]:
+    """A registry and one snapshot, so a restore has something to name."""
+    registry = tmp / "outputs" / "registry"
+    (registry / "snapshots").mkdir(parents=True)
+    (registry / "models.json").write_text('{"models": []}\n')
+    (registry / "snapshots" / "models-20260101T000000000000Z.json").write_text('{"models": []}\n')
+    return {}
+
+
+def _breaking_spec(tmp: Path) -> dict[str, str]:
+    """new.json: the hub spec without its chat path, a breaking change against the hub spec."""
+    spec = json.loads(HUB_SPEC.read_text())
+    del spec["paths"]["/v1/chat/completions"]
+    for schema in ("ChatCompletionRequest", "ChatCompletion", "ChatMessage"):
+        del spec["components"]["schemas"][schema]
+    (tmp / "new.json").write_text(json.dumps(spec))
+    return {}
+
+
+def _one_run(tmp: Path) -> dict[str, str]:
+    """One run a minute old in the run index."""
+    started = datetime.now(UTC).replace(microsecond=0)
+    RunIndex(tmp / "outputs" / "runs").append(
+        RunRecord(run_id="2026-01-01/ok-000000", notebook="ok", status="ok", started_at=started)
+    )
+    return {}
+
+
+def _nothing(tmp: Path) -> dict[str, str]:
+    return {}
+
+
+_SCHEDULE = ("schedule", "add", "catalog_sync", "--cron", "@daily")
+_MARS = "error: --timezone 'Mars/Olympus': not a time zone; give an IANA name such as UTC"
+# (id, argv, setup, exit code, the one line it prints: `error: ...` on stderr, else on stdout)
+PROBES: list[tuple[str, tuple[str, ...], Setup, int, str]] = [
+    ("restore bare name", ("registry", "restore", "models-x.json"), _snapshots, 2,
+     "error: registry restore: no file models-x.json here or in "),
+    ("restore missing path", ("registry", "restore", "old/models-x.json"), _snapshots, 2,
+     "error: registry restore: no such file old/models-x.json; the newest snapshot is "
+     "models-20260101T000000000000Z.json"),
+    ("restore bare snapshot", ("registry", "restore", "models-20260101T000000000000Z.json"),
+     _snapshots, 0, "restored "),
+    ("tz cron", (*_SCHEDULE, "--target", "cron", "--timezone", "Mars/Olympus"), _nothing, 2, _MARS),
+    ("tz systemd", (*_SCHEDULE, "--target", "systemd", "--timezone", "Mars/Olympus"), _nothing, 2,
+     _MARS),
+    ("tz k8s", (*_SCHEDULE, "--target", "k8s", "--image", "registry.example/mpc:1.0",
+                "--timezone", "Mars/Olympus"), _nothing, 2, _MARS),
+    ("tz ci", (*_SCHEDULE, "--target", "ci", "--timezone", "Mars/Olympus"), _nothing, 2, _MARS),
+    ("k8s without image", (*_SCHEDULE, "--target", "k8s"), _nothing, 2,
+     "error: --target k8s needs --image: an image with mpc and its notebooks extra"),
+    ("image off k8s", (*_SCHEDULE, "--image", "registry.example/mpc:1.0"), _nothing, 2,
+     "error: --image goes with --target k8s, not --target cron"),
+    ("diff breaking", ("spec", "diff", str(HUB_SPEC), "new.json"), _breaking_spec, 1,
+     "diff fail (1 error) -> FAILED"),
+    ("diff allowed", ("spec", "diff", str(HUB_SPEC), "new.json", "--allow-breaking"),
+     _breaking_spec, 0, "diff breaking changes allowed (1 error) -> PASSED"),
+    ("check allowed", ("spec", "check", "new.json", "--data", "none", "--baseline", str(HUB_SPEC),
+                       "--allow-breaking"), _breaking_spec, 0,
+     " · diff breaking changes allowed (1 error) -> PASSED"),
+    ("prune keep 0", ("runs", "prune", "--keep-days", "0"), _one_run, 2,
+     "error: --keep-days 0 deletes every run, the newest too; pass --yes to confirm"),
+    ("unknown option", ("runs", "list", "--bogus"), _nothing, 2,
+     "error: mpc runs list: No such option: --bogus (see mpc runs list --help)"),
+    ("missing argument", ("spec", "diff", "a.json"), _nothing, 2,
+     "error: mpc spec diff: Missing argument 'new' (see mpc spec diff --help)"),
+    ("bad option value", ("runs", "prune", "--keep-days", "-1"), _nothing, 2,
+     "error: mpc runs prune: Invalid value for '--keep-days': -1 is not in the range x>=0"),
+    ("dangling -p", ("run", "catalog_sync", "-p", "providers"), _nothing, 2,
+     "error: Option '-p' requires 2 arguments"),
+    ("provider typo", ("sync", "--providers", "fal,commet"), _nothing, 2,
+     "error: unknown provider(s) commet; known: fal, comet"),
+    ("write onto a folder", ("spec", "merge-api", str(HUB_SPEC), "--out", "merged.json"),
+     lambda tmp: (tmp / "merged.json").mkdir() or {}, 1, "error: merged.json: Is a directory"),
+    ("prom folder missing", ("health", "--prom", "nonexist/dir/x.prom"), _nothing, 3,
+     "error: --prom nonexist/dir/x.prom: no folder nonexist/dir"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "code", "line"),
+    [probe[1:] for probe in PROBES],
+    ids=[probe[0] for probe in PROBES],
+)
+def test_careless_input_gets_one_line(
+    tmp_path: Path, args: tuple[str, ...], setup: Setup, code: int, line: str
+) -> None:
+    result = _mpc(*args, env=setup(tmp_path), cwd=tmp_path)
+    assert result.returncode == code, result.stderr[-2000:]
+    if line.startswith("error: "):  # one line on stderr: no box, no progress bar, no traceback
+        assert result.stderr.splitlines() == [result.stderr.rstrip("\n")], result.stderr
+        assert result.stderr.startswith(line), result.stderr
+    elif args[0] == "spec":  # the verdict ends the table on stdout
+        assert result.stdout.splitlines()[-1].endswith(line), result.stdout[-500:]
+    else:
+        assert result.stdout.startswith(line), result.stdout
+    assert not (tmp_path / "nonexist").exists()  # --prom never makes the folder
+    assert "['" not in result.stderr + result.stdout  # no Python list syntax
+
+
+def test_help_lists_every_option_as_typed() -> None:
+    """`-p NAME VALUE` is in the help of the commands that take it; no flag reads `<bool>`."""
+    for command in (("run",), ("schedule", "add")):
+        shown = mpc(*command, "--help", env={"COLUMNS": "200"})
+        assert shown.returncode == 0, shown.stderr
+        assert "--parameter" in shown.stdout and "-p " in shown.stdout, shown.stdout
+        assert "NAME VALUE" in shown.stdout
+    root = mpc("--help", env={"COLUMNS": "200"}).stdout
+    assert "--debug " in root and "<bool>" not in root and "BOOLEAN" not in root

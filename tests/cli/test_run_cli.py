@@ -40,7 +40,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "available: catalog_sync" in unknown.stderr
     dangling = _mpc("run", "catalog_sync", "-p", "providers", cwd=tmp_path)
     assert dangling.returncode == 2
-    assert "expected -p NAME VALUE" in dangling.stderr
+    assert dangling.stderr == "error: Option '-p' requires 2 arguments.\n"
     secret = _mpc("run", "catalog_sync", "-p", "api_key", "x", cwd=tmp_path)
     assert secret.returncode == 2
     assert "looks like a secret" in secret.stderr

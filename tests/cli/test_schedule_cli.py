@@ -25,8 +25,9 @@ def _mpc(*args: str, home: Path, **env: str) -> Ran:
 def test_every_target_is_written_validated_and_listed(tmp_path: Path) -> None:
     made = {}
     for target in ("cron", "systemd", "k8s", "ci"):
+        image = ("--image", "registry.example/mpc:1.0") if target == "k8s" else ()
         done = _mpc("schedule", "add", "catalog_sync", "--cron", "30 5 * * 1-5", "--target",
-                    target, "-p", "providers", "fal", "--json", home=tmp_path)  # fmt: skip
+                    target, *image, "-p", "providers", "fal", "--json", home=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stderr
         made[target] = json.loads(done.stdout)
     for target, result in made.items():

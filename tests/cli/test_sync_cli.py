@@ -174,3 +174,24 @@ def test_after_a_live_sync_a_sandbox_sync_cannot_replace_it_without_replace(
     restored = _mpc("registry", "restore", str(kept), env=on_sandbox, cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr
     assert (registry / "models.json").read_bytes() == before[registry / "models.json"]
+
+
+def test_restore_takes_bare_names_and_keeps_every_file_it_replaced(tmp_path: Path) -> None:
+    registry = tmp_path / "outputs" / "registry"
+    (registry / "snapshots").mkdir(parents=True)
+    snapshot = registry / "snapshots" / "models-20260101T000000000000Z.json"
+    snapshot.write_text('{"models": []}\n')
+    current = registry / "models.json"
+    replaced = []
+    for generation in ("first", "second"):
+        current.write_text(f'{{"models": [], "generation": "{generation}"}}\n')
+        done = _mpc("registry", "restore", snapshot.name, env={}, cwd=tmp_path)  # a bare name
+        assert done.returncode == 0, done.stderr
+        assert current.read_bytes() == snapshot.read_bytes()
+        kept = Path(done.stdout.splitlines()[-1].removeprefix("the file it replaced is kept as "))
+        assert kept.parent == registry / "replaced" and kept.name.startswith("models-2")
+        assert json.loads(kept.read_text())["generation"] == generation
+        replaced.append(kept)
+    assert replaced[0] != replaced[1] and all(path.is_file() for path in replaced)
+    assert sorted((registry / "replaced").iterdir()) == replaced  # timestamped: in order
+    assert not (registry / "models.json.broken").exists()

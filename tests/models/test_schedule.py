@@ -183,6 +183,8 @@ def test_a_schedule_is_refused_before_anything_is_written(tmp_path: Path) -> Non
 
 
 def _render(target: str, cron: str = "0 6 * * *", **options: object) -> str:
+    if target == "k8s":
+        options.setdefault("image", "registry.example/mpc:1.0")
     spec = ScheduleSpec(
         cron=cron, target=target, notebook="catalog_sync",  # type: ignore[arg-type]
         parameters={"providers": "fal"}, **options,  # type: ignore[arg-type]

@@ -56,3 +56,13 @@ def test_write_many_renames_in_order_or_not_at_all(tmp_path: Path) -> None:
         atomic_write_many([(first, b"new"), (blocked / "c.json", b"3")])
     assert first.read_text() == "1"  # nothing renamed when one write failed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "not-a-dir"]
+
+
+def test_a_refused_write_names_the_target_not_the_temp_file(tmp_path: Path) -> None:
+    folder = tmp_path / "remote.oas.json"
+    folder.mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(IsADirectoryError) as refused:
+        atomic_write_bytes(folder, b"{}")
+    assert refused.value.filename == str(folder) and ".tmp" not in str(refused.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["remote.oas.json"]
+    assert list(folder.iterdir()) == []

@@ -36,6 +36,9 @@ def test_runs_headless_is_indexed_and_has_a_small_offline_report(
     assert network_references(html) == []
     assert all(path.is_file() for path in local_scripts(html_path))
     assert ("Plotly.newPlot" in html) == case.chart
-    assert ('application/vnd.jupyter.widget-state+json' in html) == case.widget
+    assert ("application/vnd.jupyter.widget-state+json" in html) == case.widget
     for text in case.text:
         assert text in html
+    assert f"<title>{name}: ok</title>" in html
+    # nothing on stderr but what mpc itself says: no papermill noise about parameters
+    assert "Passed unknown parameter" not in run.stderr and "Traceback" not in run.stderr

@@ -59,6 +59,7 @@ def test_breaking_changes_fail_the_gate_unless_allowed(
     assert [f.rule for f in report.blocking] == ["path-removed"]
     allowed = check_spec(path, settings=settings, data=None, baseline=HUB_SPEC, allow_breaking=True)
     assert allowed.passed and allowed.stage("diff").errors  # still reported, just not blocking
+    assert (report.stage("diff").status, allowed.stage("diff").status) == ("fail", "allowed")
     assert report.stage("conform").skipped == "no data source given"
 
 

@@ -102,7 +102,9 @@ def test_diff_exits_1_on_a_breaking_change_unless_allowed(
     assert done.returncode == 1 and "enum-narrowed" in done.stdout
     allowed = mpc("spec", "diff", str(old), str(new), "--allow-breaking", "--json", cwd=tmp_path)
     assert allowed.returncode == 0
-    assert _json(allowed)["counts"]["error"] == 1
+    summary = _json(allowed)
+    assert summary["counts"]["error"] == 1
+    assert (summary["status"], summary["passed"], summary["exit_code"]) == ("allowed", True, 0)
 
 
 def test_conform_fix_enums_writes_the_updated_spec(

@@ -149,7 +149,7 @@ def test_severities_come_from_the_config(tmp_path: Path, write_spec: SpecWriter)
         ('[rules]\nno-such-rule = "error"\n', "unknown lint rule 'no-such-rule'"),
         ('[rules]\noperation-tags = "fatal"\n', "expected error, warning, info or off"),
         ("[rules\n", "not valid TOML"),
-        ("[style]\nx = 1\n", "unknown table(s) ['style']"),
+        ("[style]\nx = 1\n", "unknown table(s) style; expected [rules]"),
     ],
 )
 def test_a_bad_config_is_a_config_error_naming_the_file(
