@@ -22,6 +22,7 @@ from .drain import Drain
 from .fal_jobs import FalJobs
 
 __all__ = [
+    "COST_HEADER",
     "PROBE_TIMEOUT_S",
     "ApiState",
     "State",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("mpc_lib.api")
+
+# A call's cost in USD at the registry's price, on every answer that knows it (chat: LiteLLM's
+# reckoning from the deployment's cost keys; FAL calls: MPC-API's own, `pricing.usage`).
+COST_HEADER = "x-mpc-cost-usd"
 
 PROBE_TIMEOUT_S = 3.0  # the health probe's timeouts (connect, read, waiting for a connection)
 _ERROR_TYPES = {

@@ -105,7 +105,7 @@ def test_a_plain_chat_through_mpc_api_and_litellm(sandbox: Sandbox, http: httpx.
         == "Sandbox reply from gpt-4o: hello from the api tests"
     )
     assert body["usage"]["completion_tokens"] > 0
-    assert float(answer.headers["x-mpc-response-cost"]) > 0  # priced from the registry
+    assert float(answer.headers["x-mpc-cost-usd"]) > 0  # priced from the registry
     assert [r.path for r in sandbox.requests("openai")] == ["/v1/chat/completions"]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mpc_lib.api.routes.fal import COST_HEADER
+from mpc_lib.api.deps import COST_HEADER
 from mpc_lib.pricing.prices import price_of
 from mpc_lib.pricing.usage import read_usage
 from mpc_lib.registry import RegistryStore

@@ -34,11 +34,11 @@ def test_push_dry_run_then_apply_then_pull_on_the_built_in_sandbox(tmp_path: Pat
     assert applied.returncode == 0, applied.stderr
     outcome = _json(applied)
     assert outcome["applied"] and outcome["exit_code"] == 0
-    assert outcome["result"]["counters"]["endpointCreated"] == 14  # 6 provider + 8 MPC-API
+    assert outcome["result"]["counters"]["endpointCreated"] == 19  # 6 provider + 13 MPC-API
     assert Path(outcome["backup"]).is_file()
     pulled = _mpc("apidog", "pull", "--out", str(tmp_path / "pulled.json"), "--json",
                   env=env, cwd=tmp_path)  # fmt: skip
-    assert pulled.returncode == 0 and _json(pulled)["paths"] == 14
+    assert pulled.returncode == 0 and _json(pulled)["paths"] == 19
     assert json.loads((tmp_path / "pulled.json").read_text()) == json.loads(HUB_SPEC.read_text())
 
 

@@ -31,7 +31,7 @@ def test_import_then_export_through_the_core(sandbox: Sandbox, tmp_path: Path) -
         result = client.import_openapi(text, ImportOptions())
         exported = client.export_openapi()
     assert result.ok and result.missing == []
-    assert result.counters["endpointCreated"] == 14  # 6 provider + 8 MPC-API
+    assert result.counters["endpointCreated"] == 19  # 6 provider + 13 MPC-API
     assert set(result.counters) == set(COUNTER_NAMES)
     assert exported == json.loads(text)
     # the emulator refuses calls without the version header, so these went out with it

@@ -39,7 +39,7 @@ def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
 ) -> None:
     first = push(apidog_settings, HUB_SPEC, apply=True)
     assert first.applied and first.result is not None and first.result.ok
-    assert first.result.counters["endpointCreated"] == 14  # 6 provider + 8 MPC-API
+    assert first.result.counters["endpointCreated"] == 19  # 6 provider + 13 MPC-API
     assert json.loads(first.backup.read_text()) == {
         "openapi": "3.1.0",
         "info": {"title": f"Sandbox project {SANDBOX_PROJECT_ID}", "version": "1.0.0"},
@@ -49,7 +49,7 @@ def test_apply_backs_up_then_imports_and_a_push_after_pull_round_trips(
     assert pulled.document == json.loads(HUB_SPEC.read_text())  # what was pushed comes back
     again = push(apidog_settings, pulled.path, apply=True)
     assert again.changes.findings == []  # nothing to change
-    assert again.result.counters["endpointIgnored"] == 14
+    assert again.result.counters["endpointIgnored"] == 19
     assert again.result.counters["endpointCreated"] == again.result.counters["endpointUpdated"] == 0
     assert json.loads(again.backup.read_text()) == pulled.document
     assert pull(apidog_settings, tmp_path / "again.json").document == pulled.document

@@ -50,7 +50,7 @@ def test_apidog_push_true_backs_up_and_imports(tmp_path: Path) -> None:
     projects = json.loads(
         (tmp_path / "outputs" / "apidog" / "sandbox-projects.json").read_text(encoding="utf-8")
     )
-    assert len(projects["1000001"]["paths"]) == 14  # 6 provider paths + 8 of MPC-API
+    assert len(projects["1000001"]["paths"]) == 19  # 6 provider paths + 13 of MPC-API
 
 
 def test_a_failing_spec_is_shown_and_never_pushed(tmp_path: Path, shared_dir: Path) -> None:

@@ -5,7 +5,7 @@ registry key `provider:model_id`; it is rewritten to the gateway model.  The bod
 hold only OpenAI's chat parameters (`allowlist.CHAT_FIELDS`: anything else, such as
 `extra_headers`, `api_key` or `num_retries`, is a 400 naming the field), checked for type
 and bounds.  The answer is relayed as it arrives: a stream chunk by chunk, never
-buffered, with no `x-litellm-*` header (the call's cost comes as `x-mpc-response-cost`);
+buffered, with no `x-litellm-*` header (the call's cost comes as `x-mpc-cost-usd`);
 a caller who hangs up (while the gateway works on a plain answer, or mid-stream) closes
 the gateway connection.  Errors come back in MPC-API's envelope: an unknown model 400,
 the relay full (`MPC_API_MAX_UPSTREAM`) or the gateway unreachable 503, timed out 504,
@@ -39,6 +39,7 @@ from ...http import AsyncUpstream
 from ...providers import PROVIDERS
 from ..allowlist import CHAT_FIELDS, check, parse_object, relay_bytes
 from ..deps import (
+    COST_HEADER,
     ApiState,
     api_error,
     envelope,
@@ -58,7 +59,8 @@ log = logging.getLogger("mpc_lib.api")
 CHAT_PATHS = ("/v1/chat/completions", "/api/chat/completions")
 _GATEWAY_PATH = "/v1/chat/completions"
 _RELAYED_HEADERS = frozenset((b"content-type", b"content-length", b"cache-control"))
-_COST_HEADER = b"x-litellm-response-cost"  # relayed as x-mpc-response-cost: the call's own
+_LITELLM_COST = b"x-litellm-response-cost"  # relayed as COST_HEADER: the call's own cost
+_COST = COST_HEADER.encode()
 # What MPC-API answers for a gateway error status it does not pass on as it is: the
 # gateway's own failure (500: LiteLLM's answer to an upstream that sent garbage, say) is a
 # bad gateway to our caller.
@@ -315,8 +317,8 @@ class _Relay(Response):
                 remaining = int(value)
             if name in _RELAYED_HEADERS:
                 headers.append((name, value))
-            elif name == _COST_HEADER:
-                headers.append((b"x-mpc-response-cost", value))
+            elif name == _LITELLM_COST:
+                headers.append((_COST, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
         self.started = True
         try:

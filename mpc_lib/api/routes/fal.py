@@ -41,18 +41,17 @@ from ...pricing.usage import Charge, UsageLine, fal_charge, record_usage
 from ...providers import PROVIDERS
 from ...upstreams import open_upstreams
 from ..allowlist import parse_object, relay_bytes
-from ..deps import ApiState, State, gateway_unreachable, problem, request_id_of
+from ..deps import COST_HEADER, ApiState, State, gateway_unreachable, problem, request_id_of
 from ..fal_jobs import REQUEST_ID, FalJob
 from ..schemas import ErrorEnvelope
 from . import COMMON_ERRORS
 
-__all__ = ["COST_HEADER", "MAX_ANSWER_BYTES", "router"]
+__all__ = ["MAX_ANSWER_BYTES", "router"]
 
 log = logging.getLogger("mpc_lib.api")
 
 router = APIRouter(tags=["fal"], responses=COMMON_ERRORS)
 
-COST_HEADER = "x-mpc-cost-usd"
 MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a FAL answer holds URLs, not files
 _FAL = PROVIDERS["fal"]
 _RUN, _QUEUE = _FAL.host_route("run"), _FAL.host_route("queue")
