@@ -4,6 +4,10 @@ api_base we give is the model's own endpoint, or we leave the model out."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +28,17 @@ from mpc_lib.sandbox import Sandbox
 HOSTS = {"run": "http://run.test", "queue": "http://queue.test"}
 
 
-def _litellm_url(model_id: str, mode: str, api_base: str) -> tuple[str, str]:
-    """(the URL LiteLLM 1.108.7 posts to, its config class) for a fal_ai deployment."""
-    from litellm.llms.fal_ai.image_edit import get_fal_ai_image_edit_config
-    from litellm.llms.fal_ai.image_generation import get_fal_ai_image_generation_config
-    from litellm.llms.fal_ai.videos.transformation import FalAIVideoConfig
-    from litellm.types.router import GenericLiteLLMParams
+# Run in a process of its own: importing litellm here would leave it in this test process
+# (and take its seconds), where other tests check that nothing imports it.
+_LITELLM_URLS = """
+import json, sys
+from litellm.llms.fal_ai.image_edit import get_fal_ai_image_edit_config
+from litellm.llms.fal_ai.image_generation import get_fal_ai_image_generation_config
+from litellm.llms.fal_ai.videos.transformation import FalAIVideoConfig
+from litellm.types.router import GenericLiteLLMParams
 
+found = []
+for model_id, mode, api_base in json.load(sys.stdin):
     if mode == "image_generation":
         config = get_fal_ai_image_generation_config(model_id)
         url = config.get_complete_url(api_base, "key", model_id, {}, {})
@@ -41,9 +49,21 @@ def _litellm_url(model_id: str, mode: str, api_base: str) -> tuple[str, str]:
         config = FalAIVideoConfig()
         base = config.get_complete_url(model_id, api_base, {})
         _, _, url = config.transform_video_create_request(
-            model_id, "a cat", base, {}, GenericLiteLLMParams(), {}
-        )
-    return url, type(config).__name__
+            model_id, "a cat", base, {}, GenericLiteLLMParams(), {})
+    found.append([url, type(config).__name__])
+json.dump(found, sys.stdout)
+"""
+
+
+def _litellm_urls(calls: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(the URL LiteLLM 1.108.7 posts to, its config class) per (model id, mode, api_base)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LITELLM_URLS], input=json.dumps(calls), capture_output=True,
+        text=True, timeout=120, check=False,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [(url, config) for url, config in json.loads(done.stdout)]
 
 
 def test_every_fal_model_of_the_real_catalog_reaches_its_own_endpoint_or_is_left_out(
@@ -52,16 +72,17 @@ def test_every_fal_model_of_the_real_catalog_reaches_its_own_endpoint_or_is_left
     registry = RegistryStore(real_catalog).load()
     assert registry is not None
     checked: dict[str, int] = {}
+    cases = []
     for record in registry["models"]:
         if record["provider"] != "fal":
             continue
         model_id, mode = record["model_id"], FAL_CATEGORY_MODES.get(record["category"])
-        if mode is None:
-            continue
+        if mode is not None:
+            cases.append((record, model_id, mode, fal_api_base(mode, HOSTS)))
+    urls = _litellm_urls([(model_id, mode, base) for _, model_id, mode, base in cases])
+    for (record, model_id, mode, base), (url, config) in zip(cases, urls, strict=True):
         reason = fal_left_out(model_id, mode)
         assert serving(record).left_out == reason  # the gateway's selection says the same
-        base = fal_api_base(mode, HOSTS)
-        url, config = _litellm_url(model_id, mode, base)
         own = f"{base}/{model_id}"
         if reason is None:
             assert url == own, (model_id, mode, url)
