@@ -1,7 +1,15 @@
-"""Run an ASGI app with uvicorn in a daemon thread on a loopback socket bound up front."""
+"""Run an ASGI app with uvicorn in a daemon thread on a loopback socket bound up front.
+
+Stopping is prompt: uvicorn polls its exit flag every 0.1 s and then waits 0.1 s more for
+connections to close; `_PromptServer` wakes at once when asked to stop, and skips that wait
+when no connection is open (with one, uvicorn's own graceful shutdown runs).  Every command
+that used the sandbox ends 0.2 s sooner.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -17,6 +25,44 @@ __all__ = ["DEFAULT_START_TIMEOUT_S", "SandboxServer"]
 DEFAULT_START_TIMEOUT_S = 10.0
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, woken at once by `wake()` (from any thread) rather than by its tick."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)  # uvicorn's tick, or woken
+            should_exit = await self.on_tick(counter)
+
+    def wake(self) -> None:
+        """Ask the server to exit now (thread-safe)."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets)  # a connection open: uvicorn's graceful way
+            return
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
 class SandboxServer:
     """One uvicorn server in a thread: `start()` waits until it serves, `stop()` joins."""
 
@@ -29,7 +75,7 @@ class SandboxServer:
         self._requested_port = port
         self._port: int | None = None
         self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: _PromptServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -75,7 +121,7 @@ class SandboxServer:
             loop="asyncio",
             timeout_graceful_shutdown=2,
         )
-        server = uvicorn.Server(config)
+        server = _PromptServer(config)
         self._server = server
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"mpc-{self.name}", daemon=True
@@ -94,7 +140,7 @@ class SandboxServer:
     def request_stop(self) -> None:
         """Ask the server to shut down without waiting (pair with `join`)."""
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.wake()
 
     def join(self, timeout_s: float = 10.0) -> None:
         """Wait for the server thread to finish, then release the socket."""

@@ -318,6 +318,17 @@ async def _fake_litellm(request: Request) -> Response:
                                        "x-litellm-key-spend": "12.5"})  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def mapped_api(mpc_api: Any) -> Any:
+    """An MPC-API in front of a fake LiteLLM answering each case's error (one pair of
+    servers for every case)."""
+    fake = Starlette(routes=[Route("/v1/chat/completions", _fake_litellm, methods=["POST"])])
+    with SandboxServer(fake, name="fake-litellm") as gateway:
+        settings = mpc_api.settings.with_(gateway_url=gateway.url)
+        with SandboxServer(create_app(settings), name="mpc-api-mapped") as server:
+            yield server.url
+
+
 @pytest.mark.parametrize(
     ("case", "status", "kind", "retry_after"),
     [
@@ -332,15 +343,12 @@ async def _fake_litellm(request: Request) -> Response:
     ],
 )
 def test_gateway_errors_keep_their_meaning(
-    mpc_api: Any, case: str, status: int, kind: str | None, retry_after: str | None
-) -> None:
-    fake = Starlette(routes=[Route("/v1/chat/completions", _fake_litellm, methods=["POST"])])
-    with SandboxServer(fake, name="fake-litellm") as gateway:
-        settings = mpc_api.settings.with_(gateway_url=gateway.url)
-        with SandboxServer(create_app(settings), name="mpc-api-mapped") as server:
-            answer = httpx.post(f"{server.url}/v1/chat/completions",
-                                json={"model": "gpt-4o", "messages": HELLO},
-                                headers=mpc_api.headers(**{"x-request-id": case}))  # fmt: skip
+    mpc_api: Any, mapped_api: str, case: str, status: int, kind: str | None,
+    retry_after: str | None,
+) -> None:  # fmt: skip
+    answer = httpx.post(f"{mapped_api}/v1/chat/completions",
+                        json={"model": "gpt-4o", "messages": HELLO},
+                        headers=mpc_api.headers(**{"x-request-id": case}))  # fmt: skip
     error = _error(answer, status)
     if kind is not None:
         assert error["type"] == kind
