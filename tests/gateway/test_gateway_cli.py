@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from cli_runner import mpc, mpc_env, mpc_process, mpc_script
 
@@ -116,12 +117,21 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout_s: float = 120) 
     raise AssertionError(f"{url} did not come up")
 
 
+@pytest.fixture
+def own_sandbox() -> Any:
+    """A sandbox of the test's own: its request log sees no other test's (or background run's)
+    calls."""
+    with Sandbox() as own:
+        yield own
+
+
 def test_the_chain_from_the_cli_with_a_comet_key_and_base(
-    tmp_path: Path, gateway: Any, sandbox: Sandbox, port_factory: Any
+    tmp_path: Path, gateway: Any, own_sandbox: Sandbox, port_factory: Any
 ) -> None:
     """COMETAPI_KEY and MPC_COMET_BASE_URL set: chats reach that base with that key. FAL has
     no key, so the gateway serves it from its own sandbox; no master key is set, so one is
     generated into .env, and `mpc api serve` reads it from there."""
+    sandbox = own_sandbox
     book = _book(tmp_path, gateway)
     gateway_port, api_port = port_factory(), port_factory()
     env = mpc_env({
