@@ -15,7 +15,7 @@ are fal.run's `{"detail": ...}` body):
   Bria's text-to-image answers one `image`); for `*-to-video`, `{"video": {url,
   content_type}, seed}`; `seed` echoes the input's, else 42.  Other categories answer
   `{"output": ...}`.
-- `GET /files/<name>.png`: the images' URLs point here (`<origin>/files/<request id>-<n>.png`),
+- `GET /files/<name>.png`: the images' URLs point here (`<origin>/files/<rid>-<n>-<sig>.png`),
   no key needed; each answers the same small real PNG (`SANDBOX_PNG_SIZE`); a name the
   emulator never gave out answers 404, and so does every video URL (`<rid>.mp4`): the
   sandbox makes no video bytes.
@@ -38,18 +38,21 @@ Faults reach these routes like any other FAL path (`Fault("rate_limit", provider
 path="/run/")`), answered in the `{"detail": ...}` body.  What each run and submission
 received (field names, `image_size`, `num_images`; never a header) is kept for tests:
 `recorded_inputs(state)`, and `GET`/`DELETE /_sandbox/fal/inputs` when the emulator has
-control routes.  Jobs, handed-out file names and inputs live in `SandboxState.stores`,
-at most `DEFAULT_MAX_JOBS` jobs (and as many inputs, four times as many file names),
-the oldest dropped first.
+control routes.  Jobs and inputs live in `SandboxState.stores`, at most
+`DEFAULT_MAX_JOBS` of each, the oldest dropped first.  A file name carries a signature made
+with the emulator's FAL key, so `/files` knows the names it gave out without keeping them:
+a background run's image stays served across a test's `Sandbox.reset()`.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import struct
 import zlib
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Any, TypeGuard
 
 from starlette.requests import Request
@@ -64,6 +67,7 @@ __all__ = [
     "DEFAULT_IMAGE_SIZE",
     "FAILED_JOB_ERROR",
     "IMAGE_SIZES",
+    "QUEUE_STORE",
     "RUN_PREFIXES",
     "SANDBOX_PNG_SIZE",
     "recorded_inputs",
@@ -92,8 +96,8 @@ _MAX_IMAGES = 4
 _SIDE = (64, 14142)
 _SEED = 42
 _MAX_BODY = 4 * 1024 * 1024
-_QUEUE_STORE = "fal_queue"
-_FILES_STORE = "fal_files"
+# The queue outlives Sandbox.reset(), as a request in flight does (runner.py).
+QUEUE_STORE = "fal_queue"
 _INPUTS_STORE = "fal_inputs"
 
 
@@ -168,11 +172,28 @@ def _seed(body: dict[str, Any]) -> int:
     return seed
 
 
+def _signature(state: SandboxState, stem: str) -> str:
+    key = (state.key_for("fal") or "sandbox").encode()
+    return hmac.new(key, stem.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def _file_name(state: SandboxState, rid: str, index: int) -> str:
+    """`<request id>-<n>-<signature>.png`: a name `/files` can tell it gave out."""
+    stem = f"{rid}-{index}"
+    return f"{stem}-{_signature(state, stem)}.png"
+
+
+def _handed_out(state: SandboxState, name: str) -> bool:
+    stem, _, signature = name.removesuffix(".png").rpartition("-")
+    return name.endswith(".png") and bool(stem) and hmac.compare_digest(
+        signature, _signature(state, stem)
+    )
+
+
 def _output(
-    model: dict[str, Any], body: dict[str, Any], rid: str, origin: str
-) -> tuple[dict[str, Any], list[str]]:
-    """What the endpoint returns for `body`, by the kind of thing its category makes, and
-    the names of the files it hands out."""
+    state: SandboxState, model: dict[str, Any], body: dict[str, Any], rid: str, origin: str
+) -> dict[str, Any]:
+    """What the endpoint returns for `body`, by the kind of thing its category makes."""
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise _invalid("prompt", "field required: a non-empty string")
@@ -183,7 +204,7 @@ def _output(
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= _MAX_IMAGES:
             raise _invalid("num_images", f"expected an integer from 1 to {_MAX_IMAGES}")
         width, height = _size(body)
-        names = [f"{rid}-{i}.png" for i in range(count)]
+        names = [_file_name(state, rid, i) for i in range(count)]
         images = [
             {"url": f"{origin}/files/{name}", "width": width, "height": height,
              "content_type": "image/png"}
@@ -191,13 +212,13 @@ def _output(
         ]  # fmt: skip
         if category == "text-to-image" and "bria" in str(model.get("endpoint_id")).lower():
             # Bria's text-to-image endpoints answer with one `image` (LiteLLM reads it so)
-            return {"image": images[0], "seed": seed, "prompt": prompt}, names[:1]
+            return {"image": images[0], "seed": seed, "prompt": prompt}
         return {"images": images, "seed": seed, "has_nsfw_concepts": [False] * count,
-                "prompt": prompt, "timings": {"inference": 0.1}}, names  # fmt: skip
+                "prompt": prompt, "timings": {"inference": 0.1}}  # fmt: skip
     if category.endswith("-to-video"):
         video = {"url": f"{origin}/files/{rid}.mp4", "content_type": "video/mp4"}
-        return {"video": video, "seed": seed}, []
-    return {"output": f"Sandbox output from {model.get('endpoint_id')}: {prompt[:80]}"}, []
+        return {"video": video, "seed": seed}
+    return {"output": f"Sandbox output from {model.get('endpoint_id')}: {prompt[:80]}"}
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -224,17 +245,8 @@ def _store(state: SandboxState, name: str, make: Any) -> Any:
 
 
 def _queue(state: SandboxState) -> FalQueue:
-    queue: FalQueue = _store(state, _QUEUE_STORE, FalQueue)
+    queue: FalQueue = _store(state, QUEUE_STORE, FalQueue)
     return queue
-
-
-def _hand_out(state: SandboxState, names: list[str]) -> None:
-    """Remember the file names an answer gave out, so `/files` serves them."""
-    files: OrderedDict[str, None] = _store(state, _FILES_STORE, OrderedDict)
-    for name in names:
-        files[name] = None
-    while len(files) > 4 * DEFAULT_MAX_JOBS:
-        files.popitem(last=False)
 
 
 def _bounded(value: Any) -> Any:
@@ -284,12 +296,11 @@ def run_routes(state: SandboxState) -> list[Route]:
         rid = request_id(request)
         endpoint_id = str(model["endpoint_id"])
         try:
-            output, names = _output(model, body, rid, _origin(request))
+            output = _output(state, model, body, rid, _origin(request))
         except _RunError as exc:
             _record(state, route, endpoint_id, rid, body, exc.status)
             raise
         _record(state, route, endpoint_id, rid, body, 200)
-        _hand_out(state, names)
         return output, rid, model
 
     async def run(request: Request) -> Response:
@@ -358,7 +369,7 @@ def run_routes(state: SandboxState) -> list[Route]:
 
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
-        if name.endswith(".png") and name in (state.stores.get(_FILES_STORE) or {}):
+        if _handed_out(state, name):
             return Response(sandbox_png(), media_type="image/png")
         return _detail(404, "File not found")
 

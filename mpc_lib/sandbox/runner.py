@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from . import apidog, comet, fal, openai
 from .data import SandboxData
-from .fal_run import recorded_inputs
+from .fal_run import QUEUE_STORE, recorded_inputs
 from .faults import EMULATOR_NAMES, FaultPlan
 from .modes import SandboxModes
 from .server import SandboxServer
@@ -180,11 +180,18 @@ class Sandbox:
         return recorded_inputs(self.state)
 
     def reset(self) -> None:
-        """Clear faults, the log and stores; restore the starting data, latency and modes."""
+        """Clear faults, the log and stores; restore the starting data, latency and modes.
+
+        FAL's queued jobs stay, as a request in flight does: a job submitted before a reset
+        (by another test's background run) can still be polled after it; the queue is bounded.
+        """
         self.state.faults.clear()
         self.state.modes = SandboxModes()
         self.state.log.clear()
+        queue = self.state.stores.get(QUEUE_STORE)
         self.state.stores.clear()
+        if queue is not None:
+            self.state.stores[QUEUE_STORE] = queue
         if self.state.data != self._initial:
             self.state.data.restore(self._initial)
         self.state.latency_ms = self._initial_latency_ms

@@ -1,5 +1,9 @@
 """FAL model calls through MPC-API -> the session's real LiteLLM (its /fal-run and /fal-queue
-pass-through routes, which add the FAL key) -> the sandbox's FAL model-call emulator."""
+pass-through routes, which add the FAL key) -> the sandbox's FAL model-call emulator.
+
+The session's sandbox also serves the gateway notebook's background run (an image from
+fal-ai/flux/dev, a Kling video job), so these tests never reset it: they read only the calls
+they made (models the notebook does not call, or inputs only they send)."""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from mpc_lib.pricing.usage import read_usage
 from mpc_lib.registry import RegistryStore
 from mpc_lib.sandbox import Fault, Sandbox
 
-IMAGE_MODEL = "fal-ai/flux/dev"
-VIDEO_MODEL = "fal-ai/kling-video/v2.1/standard/image-to-video"
+IMAGE_MODEL = "fal-ai/flux/dev"  # the issue's example (the notebook calls it too)
+OWN_IMAGE = "fal-ai/flux/schnell"  # models no background run calls
+VIDEO_MODEL = "fal-ai/veo3/image-to-video"
 DEEP = b"[" * 5000 + b"]" * 5000  # past the JSON parser's depth
 
 
@@ -34,9 +39,22 @@ def _record(mpc_api: Any, model_id: str) -> dict[str, Any]:
     return next(m for m in fal if m["model_id"] == model_id)
 
 
-def _fal_calls(sandbox: Sandbox) -> list[tuple[str, str, int]]:
-    return [(r.method, r.path, r.status) for r in sandbox.requests("fal")
-            if r.path.startswith(("/run/", "/queue/"))]  # fmt: skip
+def _mark(sandbox: Sandbox) -> int:
+    """Where the FAL log stands now: `_fal_calls` reads what came after."""
+    return len(sandbox.requests("fal"))
+
+
+def _fal_calls(sandbox: Sandbox, since: int) -> list[tuple[str, str, int]]:
+    """The model calls FAL's hosts received since `since`, but the background notebook's."""
+    return [(r.method, r.path, r.status) for r in sandbox.requests("fal")[since:]
+            if r.path.startswith(("/run/", "/queue/"))
+            and "fal-ai/kling-video/" not in r.path
+            and not r.path.startswith(f"/run/{IMAGE_MODEL}")]  # fmt: skip
+
+
+def _inputs(sandbox: Sandbox, image_size: dict[str, int]) -> list[dict[str, Any]]:
+    """What the run host received with this `image_size` (no other caller sends it)."""
+    return [i for i in sandbox.fal_inputs() if i.get("image_size") == image_size]
 
 
 def _usage(mpc_api: Any, request_id: str) -> list[Any]:
@@ -48,7 +66,7 @@ def _usage(mpc_api: Any, request_id: str) -> list[Any]:
 def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
     sandbox: Sandbox, mpc_api: Any, http: httpx.Client
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     answer = http.post("/v1/images/generations", json={
         "model": IMAGE_MODEL, "prompt": "a lighthouse at dusk", "n": 2, "size": "1536x1024",
         "response_format": "url", "seed": 7,
@@ -57,11 +75,14 @@ def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
     body = answer.json()
     assert len(body["data"]) == 2 and all(item["url"].startswith("http") for item in body["data"])
     assert body["seed"] == 7 and isinstance(body["created"], int)
-    # exactly one call, at the endpoint's own path; the emulator refuses a wrong key (401)
-    assert _fal_calls(sandbox) == [("POST", "/run/" + IMAGE_MODEL, 200)]
-    (received,) = sandbox.fal_inputs()  # FAL's names for OpenAI's size and n, not theirs
-    assert received["image_size"] == {"width": 1536, "height": 1024}
+    # exactly one call, at the endpoint's own path (the emulator answers only exact ids, and
+    # refuses a wrong key with 401), with FAL's names for OpenAI's size and n
+    (received,) = _inputs(sandbox, {"width": 1536, "height": 1024})
+    assert (received["route"], received["endpoint_id"], received["status"]) == (
+        "run", IMAGE_MODEL, 200)
     assert received["num_images"] == 2
+    calls = [(r.path, r.status) for r in sandbox.requests("fal")[since:]]
+    assert (f"/run/{IMAGE_MODEL}", 200) in calls and not [c for c in calls if c[1] != 200]
     assert "size" not in received["fields"] and "n" not in received["fields"]
     # the cost: the registry price times the units FAL bills (per image or per megapixel)
     price = price_of(_record(mpc_api, IMAGE_MODEL), None)
@@ -81,12 +102,12 @@ def test_an_image_reaches_its_own_endpoint_with_the_gateways_key_and_is_charged(
 def test_the_size_becomes_image_size_and_an_alias_resolves(
     sandbox: Sandbox, mpc_api: Any, http: httpx.Client
 ) -> None:
-    sandbox.reset()
     answer = http.post("/v1/images/generations", json={
         "model": "image_brand_assets", "prompt": "a logo", "size": "512x512",
     })  # fmt: skip
     assert answer.status_code == 200, answer.text
-    assert _fal_calls(sandbox) == [("POST", "/run/" + IMAGE_MODEL, 200)]
+    (received,) = _inputs(sandbox, {"width": 512, "height": 512})
+    assert (received["route"], received["endpoint_id"]) == ("run", IMAGE_MODEL)
     price = price_of(_record(mpc_api, IMAGE_MODEL), None)
     assert price.unit_price is not None
     units = {"image": 1, "megapixel": 1}[str(price.unit)]
@@ -96,11 +117,11 @@ def test_the_size_becomes_image_size_and_an_alias_resolves(
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
-        ({"model": IMAGE_MODEL}, 400, "prompt"),
-        ({"model": IMAGE_MODEL, "prompt": "x", "extra_headers": {"a": "b"}}, 400, "extra_headers"),
-        ({"model": IMAGE_MODEL, "prompt": "x", "n": 9}, 400, "n"),
-        ({"model": IMAGE_MODEL, "prompt": "x", "size": "big"}, 400, "size"),
-        ({"model": IMAGE_MODEL, "prompt": "x", "response_format": "b64_json"}, 400,
+        ({"model": OWN_IMAGE}, 400, "prompt"),
+        ({"model": OWN_IMAGE, "prompt": "x", "extra_headers": {"a": "b"}}, 400, "extra_headers"),
+        ({"model": OWN_IMAGE, "prompt": "x", "n": 9}, 400, "n"),
+        ({"model": OWN_IMAGE, "prompt": "x", "size": "big"}, 400, "size"),
+        ({"model": OWN_IMAGE, "prompt": "x", "response_format": "b64_json"}, 400,
          "response_format"),
         ({"model": "fal-ai/no-such-model", "prompt": "x"}, 404, "Unknown model"),
         ({"model": VIDEO_MODEL, "prompt": "x"}, 400, "text-to-image"),
@@ -110,17 +131,17 @@ def test_the_size_becomes_image_size_and_an_alias_resolves(
 def test_an_images_body_gets_only_what_it_documents(
     sandbox: Sandbox, http: httpx.Client, body: dict[str, Any], status: int, fragment: str
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     answer = http.post("/v1/images/generations", json=body)
     assert answer.status_code == status
     assert fragment in answer.json()["error"]["message"]
-    assert answer.headers["x-request-id"] and _fal_calls(sandbox) == []  # nothing reached FAL
+    assert answer.headers["x-request-id"] and _fal_calls(sandbox, since) == []  # none reached FAL
 
 
 def test_a_queued_job_through_submit_status_result_and_a_cancel(
     sandbox: Sandbox, mpc_api: Any, http: httpx.Client
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     given = {"prompt": "waves on a rock", "image_url": "https://example.com/in.png",
              "duration": "5"}  # fmt: skip
     submitted = http.post(f"/v1/fal/{VIDEO_MODEL}", json=given)
@@ -151,7 +172,7 @@ def test_a_queued_job_through_submit_status_result_and_a_cancel(
     assert [line.route for line in charged] == ["queue"]
     assert len(charged) == 1 and charged[0].units == 5
     # the queue was reached at the endpoint's own path, the status and result at the app's
-    paths = [path for _, path, _ in _fal_calls(sandbox)]
+    paths = [path for _, path, _ in _fal_calls(sandbox, since)]
     app = "/".join(VIDEO_MODEL.split("/")[:2])
     assert paths[0] == f"/queue/{VIDEO_MODEL}"
     assert set(paths[1:]) <= {f"/queue/{app}/requests/{rid}/status", f"/queue/{app}/requests/{rid}"}
@@ -161,7 +182,7 @@ def test_a_queued_job_through_submit_status_result_and_a_cancel(
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["status"] == "CANCELLATION_REQUESTED"
     cancel = f"/queue/{app}/requests/{other['request_id']}/cancel"
-    assert ("PUT", cancel, 202) in _fal_calls(sandbox)
+    assert ("PUT", cancel, 202) in _fal_calls(sandbox, since)
     finished = http.post(job["cancel_url"])  # the first one is completed: nothing to cancel
     assert finished.status_code == 409
 
@@ -180,30 +201,29 @@ def test_a_queued_job_through_submit_status_result_and_a_cancel(
 def test_an_unknown_endpoint_or_request_is_a_404_and_no_path_trick_gets_through(
     sandbox: Sandbox, http: httpx.Client, path: str
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     method = "GET" if "/requests/" in path and not path.endswith("/cancel") else "POST"
     answer = http.request(method, path, json={"prompt": "x"})
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"]["request_id"] == answer.headers["x-request-id"]
-    assert _fal_calls(sandbox) == []
+    assert _fal_calls(sandbox, since) == []
 
 
 def test_a_caller_without_the_key_gets_401_and_fal_is_never_called(
     sandbox: Sandbox, mpc_api: Any
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     for method, path in (("POST", "/v1/images/generations"), ("POST", f"/v1/fal/{VIDEO_MODEL}"),
                          ("GET", "/v1/fal/requests/x")):  # fmt: skip
-        answer = httpx.request(method, mpc_api.url + path, json={"model": IMAGE_MODEL,
+        answer = httpx.request(method, mpc_api.url + path, json={"model": OWN_IMAGE,
                                "prompt": "x"}, timeout=10)  # fmt: skip
         assert answer.status_code == 401
-    assert _fal_calls(sandbox) == []
+    assert _fal_calls(sandbox, since) == []
 
 
 def test_fal_errors_come_back_in_the_envelope(sandbox: Sandbox, http: httpx.Client) -> None:
-    sandbox.reset()
-    sandbox.faults.add(Fault("rate_limit", provider="fal", path="/run/"))
-    limited = http.post("/v1/images/generations", json={"model": IMAGE_MODEL, "prompt": "x"})
+    sandbox.faults.add(Fault("rate_limit", provider="fal", path=f"/run/{OWN_IMAGE}"))
+    limited = http.post("/v1/images/generations", json={"model": OWN_IMAGE, "prompt": "x"})
     assert limited.status_code == 429, limited.text
     assert limited.headers.get("retry-after")
     assert COST_HEADER not in limited.headers
@@ -217,7 +237,7 @@ def test_the_fal_key_stays_in_the_gateway(
 ) -> None:
     key = sandbox.key("fal")
     assert mpc_api.settings.key_for("fal") is None  # MPC-API is given no FAL key at all
-    answer = http.post("/v1/images/generations", json={"model": IMAGE_MODEL, "prompt": "x"})
+    answer = http.post("/v1/images/generations", json={"model": OWN_IMAGE, "prompt": "x"})
     assert answer.status_code == 200
     assert key not in answer.text and key not in json.dumps(dict(answer.headers))
     assert key not in caplog.text
@@ -243,19 +263,19 @@ def test_mpc_api_keeps_no_provider_key_whatever_its_environment_holds(gateway: A
 @pytest.mark.parametrize(
     ("path", "raw"),
     [
-        ("/v1/images/generations", b'{"model": "fal-ai/flux/dev", "prompt": ' + DEEP + b"}"),
+        ("/v1/images/generations", b'{"model": "fal-ai/flux/schnell", "prompt": ' + DEEP + b"}"),
         (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": ' + DEEP + b"}"),
         (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": "waves", "duration": NaN}'),
         (f"/v1/fal/{VIDEO_MODEL}", b'{"prompt": "\\ud800"}'),
-        ("/v1/images/generations", b'{"model": "fal-ai/flux/dev", "prompt": "\\ud800"}'),
+        ("/v1/images/generations", b'{"model": "fal-ai/flux/schnell", "prompt": "\\ud800"}'),
         (f"/v1/fal/{VIDEO_MODEL}", b'["not", "an", "object"]'),
     ],
 )
 def test_a_hostile_body_is_a_400_in_the_envelope_and_never_reaches_fal(
     sandbox: Sandbox, http: httpx.Client, path: str, raw: bytes
 ) -> None:
-    sandbox.reset()
+    since = _mark(sandbox)
     answer = http.post(path, content=raw, headers={"content-type": "application/json"})
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["request_id"] == answer.headers["x-request-id"]
-    assert _fal_calls(sandbox) == []
+    assert _fal_calls(sandbox, since) == []

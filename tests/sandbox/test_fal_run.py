@@ -158,9 +158,12 @@ def test_image_urls_serve_a_real_png_without_a_key(sandbox: Sandbox, http: httpx
     assert (width, height, depth, colour) == (*SANDBOX_PNG_SIZE, 8, 2)
     assert len(zlib.decompress(chunks[1][1])) == height * (1 + 3 * width)
     assert http.get(url).content == png.content  # deterministic
-    for name in ("sbx-fal-never-0.png", "x.jpg"):
+    forged = url.rsplit("/", 1)[1].replace("-0-", "-1-")  # another image, the same signature
+    for name in ("sbx-fal-never-0.png", "sbx-fal-never-0-0123456789ab.png", forged, "x.jpg"):
         missing = http.get(f"{root}/files/{name}")
         assert missing.status_code == 404 and missing.json() == {"detail": "File not found"}
+    sandbox.reset()  # a test's reset never takes a background run's image away
+    assert http.get(url).status_code == 200
 
 
 def test_a_queued_job_moves_over_polls_then_answers(sandbox: Sandbox, http: httpx.Client) -> None:
@@ -185,7 +188,7 @@ def test_a_queued_job_moves_over_polls_then_answers(sandbox: Sandbox, http: http
     result = http.get(receipt["response_url"], headers=auth)
     assert result.status_code == 200
     (image,) = result.json()["images"]
-    assert image["url"] == f"{root}/files/{rid}-0.png" and http.get(image["url"]).is_success
+    assert image["url"].startswith(f"{root}/files/{rid}-0-") and http.get(image["url"]).is_success
     assert http.get(receipt["response_url"]).status_code == 401
 
 
@@ -327,3 +330,14 @@ def test_the_queue_keeps_its_newest_jobs() -> None:
         queue.submit(FalJob(rid, "fal-ai/flux", "fal-ai/flux/dev", {}))
     assert len(queue) == 2 and queue.find("fal-ai/flux", "a") is None
     assert queue.poll("fal-ai/flux", "c") is not None and queue.cancel("x/y", "c") == "NOT_FOUND"
+
+
+def test_a_job_submitted_before_a_reset_can_still_be_polled(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    """Another test's reset (the session shares one sandbox) never takes away a job that a
+    background notebook run is polling."""
+    receipt = _submit(http, sandbox)
+    sandbox.reset()
+    _complete(http, sandbox, receipt)
+    assert http.get(receipt["response_url"], headers=_fal(sandbox)[1]).status_code == 200
