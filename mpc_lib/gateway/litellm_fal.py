@@ -107,7 +107,9 @@ def fal_left_out(model_id: str, mode: str) -> str | None:
     return UNSUPPORTED_MODE
 
 
-def fal_api_base(mode: str, hosts: Mapping[str, str]) -> str:
+def fal_api_base(mode: str, hosts: Mapping[str, str]) -> str | None:
     """The api_base of a FAL deployment LiteLLM serves as itself (`fal_left_out` is None):
-    FAL's queue host for a video, its run host for the rest; LiteLLM appends the id."""
-    return hosts["queue" if mode == "video_generation" else "run"]
+    FAL's queue host for a video, its run host for the rest; LiteLLM appends the id.  None
+    when `hosts` does not name it: LiteLLM's own default, FAL's real host, where the same
+    rules hold."""
+    return hosts.get("queue" if mode == "video_generation" else "run")

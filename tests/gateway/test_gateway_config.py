@@ -330,3 +330,12 @@ def test_pass_through_routes_and_free_health_checks_and_no_secret_on_disk(tmp_pa
     assert yaml.safe_load(text)["model_list"] == config["model_list"]
 
 
+
+
+def test_a_fal_upstream_without_model_hosts_leaves_litellm_its_own_fal_hosts() -> None:
+    bare = {**UPSTREAMS, "fal": Upstream("fal", "live", "https://api.fal.ai/v1", Secret("k"))}
+    config = build_gateway_config(REGISTRY, bare, GatewaySelection(categories=()))
+    fal = [e for e in config["model_list"] if e["model_info"]["mpc_provider"] == "fal"]
+    assert fal and not [e for e in fal if "api_base" in e["litellm_params"]]
+    paths = [r["path"] for r in config["general_settings"]["pass_through_endpoints"]]
+    assert paths == ["/fal", "/comet"]
