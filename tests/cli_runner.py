@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import traceback
@@ -33,7 +32,6 @@ from mpc_lib.cli import app
 __all__ = [
     "DEVELOPER_ENV_PREFIXES",
     "Ran",
-    "in_background",
     "mpc",
     "mpc_env",
     "mpc_process",
@@ -98,14 +96,6 @@ def mpc_env(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
         else:
             clean[name] = value
     return clean
-
-
-def in_background(argv: list[str]) -> list[str]:
-    """`argv` at a lower CPU priority (`nice -n 10`), for work the session starts in the
-    background: while the test at hand needs the CPU it gets it, and the background takes
-    what is left (its result is read later).  Unchanged where there is no `nice`."""
-    nice = shutil.which("nice")
-    return [nice, "-n", "10", *argv] if nice else list(argv)
 
 
 def mpc_script() -> str:

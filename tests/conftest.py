@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from browser import BrowserChecks
-from cli_runner import DEVELOPER_ENV_PREFIXES, in_background, mpc_env, mpc_script
+from cli_runner import DEVELOPER_ENV_PREFIXES, mpc_env, mpc_script
 from entry_points import EntryPointRuns
 from seam import sync
 from unit_kinds import unit_kinds
@@ -367,8 +367,6 @@ class _HeadlessRuns:
             params = [arg for key, value in case.parameters.items() for arg in ("-p", key, value)]
             argv = [mpc_script(), "run", name, *params, "--json"]
             stop = "stack" in case.needs  # the core it brings up is stopped right after
-            if not stop:  # a run that brings up the core waits on its health: full priority
-                argv = in_background(argv)
             self._runs[run_key] = self._pool.submit(_headless_run, argv, mpc_env(env), folder, stop)
         return self._runs[run_key]
 

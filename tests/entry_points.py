@@ -13,7 +13,7 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
-from cli_runner import in_background, mpc_env, mpc_script
+from cli_runner import mpc_env, mpc_script
 
 # group: (argv, extra environment, exit code, text on stdout or stderr); `run` stands for
 # `runs` too (both in mpc_lib/cli/runs.py), `schedule` for `run-all` (mpc_lib/cli/schedule.py).
@@ -59,8 +59,7 @@ class EntryPointRuns:
     ) -> Future[subprocess.CompletedProcess[str]]:
         # argv, environment and folder are settled here, in the session's thread
         run = functools.partial(
-            subprocess.run, in_background(argv), env=mpc_env(env),
-            cwd=self._tmp.mktemp(f"entry-{label}"),
+            subprocess.run, argv, env=mpc_env(env), cwd=self._tmp.mktemp(f"entry-{label}"),
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         return self._pool.submit(run)
