@@ -37,8 +37,10 @@ class ParametersCommand(TyperCommand):
     """A command that takes notebook parameters as `-p NAME VALUE` (papermill's spelling,
     repeatable), listed in its help with the other options.
 
-    typer has no type for a repeated option of two values, so the option is added here;
-    the command reads what it parsed with `notebook_parameters(ctx)`.
+    typer has no type for a repeated option of two values (a list of tuples is refused), so
+    the option is added here; the command reads what it parsed with
+    `notebook_parameters(ctx)`.  `TyperOption`'s constructor changed in typer 0.28, hence
+    the `typer<0.28` pin in pyproject.toml.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
