@@ -39,8 +39,8 @@ class ParametersCommand(TyperCommand):
 
     typer has no type for a repeated option of two values (a list of tuples is refused), so
     the option is added here; the command reads what it parsed with
-    `notebook_parameters(ctx)`.  `TyperOption`'s constructor changed in typer 0.28, hence
-    the `typer<0.28` pin in pyproject.toml.
+    `notebook_parameters(ctx)`.  `TyperOption`'s constructor changed after typer 0.27,
+    hence the `typer<0.28` pin in pyproject.toml.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
