@@ -178,6 +178,9 @@ def test_a_queued_job_through_submit_status_result_and_a_cancel(
     assert set(paths[1:]) <= {f"/queue/{app}/requests/{rid}/status", f"/queue/{app}/requests/{rid}"}
     # a second job, cancelled before it completes
     other = http.post(f"/v1/fal/{VIDEO_MODEL}", json=given).json()
+    early = http.get(other["response_url"])  # not completed yet: nothing to fetch, no charge
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_completed"
+    assert COST_HEADER not in early.headers
     cancelled = http.post(other["cancel_url"])
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["status"] == "CANCELLATION_REQUESTED"

@@ -226,6 +226,23 @@ async def _call(
     return upstream.status, upstream.headers, parsed
 
 
+async def _on_queue(
+    state: ApiState, request: Request, request_id: str, method: str, suffix: str = "",
+    conflict: tuple[str, str, str] | None = None,
+) -> tuple[FalJob, Mapping[str, str], Mapping[str, Any]]:
+    """One call on a submitted job's queue URL (`<app>/requests/<id><suffix>`): the job, and
+    FAL's headers and answer; an error answer raises (a 400 whose detail holds `conflict`'s
+    word as a 409 with its message and code)."""
+    job = _job(state, request_id)
+    path = f"{_QUEUE}/{job.queue_path}{suffix}"
+    status, headers, answer = await _call(state, method, path, request_id_of(request))
+    if conflict is not None and status == 400 and conflict[0] in _detail(answer).upper():
+        raise problem(409, conflict[1], code=conflict[2])
+    if status >= 400:
+        raise _upstream_error(status, answer, headers)
+    return job, headers, answer
+
+
 def _served(state: ApiState, headers: Mapping[str, str]) -> Literal["live", "sandbox", "unknown"]:
     """What answered: the sandbox when its mark came back, else what the gateway's record says."""
     if headers.get(SANDBOX_MARK):
@@ -315,12 +332,7 @@ _RequestId = Annotated[str, Path(description="A request id MPC-API answered", ma
 )  # fmt: skip
 async def job_status(state: State, request: Request, request_id: _RequestId) -> JSONResponse:
     """IN_QUEUE (with its position), IN_PROGRESS or COMPLETED (with `error` if it failed)."""
-    job = _job(state, request_id)
-    status, headers, answer = await _call(
-        state, "GET", f"{_QUEUE}/{job.queue_path}/status", request_id_of(request)
-    )
-    if status >= 400:
-        raise _upstream_error(status, answer, headers)
+    job, _, answer = await _on_queue(state, request, request_id, "GET", "/status")
     out: dict[str, Any] = {"request_id": job.request_id, "status": str(answer.get("status"))}
     position = answer.get("queue_position")
     if isinstance(position, int) and not isinstance(position, bool):
@@ -337,15 +349,8 @@ async def job_status(state: State, request: Request, request_id: _RequestId) -> 
 )  # fmt: skip
 async def job_result(state: State, request: Request, request_id: _RequestId) -> JSONResponse:
     """FAL's result as it sent it; charged once, at the first fetch."""
-    job = _job(state, request_id)
-    status, headers, answer = await _call(
-        state, "GET", f"{_QUEUE}/{job.queue_path}", request_id_of(request)
-    )
-    if status == 400 and "progress" in _detail(answer).lower():
-        raise problem(409, "the job is not completed yet; poll its status_url",
-                      code="not_completed")  # fmt: skip
-    if status >= 400:
-        raise _upstream_error(status, answer, headers)
+    job, headers, answer = await _on_queue(state, request, request_id, "GET", conflict=(
+        "PROGRESS", "the job is not completed yet; poll its status_url", "not_completed"))
     record = state.record(job.model)
     charge = None
     if record is not None:
@@ -362,14 +367,8 @@ async def job_result(state: State, request: Request, request_id: _RequestId) -> 
 )  # fmt: skip
 async def job_cancel(state: State, request: Request, request_id: _RequestId) -> JSONResponse:
     """Ask FAL to cancel the job; a job already completed is a 409."""
-    job = _job(state, request_id)
-    status, headers, answer = await _call(
-        state, "PUT", f"{_QUEUE}/{job.queue_path}/cancel", request_id_of(request)
-    )
-    if status == 400 and "COMPLETED" in _detail(answer).upper():
-        raise problem(409, "the job is already completed", code="already_completed")
-    if status >= 400:
-        raise _upstream_error(status, answer, headers)
+    job, _, answer = await _on_queue(state, request, request_id, "PUT", "/cancel", conflict=(
+        "COMPLETED", "the job is already completed", "already_completed"))
     return _answer({"request_id": job.request_id, "status": str(answer.get("status"))}, None,
                    status=202)  # fmt: skip
 
