@@ -10,7 +10,7 @@ retried as every client's are.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -54,7 +54,6 @@ class FalJobResult:
     statuses: list[str]
     result: dict[str, Any]
     cost_usd: float | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class MpcApiClient(ProviderClient):
