@@ -51,6 +51,7 @@ __all__ = [
     "UpstreamSource",
     "Upstreams",
     "as_served",
+    "container_upstreams",
     "kind_label",
     "live_upstream",
     "open_upstreams",
@@ -112,6 +113,9 @@ class Upstream:
     model_urls: Mapping[str, str] = field(default_factory=dict)
     # Client options for whatever stands between us and the service (see _GATEWAY_HOP).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The variable a gateway reads this upstream's key from; None: the provider's own
+    # (`FAL_KEY`...).  The stack's sandbox container takes a key of its own.
+    key_var: str | None = None
     # Apidog: the project to pull and push.
     project_id: str | None = None
     # One line for people: why this source, where the sandbox keeps its state.
@@ -470,17 +474,55 @@ def sandbox_upstreams(
                 project_id=SANDBOX_PROJECT_ID, note=note,
             )  # fmt: skip
             continue
-        spec = provider_spec(name)
         origin = sandbox.data.price_origin.get(name, "")
         # Prices the sandbox made up over a snapshot must never pass for the snapshot's own.
         prices = _PRICE_LABELS.get(origin, "unknown").format(path=snapshot)
-        chat = sandbox.url(spec.gateway_sandbox) if spec.gateway_sandbox else sandbox.url(name)
-        parts = urlsplit(sandbox.url(name))
-        hosts = {host: f"{parts.scheme}://{parts.netloc}/{host}" for host in spec.model_hosts}
-        served[name] = Upstream(
-            name, "sandbox", sandbox.url(name), Secret(sandbox.key(name)), data, prices,
-            chat_url=chat, model_urls=hosts,
-            note="the built-in sandbox: no key set, or --source sandbox",
-        )  # fmt: skip
+        note = "the built-in sandbox: no key set, or --source sandbox"
+        served[name] = _sandboxed(name, sandbox.url, Secret(sandbox.key(name)), data, prices, note)
     return served
+
+
+def _sandboxed(
+    name: str, url: Callable[[str], str], key: Secret | None, data: str, prices: str, note: str,
+    key_var: str | None = None,
+) -> Upstream:  # fmt: skip
+    """Provider `name` as a sandbox reaches it (`url(emulator)`: an emulator's base URL)."""
+    spec = provider_spec(name)
+    chat = url(spec.gateway_sandbox) if spec.gateway_sandbox else url(name)
+    parts = urlsplit(url(name))
+    hosts = {host: f"{parts.scheme}://{parts.netloc}/{host}" for host in spec.model_hosts}
+    return Upstream(
+        name, "sandbox", url(name), key, data, prices, chat_url=chat, model_urls=hosts,
+        note=note, key_var=key_var,
+    )  # fmt: skip
+
+
+def container_upstreams(
+    settings: Settings, keys: Mapping[str, str], sandbox_host: str, sandbox_key_var: str
+) -> dict[str, Upstream]:
+    """Each model provider as the compose stack's gateway container reaches it.
+
+    Live where the containers get the provider's key (`keys`: the variables compose passes
+    them, from compose/.env), else the sandbox upstream container (`mpc sandbox serve` at
+    `sandbox_host`, on the emulators' fixed ports), whose key the gateway reads from
+    `sandbox_key_var`.  `MPC_SOURCE` decides as for the workbook: sandbox always, live
+    only with a key (ConfigError otherwise), auto by the key.
+    """
+    from .sandbox import served_url  # only the URLs' shape (nothing starts here)
+
+    chosen = settings.source if settings.source in ("live", "sandbox") else "auto"
+    found: dict[str, Upstream] = {}
+    for name, spec in PROVIDERS.items():
+        has_key = bool((keys.get(spec.key_var) or "").strip())
+        if chosen == "live" and not has_key:
+            raise ConfigError(f"source is live but {spec.key_var} is empty in compose/.env")
+        if has_key and chosen != "sandbox":
+            found[name] = replace(live_upstream(settings, name), key=None)
+            continue
+        note = f"no {spec.key_var} for the containers: the stack's sandbox upstream"
+        found[name] = _sandboxed(
+            name, lambda emulator: served_url(emulator, sandbox_host), None,
+            "generated", _PRICE_LABELS["generated"], note, key_var=sandbox_key_var,
+        )  # fmt: skip
+    return found
 

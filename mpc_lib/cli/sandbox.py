@@ -16,6 +16,8 @@ __all__ = ["sandbox_app"]
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run the FAL/Comet/Apidog emulators.")
 
 
+# The defaults are the emulators' `serve_port`s (sandbox/runner.py: the stack's gateway config
+# reaches a served sandbox there); literal here, so that `mpc` starts without the sandbox.
 @sandbox_app.command("serve")
 def sandbox_serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",

@@ -1,4 +1,4 @@
-"""`mpc stack ...`: init, doctor, up, status, logs, restart, down, smoke, diagram, export.
+"""`mpc stack ...`: init, doctor, up, status, logs, restart, down, smoke, diagram, export, images.
 
 The cross-platform replacement for the old PowerShell manager.  Without `--local` or
 `--engine`, `up` uses the first container engine that answers and runs the core as
@@ -87,14 +87,21 @@ def _state(text: str) -> str:
 @stack_app.command("init")
 def init(as_json: _Json = False) -> None:
     """Write compose/.env from the template: new secrets for what is missing, mode 600."""
-    from ..stack import StackPaths, init_env
+    from ..registry import RegistryStore
+    from ..stack import StackPaths, init_env, write_container_config
 
     with reported_errors():
         settings = cli_settings()
         paths = StackPaths.for_settings(settings)
         report = init_env(paths.template, paths.env_file, settings)
+        gateway = None
+        if RegistryStore(settings.outputs_dir).load() is not None:
+            gateway = write_container_config(settings, paths)
     if as_json:
-        typer.echo(json.dumps(report.model_dump(mode="json")))
+        extra: dict[str, Any] = {"gateway_config": None}
+        if gateway is not None:
+            extra["gateway_config"] = {"path": str(gateway.path), "sandboxed": gateway.sandboxed}
+        typer.echo(json.dumps({**report.model_dump(mode="json"), **extra}))
         return
     verb = "created" if report.created else ("updated" if report.changed else "unchanged")
     typer.echo(f"{report.path}: {verb} (mode 600, git-ignored)")
@@ -109,6 +116,14 @@ def init(as_json: _Json = False) -> None:
             typer.echo(f"  {label} ({len(names)}): {', '.join(names)}")
     if report.mode_fixed:
         typer.echo("  its mode was looser than 600; set to 600")
+    if gateway is None:
+        typer.echo("gateway config for the containers: not yet (no registry: `mpc sync` first; "
+                   "`mpc stack up` writes it too)")  # fmt: skip
+    else:
+        where = ", ".join(gateway.sandboxed) or "none"
+        models = len(gateway.config["model_list"])
+        typer.echo(f"{gateway.path}: the containers' gateway config, {models} models "
+                   f"(on the sandbox upstream: {where})")  # fmt: skip
 
 
 @stack_app.command("doctor")
@@ -426,3 +441,46 @@ def export(
     for path in result.files:
         typer.echo(f"wrote {path}")
     typer.echo(f"{len(checked)} manifests valid against the Kubernetes schema")
+
+
+@stack_app.command("images")
+def images(
+    install: Annotated[
+        bool, typer.Option("--install", help="apt-get install podman, runc and debootstrap.")
+    ] = False,
+    mirror: Annotated[str, typer.Option(help="The Debian mirror debootstrap reads.")] = (
+        "http://deb.debian.org/debian"
+    ),
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Cache folder.", show_default="~/.cache/mpc-workbench/images"),
+    ] = None,
+    as_json: _Json = False,
+) -> None:
+    """Build the core's images offline with podman: a Debian base, LiteLLM, MPC-API, workbook.
+
+    No registry is needed: the base comes from debootstrap, the wheels from this machine's
+    pip.  A second run is served from the cache.  `mpc stack up --engine podman` then runs
+    these tags (compose/compose.images.yaml).
+    """
+    import mpc_lib
+
+    from ..stack import build_images
+
+    source = Path(mpc_lib.__file__).resolve().parents[1]
+    started = time.monotonic()
+
+    def progress(step: str, state: str) -> None:
+        stderr.print(f"{time.monotonic() - started:6.1f}s  {step}: {escape(state)}",
+                     highlight=False, soft_wrap=True)  # fmt: skip
+
+    with reported_errors():
+        report = build_images(source, cache_dir=cache, install=install, mirror=mirror,
+                              progress=progress)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json")))
+        return
+    for name, ref in report.images.items():
+        typer.echo(f"{name}: {ref}")
+    cached = sum(step.cached for step in report.steps)
+    typer.echo(f"built in {report.seconds:.1f} s ({cached}/{len(report.steps)} steps from cache)")

@@ -100,7 +100,7 @@ def _deployment(record: Mapping[str, Any], upstream: Upstream) -> dict[str, Any]
     mode = str(served.mode)
     params: dict[str, Any] = {
         "model": spec.gateway_model.format(model_id=model_id),
-        "api_key": f"os.environ/{spec.key_var}",
+        "api_key": f"os.environ/{upstream.key_var or spec.key_var}",
     }
     if spec.model_hosts:  # FAL: chosen only where LiteLLM reaches the model's own endpoint
         api_base: str | None = fal_api_base(mode, upstream.model_urls)
@@ -196,7 +196,7 @@ def _passthrough(spec: ProviderSpec, upstream: Upstream) -> list[dict[str, Any]]
     (`/fal-run`, `/fal-queue`); the gateway adds the key, so callers never hold it."""
     targets = {spec.passthrough: upstream.base_url}
     targets |= {spec.host_route(host): url for host, url in upstream.model_urls.items()}
-    auth = {"Authorization": f"{spec.scheme} os.environ/{spec.key_var}"}
+    auth = {"Authorization": f"{spec.scheme} os.environ/{upstream.key_var or spec.key_var}"}
     return [
         {"path": path, "target": target, "include_subpath": True, "auth": True, "headers": auth}
         for path, target in targets.items()

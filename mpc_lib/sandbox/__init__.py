@@ -11,6 +11,14 @@ from __future__ import annotations
 from .data import KNOWN_MODELS, SandboxData
 from .faults import Fault, FaultPlan
 from .modes import SandboxModes
-from .runner import Sandbox
+from .runner import Sandbox, served_url
 
-__all__ = ["KNOWN_MODELS", "Fault", "FaultPlan", "Sandbox", "SandboxData", "SandboxModes"]
+__all__ = [
+    "KNOWN_MODELS",
+    "Fault",
+    "FaultPlan",
+    "Sandbox",
+    "SandboxData",
+    "SandboxModes",
+    "served_url",
+]

@@ -24,7 +24,7 @@ from .modes import SandboxModes
 from .server import SandboxServer
 from .state import RequestRecord, SandboxState
 
-__all__ = ["EMULATORS", "Emulator", "Sandbox"]
+__all__ = ["EMULATORS", "Emulator", "Sandbox", "served_url"]
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,27 @@ class Emulator:
     """
 
     create_app: Callable[[SandboxState], ASGIApp]
+    # The fixed port `mpc sandbox serve` gives it (a container of the stack serves there).
+    serve_port: int
     base_path: str = ""
     shares_key_of: str | None = None
 
 
 EMULATORS: dict[str, Emulator] = {
-    "fal": Emulator(fal.create_app, base_path="/v1"),
-    "comet": Emulator(comet.create_app),
+    "fal": Emulator(fal.create_app, 8801, base_path="/v1"),
+    "comet": Emulator(comet.create_app, 8802),
     # The OpenAI-compatible chat upstream behind gateway deployments; stands in for Comet's.
-    "openai": Emulator(openai.create_app, shares_key_of="comet"),
-    "apidog": Emulator(apidog.create_app),
+    "openai": Emulator(openai.create_app, 8803, shares_key_of="comet"),
+    "apidog": Emulator(apidog.create_app, 8804),
 }
 if tuple(EMULATORS) != EMULATOR_NAMES:  # faults name their target from that tuple
     raise RuntimeError(f"EMULATORS {tuple(EMULATORS)} != faults.EMULATOR_NAMES {EMULATOR_NAMES}")
+
+
+def served_url(name: str, host: str) -> str:
+    """Emulator `name`'s base URL as `mpc sandbox serve` serves it on `host` (its fixed port)."""
+    emulator = EMULATORS[name]
+    return f"http://{host}:{emulator.serve_port}{emulator.base_path}"
 
 
 def _random_key(provider: str) -> str:

@@ -26,6 +26,8 @@ from .diagram import stack_figure, stack_mermaid
 from .doctor import DoctorReport, DoctorRow, run_doctor
 from .engine import ComposeStack, EngineProbe, ServiceRow, detect_engine, probe_engine
 from .envfile import EnvCheck, EnvInit, check_env, init_env
+from .gateway import ContainerConfig, config_problems, write_container_config
+from .images import ImageBuild, build_images
 from .k8s import K8sExport, K8sOptions, export_k8s, validate_k8s
 from .local import LocalStack, ServiceSpec, ServiceStatus, StopResult, UpReport, UpResult
 from .model import (
@@ -45,12 +47,14 @@ __all__ = [
     "ComposeBinary",
     "ComposeService",
     "ComposeStack",
+    "ContainerConfig",
     "DoctorReport",
     "DoctorRow",
     "EngineProbe",
     "EnvCheck",
     "EnvInit",
     "HealthTarget",
+    "ImageBuild",
     "K8sExport",
     "K8sOptions",
     "LocalStack",
@@ -70,10 +74,12 @@ __all__ = [
     "UpReport",
     "UpResult",
     "bring_up",
+    "build_images",
     "check_compose",
     "check_env",
     "choose_mode",
     "compose_binary",
+    "config_problems",
     "core_services",
     "detect_engine",
     "export_k8s",
@@ -92,4 +98,5 @@ __all__ = [
     "take_down",
     "validate_compose",
     "validate_k8s",
+    "write_container_config",
 ]

@@ -19,6 +19,7 @@ from ..errors import ConfigError, EngineUnavailable
 from ..models import MpcModel
 from .core import local_stack
 from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, probe_engine
+from .gateway import SANDBOX_PROFILE, write_container_config
 from .local import ServiceStatus, StopResult, UpReport
 from .model import PROFILES, StackPaths
 from .smoke import DEFAULT_SMOKE_MODEL, HealthTarget, SmokeReport, run_smoke
@@ -41,6 +42,8 @@ RunMode = Literal["local", "docker", "podman"]
 Progress = Callable[[str, str], None]
 DEFAULT_LOCAL_TIMEOUT_S = 60.0
 DEFAULT_ENGINE_TIMEOUT_S = 600.0
+# Every profile a compose stack of ours may run: the user's, and the sandbox upstream's.
+ALL_PROFILES = (*PROFILES, SANDBOX_PROFILE)
 
 
 class StatusRow(MpcModel):
@@ -154,7 +157,13 @@ def bring_up(
             timeout_s=timeout_s or DEFAULT_LOCAL_TIMEOUT_S, progress=progress
         )
     else:
-        stack = ComposeStack(StackPaths.for_settings(settings), tuple(profiles), chosen)
+        paths = StackPaths.for_settings(settings)
+        extra: tuple[str, ...] = ()
+        if "core" in profiles:  # the gateway container's config, current with the registry
+            written = write_container_config(settings, paths)
+            extra = written.profiles
+            log.info("stack: %s (sandboxed: %s)", written.path, ", ".join(written.sandboxed))
+        stack = ComposeStack(paths, (*profiles, *extra), chosen)
         run.services = stack.up(timeout_s=timeout_s or DEFAULT_ENGINE_TIMEOUT_S, progress=progress)
     if smoke:
         run.smoke = smoke_stack(settings, chosen, profiles, model=smoke_model)
@@ -225,7 +234,7 @@ def stack_status(settings: Settings, mode: str = "auto", *, probe: bool = True) 
         if not paths.env_file.is_file():
             note = f"{kind} answers; no compose/.env (run `mpc stack init`)"
             return StackStatus(mode=kind, rows=[], note=note)
-        containers = ComposeStack(paths, PROFILES, kind).status()
+        containers = ComposeStack(paths, ALL_PROFILES, kind).status()
         return StackStatus(mode=kind, rows=[_engine_row(row) for row in containers])
     note = "no local processes, and no engine answers (" + "; ".join(notes) + ")"
     return StackStatus(mode=None, rows=[], note=note)
@@ -263,7 +272,7 @@ def take_down(
     status = stack_status(settings, mode, probe=False)
     if status.mode is None or status.mode == "local":
         return None, status.note or "nothing is up"
-    ComposeStack(StackPaths.for_settings(settings), PROFILES, status.mode).down(
+    ComposeStack(StackPaths.for_settings(settings), ALL_PROFILES, status.mode).down(
         volumes=volumes, timeout_s=int(grace_s)
     )
     return status.mode, "removed the containers and the network" + (

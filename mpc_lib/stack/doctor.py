@@ -23,14 +23,16 @@ from typing import Literal
 import psutil
 from pydantic import ConfigDict, computed_field
 
-from ..config import Settings, load_env_file
+from ..config import Settings
 from ..errors import EngineUnavailable, MpcError
 from ..extras import install_hint
+from ..gateway.config import load_gateway_config
 from ..models import MpcModel
 from .compose import COMPOSE_MIN_VERSION, compose_binary, validate_compose
 from .core import core_services, local_stack
 from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
 from .envfile import check_env
+from .gateway import CONFIG_TARGET, config_problems, mounted_config
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
 from .processes import port_holder
 
@@ -119,7 +121,7 @@ def run_doctor(
         rows.append(_rules_row(paths))
         rows.append(_config_row(paths, profiles))
         if "core" in profiles:
-            rows.append(_gateway_config_row(paths))
+            rows.append(_gateway_config_row(paths, profiles))
     return DoctorReport(profiles=tuple(profiles), mode=chosen, rows=rows)
 
 
@@ -416,18 +418,29 @@ def _config_row(paths: StackPaths, profiles: Sequence[str]) -> DoctorRow:
     )
 
 
-def _gateway_config_row(paths: StackPaths) -> DoctorRow:
-    env = load_env_file(paths.env_file) if paths.env_file.is_file() else {}
-    # As compose mounts it: MPC_GATEWAY_CONFIG, else ../outputs/... beside compose/.
-    configured = env.get("MPC_GATEWAY_CONFIG", "").strip() or "../outputs/gateway/litellm.yaml"
-    path = Path(configured).expanduser()
-    if not path.is_absolute():
-        path = (paths.compose_dir / path).resolve()
-    if path.is_file():
-        return DoctorRow(check="gateway-config", status="pass", detail=f"LiteLLM config {path}")
-    return DoctorRow(
-        check="gateway-config",
-        status="fail",
-        detail=f"no LiteLLM config at {path} (compose would mount an empty folder in its place)",
-        hint="mpc gateway config",
-    )
+def _gateway_config_row(paths: StackPaths, profiles: Sequence[str]) -> DoctorRow:
+    """The LiteLLM config compose mounts: there, a LiteLLM config, and reachable from inside."""
+    hint = "mpc stack init (writes the containers' gateway config from the registry)"
+    try:
+        model = load_stack_model(paths.compose_file, paths.env_file)
+    except MpcError as exc:
+        return DoctorRow(check="gateway-config", status="fail", detail=str(exc), hint=hint)
+    path = mounted_config(model)
+    if path is None:
+        detail = f"compose mounts no LiteLLM config at {CONFIG_TARGET}"
+        return DoctorRow(check="gateway-config", status="fail", detail=detail, hint=hint)
+    if not path.is_file():
+        detail = f"no LiteLLM config at {path} (compose would mount an empty folder in its place)"
+        return DoctorRow(check="gateway-config", status="fail", detail=detail, hint=hint)
+    try:
+        config = load_gateway_config(path)
+    except MpcError as exc:
+        return DoctorRow(check="gateway-config", status="fail", detail=str(exc), hint=hint)
+    problems = config_problems(config, model, profiles)
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        detail = f"{path}: " + "; ".join(problems[:3]) + more
+        return DoctorRow(check="gateway-config", status="fail", detail=detail, hint=hint)
+    count = len(config.get("model_list") or [])
+    detail = f"LiteLLM config {path}: {count} models, every address reachable from the container"
+    return DoctorRow(check="gateway-config", status="pass", detail=detail)

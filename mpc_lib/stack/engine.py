@@ -12,12 +12,15 @@ own when the system has none.  Its `DockerException` is mapped here, and only he
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict
@@ -26,7 +29,9 @@ from ..errors import ConfigError, EngineUnavailable, StackError, StackUnhealthy
 from ..extras import install_hint
 from ..models import MpcModel
 from .compose import compose_binary, link_compose_plugin
+from .images import core_images
 from .model import StackModel, StackPaths, load_stack_model
+from .podman import Podman
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -44,6 +49,8 @@ __all__ = [
 log = logging.getLogger("mpc_lib.stack")
 
 EngineKind = Literal["docker", "podman"]
+# The override that swaps the public images for the ones `mpc stack images` builds.
+LOCAL_IMAGES_FILE = "compose.images.yaml"
 ENGINES: tuple[EngineKind, ...] = ("docker", "podman")
 _PROBE_TIMEOUT_S = 10.0
 _POLL_S = 2.0
@@ -152,8 +159,31 @@ class ComposeStack:
         return self._model
 
     @property
+    def compose_files(self) -> list[Path]:
+        """compose.yaml, plus compose.images.yaml where podman holds the images built here."""
+        files = [self.paths.compose_file]
+        override = self.paths.compose_dir / LOCAL_IMAGES_FILE
+        if self.engine == "podman" and override.is_file() and self._local_images_present():
+            files.append(override)
+        return files
+
+    def _local_images_present(self) -> bool:
+        podman = self.podman
+        return all(podman.image_exists(spec.local_ref) for spec in core_images())
+
+    @property
+    def podman(self) -> Podman:
+        """The podman this stack runs on (its API service's socket, our containers.conf)."""
+        return Podman(self.paths.state_dir / "podman")
+
+    @property
     def client(self) -> DockerClient:
-        """The python-on-whales client: our compose file, env file, profiles and project."""
+        """The python-on-whales client: our compose file, env file, profiles and project.
+
+        Podman is driven through its Docker-API service (`podman system service`, started
+        when none answers) by the docker CLI and the Compose v2 plugin: podman's own CLI
+        has no compose before 4.7, and the same calls then work on both engines.
+        """
         if self._client is None:
             try:  # optional: the stack extra, loaded only when an engine is driven
                 from python_on_whales import DockerClient
@@ -164,7 +194,15 @@ class ComposeStack:
             if not self.paths.env_file.is_file():
                 raise ConfigError(f"{self.paths.env_file}: no env file; run `mpc stack init`")
             config = None
-            if self.engine == "docker" and not _system_compose_works():
+            host = None
+            if self.engine == "podman":
+                if shutil.which("docker") is None:
+                    raise EngineUnavailable(
+                        "podman is driven through the docker CLI and its compose plugin: "
+                        "install docker's CLI (Debian: docker.io, or the static docker binary)"
+                    )
+                host = self.podman.ensure_service()
+            if host is not None or not _system_compose_works():
                 binary = compose_binary()
                 if binary is None:
                     raise EngineUnavailable(
@@ -174,10 +212,11 @@ class ComposeStack:
                 link_compose_plugin(self.paths.docker_config, binary)
                 config = str(self.paths.docker_config)
             self._client = DockerClient(
-                client_call=[self.engine],
-                client_type=self.engine,
+                client_call=["docker"],
+                client_type="docker",
+                host=host,
                 config=config,
-                compose_files=[self.paths.compose_file],
+                compose_files=list[Any](self.compose_files),
                 compose_env_files=[self.paths.env_file],
                 compose_profiles=list(self.profiles),
                 compose_project_name=self.project,
@@ -199,9 +238,32 @@ class ComposeStack:
         `progress(service, state)` is called whenever a service's state changes.
         StackUnhealthy names the services that were not healthy at the timeout.
         """
-        with self._mapped("up"):
+        # compose waits for `service_healthy` dependencies itself; `status()` runs the
+        # checks while we wait afterwards.
+        with self._health_driver(), self._mapped("up"):
             self.client.compose.up(detach=True, pull=pull, quiet=True)
         return self.wait_healthy(timeout_s=timeout_s, progress=progress)
+
+    @contextlib.contextmanager
+    def _health_driver(self) -> Iterator[None]:
+        """On podman without systemd: run the healthchecks every poll while inside."""
+        if self.engine != "podman" or not Podman.needs_health_driver():
+            yield
+            return
+        stop = threading.Event()
+
+        def drive() -> None:
+            while not stop.is_set():
+                self.podman.run_healthchecks(self.project)
+                stop.wait(_POLL_S)
+
+        thread = threading.Thread(target=drive, name="podman-healthchecks", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=60)
 
     def wait_healthy(
         self, *, timeout_s: float, progress: Callable[[str, str], None] | None = None
@@ -234,6 +296,8 @@ class ComposeStack:
 
     def status(self) -> list[ServiceRow]:
         """Every container of the project: service, state, health, ports, URL."""
+        if self.engine == "podman" and Podman.needs_health_driver():
+            self.podman.run_healthchecks(self.project)  # else health is as old as the last run
         with self._mapped("ps"):
             containers = self.client.compose.ps(all=True)
         rows = []
@@ -285,6 +349,8 @@ class ComposeStack:
             self.client.compose.down(
                 volumes=volumes, timeout=timeout_s, remove_orphans=True, quiet=True
             )
+        if self.engine == "podman" and not self.podman.run(["ps", "-aq"]).stdout.strip():
+            self.podman.stop_service()  # ours, and nothing left on it
 
     def _mapped(self, verb: str) -> _EngineErrors:
         return _EngineErrors(self.engine, verb)
