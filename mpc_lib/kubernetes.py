@@ -1,4 +1,4 @@
-"""Kubernetes manifests checked offline: the official schema, and the restricted Pod Security level.
+"""Kubernetes manifests checked offline: the schema and the restricted Pod Security level.
 
 One Kubernetes version and two checks for everything the workbook writes for a cluster:
 the CronJob of `mpc schedule add --target k8s` and the manifests of `mpc stack export
