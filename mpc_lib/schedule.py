@@ -5,8 +5,11 @@ expression, parameters) into the files of one target, each validated before it i
 written: the cron expression with croniter (five fields, as every target reads them),
 the time zone with zoneinfo (an IANA name, as cronie, systemd and Kubernetes read it),
 systemd units with `systemd-analyze verify` where that exists, the CronJob against the
-Kubernetes schema (`mpc_lib.kubernetes`, offline; its image is the caller's, as nothing
-this repository builds runs notebooks), the CI workflow's cron against GitHub's rules.
+Kubernetes schema and the restricted Pod Security level (`mpc_lib.kubernetes`, offline),
+the CI workflow's cron against GitHub's rules.  The CronJob runs the workbook image the
+repository builds (compose/Dockerfile.workbook, tagged with the package version) unless
+`--image` names another; either is pinned (`:latest` and untagged are refused).  The
+other targets run the local `mpc` and take no image.
 `add_schedule` writes them and records them in `<workbook>/schedules/schedules.json`,
 which `list_schedules` reads.
 
@@ -19,6 +22,7 @@ of syncing synthetic data over the live registry, and the CronJob requires its S
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import shlex
@@ -39,7 +43,15 @@ from filelock import FileLock
 from .config import Settings
 from .errors import ConfigError
 from .extras import require
-from .kubernetes import validate_manifest
+from .kubernetes import (
+    DEFAULT_WORKBOOK_IMAGE,
+    IMAGE_UID,
+    check_image,
+    check_restricted,
+    container_security_context,
+    pod_security_context,
+    validate_manifest,
+)
 from .providers import PROVIDERS
 from .runs import RunResult, resolve_notebook, run_notebook, validate_parameters
 from .storage import atomic_write_json, atomic_write_text, read_json
@@ -75,6 +87,9 @@ _K8S_KEYS_SECRET = "mpc-workbench-keys"
 # What every scheduled run sets: live sources required, never the sandbox unasked.
 _SCHEDULED_ENV = {"MPC_SOURCE": "live"}
 _K8S_OUTPUTS_CLAIM = "mpc-workbench-outputs"
+# A notebook run: a kernel, papermill and the report (the limits are what a Job may take).
+_K8S_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"},
+                  "limits": {"cpu": "1", "memory": "2Gi"}}  # fmt: skip
 _SCHEDULES_DIRNAME = "schedules"
 _RECORD_FILENAME = "schedules.json"
 _DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
@@ -102,7 +117,7 @@ class ScheduleSpec:
     timeout_s: float | None = None
     deadline_s: float | None = None
     report_only: bool = False
-    # The CronJob's image (k8s only, and required there): one with mpc and its notebooks extra.
+    # The CronJob's image (k8s only): by default the workbook image; always a pinned version.
     image: str | None = None
     timezone: str = "UTC"
 
@@ -220,14 +235,12 @@ def render_schedule(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule
         raise ConfigError(f"unknown target {spec.target!r}; known: {', '.join(SCHEDULE_TARGETS)}")
     cron = validate_cron(spec.cron)
     validate_timezone(spec.timezone)
-    if spec.target == "k8s" and not spec.image:
-        raise ConfigError(
-            "--target k8s needs --image: an image with mpc and its notebooks extra "
-            "(the repo builds only mpc-workbench/mpc-api, which cannot run notebooks)"
-        )
-    if spec.target != "k8s" and spec.image is not None:
+    image = spec.image
+    if spec.target == "k8s":
+        image = check_image(spec.image or DEFAULT_WORKBOOK_IMAGE, option="--image")
+    elif spec.image is not None:
         raise ConfigError(f"--image goes with --target k8s, not --target {spec.target}")
-    spec = ScheduleSpec(**{**spec.__dict__, "cron": cron})
+    spec = ScheduleSpec(**{**spec.__dict__, "cron": cron, "image": image})
     render = {"cron": _crontab, "systemd": _systemd, "k8s": _cronjob, "ci": _workflow}
     return render[spec.target](spec, settings)
 
@@ -373,6 +386,8 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
             "metadata": {"labels": dict(labels)},  # a copy: no YAML anchors in the output
             "spec": {
                 "restartPolicy": "Never",
+                # The image's user (mpc); fsGroup makes the outputs claim writable for it.
+                "securityContext": pod_security_context(IMAGE_UID, gid=IMAGE_UID),
                 "containers": [
                     {
                         "name": "mpc",
@@ -387,6 +402,8 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
                         # pod does not start; a key missing from it fails the run (live only).
                         "envFrom": [{"secretRef": {"name": _K8S_KEYS_SECRET, "optional": False}}],
                         "volumeMounts": [{"name": "outputs", "mountPath": _K8S_OUTPUTS}],
+                        "resources": copy.deepcopy(_K8S_RESOURCES),
+                        "securityContext": container_security_context(IMAGE_UID),
                     }
                 ],
                 "volumes": [
@@ -410,12 +427,19 @@ def _cronjob(spec: ScheduleSpec, settings: Settings) -> GeneratedSchedule:
             "jobTemplate": {"spec": job_spec},
         },
     }
-    checks = {"cron": "croniter: ok", "k8s": validate_manifest(manifest, extra="schedule")}
+    checks = {
+        "cron": "croniter: ok",
+        "k8s": validate_manifest(manifest, extra="schedule"),
+        "pod-security": check_restricted(manifest),
+    }
+    built = " (compose/Dockerfile.workbook)" if spec.image == DEFAULT_WORKBOOK_IMAGE else ""
     text = (
         f"# MPC Workbench: {spec.what} at '{spec.cron}' ({spec.timezone}).\n"
-        f"# Image {spec.image}; outputs on the PVC {_K8S_OUTPUTS_CLAIM}; keys from the Secret "
-        f"{_K8S_KEYS_SECRET} ({', '.join(_secret_variables())}),\n"
+        f"# Image {spec.image}{built}; outputs on the PVC {_K8S_OUTPUTS_CLAIM}; keys from the "
+        f"Secret {_K8S_KEYS_SECRET} ({', '.join(_secret_variables())}),\n"
         "# required, with MPC_SOURCE=live: a missing key fails the run, never the sandbox.\n"
+        f"# Restricted Pod Security level: non-root (uid {IMAGE_UID}), RuntimeDefault seccomp, "
+        "no\n# privilege escalation, no capabilities; cpu and memory requests and limits.\n"
         + yaml.safe_dump(manifest, sort_keys=False)
     )
     install = f"kubectl apply -f {name}.cronjob.yaml"

@@ -42,7 +42,10 @@ def schedule_add(
     ] = None,
     image: Annotated[
         str | None,
-        typer.Option(help="The CronJob's image, with mpc and its notebooks extra (k8s; required)."),
+        typer.Option(
+            help="The CronJob's image (k8s), pinned to a version: no :latest, no untagged.",
+            show_default="mpc-workbench/workbook:<package version>",
+        ),
     ] = None,
     timezone: Annotated[
         str, typer.Option(help="Time zone of the cron times (an IANA name, e.g. Europe/Paris).")

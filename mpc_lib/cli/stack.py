@@ -411,15 +411,21 @@ def export(
     ] = None,
     release: Annotated[str, typer.Option(help="Helm release name.")] = "mpc",
     namespace: Annotated[str | None, typer.Option(help="Namespace for the manifests.")] = None,
-    api_image: Annotated[str, typer.Option(help="The MPC-API image.")] = (
-        "mpc-workbench/mpc-api:0.1.0"
-    ),
+    api_image: Annotated[
+        str | None,
+        typer.Option(
+            help="The MPC-API image, pinned to a version: no :latest, no untagged.",
+            show_default="mpc-workbench/mpc-api:<package version>",
+        ),
+    ] = None,
     replicas: Annotated[int, typer.Option(help="Replicas of each service.", min=2)] = 2,
     postgres_host: Annotated[str, typer.Option(help="The cluster's Postgres host.")] = "postgres",
     redis_host: Annotated[str, typer.Option(help="The cluster's Redis host.")] = "redis",
     as_json: _Json = False,
 ) -> None:
-    """Helm values for LiteLLM's chart plus MPC-API manifests, validated against the schema."""
+    """Helm values for LiteLLM's chart plus MPC-API manifests, validated against the schema
+    and the restricted Pod Security level."""
+    from ..kubernetes import DEFAULT_API_IMAGE
     from ..stack import K8sOptions, export_k8s, validate_k8s
 
     with reported_errors():
@@ -427,7 +433,7 @@ def export(
         options = K8sOptions(
             release=release,
             namespace=namespace,
-            api_image=api_image,
+            api_image=DEFAULT_API_IMAGE if api_image is None else api_image,
             api_replicas=replicas,
             gateway_replicas=replicas,
             postgres_host=postgres_host,
@@ -440,7 +446,10 @@ def export(
         return
     for path in result.files:
         typer.echo(f"wrote {path}")
-    typer.echo(f"{len(checked)} manifests valid against the Kubernetes schema")
+    typer.echo(
+        f"{len(checked)} manifests valid against the Kubernetes schema; every pod fit for "
+        "the restricted Pod Security level"
+    )
 
 
 @stack_app.command("images")

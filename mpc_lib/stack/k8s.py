@@ -7,8 +7,12 @@ Redis (shared rate limits and cooldowns across replicas).  MPC-API gets plain
 manifests: a Deployment (stateless, several replicas; an init container syncs the
 registry through the gateway; readiness on the deep `/health`), a Service, a
 PodDisruptionBudget and a HorizontalPodAutoscaler.  Secrets are written as skeletons
-with empty values: no secret ever lands in the export.  `validate_k8s()` checks every
-manifest against the Kubernetes schema (`mpc_lib.kubernetes`, strict).
+with empty values: no secret ever lands in the export.  Every pod meets the restricted Pod
+Security level (non-root, RuntimeDefault seccomp, no privilege escalation, every capability
+dropped) and every container, init containers included, has cpu and memory requests and
+limits; images are pinned to a version.  `validate_k8s()` checks every manifest against the
+Kubernetes schema (strict) and that level (`mpc_lib.kubernetes`), and the chart's pods as
+the values file renders them against that level too.
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from pydantic import Field
 from ..config import Settings
 from ..errors import ConfigError
 from ..gateway.config import load_gateway_config
-from ..kubernetes import K8S_VERSION, validate_manifest_file
+from ..kubernetes import (
+    DEFAULT_API_IMAGE,
+    IMAGE_UID,
+    K8S_VERSION,
+    check_image,
+    check_restricted,
+    container_security_context,
+    pod_security_context,
+    validate_manifest_file,
+)
 from ..models import MpcModel
 from ..storage import atomic_write_text
 
@@ -38,8 +51,19 @@ __all__ = [
     "validate_k8s",
 ]
 
-LITELLM_IMAGE = "ghcr.io/berriai/litellm-database"
+# LiteLLM's non-root build (the version local mode runs): the `-database` image runs as
+# root and keeps Prisma's files where another user cannot write, so it cannot start at the
+# restricted level; this one runs as `nobody` with its files owned by that user.
+LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root"
 LITELLM_TAG = "main-v1.108.7"
+LITELLM_UID = 65534
+# Requests and limits of every container (the restricted level as the workbook keeps it).
+_API_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
+                  "limits": {"cpu": "1", "memory": "512Mi"}}  # fmt: skip
+_LITELLM_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"},
+                      "limits": {"cpu": "2", "memory": "2Gi"}}  # fmt: skip
+_MIGRATION_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"}}  # fmt: skip
 _LABELS = {"app.kubernetes.io/name": "mpc-api", "app.kubernetes.io/part-of": "mpc-workbench"}
 _READINESS = (
     "import os, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:3000/health', "
@@ -49,11 +73,12 @@ _READINESS = (
 
 @dataclass(frozen=True)
 class K8sOptions:
-    """What the cluster has: names, hosts, replica counts, the MPC-API image."""
+    """What the cluster has: names, hosts, replica counts, the MPC-API image (pinned: a
+    `:latest` or untagged image is refused)."""
 
     release: str = "mpc"
     namespace: str | None = None
-    api_image: str = "mpc-workbench/mpc-api:0.1.0"
+    api_image: str = DEFAULT_API_IMAGE
     api_replicas: int = 2
     api_max_replicas: int = 6
     gateway_replicas: int = 2
@@ -61,6 +86,9 @@ class K8sOptions:
     postgres_host: str = "postgres"
     redis_host: str = "redis"
     redis_port: int = 6379
+
+    def __post_init__(self) -> None:
+        check_image(self.api_image, option="--api-image")
 
     @property
     def gateway_service(self) -> str:
@@ -262,7 +290,7 @@ def _values(options: K8sOptions) -> dict[str, Any]:
             },
         },
         "redis": {"enabled": False},
-        "migrationJob": {"enabled": True},
+        "migrationJob": {"enabled": True, "resources": copy.deepcopy(_MIGRATION_RESOURCES)},
         "pdb": {"enabled": True, "minAvailable": 1},
         "autoscaling": {
             "enabled": True,
@@ -270,10 +298,11 @@ def _values(options: K8sOptions) -> dict[str, Any]:
             "maxReplicas": options.gateway_max_replicas,
             "targetCPUUtilizationPercentage": 70,
         },
-        "resources": {
-            "requests": {"cpu": "500m", "memory": "1Gi"},
-            "limits": {"memory": "2Gi"},
-        },
+        # The chart puts podSecurityContext on the proxy's pod only and securityContext on
+        # both its containers (the proxy and the migration Job), so the latter is complete.
+        "podSecurityContext": pod_security_context(LITELLM_UID),
+        "securityContext": container_security_context(LITELLM_UID),
+        "resources": copy.deepcopy(_LITELLM_RESOURCES),
     }
 
 
@@ -287,6 +316,7 @@ def _api_env(options: K8sOptions) -> list[dict[str, str]]:
 
 
 def _deployment(options: K8sOptions) -> dict[str, Any]:
+    # Required (no `optional`): without the Secret the pod does not start.
     env_from = [{"secretRef": {"name": f"{options.release}-mpc-api"}}]
     outputs = {"name": "outputs", "mountPath": "/workbook/outputs"}
     gateway_config = {
@@ -294,10 +324,6 @@ def _deployment(options: K8sOptions) -> dict[str, Any]:
         "mountPath": "/workbook/outputs/gateway/litellm.yaml",
         "subPath": "config.yaml",
         "readOnly": True,
-    }
-    security = {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
     }
     return {
         "apiVersion": "apps/v1",
@@ -313,7 +339,7 @@ def _deployment(options: K8sOptions) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": dict(_LABELS)},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+                    "securityContext": pod_security_context(IMAGE_UID, gid=IMAGE_UID),
                     "topologySpreadConstraints": [
                         {
                             "maxSkew": 1,
@@ -330,9 +356,10 @@ def _deployment(options: K8sOptions) -> dict[str, Any]:
                             "image": options.api_image,
                             "command": ["mpc", "sync", "--source", "gateway"],
                             "env": _api_env(options),
-                            "envFrom": env_from,
-                            "volumeMounts": [outputs],
-                            "securityContext": security,
+                            "envFrom": copy.deepcopy(env_from),  # copies: no YAML anchors
+                            "resources": copy.deepcopy(_API_RESOURCES),
+                            "volumeMounts": [dict(outputs)],
+                            "securityContext": container_security_context(IMAGE_UID),
                         }
                     ],
                     "containers": [
@@ -350,7 +377,7 @@ def _deployment(options: K8sOptions) -> dict[str, Any]:
                             ],
                             "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
                             "env": _api_env(options),
-                            "envFrom": env_from,
+                            "envFrom": copy.deepcopy(env_from),
                             "readinessProbe": {
                                 # The deep health: ready only while the gateway answers too.
                                 "exec": {"command": ["python", "-c", _READINESS]},
@@ -369,12 +396,9 @@ def _deployment(options: K8sOptions) -> dict[str, Any]:
                                 "periodSeconds": 2,
                                 "failureThreshold": 30,
                             },
-                            "resources": {
-                                "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"memory": "512Mi"},
-                            },
-                            "volumeMounts": [outputs, gateway_config],
-                            "securityContext": security,
+                            "resources": copy.deepcopy(_API_RESOURCES),
+                            "volumeMounts": [dict(outputs), gateway_config],
+                            "securityContext": container_security_context(IMAGE_UID),
                         }
                     ],
                     "volumes": [
@@ -438,16 +462,50 @@ def _hpa(options: K8sOptions) -> dict[str, Any]:
 
 
 def validate_k8s(out: Path, *, version: str = K8S_VERSION) -> list[str]:
-    """Validate every manifest under `out` (strict schema); ConfigError on the first bad one.
+    """Validate every manifest under `out` (strict schema, restricted Pod Security level);
+    ConfigError on the first bad one.
 
-    Returns `file: Kind/name` for each manifest checked.  The Helm values file is not a
-    manifest and is skipped.
+    Returns `file: Kind/name` for each manifest checked.  A Helm values file is not a
+    manifest: the chart's pods, as far as `values-litellm.yaml` writes them, are held to the
+    restricted level instead.
     """
     checked = []
     for path in sorted(Path(out).glob("*.yaml")):
         if not path.name.startswith("values-"):
             checked += validate_manifest_file(path, version=version)
+    values = Path(out) / "values-litellm.yaml"
+    if values.is_file():
+        for pod in _chart_pods(yaml.safe_load(values.read_text(encoding="utf-8")) or {}):
+            check_restricted(pod, where=f"{values.name} (as the chart renders it)")
     return checked
+
+
+def _chart_pods(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The proxy Deployment and the migration Job of litellm-helm, reduced to what the
+    values set (its templates/deployment.yaml and migrations-job.yaml read them so: the
+    pod's securityContext on the proxy only, the container's on both)."""
+    image = values.get("image") or {}
+    secrets = values.get("environmentSecrets") or []
+
+    def pod(kind: str, container: str, context: Any, resources: Any) -> dict[str, Any]:
+        spec = {
+            "securityContext": context or {},
+            "containers": [{
+                "name": container,
+                "image": f"{image.get('repository')}:{image.get('tag')}",
+                "securityContext": values.get("securityContext") or {},
+                "resources": resources or {},
+                "envFrom": [{"secretRef": {"name": name}} for name in secrets],
+            }],
+        }  # fmt: skip
+        name = "litellm" if kind == "Deployment" else "litellm-migrations"
+        return {"kind": kind, "metadata": {"name": name}, "spec": {"template": {"spec": spec}}}
+
+    pods = [pod("Deployment", "litellm", values.get("podSecurityContext"), values.get("resources"))]
+    migration = values.get("migrationJob") or {}
+    if migration.get("enabled", True):
+        pods.append(pod("Job", "prisma-migrations", None, migration.get("resources")))
+    return pods
 
 
 _VALUES_HEADER = """\
@@ -455,7 +513,8 @@ _VALUES_HEADER = """\
 # `mpc stack export --k8s`.  Install after the ConfigMap and the Secrets exist:
 #   kubectl apply -f litellm-config.yaml -f secrets.yaml
 #   helm install mpc oci://ghcr.io/berriai/litellm-helm -f values-litellm.yaml
-# No secret is in this file: keys come from the Secrets it names.
+# No secret is in this file: keys come from the Secrets it names.  The pods run LiteLLM's
+# non-root image at the restricted Pod Security level, with requests and limits.
 """
 
 _HEADERS = {
@@ -474,6 +533,7 @@ _HEADERS = {
 
 def _readme(options: K8sOptions) -> str:
     ns = f" -n {options.namespace}" if options.namespace else ""
+    namespace = options.namespace or "NAMESPACE"
     return f"""# MPC core on Kubernetes
 
 Written by `mpc stack export --k8s`. It assumes the cluster already has Postgres
@@ -490,4 +550,10 @@ does not install them here.
 MPC-API pods sync the registry through the gateway at start (init container), so they
 hold no provider key and share no volume; readiness is the deep `/health` (the gateway
 must answer too).
+
+Every pod here, the chart's included, meets the restricted Pod Security level (non-root,
+RuntimeDefault seccomp, no privilege escalation, all capabilities dropped; cpu and memory
+requests and limits on every container), so the namespace can enforce it:
+`kubectl label namespace {namespace} pod-security.kubernetes.io/enforce=restricted`.
+LiteLLM runs its non-root image (`{LITELLM_IMAGE}:{LITELLM_TAG}`, uid {LITELLM_UID}).
 """

@@ -180,8 +180,11 @@ PROBES: list[tuple[str, tuple[str, ...], Setup, int, str]] = [
     ("tz k8s", (*_SCHEDULE, "--target", "k8s", "--image", "registry.example/mpc:1.0",
                 "--timezone", "Mars/Olympus"), _nothing, 2, _MARS),
     ("tz ci", (*_SCHEDULE, "--target", "ci", "--timezone", "Mars/Olympus"), _nothing, 2, _MARS),
-    ("k8s without image", (*_SCHEDULE, "--target", "k8s"), _nothing, 2,
-     "error: --target k8s needs --image: an image with mpc and its notebooks extra"),
+    ("k8s latest image", (*_SCHEDULE, "--target", "k8s", "--image", "registry.example/mpc:latest"),
+     _nothing, 2, "error: --image 'registry.example/mpc:latest' uses :latest; pin a version, "
+     "e.g. registry.example/mpc:"),
+    ("k8s untagged image", (*_SCHEDULE, "--target", "k8s", "--image", "registry.example:5000/mpc"),
+     _nothing, 2, "error: --image 'registry.example:5000/mpc' has no tag (which means :latest)"),
     ("image off k8s", (*_SCHEDULE, "--image", "registry.example/mpc:1.0"), _nothing, 2,
      "error: --image goes with --target k8s, not --target cron"),
     ("diff breaking", ("spec", "diff", str(HUB_SPEC), "new.json"), _breaking_spec, 1,

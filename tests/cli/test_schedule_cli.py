@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import yaml
 from cli_runner import Ran, mpc
 
 from mpc_lib.config import Settings
@@ -25,9 +27,8 @@ def _mpc(*args: str, home: Path, **env: str) -> Ran:
 def test_every_target_is_written_validated_and_listed(tmp_path: Path) -> None:
     made = {}
     for target in ("cron", "systemd", "k8s", "ci"):
-        image = ("--image", "registry.example/mpc:1.0") if target == "k8s" else ()
         done = _mpc("schedule", "add", "catalog_sync", "--cron", "30 5 * * 1-5", "--target",
-                    target, *image, "-p", "providers", "fal", "--json", home=tmp_path)  # fmt: skip
+                    target, "-p", "providers", "fal", "--json", home=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stderr
         made[target] = json.loads(done.stdout)
     for target, result in made.items():
@@ -37,6 +38,7 @@ def test_every_target_is_written_validated_and_listed(tmp_path: Path) -> None:
         text = "\n".join(p.read_text() for p in files)
         assert "run catalog_sync" in text or "- catalog_sync" in text, target
     assert "(strict): ok" in made["k8s"]["checks"]["k8s"]
+    assert made["k8s"]["checks"]["pod-security"] == "restricted Pod Security (1.30.0): ok"
     if shutil.which("systemd-analyze"):
         assert made["systemd"]["checks"]["systemd"] == "systemd-analyze verify: ok"
     assert sorted(Path(p).name for p in made["systemd"]["files"]) == [
@@ -93,3 +95,38 @@ def test_run_set_stops_at_the_first_failure(tmp_path: Path) -> None:
     assert started == ["ok", "broken"]
     records = RunIndex(tmp_path / "out" / "runs").records()
     assert [(r.notebook, r.status) for r in records] == [("ok", "ok"), ("broken", "failed")]
+
+
+def test_the_cronjob_runs_the_workbook_image_unless_a_pinned_one_is_given(tmp_path: Path) -> None:
+    """No --image: the image the repo builds (compose/Dockerfile.workbook), tagged with the
+    package version; --image overrides it, and a moving one exits 2 before anything is written."""
+    tag = version("mpc-workbench")
+    default = _mpc("schedule", "add", "catalog_sync", "--cron", "@daily", "--target", "k8s",
+                   "--json", home=tmp_path)  # fmt: skip
+    assert default.returncode == 0, default.stderr
+    (path,) = json.loads(default.stdout)["files"]
+    job = yaml.safe_load(Path(path).read_text())
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"mpc-workbench/workbook:{tag}"
+    assert (
+        f"# Image mpc-workbench/workbook:{tag} (compose/Dockerfile.workbook);"
+        in Path(path).read_text()
+    )
+    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["fsGroup"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                      "limits": {"cpu": "1", "memory": "2Gi"}}  # fmt: skip
+
+    pinned = _mpc("schedule", "add", "catalog_sync", "--cron", "@daily", "--target", "k8s",
+                  "--image", "registry.example/mpc:1.0", "--json", home=tmp_path)  # fmt: skip
+    assert pinned.returncode == 0, pinned.stderr
+    (path,) = json.loads(pinned.stdout)["files"]
+    assert "image: registry.example/mpc:1.0\n" in Path(path).read_text()
+
+    moving = _mpc("schedule", "add", "catalog_sync", "--cron", "@daily", "--target", "k8s",
+                  "--image", "registry.example/mpc", "--out", str(tmp_path / "x.yaml"),
+                  home=tmp_path)  # fmt: skip
+    assert moving.returncode == 2
+    assert moving.stderr.startswith("error: --image 'registry.example/mpc' has no tag ")
+    assert not (tmp_path / "x.yaml").exists()
