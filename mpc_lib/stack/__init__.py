@@ -1,12 +1,13 @@
 """The stack: compose profiles on Docker or Podman, or the core as local processes.
 
 `compose/compose.yaml` holds four profiles (core, dify, langflow, activepieces) on one
-network; `init_env` writes its `compose/.env` with generated secrets; `run_doctor`
-checks the machine; `bring_up` chooses the mode (an engine that answers, else local
-processes for the core), waits until healthy and smoke-tests; `stack_status` and
-`take_down` find what is up.  `LocalStack` supervises any list of `ServiceSpec`s;
-`core_services` is the core's.  `stack_mermaid` draws the compose model and
-`export_k8s` writes the core for a Kubernetes cluster.
+network (Dify's sandbox on an internal one of its own); `init_env` writes its
+`compose/.env` with generated secrets; `run_doctor` checks the machine; `bring_up`
+chooses the mode (an engine that answers, else local processes for the core), waits
+until healthy and smoke-tests; `stack_status` and `take_down` find what is up.
+`LocalStack` supervises any list of `ServiceSpec`s; `core_services` is the core's.
+`stack_mermaid` draws the compose model and `export_k8s` writes the core for a
+Kubernetes cluster.
 """
 
 from .bringup import (

@@ -26,7 +26,7 @@ def stack_mermaid(model: StackModel, profiles: Sequence[str] = PROFILES) -> str:
     """A Mermaid flowchart of the chosen profiles' services, networks and ports."""
     services = model.for_profiles(profiles)
     names = {svc.name for svc in services}
-    network = model.networks[0] if len(model.networks) == 1 else "default"
+    network = model.outward_networks[0] if model.outward_networks else "default"
     lines = ["flowchart LR", '    host(["this machine (127.0.0.1)"])']
     lines.append(f'    subgraph net["network: {network}"]')
     for profile in profiles:
@@ -37,6 +37,8 @@ def stack_mermaid(model: StackModel, profiles: Sequence[str] = PROFILES) -> str:
         for svc in members:
             image = svc.image or "(built)"
             label = f"{svc.name}<br/><small>{image}</small>"
+            if network not in svc.networks:  # only on internal networks: say which
+                label += f"<br/><small>only on {', '.join(svc.networks)} (internal)</small>"
             shape = f'[("{label}")]' if _is_store(svc.name) else f'["{label}"]'
             lines.append(f"            {_node_id(svc.name)}{shape}")
         lines.append("        end")
@@ -115,7 +117,7 @@ def stack_figure(model: StackModel, profiles: Sequence[str] = PROFILES) -> Any:
             )
         )
     figure = new_figure(*traces)
-    network = model.networks[0] if model.networks else "default"
+    network = model.outward_networks[0] if model.outward_networks else "default"
     columns = [p for p in profiles if any(p in svc.profiles for svc in services)]
     starts = {p: min(position[s.name][0] for s in services if p in s.profiles) for p in columns}
     rows = max((-y for _x, y in position.values()), default=0.0)

@@ -3,10 +3,11 @@
 `load_stack_model()` asks the real Compose v2 binary (`compose.compose_config()`, no
 daemon needed) for the resolved project, every profile included, and reads it into typed
 services for the diagram, the doctor's port list and the smoke URLs.  `check_compose()`
-returns every broken rule (a pinned image, a healthcheck, loopback ports, named volumes,
-no literal secrets, no container_name, one network): what compose resolves comes from the
-binary, how secrets are written (a `${VAR:?...}` reference, never a default) from the file
-itself.  The binary's own verdict is `compose.validate_compose()`.
+returns every broken rule (a pinned image, a healthcheck or a stated reason for none,
+loopback ports, named volumes, no literal secrets, no container_name, named networks of
+which one reaches out): what compose resolves comes from the binary, how secrets are
+written (a `${VAR:?...}` reference, never a default) from the file itself.  The binary's
+own verdict is `compose.validate_compose()`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ _VAR = re.compile(
     r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Where a service's healthcheck comes from (x-mpc `healthcheck`); a disabled one says why.
+_HEALTHCHECK_NOTE = re.compile(r"as upstream|(ours|disabled): *\S.*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class ComposeService:
     health_url: str | None = None
     build: bool = False
     container_name: str | None = None
+    healthcheck_note: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -147,15 +151,27 @@ class ComposeService:
         """A job that runs once and exits (restart "no"): it has no healthcheck to wait on."""
         return self.restart == "no"
 
+    @property
+    def healthcheck_disabled(self) -> bool:
+        """A healthcheck turned off (`disable: true`, or the test `NONE`)."""
+        check = self.healthcheck or {}
+        return bool(check.get("disable")) or list(check.get("test") or ()) == ["NONE"]
+
 
 @dataclass(frozen=True)
 class StackModel:
-    """The compose project: services, networks and named volumes."""
+    """The compose project: services, networks (and which are internal) and named volumes."""
 
     path: Path
     services: dict[str, ComposeService]
     networks: tuple[str, ...]
     volumes: tuple[str, ...]
+    internal_networks: tuple[str, ...] = ()
+
+    @property
+    def outward_networks(self) -> tuple[str, ...]:
+        """The networks with a route out (not `internal: true`): the stack's one."""
+        return tuple(name for name in self.networks if name not in self.internal_networks)
 
     def for_profiles(self, profiles: Sequence[str]) -> list[ComposeService]:
         """The services the given profiles start, in file order."""
@@ -202,9 +218,11 @@ def load_stack_model(
             raise ConfigError(f"{path}: service {name!r} is not a mapping")
         own = written_services.get(name)
         services[name] = _service(path, name, spec, own if isinstance(own, dict) else {})
-    networks = _in_file_order(data.get("networks") or {}, written.get("networks") or {})
+    declared = data.get("networks") or {}
+    networks = _in_file_order(declared, written.get("networks") or {})
+    internal = [name for name in networks if (declared.get(name) or {}).get("internal")]
     volumes = _in_file_order(data.get("volumes") or {}, written.get("volumes") or {})
-    return StackModel(Path(path), services, tuple(networks), tuple(volumes))
+    return StackModel(Path(path), services, tuple(networks), tuple(volumes), tuple(internal))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -248,6 +266,7 @@ def _service(
         health_url=extra.get("health"),
         build="build" in spec,
         container_name=spec.get("container_name"),
+        healthcheck_note=extra.get("healthcheck"),
         raw=spec,
     )
 
@@ -277,21 +296,21 @@ def _volume_text(item: Any) -> str:
 def check_compose(path: Path, *, binary: ComposeBinary | None = None) -> list[str]:
     """Every rule the compose file breaks, one line each (empty: it keeps them all).
 
-    The project is the binary's with the file's defaults (no env file): pinned images,
-    a healthcheck on every long-running service, published ports on loopback, named
-    volumes (bind mounts only for read-only config and the workbook's outputs), no
-    container_name, one network.  Secrets are read as written: only as `${VAR}`
+    The project is the binary's with the file's defaults (no env file): pinned images
+    (a version tag or a digest, never untagged or a moving tag), a healthcheck on every
+    long-running service (a disabled one says why in x-mpc), published ports on loopback,
+    named volumes (bind mounts only for read-only config and the workbook's outputs), no
+    container_name, networks every service names, of which exactly one reaches out and
+    the others are `internal: true`.  Secrets are read as written: only as `${VAR}`
     references without defaults.
     """
     raw = _read_yaml(path)
     model = load_stack_model(path, binary=binary)
+    declared = set(raw.get("networks") or {})
     problems: list[str] = []
     for svc in model.services.values():
         problems += _image_problems(svc)
-        if svc.healthcheck is None and not svc.one_shot:
-            problems.append(f"{svc.name}: no healthcheck")
-        if svc.healthcheck is not None and svc.healthcheck.get("disable"):
-            problems.append(f"{svc.name}: healthcheck disabled")
+        problems += _healthcheck_problems(svc)
         for port in svc.ports:
             if port.host_ip not in _LOOPBACK:
                 problems.append(f"{svc.name}: port {port} is published beyond loopback")
@@ -299,13 +318,51 @@ def check_compose(path: Path, *, binary: ComposeBinary | None = None) -> list[st
             problems.append(f"{svc.name}: container_name {svc.container_name!r} (drop it)")
         if not svc.profiles:
             problems.append(f"{svc.name}: in no profile (it would start with every profile)")
-        if set(svc.networks) != set(model.networks):
-            problems.append(f"{svc.name}: on networks {', '.join(svc.networks)}, not the stack's")
+        problems += _network_problems(svc, model, declared)
         problems += _volume_problems(svc, model.volumes)
-    if len(model.networks) != 1:
-        problems.append(f"{len(model.networks)} networks ({', '.join(model.networks)}); want one")
+    outward = model.outward_networks
+    if len(outward) != 1:
+        problems.append(
+            f"{len(outward)} networks reach out ({', '.join(outward) or 'none'}); want one, "
+            "every other internal: true"
+        )
     problems += _secret_problems(raw)
     return problems
+
+
+def _healthcheck_problems(svc: ComposeService) -> list[str]:
+    """A probe on every long-running service; x-mpc says where one comes from, and why not."""
+    note = svc.healthcheck_note
+    problems = []
+    if note is not None and not _HEALTHCHECK_NOTE.fullmatch(str(note).strip()):
+        problems.append(
+            f"{svc.name}: x-mpc healthcheck {note!r} is not "
+            '"as upstream", "ours: <why>" or "disabled: <why>"'
+        )
+    said_disabled = str(note or "").startswith("disabled:")
+    if svc.healthcheck is None:
+        if not svc.one_shot:
+            problems.append(f"{svc.name}: no healthcheck")
+    elif svc.healthcheck_disabled:
+        if not (said_disabled and _HEALTHCHECK_NOTE.fullmatch(str(note).strip())):
+            problems.append(
+                f"{svc.name}: healthcheck disabled without a reason "
+                '(x-mpc healthcheck: "disabled: <why>")'
+            )
+    elif not svc.healthcheck.get("test"):
+        problems.append(f"{svc.name}: healthcheck has no test")
+    if said_disabled and not svc.healthcheck_disabled:
+        problems.append(f"{svc.name}: x-mpc says its healthcheck is disabled, but it runs")
+    return problems
+
+
+def _network_problems(svc: ComposeService, model: StackModel, declared: set[str]) -> list[str]:
+    """Every service names its networks; one only on internal networks publishes nothing."""
+    if not svc.networks or any(name not in declared for name in svc.networks):
+        return [f"{svc.name}: on compose's default network; name its networks under networks:"]
+    if svc.ports and all(name in model.internal_networks for name in svc.networks):
+        return [f"{svc.name}: publishes ports but is only on internal networks"]
+    return []
 
 
 def _image_problems(svc: ComposeService) -> list[str]:

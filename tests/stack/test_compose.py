@@ -6,8 +6,10 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from stackhelp import REPO
 
 from mpc_lib.config import load_env_file
@@ -61,6 +63,7 @@ def test_profiles_hold_the_issue_service_sets() -> None:
     assert by_profile["dify"] >= {
         "dify-api",
         "dify-worker",
+        "dify-worker-beat",
         "dify-web",
         "dify-db",
         "dify-redis",
@@ -72,10 +75,14 @@ def test_profiles_hold_the_issue_service_sets() -> None:
     }
     assert by_profile["langflow"] == {"langflow", "langflow-db"}
     assert by_profile["activepieces"] == {"activepieces", "activepieces-db", "activepieces-redis"}
-    # every service in exactly one profile, every one on the one network
+    # every service in exactly one profile; all on the stack network but Dify's sandbox,
+    # which only the SSRF proxy joins on an internal one (tests/stack/test_dify_compose.py)
     assert sum(len(names) for names in by_profile.values()) == len(model.services)
-    assert model.networks == ("stack",)
-    assert all(svc.networks == ("stack",) for svc in model.services.values())
+    assert model.networks == ("stack", "dify-ssrf")
+    assert model.outward_networks == ("stack",) and model.internal_networks == ("dify-ssrf",)
+    apart = {"dify-sandbox": ("dify-ssrf",), "dify-ssrf-proxy": ("stack", "dify-ssrf")}
+    for svc in model.services.values():
+        assert sorted(svc.networks) == sorted(apart.get(svc.name, ("stack",))), svc.name
 
 
 def test_no_latest_and_a_healthcheck_on_every_long_running_service() -> None:
@@ -170,9 +177,42 @@ def test_the_rules_catch_each_kind_of_mistake(tmp_path: Path) -> None:
         "web: API_KEY has a default for secret API_KEY",
         "web: DATABASE_URL has a literal password in its URL",
         "web: bind mount '/srv/data:/data' is writable",
-        "2 networks",
+        "2 networks reach out (a, b); want one, every other internal: true",
     ):
         assert expected in problems, expected
+
+
+def _break(data: dict[str, Any]) -> list[str]:
+    """Break one rule per edit in the shipped file's data; the message each must give."""
+    services = data["services"]
+    del services["dify-worker"]["x-mpc"]  # a disabled healthcheck with no reason given
+    del services["dify-worker-beat"]["healthcheck"]["disable"]  # "disabled:", yet it runs
+    services["dify-sandbox"]["x-mpc"]["healthcheck"] = "fine"  # a note that says nothing
+    del services["dify-nginx"]["networks"]  # on compose's default network, which reaches out
+    services["dify-sandbox"]["ports"] = ["127.0.0.1:8194:8194"]  # a port nothing reaches
+    services["dify-web"]["image"] = "langgenius/dify-web:latest"
+    services["dify-init"]["image"] = "busybox"
+    return [
+        'dify-worker: healthcheck disabled without a reason (x-mpc healthcheck: "disabled: <why>")',
+        "dify-worker-beat: x-mpc says its healthcheck is disabled, but it runs",
+        'dify-sandbox: x-mpc healthcheck \'fine\' is not "as upstream", "ours: <why>" or',
+        "2 networks reach out (stack, default); want one, every other internal: true",
+        "dify-nginx: on compose's default network; name its networks under networks:",
+        "dify-sandbox: publishes ports but is only on internal networks",
+        "dify-web: image 'langgenius/dify-web:latest' is a moving tag; pin a version",
+        "dify-init: image 'busybox' has no tag (that is :latest)",
+    ]
+
+
+def test_each_rule_fails_on_a_broken_copy_of_the_shipped_file(tmp_path: Path) -> None:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    expected = _break(data)
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    problems = check_compose(path)  # one compose run for every break: they do not overlap
+    for message in expected:
+        assert [line for line in problems if line.startswith(message)], (message, problems)
+    assert len(problems) == len(expected), problems
 
 
 def test_a_file_compose_refuses_is_a_config_error_in_its_words(tmp_path: Path) -> None:
@@ -210,8 +250,13 @@ def test_every_profile_validates_with_the_real_binary(
         assert "healthcheck" in service or model.services[name].one_shot, name
         for port in service.get("ports", []):
             assert port["host_ip"] == "127.0.0.1", (name, port)
-        assert list(service["networks"]) == ["stack"], name
-    assert list(resolved["networks"]) == ["stack"]
+        assert sorted(service["networks"]) == sorted(model.services[name].networks), name
+    # compose creates only the networks the chosen services use
+    assert sorted(resolved["networks"]) == sorted(
+        ["stack", "dify-ssrf"] if "dify" in profiles else ["stack"]
+    )
+    if "dify" in profiles:
+        assert resolved["networks"]["dify-ssrf"]["internal"] is True
     # the MPC-API build refers to compose/Dockerfile.mpc-api, which config does not need
     if "core" in profiles:
         build = resolved["services"]["mpc-api"]["build"]
