@@ -59,7 +59,9 @@ def test_the_shipped_compose_file_keeps_every_rule() -> None:
 def test_profiles_hold_the_issue_service_sets() -> None:
     model = load_stack_model(COMPOSE)
     by_profile = {p: {svc.name for svc in model.for_profiles([p])} for p in PROFILES}
-    assert by_profile["core"] == {"litellm", "litellm-db", "mpc-api"}
+    assert by_profile["core"] == {"litellm", "mpc-api"}
+    # the sandbox upstream container: only when `mpc stack up` adds its profile
+    assert {svc.name for svc in model.for_profiles(["sandbox"])} == {"mpc-sandbox"}
     assert by_profile["dify"] >= {
         "dify-api",
         "dify-worker",
@@ -77,7 +79,7 @@ def test_profiles_hold_the_issue_service_sets() -> None:
     assert by_profile["activepieces"] == {"activepieces", "activepieces-db", "activepieces-redis"}
     # every service in exactly one profile; all on the stack network but Dify's sandbox,
     # which only the SSRF proxy joins on an internal one (tests/stack/test_dify_compose.py)
-    assert sum(len(names) for names in by_profile.values()) == len(model.services)
+    assert sum(len(names) for names in by_profile.values()) + 1 == len(model.services)  # + sandbox
     assert model.networks == ("stack", "dify-ssrf")
     assert model.outward_networks == ("stack",) and model.internal_networks == ("dify-ssrf",)
     apart = {"dify-sandbox": ("dify-ssrf",), "dify-ssrf-proxy": ("stack", "dify-ssrf")}
@@ -268,7 +270,9 @@ def test_the_model_is_compose_resolving_the_env_file_alone(
 ) -> None:
     # before `mpc stack init`: the file's defaults, every profile, and no error
     before = load_stack_model(paths.compose_file, paths.env_file)
-    assert {svc.name for svc in before.for_profiles(PROFILES)} == set(before.services)
+    assert {svc.name for svc in before.for_profiles((*PROFILES, "sandbox"))} == set(
+        before.services
+    )
     litellm = before.services["litellm"]
     assert [(p.host_ip, p.host_port) for p in litellm.ports] == [("127.0.0.1", 4000)]
     assert litellm.url == "http://127.0.0.1:4000"  # x-mpc, resolved
@@ -335,7 +339,6 @@ def test_python_on_whales_reads_the_config_through_the_plugin(
     resolved = client.compose.config(return_json=True)
     assert set(resolved["services"]) == {
         "litellm",
-        "litellm-db",
         "mpc-api",
         "langflow",
         "langflow-db",

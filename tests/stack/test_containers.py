@@ -171,15 +171,15 @@ def test_core_stack_in_podman(tmp_path: Path, podman: Podman) -> None:
             ["inspect", "--format", "{{.State.StartedAt}}", f"{PROJECT}-mpc-api-1"]
         ).stdout
         podman.run(["stop", "-t", "5", f"{PROJECT}-litellm-1"])
-        health = httpx.get(f"{base}/health", headers={"Authorization": f"Bearer {keys['MPC_API_KEY']}"})
+        auth = {"Authorization": f"Bearer {keys['MPC_API_KEY']}"}
+        health = httpx.get(f"{base}/health", headers=auth)
         assert health.status_code == 503, health.text
         down_chat = _chat(base, keys["MPC_API_KEY"])
         assert down_chat.status_code in (502, 503), down_chat.text
         assert "gateway" in down_chat.json()["error"]["message"].lower()
         podman.run(["start", f"{PROJECT}-litellm-1"])
-        _until(lambda: httpx.get(f"{base}/health", headers={
-            "Authorization": f"Bearer {keys['MPC_API_KEY']}"}).status_code == 200,
-            timeout_s=90, what="MPC-API's /health after LiteLLM is back")  # fmt: skip
+        _until(lambda: httpx.get(f"{base}/health", headers=auth).status_code == 200,
+               timeout_s=90, what="MPC-API's /health after LiteLLM is back")  # fmt: skip
         assert _chat(base, keys["MPC_API_KEY"]).status_code == 200
         assert podman.run(
             ["inspect", "--format", "{{.State.StartedAt}}", f"{PROJECT}-mpc-api-1"]

@@ -30,7 +30,7 @@ def test_mermaid_draws_every_service_port_and_dependency() -> None:
     assert text.startswith("flowchart LR\n") and 'subgraph net["network: stack"]' in text
     for profile in ("core", "dify", "langflow", "activepieces"):
         assert f'["profile: {profile}"]' in text
-    for svc in model.services.values():
+    for svc in model.for_profiles(("core", "dify", "langflow", "activepieces")):
         node = svc.name.replace("-", "_")
         assert f"{node}[" in text and svc.image in text
         for port in svc.ports:
@@ -38,7 +38,7 @@ def test_mermaid_draws_every_service_port_and_dependency() -> None:
         for dep in svc.depends_on:
             assert f"{node} --> {dep.replace('-', '_')}" in text
     core = stack_mermaid(model, ["core"])
-    assert "dify" not in core and "mpc_api --> litellm" in core and "litellm --> litellm_db" in core
+    assert "dify" not in core and "mpc_api --> litellm" in core and "litellm_db" not in core
 
 
 def test_the_cli_prints_the_same_diagram(workbook: Path) -> None:
@@ -66,16 +66,16 @@ def test_the_figure_has_a_node_per_service_and_puts_callers_left() -> None:
         if trace.name in ("service", "data store"):
             for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
                 nodes[text.split("<br>")[0]] = (x, y, text)
-    assert set(nodes) == {"litellm", "litellm-db", "mpc-api", "langflow", "langflow-db"}
+    assert set(nodes) == {"litellm", "mpc-api", "langflow", "langflow-db"}
     assert nodes["mpc-api"][2] == "mpc-api<br>127.0.0.1:3000"
-    assert nodes["litellm-db"][2] == "litellm-db"  # not published
+    assert nodes["langflow-db"][2] == "langflow-db"  # not published
     # every depends_on arrow points right: callers sit left of what they use
     for svc in model.for_profiles(["core", "langflow"]):
         for dep in svc.depends_on:
             assert nodes[svc.name][0] < nodes[dep][0], (svc.name, dep)
-    assert nodes["langflow"][0] > nodes["litellm-db"][0]  # profiles side by side
+    assert nodes["langflow"][0] > nodes["mpc-api"][0]  # profiles side by side
     stores = next(trace for trace in figure.data if trace.name == "data store")
-    assert {text.split("<br>")[0] for text in stores.text} == {"litellm-db", "langflow-db"}
+    assert {text.split("<br>")[0] for text in stores.text} == {"langflow-db"}
 
 
 def test_tables_colour_each_state_and_the_progress_log_keeps_every_event() -> None:

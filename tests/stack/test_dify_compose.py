@@ -87,7 +87,7 @@ def test_the_sandbox_shares_an_internal_network_with_the_proxy_alone(model: Stac
     sandbox, proxy = model.services["dify-sandbox"], model.services["dify-ssrf-proxy"]
     assert sandbox.networks == ("dify-ssrf",) and not sandbox.ports
     # LiteLLM, MPC-API, the databases and Redis are all on networks the sandbox is not on
-    for name in ("litellm", "mpc-api", "litellm-db", "dify-db", "dify-redis", "dify-api"):
+    for name in ("litellm", "mpc-api", "mpc-sandbox", "dify-db", "dify-redis", "dify-api"):
         assert not set(model.services[name].networks) & set(sandbox.networks), name
     # the proxy reaches out (the stack network) and starts after the sandbox, again with it
     assert set(proxy.networks) == {"stack", "dify-ssrf"}

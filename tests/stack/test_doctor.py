@@ -22,9 +22,10 @@ ALL = ("core", "dify", "langflow", "activepieces")
 
 @pytest.fixture
 def ready(paths: StackPaths, workbook: Path) -> StackPaths:
-    """compose/.env written and a gateway config in place (as `mpc gateway config` would)."""
+    """compose/.env written and the containers' gateway config in place (as `mpc stack init`
+    writes it with a registry)."""
     init_env(paths.template, paths.env_file)
-    config = workbook / "outputs" / "gateway" / "litellm.yaml"
+    config = workbook / "outputs" / "stack" / "litellm.yaml"
     config.parent.mkdir(parents=True)
     config.write_text("model_list: []\n", encoding="utf-8")
     return paths
@@ -89,22 +90,49 @@ def test_a_port_held_open_fails_the_ports_row(settings: Settings, ready: StackPa
 
 def test_a_missing_env_value_fails_env_and_config(settings: Settings, ready: StackPaths) -> None:
     _set(ready.env_file, "AP_ENCRYPTION_KEY", None)
-    _set(ready.env_file, "LITELLM_SALT_KEY", "")
+    _set(ready.env_file, "AP_JWT_SECRET", "")
     report = run_doctor(settings, ["activepieces"], "docker")
     env, config = report.row("env"), report.row("config")
     assert env.status == "fail" and not report.ok and report.exit_code == 1
-    assert "missing AP_ENCRYPTION_KEY" in env.detail and "empty LITELLM_SALT_KEY" in env.detail
+    assert "missing AP_ENCRYPTION_KEY" in env.detail and "empty AP_JWT_SECRET" in env.detail
     assert "mpc stack init" in env.hint
     # compose names the first missing variable it meets (its order is its own)
     assert config.status == "fail" and "required variable" in config.detail
-    assert "AP_ENCRYPTION_KEY" in config.detail or "LITELLM_SALT_KEY" in config.detail
+    assert "AP_ENCRYPTION_KEY" in config.detail or "AP_JWT_SECRET" in config.detail
 
 
 def test_no_env_and_no_gateway_config_say_what_to_run(settings: Settings) -> None:
     report = run_doctor(settings, ["core"], "docker")
     assert report.row("env").hint == "mpc stack init"
     assert report.row("gateway-config").status == "fail"
-    assert report.row("gateway-config").hint == "mpc gateway config"
+    assert report.row("gateway-config").hint.startswith("mpc stack init")
+    assert "outputs/stack/litellm.yaml" in report.row("gateway-config").detail
+
+
+@pytest.mark.parametrize(
+    ("api_base", "problem"),
+    [
+        ("http://127.0.0.1:40123/v1", "is the container itself"),
+        ("http://localhost:8803/v1", "is the container itself"),
+        ("http://mpc-sandbox:9999/v1", "mpc-sandbox opens no port 9999 (opens 8801, 8802"),
+        ("http://langflow:7860", "service langflow is not in these profiles"),
+        ("http://mpc-sandbox:8803/v1", None),
+        ("https://api.cometapi.com/v1", None),
+    ],
+)
+def test_the_mounted_gateway_config_must_point_where_the_container_reaches(
+    settings: Settings, ready: StackPaths, workbook: Path, api_base: str, problem: str | None
+) -> None:
+    config = workbook / "outputs" / "stack" / "litellm.yaml"
+    config.write_text(
+        "model_list:\n- model_name: m\n  litellm_params: {model: openai/m, api_base: "
+        + api_base + "}\n", encoding="utf-8",
+    )  # fmt: skip
+    row = run_doctor(settings, ["core"], "docker").row("gateway-config")
+    if problem is None:
+        assert row.status == "pass", row
+    else:
+        assert row.status == "fail" and problem in row.detail and "model m" in row.detail, row
 
 
 def test_no_env_file_still_gives_the_ports_and_rules_rows(settings: Settings) -> None:

@@ -20,10 +20,9 @@ FORMATS = {
     "AP_ENCRYPTION_KEY": r"[0-9a-f]{32}",  # exactly 32 hex: Activepieces' requirement
     "AP_JWT_SECRET": r"[0-9a-f]{64}",
     "LITELLM_MASTER_KEY": r"sk-[0-9a-f]{64}",
-    "LITELLM_SALT_KEY": r"sk-[0-9a-f]{64}",
     "DIFY_SECRET_KEY": r"[A-Za-z0-9+/]{56}",  # openssl rand -base64 42
     "LANGFLOW_SECRET_KEY": r"[A-Za-z0-9_-]{43}",  # secrets.token_urlsafe(32)
-    "LITELLM_DB_PASSWORD": r"[A-Za-z0-9]{32}",  # inside DATABASE_URL: no URL metacharacters
+    "MPC_SANDBOX_KEY": r"[0-9a-f]{32}",
     "DIFY_REDIS_PASSWORD": r"[A-Za-z0-9]{32}",  # inside CELERY_BROKER_URL
 }
 
@@ -40,7 +39,7 @@ def test_init_writes_every_secret_in_its_format_with_mode_600(paths: StackPaths)
     assert sorted(report.generated) == sorted(secrets_)
     assert len({values[name] for name in secrets_}) == len(secrets_)  # all different
     assert values["MPC_STACK_BIND"] == "127.0.0.1" and values["LITELLM_PORT"] == "4000"
-    assert set(report.optional_empty) == {"FAL_KEY", "COMETAPI_KEY", "MPC_GATEWAY_CONFIG"}
+    assert set(report.optional_empty) == {"FAL_KEY", "COMETAPI_KEY", "MPC_OUTPUTS"}
     assert check_env(paths.template, paths.env_file).complete
 
 
@@ -104,7 +103,7 @@ def test_init_cli_prints_names_never_values(workbook: Path, cli_env: dict[str, s
     assert done.returncode == 0, done.stderr
     env_file = workbook / "compose" / ".env"
     assert f"{env_file}: created (mode 600" in done.stdout
-    assert "generated (18): LITELLM_MASTER_KEY" in done.stdout
+    assert "generated (17): LITELLM_MASTER_KEY" in done.stdout
     for name, value in load_env_file(env_file).items():
         if len(value) >= 8 and not value.isdigit():
             assert value not in done.stdout + done.stderr, name
