@@ -397,7 +397,7 @@ def _rules_row(paths: StackPaths) -> DoctorRow:
         check="rules",
         status="pass",
         detail="pinned images, healthchecks, loopback ports, named "
-        "volumes, secrets from .env, one network",
+        "volumes, secrets from .env, named networks",
     )
 
 
