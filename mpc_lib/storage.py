@@ -16,6 +16,7 @@ __all__ = [
     "atomic_write_many",
     "atomic_write_text",
     "read_json",
+    "update_text",
 ]
 
 _DEFAULT_MODE = 0o644
@@ -101,6 +102,20 @@ def _stage(path: Path, data: bytes) -> tuple[str, Path]:
 def atomic_write_text(path: Path, text: str) -> Path:
     """Atomically write UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def update_text(path: Path, text: str) -> bool:
+    """Atomically write UTF-8 text unless the file already holds exactly it; True if written.
+
+    (Unchanged files keep their mtime, so build caches that read them stay valid.)
+    """
+    try:
+        if Path(path).read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(path, text)
+    return True
 
 
 def atomic_write_json(path: Path, data: Any, *, indent: int | None = 1) -> Path:

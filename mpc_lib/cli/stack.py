@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -174,13 +175,7 @@ def up(
     from ..stack import bring_up, parse_profiles
 
     started = time.monotonic()
-
-    def progress(service: str, state: str) -> None:
-        stderr.print(
-            f"{time.monotonic() - started:6.1f}s  {service}: {escape(state)}",
-            highlight=False,
-            soft_wrap=True,
-        )
+    progress = _timed_progress(started)
 
     with reported_errors():
         settings = cli_settings()
@@ -319,6 +314,16 @@ def restart(
                 list(services or [])
             )
     typer.echo("restarted")
+
+
+def _timed_progress(started: float) -> Callable[[str, str], None]:
+    """A progress callback printing `  12.3s  what: state` lines, timed from `started`."""
+
+    def progress(what: str, state: str) -> None:
+        stderr.print(f"{time.monotonic() - started:6.1f}s  {what}: {escape(state)}",
+                     highlight=False, soft_wrap=True)  # fmt: skip
+
+    return progress
 
 
 def _progress_line(service: str, state: str) -> None:
@@ -477,11 +482,7 @@ def images(
     from ..stack import build_images
 
     source = Path(mpc_lib.__file__).resolve().parents[1]
-    started = time.monotonic()
-
-    def progress(step: str, state: str) -> None:
-        stderr.print(f"{time.monotonic() - started:6.1f}s  {step}: {escape(state)}",
-                     highlight=False, soft_wrap=True)  # fmt: skip
+    progress = _timed_progress(time.monotonic())
 
     with reported_errors():
         report = build_images(source, cache_dir=cache, install=install, mirror=mirror,

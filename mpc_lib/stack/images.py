@@ -28,11 +28,10 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +40,9 @@ from pydantic import Field
 from .._version import __version__
 from ..errors import StackError
 from ..models import MpcModel
-from ..storage import atomic_write_text
+from ..storage import atomic_write_text, update_text
 from .podman import Podman
+from .processes import run_tool
 
 __all__ = [
     "BASE_IMAGE",
@@ -182,9 +182,9 @@ class _Builder:
         shutil.rmtree(target, ignore_errors=True)
         argv = ["debootstrap", "--variant=minbase", f"--include={','.join(_ROOTFS_PACKAGES)}",
                 SUITE, str(target), self.mirror]  # fmt: skip
-        _host_run(argv, "debootstrap", timeout_s=900)
+        run_tool(argv, "debootstrap", timeout_s=900)
         archive = self.cache / "rootfs.tar"
-        _host_run(["tar", "-C", str(target), "-cf", str(archive), "."], "tar", timeout_s=300)
+        run_tool(["tar", "-C", str(target), "-cf", str(archive), "."], "tar", timeout_s=300)
         self.podman.run(["import", str(archive), ROOTFS_IMAGE], timeout_s=300)
         archive.unlink()
         shutil.rmtree(target, ignore_errors=True)
@@ -206,7 +206,7 @@ class _Builder:
         stamp_file.unlink(missing_ok=True)
         requirements = self.cache / "requirements.txt"
         atomic_write_text(requirements, "\n".join(wanted) + "\n")
-        _host_run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels),
+        run_tool([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels),
                    "-r", str(requirements)], "pip wheel", timeout_s=1800)  # fmt: skip
         added = self.fill_gaps(wheels, requirements)
         atomic_write_text(stamp_file, stamp + "\n")
@@ -252,13 +252,13 @@ class _Builder:
                 if not missing and not too_new:
                     raise
             if missing:
-                _host_run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels),
+                run_tool([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels),
                            *missing], "pip wheel", timeout_s=600)  # fmt: skip
             for name in too_new:
                 for wheel in wheels.glob("*.whl"):
                     if _wheel_name(wheel.name.split("-", 1)[0]) == _wheel_name(name):
                         wheel.unlink()
-                _host_run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                run_tool([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                            "--only-binary=:all:", "--python-version", version, "-d", str(wheels),
                            name], f"pip download {name} for Python {version}",
                           timeout_s=600)  # fmt: skip
@@ -270,7 +270,7 @@ class _Builder:
         if spec.gateway_extra:
             context.mkdir(parents=True, exist_ok=True)
             lines = _gateway_requirements(self.source)
-            _write_if_changed(context / "requirements.txt", "\n".join(lines) + "\n")
+            update_text(context / "requirements.txt", "\n".join(lines) + "\n")
         else:
             _copy_source(self.source, context)
         return self.build(spec.local_ref, spec.dockerfile, context, {"BASE_IMAGE": BASE_IMAGE},
@@ -303,11 +303,6 @@ def _wheel_name(project: str) -> str:
     return re.sub(r"[-_.]+", "_", project).lower()
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        atomic_write_text(path, text)
-
-
 _SOURCE_PARTS = ("pyproject.toml", "README.md", "mpc_lib", "notebooks", "openapi")
 
 
@@ -326,26 +321,12 @@ def _copy_source(source: Path, context: Path) -> None:
             raise StackError(f"{item}: missing; build the images from a source checkout")
 
 
-def _host_run(argv: Sequence[str], what: str, *, timeout_s: float) -> None:
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise StackError(f"{what}: no result within {timeout_s:g} s") from None
-    except OSError as exc:
-        raise StackError(f"{what}: {exc}") from exc
-    if done.returncode != 0:
-        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])[-500:]
-        raise StackError(f"{what} failed (exit {done.returncode}): {tail}")
-
-
 def install_host_tools() -> list[str]:
     """apt-get install podman, runc and debootstrap (what is missing); their names."""
     missing = [package for package, program in _HOST_PACKAGES.items() if not shutil.which(program)]
     if missing:
-        _host_run(["apt-get", "update", "-q"], "apt-get update", timeout_s=600)
-        _host_run(["apt-get", "install", "-y", "-q", *missing], "apt-get install", timeout_s=1200)
+        run_tool(["apt-get", "update", "-q"], "apt-get update", timeout_s=600)
+        run_tool(["apt-get", "install", "-y", "-q", *missing], "apt-get install", timeout_s=1200)
     return missing
 
 

@@ -26,12 +26,13 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EngineUnavailable, StackError
-from ..storage import atomic_write_text
+from ..errors import EngineUnavailable
+from ..storage import update_text
+from .processes import run_tool
 
 __all__ = ["Podman", "containers_conf", "default_socket"]
 
@@ -104,34 +105,17 @@ class Podman:
         env = dict(os.environ)
         if "CONTAINERS_CONF" not in env:
             conf = self.conf_dir / "containers.conf"
-            text = containers_conf()
-            if not conf.is_file() or conf.read_text(encoding="utf-8") != text:
-                conf.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(conf, text)
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            update_text(conf, containers_conf())
             env["CONTAINERS_CONF"] = str(conf)
         return env
 
     def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout_s: float = 600.0,
-        stdin: bytes | None = None,
-        extra_env: Mapping[str, str] | None = None,
+        self, argv: Sequence[str], *, timeout_s: float = 600.0
     ) -> subprocess.CompletedProcess[str]:
         """`podman <argv>`; StackError naming the command and podman's last words on failure."""
-        env = {**self.env(), **(extra_env or {})}
-        try:
-            done = subprocess.run(
-                [self.cli, *argv], input=stdin.decode() if stdin is not None else None,
-                capture_output=True, text=True, timeout=timeout_s, env=env, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise StackError(f"podman {argv[0]}: no result within {timeout_s:g} s") from None
-        if done.returncode != 0:
-            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])[-500:]
-            raise StackError(f"podman {' '.join(argv[:2])} failed (exit {done.returncode}): {tail}")
-        return done
+        return run_tool([self.cli, *argv], f"podman {' '.join(argv[:2])}",
+                        timeout_s=timeout_s, env=self.env())  # fmt: skip
 
     def image_exists(self, ref: str) -> bool:
         """Whether `ref` is in podman's local storage."""

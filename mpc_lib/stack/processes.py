@@ -35,12 +35,36 @@ __all__ = [
     "port_holder",
     "port_in_use",
     "rotate_log",
+    "run_tool",
     "terminate",
 ]
 
 LOG_MAX_BYTES = 5_000_000
 LOG_KEEP = 3
 TOKEN_VAR = "MPC_STACK_TOKEN"
+
+
+def run_tool(
+    argv: Sequence[str],
+    what: str,
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a tool to completion; StackError naming `what` and its last words on failure."""
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout_s, check=False,
+            env=dict(env) if env is not None else None,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise StackError(f"{what}: no result within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise StackError(f"{what}: {exc}") from exc
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])[-500:]
+        raise StackError(f"{what} failed (exit {done.returncode}): {tail}")
+    return done
 
 
 def child_environment(extra: Mapping[str, str], token: str) -> dict[str, str]:
