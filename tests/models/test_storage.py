@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mpc_lib.storage import atomic_write_bytes, atomic_write_json, atomic_write_many, read_json
+from mpc_lib.storage import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_many,
+    read_json,
+    update_text,
+)
 
 
 def test_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -66,3 +72,11 @@ def test_a_refused_write_names_the_target_not_the_temp_file(tmp_path: Path) -> N
     assert refused.value.filename == str(folder) and ".tmp" not in str(refused.value)
     assert [p.name for p in tmp_path.iterdir()] == ["remote.oas.json"]
     assert list(folder.iterdir()) == []
+
+
+def test_update_text_writes_only_what_changed(tmp_path: Path) -> None:
+    path = tmp_path / "conf"
+    assert update_text(path, "a\n") is True and path.read_text() == "a\n"
+    os.utime(path, (1, 1))
+    assert update_text(path, "a\n") is False and path.stat().st_mtime == 1  # left alone
+    assert update_text(path, "b\n") is True and path.read_text() == "b\n"
