@@ -35,6 +35,7 @@ from typing import Any
 import nbformat
 import pytest
 from cli_runner import mpc_env
+from engines import engineless_env
 from workbook import NOTEBOOKS_DIR, WORKBOOK, HeadlessRun, WorkbookNotebook, service_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -193,6 +194,10 @@ def _lab(written: dict[str, Any]) -> Iterator[dict[str, Any]]:
     _settings(settings / "apputils-extension" / "notification.jupyterlab-settings",
               {"fetchNews": "false", "checkForUpdates": False})  # fmt: skip
     env = mpc_env()  # the kernels read the workbook's .env only
+    # stack_bringup runs on its defaults here (`auto`): no engine answers, so the core runs
+    # as local processes on the ports its .env names (containers: test_containers.py).
+    env.update(engineless_env(root / "engineless"))
+    env.pop("CONTAINER_HOST", None)
     env.update(
         JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
         JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),

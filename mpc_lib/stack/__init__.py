@@ -25,7 +25,15 @@ from .compose import ComposeBinary, compose_binary, link_compose_plugin, validat
 from .core import core_services, local_stack
 from .diagram import stack_figure, stack_mermaid
 from .doctor import DoctorReport, DoctorRow, run_doctor
-from .engine import ComposeStack, EngineProbe, ServiceRow, detect_engine, probe_engine
+from .engine import (
+    ComposeStack,
+    EngineChoice,
+    EngineProbe,
+    ServiceRow,
+    choose_engine,
+    detect_engine,
+    probe_engine,
+)
 from .envfile import EnvCheck, EnvInit, check_env, init_env
 from .gateway import ContainerConfig, config_problems, write_container_config
 from .images import ImageBuild, build_images
@@ -51,6 +59,7 @@ __all__ = [
     "ContainerConfig",
     "DoctorReport",
     "DoctorRow",
+    "EngineChoice",
     "EngineProbe",
     "EnvCheck",
     "EnvInit",
@@ -78,6 +87,7 @@ __all__ = [
     "build_images",
     "check_compose",
     "check_env",
+    "choose_engine",
     "choose_mode",
     "compose_binary",
     "config_problems",

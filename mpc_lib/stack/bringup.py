@@ -1,7 +1,7 @@
 """One bring-up for the CLI and the notebook: choose the mode, up, wait, smoke, status, down.
 
-`choose_mode()` turns `auto` into the first container engine that answers, or local
-mode for the core when none does (and says why).  `bring_up()` starts the profiles
+`choose_mode()` turns `auto` into the engine `engine.choose_engine` finds, or local mode
+for the core when none fits (and says why).  `bring_up()` starts the profiles
 that way and runs the smoke test; `stack_status()` and `take_down()` find the stack
 that is up (local processes first: their pid files say so, even after a crash).
 """
@@ -18,7 +18,8 @@ from ..config import Secret, Settings, load_env_file
 from ..errors import ConfigError, EngineUnavailable
 from ..models import MpcModel
 from .core import local_stack
-from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, probe_engine
+from .engine import ENGINES, ComposeStack, EngineKind, ServiceRow, choose_engine, probe_engine
+from .envfile import require_env_file
 from .gateway import SANDBOX_PROFILE, write_container_config
 from .local import ServiceStatus, StopResult, UpReport
 from .model import PROFILES, StackPaths
@@ -105,8 +106,8 @@ class StackRun(MpcModel):
         return self.local is not None and self.local.noop
 
 
-def choose_mode(requested: str, profiles: Sequence[str]) -> tuple[RunMode, str]:
-    """(mode, why): `auto` picks the first engine that answers, else local for the core."""
+def choose_mode(requested: str, profiles: Sequence[str], paths: StackPaths) -> tuple[RunMode, str]:
+    """(mode, why): `auto` takes the engine `choose_engine` finds, else local for the core."""
     if requested not in ("auto", "local", *ENGINES):
         raise ConfigError(f"mode {requested!r}: expected auto, local, docker or podman")
     beyond_core = [p for p in profiles if p != "core"]
@@ -119,17 +120,14 @@ def choose_mode(requested: str, profiles: Sequence[str]) -> tuple[RunMode, str]:
         return "local", "local mode, as asked"
     if requested in ENGINES:
         return _engine_kind(requested)[0], f"{requested}, as asked"
-    seen = []
-    for kind in ENGINES:
-        probe = probe_engine(kind)
-        if probe.reachable:
-            return kind, f"{kind} answers (server {probe.server_version})"
-        seen.append(f"{kind}: {probe.error}")
+    choice = choose_engine(profiles, paths)
+    if choice.kind is not None:
+        return choice.kind, choice.reason
     if beyond_core:
         raise EngineUnavailable(
-            f"{', '.join(beyond_core)} need a container engine and none answers ({'; '.join(seen)})"
+            f"{', '.join(beyond_core)} need a container engine: {choice.reason}"
         )
-    return "local", f"no container engine answers ({'; '.join(seen)}): local mode for the core"
+    return "local", f"{choice.reason}: local mode for the core"
 
 
 def bring_up(
@@ -147,7 +145,8 @@ def bring_up(
 
     `on_mode(mode, why)` hears the choice before anything starts.
     """
-    chosen, reason = choose_mode(mode, profiles)
+    paths = StackPaths.for_settings(settings)
+    chosen, reason = choose_mode(mode, profiles, paths)
     log.info("stack: %s (%s)", chosen, reason)
     if on_mode is not None:
         on_mode(chosen, reason)
@@ -157,7 +156,11 @@ def bring_up(
             timeout_s=timeout_s or DEFAULT_LOCAL_TIMEOUT_S, progress=progress
         )
     else:
-        paths = StackPaths.for_settings(settings)
+        require_env_file(paths.env_file)
+        if mode != "auto":  # auto probed it; an engine asked for by name is checked first
+            answer = probe_engine(chosen, client_version=False)
+            if not answer.reachable:
+                raise EngineUnavailable(f"{chosen} up: the engine does not answer: {answer.error}")
         extra: tuple[str, ...] = ()
         if "core" in profiles:  # the gateway container's config, current with the registry
             written = write_container_config(settings, paths)

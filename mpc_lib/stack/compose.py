@@ -27,6 +27,7 @@ import yaml
 from ..config import load_env_file
 from ..errors import ConfigError, EngineUnavailable
 from ..extras import install_hint
+from .envfile import require_env_file
 
 __all__ = [
     "COMPOSE_MIN_VERSION",
@@ -34,6 +35,7 @@ __all__ = [
     "compose_binary",
     "compose_command",
     "compose_config",
+    "compose_environment",
     "link_compose_plugin",
     "validate_compose",
 ]
@@ -135,6 +137,18 @@ def link_compose_plugin(docker_config: Path, binary: ComposeBinary | None = None
     return link
 
 
+def compose_environment(env_file: Path) -> dict[str, str]:
+    """The environment compose runs the stack with: ours, minus every name `env_file` sets.
+
+    Compose lets the caller's variables beat the env file's.  A LITELLM_MASTER_KEY exported
+    for the local gateway, or the blank one a notebook kernel carries, would then replace
+    the stack's own key in some containers but not in the checks that read the file:
+    compose/.env is the stack's one source, so its names are taken out.
+    """
+    names = load_env_file(require_env_file(env_file))
+    return {name: value for name, value in os.environ.items() if name not in names}
+
+
 def compose_command(
     binary: ComposeBinary,
     compose_file: Path,
@@ -162,11 +176,12 @@ def validate_compose(
     binary = binary or compose_binary()
     if binary is None:
         raise EngineUnavailable(f"no Compose v2 binary to validate with: {install_hint('stack')}")
-    if not env_file.is_file():
-        raise ConfigError(f"{env_file}: no env file; run `mpc stack init`")
     argv = [*compose_command(binary, compose_file, env_file, profiles), "config", "--quiet"]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=_TIMEOUT_S,
+            env=compose_environment(env_file), check=False,
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EngineUnavailable(f"{binary.path}: could not run compose ({exc})") from exc
     if done.returncode != 0:

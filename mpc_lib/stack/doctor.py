@@ -30,7 +30,7 @@ from ..gateway.config import load_gateway_config
 from ..models import MpcModel
 from .compose import COMPOSE_MIN_VERSION, compose_binary, validate_compose
 from .core import core_services, local_stack
-from .engine import ENGINES, EngineKind, EngineProbe, probe_engine
+from .engine import EngineKind, EngineProbe, choose_engine, probe_engine
 from .envfile import check_env
 from .gateway import CONFIG_TARGET, config_problems, mounted_config
 from .model import PROFILE_NEEDS, StackPaths, check_compose, load_stack_model
@@ -83,19 +83,15 @@ class DoctorReport(MpcModel):
 
 
 def resolve_mode(
-    mode: Mode, profiles: Sequence[str], probes: dict[str, EngineProbe] | None = None
-) -> tuple[Literal["local", "docker", "podman"], dict[str, EngineProbe]]:
-    """`auto` becomes the first engine that answers, else local; the probes made on the way."""
-    probes = dict(probes or {})
+    mode: Mode, profiles: Sequence[str], paths: StackPaths
+) -> tuple[Literal["local", "docker", "podman"], dict[EngineKind, EngineProbe], str]:
+    """(mode, probes made, why): `auto` becomes what `choose_engine` finds, else local."""
     if mode == "local":
-        return "local", probes
-    kinds: tuple[EngineKind, ...] = ENGINES if mode == "auto" else (mode,)
-    for kind in kinds:
-        probe = probes.get(kind) or probe_engine(kind)
-        probes[kind] = probe
-        if probe.reachable or mode != "auto":
-            return kind, probes
-    return "local", probes
+        return "local", {}, "local mode, as asked"
+    if mode != "auto":
+        return mode, {mode: probe_engine(mode)}, f"{mode}, as asked"
+    choice = choose_engine(profiles, paths)
+    return choice.kind or "local", choice.probes, choice.reason
 
 
 def run_doctor(
@@ -107,10 +103,10 @@ def run_doctor(
 ) -> DoctorReport:
     """Check the machine for `profiles` in `mode`; never raises for what it finds."""
     paths = paths or StackPaths.for_settings(settings)
-    chosen, probes = resolve_mode(mode, profiles)
+    chosen, probes, why = resolve_mode(mode, profiles, paths)
     beyond_core = [p for p in profiles if p != "core"]
     needs_engine = chosen != "local" or bool(beyond_core)
-    rows: list[DoctorRow] = [_engine_row(chosen, probes, beyond_core, mode)]
+    rows: list[DoctorRow] = [_engine_row(chosen, probes, beyond_core, mode, why)]
     rows.append(_compose_row(chosen, needs_engine))
     if chosen == "local":
         rows.append(_local_row(settings))
@@ -129,9 +125,13 @@ def run_doctor(
 
 
 def _engine_row(
-    chosen: str, probes: dict[str, EngineProbe], beyond_core: Sequence[str], asked: Mode
+    chosen: Literal["local", "docker", "podman"],
+    probes: dict[EngineKind, EngineProbe],
+    beyond_core: Sequence[str],
+    asked: Mode,
+    why: str,
 ) -> DoctorRow:
-    if chosen in ("docker", "podman"):
+    if chosen != "local":
         probe = probes[chosen]
         if probe.reachable:
             versions = f"client {probe.client_version}, server {probe.server_version}"
@@ -147,29 +147,27 @@ def _engine_row(
             ),
             hint=_engine_hint(chosen, probe),
         )
-    seen = "; ".join(
-        f"{kind}: " + (probe.error or "no answer") if probe.installed else f"{kind}: not installed"
-        for kind, probe in probes.items()
-    )
-    detail = f"no container engine answers ({seen or 'none probed'})"
+    if asked == "local":
+        return DoctorRow(
+            check="engine", status="pass", detail="local mode: the core needs no engine"
+        )
+    podman = probes.get("podman")
+    hint = "start Docker (dockerd / Docker Desktop) or Podman (podman system service)"
+    if podman is not None and podman.reachable:
+        hint = "build the core's images for podman: mpc stack images (or start Docker)"
     if beyond_core:
         return DoctorRow(
             check="engine",
             status="fail",
             detail=f"{', '.join(beyond_core)} need a container engine; "
-            "local mode runs only the core",
-            hint="start Docker (dockerd / Docker Desktop) or Podman (podman system service)",
-        )
-    if asked == "local":
-        return DoctorRow(
-            check="engine", status="pass", detail="local mode: the core needs no engine"
+            f"local mode runs only the core: {why}",
+            hint=hint,
         )
     return DoctorRow(
         check="engine",
         status="warn",
-        detail=detail + "; `mpc stack up` runs the core locally",
-        hint="start Docker (dockerd / Docker Desktop) or Podman (podman system service), "
-        "or use local mode: mpc stack up --local",
+        detail=why + "; `mpc stack up` runs the core locally",
+        hint=hint + ", or use local mode: mpc stack up --local",
     )
 
 

@@ -1,13 +1,15 @@
 """The compose stack on Docker or Podman, through python-on-whales.
 
 `detect_engine()` says which engine answers (a CLI on PATH is not enough: the daemon or
-the podman service must answer `info` within a few seconds).  `ComposeStack` drives one
-compose project for a set of profiles: `up` (detached, then a wait until every service
-is healthy with progress per service), `status`, `logs`, `restart` and `down` (volumes
-kept unless asked).  python-on-whales runs the real CLI with `client_call`; for Docker
-the compose plugin comes from `compose.link_compose_plugin()` in a DOCKER_CONFIG of our
-own when the system has none.  Its `DockerException` is mapped here, and only here, to
-`EngineUnavailable` (nothing answers) or `StackError` (compose refused).
+the podman service must answer `info` within a few seconds); `choose_engine()` is the one
+rule `auto` follows (an engine that answers and can run the profiles asked for).
+`ComposeStack` drives one compose project for a set of profiles: `up` (detached, then a
+wait until every service is healthy with progress per service), `status`, `logs`,
+`restart` and `down` (volumes kept unless asked).  python-on-whales runs the real CLI
+with `client_call`; for Docker the compose plugin comes from
+`compose.link_compose_plugin()` in a DOCKER_CONFIG of our own when the system has none.
+Its `DockerException` is mapped here, and only here, to `EngineUnavailable` (nothing
+answers) or `StackError` (compose refused).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict
 
+from ..config import load_env_file
 from ..errors import ConfigError, EngineUnavailable, StackError, StackUnhealthy
 from ..extras import install_hint
 from ..models import MpcModel
 from .compose import compose_binary, link_compose_plugin
+from .envfile import require_env_file
 from .images import core_images
 from .model import StackModel, StackPaths, load_stack_model
 from .podman import Podman
@@ -39,9 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGINES",
     "ComposeStack",
+    "EngineChoice",
     "EngineKind",
     "EngineProbe",
     "ServiceRow",
+    "choose_engine",
     "detect_engine",
     "probe_engine",
 ]
@@ -120,6 +126,44 @@ def detect_engine(prefer: EngineKind | None = None) -> tuple[EngineKind | None, 
     return chosen, probes
 
 
+@dataclass(frozen=True)
+class EngineChoice:
+    """What `auto` found: the engine to use (None: none fits), why, and every probe made."""
+
+    kind: EngineKind | None
+    reason: str
+    probes: dict[EngineKind, EngineProbe]
+
+
+def choose_engine(profiles: Sequence[str], paths: StackPaths) -> EngineChoice:
+    """`auto`'s rule, the one place it lives: the first engine that answers and fits.
+
+    Docker fits when its daemon answers (compose pulls or builds what is missing).  Podman
+    needs no daemon, so its answering says only that it is installed: it fits the core
+    when it holds the core's images (`mpc stack images`), so that podman installed for
+    something else does not move the stack into containers that cannot start.
+    """
+    probes: dict[EngineKind, EngineProbe] = {}
+    seen: list[str] = []
+    for kind in ENGINES:
+        probe = probes[kind] = probe_engine(kind)
+        if not probe.reachable:
+            seen.append(f"{kind}: {probe.error}")
+        elif kind == "podman" and "core" in profiles and not _core_images_built(paths):
+            seen.append("podman: answers, but the core's images are not built (mpc stack images)")
+        else:
+            return EngineChoice(kind, f"{kind} answers (server {probe.server_version})", probes)
+    answered = any(probe.reachable for probe in probes.values())
+    verdict = "no container engine can run the core" if answered else "no container engine answers"
+    return EngineChoice(None, f"{verdict} ({'; '.join(seen)})", probes)
+
+
+def _core_images_built(paths: StackPaths) -> bool:
+    """Podman holds every image `mpc stack images` builds for this version."""
+    podman = Podman(paths.state_dir / "podman")
+    return all(podman.image_exists(spec.local_ref) for spec in core_images())
+
+
 class ServiceRow(MpcModel):
     """One compose service as the engine sees it."""
 
@@ -163,13 +207,9 @@ class ComposeStack:
         """compose.yaml, plus compose.images.yaml where podman holds the images built here."""
         files = [self.paths.compose_file]
         override = self.paths.compose_dir / LOCAL_IMAGES_FILE
-        if self.engine == "podman" and override.is_file() and self._local_images_present():
+        if self.engine == "podman" and override.is_file() and _core_images_built(self.paths):
             files.append(override)
         return files
-
-    def _local_images_present(self) -> bool:
-        podman = self.podman
-        return all(podman.image_exists(spec.local_ref) for spec in core_images())
 
     @property
     def podman(self) -> Podman:
@@ -191,16 +231,21 @@ class ComposeStack:
                 raise ConfigError(
                     f"the container stack needs python-on-whales: {install_hint('stack')}"
                 ) from None
-            if not self.paths.env_file.is_file():
-                raise ConfigError(f"{self.paths.env_file}: no env file; run `mpc stack init`")
+            docker = shutil.which("docker")
+            if docker is None:
+                raise EngineUnavailable(
+                    "docker is not installed (not on PATH)"
+                    if self.engine == "docker"
+                    else "podman is driven through the docker CLI and its compose plugin: "
+                    "install docker's CLI (Debian: docker.io, or the static docker binary)"
+                )
+            # compose/.env, not the caller's variables, configures the stack (see
+            # compose_environment); `env -u` takes them out of the CLI's environment.
+            stack_names = load_env_file(require_env_file(self.paths.env_file))
+            unset = [arg for name in stack_names for arg in ("-u", name)]
             config = None
             host = None
             if self.engine == "podman":
-                if shutil.which("docker") is None:
-                    raise EngineUnavailable(
-                        "podman is driven through the docker CLI and its compose plugin: "
-                        "install docker's CLI (Debian: docker.io, or the static docker binary)"
-                    )
                 host = self.podman.ensure_service()
             if host is not None or not _system_compose_works():
                 binary = compose_binary()
@@ -212,7 +257,7 @@ class ComposeStack:
                 link_compose_plugin(self.paths.docker_config, binary)
                 config = str(self.paths.docker_config)
             self._client = DockerClient(
-                client_call=["docker"],
+                client_call=["env", *unset, docker],
                 client_type="docker",
                 host=host,
                 config=config,
@@ -375,7 +420,7 @@ class _EngineErrors:
 
         if not isinstance(exc, DockerException):
             if type(exc).__name__ == "ClientNotFoundError":
-                raise EngineUnavailable(f"{self.engine} is not installed (not on PATH)") from exc
+                raise EngineUnavailable(str(exc)) from exc
             return
         detail = " ".join((exc.stderr or exc.stdout or "").split())[:400]
         detail = detail or f"exit code {exc.return_code}"

@@ -40,9 +40,18 @@ __all__ = [
     "generate_secret",
     "init_env",
     "read_template",
+    "require_env_file",
 ]
 
 log = logging.getLogger("mpc_lib.stack")
+
+
+def require_env_file(env_file: Path) -> Path:
+    """`env_file` when it exists; else ConfigError saying which command writes it."""
+    if not env_file.is_file():
+        raise ConfigError(f"{env_file}: no env file; run `mpc stack init`")
+    return env_file
+
 
 _ALNUM = string.ascii_letters + string.digits
 _URLSAFE = _ALNUM + "-_"

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 from ..aliases import load_aliases
 from ..config import Settings, load_env_file
-from ..errors import ConfigError
 from ..gateway.config import build_gateway_config, with_required, write_gateway_config
 from ..gateway.selection import GatewaySelection
 from ..registry import RegistryStore
 from ..upstreams import container_upstreams
+from .envfile import require_env_file
 from .model import StackModel, StackPaths
 
 __all__ = [
@@ -76,9 +76,7 @@ def write_container_config(
     Every model an MPC-API alias names is in it, as in the local gateway's.  No
     compose/.env, or no registry: ConfigError saying which command makes it.
     """
-    if not paths.env_file.is_file():
-        raise ConfigError(f"{paths.env_file}: no env file; run `mpc stack init`")
-    keys = load_env_file(paths.env_file)
+    keys = load_env_file(require_env_file(paths.env_file))
     registry = RegistryStore(settings.outputs_dir).require()
     required = tuple(load_aliases().targets(registry["models"]).values())
     chosen = with_required(selection or GatewaySelection(), required)

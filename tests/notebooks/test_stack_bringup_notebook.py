@@ -12,6 +12,6 @@ NOTEBOOK = SHIPPED_NOTEBOOKS_DIR / "stack_bringup.ipynb"
 def test_the_notebook_declares_profiles_mode_and_timeout() -> None:
     declared = declared_parameters(NOTEBOOK)
     assert list(declared) == ["profiles", "mode", "timeout"]
-    assert declared["mode"].default == "local" and declared["profiles"].default == ["core"]
+    assert declared["mode"].default == "auto" and declared["profiles"].default == ["core"]
     checked = validate_parameters(NOTEBOOK, {"profiles": "core,dify", "mode": "docker"})
     assert checked == {"profiles": ["core", "dify"], "mode": "docker"}

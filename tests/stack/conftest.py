@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stackhelp import REPO, stack_processes
+from stackhelp import REPO, hide_engines, stack_processes
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import LocalStack, ServiceSpec, StackPaths
@@ -65,3 +65,9 @@ def make_stack(tmp_path: Path) -> Iterator:
         stack.down()
         left += stack_processes(stack)
     assert not left, f"processes left behind: {[p.pid for p in left]}"
+
+
+@pytest.fixture
+def no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine where no container engine answers (stackhelp.hide_engines)."""
+    hide_engines(monkeypatch, tmp_path / "engineless")

@@ -7,22 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from cli_runner import Ran, mpc
 from stackhelp import free_port, stack_processes, standin_spec
 
 from mpc_lib.config import Settings
-from mpc_lib.stack import StackPaths, detect_engine
+from mpc_lib.stack import StackPaths
 
 
 def _mpc(env: dict[str, str], *args: str) -> Ran:
     return mpc("stack", *args, env=env, cwd=env["MPC_HOME"])
-
-
-@pytest.fixture
-def no_engine() -> None:
-    if detect_engine()[0] is not None:
-        pytest.skip("an engine answers here")
 
 
 def test_nothing_up(cli_env: dict[str, str], no_engine: None) -> None:

@@ -4,7 +4,8 @@ Marked `containers` (deselected by default; `.ci/run` runs `pytest -m containers
 suite).  One test walks the phases in order and prints each one's time: build (cached
 after the first run), `mpc stack up --engine podman`, a chat through MPC-API's container
 to the LiteLLM container to the sandbox upstream container (plain and streamed), a FAL
-image through the same chain, status and logs, LiteLLM stopped and started again (MPC-API
+image through the same chain, status and logs, the stack_bringup notebook on its defaults
+(`auto` finds podman), LiteLLM stopped and started again (MPC-API
 says so and recovers without a restart), and `mpc stack down`, after which nothing of the
 project is left.  It skips without podman, debootstrap or the docker CLI unless CI=true.
 """
@@ -120,7 +121,10 @@ def test_core_stack_in_podman(tmp_path: Path, podman: Podman) -> None:
     env_file.write_text(text, encoding="utf-8")
     config = (workbook / "outputs" / "stack" / "litellm.yaml").read_text(encoding="utf-8")
     assert "127.0.0.1" not in config and "http://mpc-sandbox:8801/run" in config
-    doctor = mpc("stack", "doctor", "--mode", "podman", "--json", env=env, cwd=workbook)
+    # auto chooses podman now that it holds the core's images (docker aimed at nothing).
+    no_docker = {**env, "DOCKER_HOST": f"unix://{tmp_path / 'no-docker.sock'}"}
+    doctor = mpc("stack", "doctor", "--json", env=no_docker, cwd=workbook)
+    assert json.loads(doctor.stdout)["mode"] == "podman", doctor.stdout
     rows = {row["check"]: row for row in json.loads(doctor.stdout)["rows"]}
     assert rows["gateway-config"]["status"] == "pass", rows["gateway-config"]
     assert rows["engine"]["status"] == "pass" and "podman" in rows["engine"]["detail"]
@@ -165,6 +169,15 @@ def test_core_stack_in_podman(tmp_path: Path, podman: Podman) -> None:
         logs = mpc("stack", "logs", "litellm", "--engine", "podman", env=env, cwd=workbook)
         assert logs.returncode == 0 and "Uvicorn running" in logs.stdout, logs.stderr
         phases("status+logs", since)
+
+        since = time.monotonic()
+        # The bring-up notebook with its default parameters, on the stack that is up: `auto`
+        # finds podman holding the images, compose finds every container running.
+        notebook = mpc("run", "stack_bringup", "--json", env=no_docker, cwd=workbook)
+        assert notebook.returncode == 0, notebook.stderr
+        html = Path(json.loads(notebook.stdout)["outputs"]["html"]).read_text(encoding="utf-8")
+        assert "mode: podman (podman answers (server " in html and "chat via MPC-API" in html
+        phases("notebook", since)
 
         since = time.monotonic()
         api_started = podman.run(

@@ -6,13 +6,12 @@ import json
 import os
 import signal
 
-import pytest
 from seam import health
 from stackhelp import free_port, standin_spec
 
 from mpc_lib.config import Settings
 from mpc_lib.health.checks import CHECKS
-from mpc_lib.stack import StackPaths, probe_engine
+from mpc_lib.stack import StackPaths
 
 STACK_CHECKS = [check for check in CHECKS if check.group == "stack"]
 
@@ -25,14 +24,14 @@ def _row(settings: Settings):
     return health(settings, checks=STACK_CHECKS, history=False).row("stack.services")
 
 
-def test_no_stack_up_is_a_skip(settings: Settings) -> None:
-    if probe_engine("docker").reachable or probe_engine("podman").reachable:
-        pytest.skip("an engine answers here; its containers would be reported")
+def test_no_stack_up_is_a_skip(settings: Settings, no_engine: None) -> None:
     row = _row(settings)
     assert row.status == "skip" and row.reason.startswith("no stack is up")
 
 
-def test_local_processes_are_reported_healthy_then_dead(settings: Settings, make_stack) -> None:
+def test_local_processes_are_reported_healthy_then_dead(
+    settings: Settings, make_stack, no_engine: None
+) -> None:
     # Stand-ins under the names and the state folder local mode uses for the core.
     state = StackPaths.for_settings(settings).state_dir / "local"
     stack = make_stack(
@@ -53,5 +52,4 @@ def test_local_processes_are_reported_healthy_then_dead(settings: Settings, make
     assert row.metrics["services_healthy"] == 1.0
 
     stack.down()
-    if not probe_engine("docker").reachable:
-        assert _row(settings).status == "skip"  # nothing left: not a dead stack, no stack
+    assert _row(settings).status == "skip"  # nothing left: not a dead stack, no stack
