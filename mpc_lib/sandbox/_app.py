@@ -109,7 +109,10 @@ class SandboxMiddleware:
             return
         recorder = _Recorder(self.state, self.provider, scope)
         query = scope.get("query_string", b"").decode("latin-1")
-        faults = self.state.faults.take(self.provider, path, query)
+        model = None
+        if self.state.faults.watches_models(self.provider, path, query):
+            model, receive = await _read_model(receive)
+        faults = self.state.faults.take(self.provider, path, query, model)
         delay_ms = self.state.latency_ms + sum(f.latency_ms for f in faults if f.kind == "latency")
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
@@ -174,6 +177,27 @@ class SandboxMiddleware:
         recorder.record()
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": half, "more_body": True})
+
+
+async def _read_model(receive: Receive) -> tuple[str | None, Receive]:
+    """The `model` a JSON request body names (None for any other body), and a `receive`
+    that hands the route the same messages again."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    try:
+        named = json.loads(body).get("model")
+    except (ValueError, AttributeError):
+        named = None
+    return (named if isinstance(named, str) else None), replay
 
 
 class _Recorder:

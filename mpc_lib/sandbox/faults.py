@@ -61,14 +61,15 @@ _QUEUE_SUBMIT = ("fal", "/queue/")
 class Fault:
     """One scripted misbehaviour; `path` is a request-path prefix (a trailing `$` = exact).
 
-    `query` narrows it to requests whose decoded query string contains that text
-    (e.g. `cursor=Mw==`).  A `redirect` answers `status` (301 unless given: 301, 302,
-    303, 307 or 308) with a `Location` header (`location`, or the same path on a
-    moved host) and no body; the other answering kinds take an error `status`.  A
-    `wrong_shape` answers 200 with the provider's error envelope (for its `status`) as the
-    body: valid JSON, but not the answer the operation documents (some upstreams send
-    their errors so).  A `failed_job` watches FAL queue submissions only (`POST
-    /queue/<endpoint_id>`, never a job's status, result or cancel URL): the job is
+    `query` narrows it to requests whose decoded query string contains that text (e.g.
+    `cursor=Mw==`), and `model` to requests whose JSON body names that `model` (a fault for
+    one model never lands on a concurrent caller of another). A `redirect` answers `status`
+    (301 unless given: 301, 302, 303, 307 or 308) with a `Location` header (`location`, or
+    the same path on a moved host) and no body; the other answering kinds take an error
+    `status`. A `wrong_shape` answers 200 with the provider's error envelope (for its
+    `status`) as the body: valid JSON, but not the answer the operation documents (some
+    upstreams send their errors so). A `failed_job` watches FAL queue submissions only
+    (`POST /queue/<endpoint_id>`, never a job's status, result or cancel URL): the job is
     accepted, runs its stages, and ends COMPLETED with an error (its result answers 500).
 
     Its JSON is `dataclasses.asdict(fault)`.  A dataclass, not an MpcModel: faults are
@@ -86,6 +87,7 @@ class Fault:
     latency_ms: float = 0
     location: str | None = None
     query: str | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -122,6 +124,8 @@ class Fault:
             )
         if self.query is not None and (not isinstance(self.query, str) or not self.query):
             raise ValueError(f"query must be a non-empty string or None, got {self.query!r}")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise ValueError(f"model must be a non-empty string or None, got {self.model!r}")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError(f"retry_after must be >= 0 or None, got {self.retry_after!r}")
         if self.latency_ms < 0:
@@ -144,9 +148,14 @@ class Fault:
         """The status this fault answers with (resolved at construction, never None)."""
         return self.status if self.status is not None else _DEFAULT_STATUS.get(self.kind, 500)
 
-    def matches(self, provider: str, path: str, query: str = "") -> bool:
-        """Whether a request to `provider` at `path` (with `query`) is one this fault watches."""
+    def matches(
+        self, provider: str, path: str, query: str = "", model: str | None = None
+    ) -> bool:
+        """Whether a request to `provider` at `path` (with `query`, for `model`) is one this
+        fault watches."""
         if self.provider is not None and self.provider != provider:
+            return False
+        if self.model is not None and self.model != model:
             return False
         if self.query is not None and self.query not in urllib.parse.unquote_plus(query):
             return False
@@ -210,7 +219,18 @@ class FaultPlan:
             self._entries.clear()
         return count
 
-    def take(self, provider: str, path: str, query: str = "") -> list[Fault]:
+    def watches_models(self, provider: str, path: str, query: str = "") -> bool:
+        """Whether a fault narrowed to a model watches this request (its body must be read)."""
+        with self._lock:
+            return any(
+                entry.fault.model is not None
+                and entry.fault.matches(provider, path, query, entry.fault.model)
+                for entry in self._entries
+            )
+
+    def take(
+        self, provider: str, path: str, query: str = "", model: str | None = None
+    ) -> list[Fault]:
         """The faults that fire for this request; every matching fault counts it as seen.
 
         Latency faults add up; of the faults that decide the answer (rate_limit,
@@ -222,7 +242,7 @@ class FaultPlan:
         with self._lock:
             for entry in self._entries:
                 fault = entry.fault
-                if not fault.matches(provider, path, query):
+                if not fault.matches(provider, path, query, model):
                     continue
                 entry.seen += 1
                 if entry.seen <= fault.after:

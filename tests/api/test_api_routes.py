@@ -190,11 +190,11 @@ def test_model_errors_are_400s_in_the_envelope(http: httpx.Client) -> None:
 
 
 def test_upstream_failures_pass_through_as_errors(sandbox: Sandbox, http: httpx.Client) -> None:
-    sandbox.faults.add(Fault("rate_limit", provider="openai"))
+    sandbox.faults.add(Fault("rate_limit", provider="openai", model="gpt-4o"))
     limited = _chat(http, "gpt-4o")
     assert limited.status_code == 429
     assert "Rate limit exceeded" in limited.json()["error"]["message"]
-    sandbox.faults.add(Fault("cut_stream", provider="openai"))
+    sandbox.faults.add(Fault("cut_stream", provider="openai", model="gpt-4o"))
     with http.stream(
         "POST", "/v1/chat/completions", json={"model": "gpt-4o", "messages": HELLO, "stream": True}
     ) as answer:

@@ -418,7 +418,7 @@ def test_sigterm_drains_ends_streams_with_an_event_and_exits_0(
             time.sleep(0.05)
         sandbox.set_modes(openai_chunk_delay_ms=400)  # a stream of ~10 chunks: 4 s > the drain
         sandbox.faults.add(
-            Fault("latency", provider="openai", latency_ms=8000, path="/v1/chat/completions")
+            Fault("latency", provider="openai", latency_ms=8000, model="gpt-4o")
         )  # the plain call: 8 s
         results: dict[str, Any] = {}
 

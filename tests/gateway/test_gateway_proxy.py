@@ -82,11 +82,11 @@ def test_a_streamed_chat_comes_chunk_by_chunk_in_order_with_usage_last(
 
 
 def test_upstream_errors_come_back_typed(sandbox: Sandbox, client: GatewayClient) -> None:
-    sandbox.faults.add(Fault("rate_limit", provider="openai"))
+    sandbox.faults.add(Fault("rate_limit", provider="openai", model="gpt-4o"))
     with pytest.raises(RateLimited) as limited:
         client.chat("gpt-4o", HELLO)
     assert limited.value.provider == "gateway" and limited.value.status == 429
-    sandbox.faults.add(Fault("cut_stream", provider="openai"))
+    sandbox.faults.add(Fault("cut_stream", provider="openai", model="gpt-4o"))
     with pytest.raises(ServerError, match="gateway: 500 POST /v1/chat/completions"):
         list(client.chat_stream("gpt-4o", HELLO))
 

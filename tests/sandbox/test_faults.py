@@ -32,6 +32,7 @@ def test_unknown_kind_lists_the_known_ones() -> None:
         {"status": True},
         {"location": "https://elsewhere.invalid/"},
         {"query": ""},
+        {"model": ""},
     ],
 )
 def test_bad_fault_fields(kwargs: dict[str, object]) -> None:
@@ -143,3 +144,13 @@ def test_take_is_thread_safe() -> None:
 def test_add_refuses_non_faults() -> None:
     with pytest.raises(TypeError):
         FaultPlan().add({"kind": "drop"})  # type: ignore[arg-type]
+
+
+def test_model_narrows_a_fault_to_requests_naming_it() -> None:
+    plan = FaultPlan([Fault("rate_limit", provider="openai", model="gpt-4o")])
+    assert plan.watches_models("openai", "/v1/chat/completions")
+    assert not plan.watches_models("fal", "/v1/models")  # no body is read there
+    assert plan.take("openai", "/v1/chat/completions", "", "gpt-4o-mini") == []
+    assert plan.take("openai", "/v1/chat/completions", "", None) == []
+    assert len(plan.take("openai", "/v1/chat/completions", "", "gpt-4o")) == 1
+    assert plan.describe()[0]["seen"] == 1

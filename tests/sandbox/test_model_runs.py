@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mpc_lib.sandbox import Sandbox
+from mpc_lib.sandbox import Fault, Sandbox
 from mpc_lib.sandbox.openai import EMBEDDING_DIMENSIONS, embedding_of, estimate_tokens
 
 
@@ -50,3 +50,22 @@ def test_images_are_n_urls_without_usage(sandbox: Sandbox, http: httpx.Client) -
     bad = http.post(f"{base}/v1/images/generations",
                     json={"model": model, "prompt": "x", "n": 0}, headers=auth)  # fmt: skip
     assert bad.status_code == 400
+
+
+def test_a_fault_for_one_model_spares_callers_of_another(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    base, auth, _model = _openai(sandbox)
+    first, second = (str(m["id"]) for m in sandbox.data.comet_models[:2])
+    sandbox.faults.add(Fault("rate_limit", provider="openai", model=first))
+    chat = {"messages": [{"role": "user", "content": "hello"}]}
+    spared = http.post(f"{base}/v1/chat/completions", json={**chat, "model": second}, headers=auth)
+    assert spared.status_code == 200  # the route still read the body the fault looked into
+    reply = spared.json()["choices"][0]["message"]["content"]
+    assert reply.startswith(f"Sandbox reply from {second}")
+    hit = http.post(f"{base}/v1/chat/completions", json={**chat, "model": first}, headers=auth)
+    assert hit.status_code == 429
+    described = sandbox.faults.describe()[0]
+    assert (described["seen"], described["fired"]) == (1, 1)  # the spared call was not counted
+    broken = http.post(f"{base}/v1/chat/completions", content=b"{not json", headers=auth)
+    assert broken.status_code == 400  # a body naming no model: no model fault, the route's answer

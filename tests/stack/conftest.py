@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stackhelp import REPO, hide_engines, stack_processes
+from engines import engineless_env
+from stackhelp import REPO, stack_processes
 
 from mpc_lib.config import Settings
 from mpc_lib.stack import LocalStack, ServiceSpec, StackPaths
@@ -69,5 +70,9 @@ def make_stack(tmp_path: Path) -> Iterator:
 
 @pytest.fixture
 def no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A machine where no container engine answers (stackhelp.hide_engines)."""
-    hide_engines(monkeypatch, tmp_path / "engineless")
+    """For the test, this process (and `mpc` run in it) is on a machine where no container
+    engine answers (engines.engineless_env)."""
+    for name, value in engineless_env(tmp_path / "engineless").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    assert shutil.which("podman") is None

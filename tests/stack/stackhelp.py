@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import socket
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
-from engines import engineless_env
 
 from mpc_lib.stack import LocalStack, ServiceSpec, compose_binary
 from mpc_lib.stack.processes import TOKEN_VAR
@@ -94,13 +92,3 @@ def hide_compose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     found = compose_binary()
     if found is not None:
         pytest.skip(f"a Compose v2 binary is installed system-wide here: {found.path}")
-
-
-
-def hide_engines(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    """For the rest of the test this process (and `mpc` run in it) sees a machine where no
-    container engine answers (engines.engineless_env)."""
-    for name, value in engineless_env(folder).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("CONTAINER_HOST", raising=False)
-    assert shutil.which("podman") is None
