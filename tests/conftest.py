@@ -285,9 +285,10 @@ def _headless_pool(
     its own: the one execution that strict nbval, the headless, report and index checks, the
     notebook's own data checks and the browser test all read.
 
-    Every run the session's tests name is started at once, two at a time, the sandbox's
-    first: each is a process of its own (a real `mpc run`), so the second core works while a
-    test waits.  No test stops the session's gateway (tests/api pulls a plug in front of it
+    Every run the session's tests name is queued at once and run one at a time, the
+    sandbox's first: each is a process of its own (a real `mpc run`) on the second core
+    while the tests run on the first (two at a time starved the tests: the suite took
+    5:57-6:24 instead of 5:34, measured on 2 cores).  No test stops the session's gateway (tests/api pulls a plug in front of it
     instead), so the gateway notebook's run starts with the others.
     """
     runs = _HeadlessRuns(tmp_path_factory, request)
@@ -337,7 +338,7 @@ class _HeadlessRuns:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
         self._tmp = tmp_path_factory
         self._request = request
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headless-run")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headless-run")
         self._runs: dict[tuple[str, str], Future[HeadlessRun]] = {}
 
     def start(self, name: str, catalog: str = "sandbox") -> Future[HeadlessRun]:
