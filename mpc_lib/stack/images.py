@@ -292,7 +292,11 @@ class _Builder:
             argv += ["-v", f"{self.cache / 'wheels'}:/wheels:ro",
                      "--build-arg", "PIP_NO_INDEX=1", "--build-arg", "PIP_FIND_LINKS=/wheels",
                      "--build-arg", "PIP_INDEX_URL=https://pypi.invalid/simple"]  # fmt: skip
+        previous = self.podman.image_id(ref)
         done = self.podman.run([*argv, str(context)], timeout_s=1800)
+        if previous is not None and previous != self.podman.image_id(ref):
+            # the build it replaced, unless something still uses or names it: 0.4-0.9 GB each
+            self.podman.remove_if_untagged(previous)
         steps = done.stdout.count("STEP ")
         cached = done.stdout.count("Using cache")
         return steps > 0 and cached >= steps - 1, f"{ref} ({cached}/{steps} steps cached)"

@@ -124,6 +124,30 @@ class Podman:
         )
         return done.returncode == 0
 
+    def image_id(self, ref: str) -> str | None:
+        """The id of the image `ref` names in podman's local storage, None when there is none."""
+        done = subprocess.run(
+            [self.cli, "image", "inspect", "--format", "{{.Id}}", ref],
+            env=self.env(), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            return None
+        return done.stdout.strip() or None
+
+    def remove_if_untagged(self, image_id: str) -> bool:
+        """Remove image `image_id` when no tag names it any more (a build replaced it) and no
+        container uses it; whether it went."""
+        tags = subprocess.run(
+            [self.cli, "image", "inspect", "--format", "{{len .RepoTags}}", image_id],
+            env=self.env(), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if tags.returncode != 0 or tags.stdout.strip() != "0":
+            return False
+        done = subprocess.run(
+            [self.cli, "rmi", image_id], env=self.env(), capture_output=True, check=False
+        )
+        return done.returncode == 0
+
     def run_healthchecks(self, project: str) -> int:
         """Run the healthcheck of every running container of compose project `project` once.
 
