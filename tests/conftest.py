@@ -288,8 +288,9 @@ def _headless_pool(
     Every run the session's tests name is queued at once and run one at a time, the
     sandbox's first: each is a process of its own (a real `mpc run`) on the second core
     while the tests run on the first (two at a time starved the tests: the suite took
-    5:57-6:24 instead of 5:34, measured on 2 cores).  No test stops the session's gateway (tests/api pulls a plug in front of it
-    instead), so the gateway notebook's run starts with the others.
+    5:57-6:24 instead of 5:34, measured on 2 cores).  No test stops the session's gateway
+    (tests/api pulls a plug in front of it instead), so the gateway notebook's run starts
+    with the others.
     """
     runs = _HeadlessRuns(tmp_path_factory, request)
     for catalog in ("sandbox", "real"):
