@@ -11,6 +11,7 @@ profile): neither needs a daemon, so every machine can check and draw the file.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -53,6 +54,11 @@ _SYSTEM_PLUGIN_DIRS = (
 _TIMEOUT_S = 30.0
 # What a required `${VAR:?...}` with no value reads as in compose_config(); never written.
 _PLACEHOLDER = "<unset>"
+# compose_config()'s answers by what they depend on (binary, folder name, file and env file
+# contents): two `config` runs of ~0.15 s each, asked again by every status, doctor and
+# diagram in one process.  Bounded; the oldest goes first.
+_RESOLVED: dict[tuple[str, str, str, bytes, bytes | None], str] = {}
+_RESOLVED_MAX = 16
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,18 @@ class ComposeBinary:
 
 def _version_of(path: Path) -> tuple[int, int, int] | None:
     try:
+        found = path.stat()
+    except OSError:
+        return None
+    return _version_of_file(str(path), found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _version_of_file(path: str, _mtime_ns: int, _size: int) -> tuple[int, int, int] | None:
+    """`path version`, asked once per binary file as it is (its mtime and size in the key)."""
+    try:
         done = subprocess.run(
-            [str(path), "version"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+            [path, "version"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
         )
     except OSError:
         return None
@@ -210,6 +226,25 @@ def compose_config(
             f"no Compose v2 binary to read {compose_file}: {install_hint('stack')}"
         )
     source = env_file if env_file is not None and env_file.is_file() else None
+    key = None
+    if compose_file.is_file():
+        key = (str(binary.path), binary.version_text, compose_file.parent.name,
+               compose_file.read_bytes(), source.read_bytes() if source else None)  # fmt: skip
+    text = _RESOLVED.get(key) if key is not None else None
+    if text is None:
+        text = _resolve(compose_file, source, binary)
+        if key is not None:
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.pop(next(iter(_RESOLVED)))
+            _RESOLVED[key] = text
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{compose_file}: compose printed no project")
+    return data
+
+
+def _resolve(compose_file: Path, source: Path | None, binary: ComposeBinary) -> str:
+    """The two `config` runs behind compose_config(): its variables, then the project."""
     # "*" is compose's "every profile"; os.devnull keeps it from reading a .env beside the
     # file when there is no env file to read.
     argv = [str(binary.path), "--file", str(compose_file), "--profile", "*", "--env-file"]
@@ -225,15 +260,11 @@ def compose_config(
     }
     # YAML, not JSON: `config --format json` drops x- keys such as our x-mpc
     # (docker/compose#11528).
-    text = _run_config(
+    return _run_config(
         compose_file,
         [*argv, "config", "--no-path-resolution", "--format", "yaml"],
         placeholders,
     )
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{compose_file}: compose printed no project")
-    return data
 
 
 def _run_config(compose_file: Path, argv: list[str], env: Mapping[str, str]) -> str:
