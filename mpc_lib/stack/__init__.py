@@ -3,7 +3,7 @@
 `compose/compose.yaml` holds four profiles (core, dify, langflow, activepieces) on one
 network (Dify's sandbox on an internal one of its own); `init_env` writes its
 `compose/.env` with generated secrets; `run_doctor` checks the machine; `bring_up`
-chooses the mode (an engine that answers, else local processes for the core), waits
+chooses the mode (an engine that can run it, else local processes for the core), waits
 until healthy and smoke-tests; `stack_status` and `take_down` find what is up.
 `LocalStack` supervises any list of `ServiceSpec`s; `core_services` is the core's.
 `stack_mermaid` draws the compose model and `export_k8s` writes the core for a
@@ -31,7 +31,6 @@ from .engine import (
     EngineProbe,
     ServiceRow,
     choose_engine,
-    detect_engine,
     probe_engine,
 )
 from .envfile import EnvCheck, EnvInit, check_env, init_env
@@ -92,7 +91,6 @@ __all__ = [
     "compose_binary",
     "config_problems",
     "core_services",
-    "detect_engine",
     "export_k8s",
     "init_env",
     "link_compose_plugin",

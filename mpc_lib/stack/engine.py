@@ -1,8 +1,8 @@
 """The compose stack on Docker or Podman, through python-on-whales.
 
-`detect_engine()` says which engine answers (a CLI on PATH is not enough: the daemon or
-the podman service must answer `info` within a few seconds); `choose_engine()` is the one
-rule `auto` follows (an engine that answers and can run the profiles asked for).
+`probe_engine()` asks one engine whether it answers (a CLI on PATH is not enough: the
+daemon or the podman service must answer `info` within a few seconds); `choose_engine()`
+is the one rule `auto` follows (an engine that answers and can run the profiles asked for).
 `ComposeStack` drives one compose project for a set of profiles: `up` (detached, then a
 wait until every service is healthy with progress per service), `status`, `logs`,
 `restart` and `down` (volumes kept unless asked).  python-on-whales runs the real CLI
@@ -48,7 +48,6 @@ __all__ = [
     "EngineProbe",
     "ServiceRow",
     "choose_engine",
-    "detect_engine",
     "probe_engine",
 ]
 
@@ -116,14 +115,6 @@ def _run_quiet(argv: Sequence[str]) -> tuple[int, str, str]:
     except OSError as exc:
         return 127, "", str(exc)
     return done.returncode, done.stdout, done.stderr
-
-
-def detect_engine(prefer: EngineKind | None = None) -> tuple[EngineKind | None, list[EngineProbe]]:
-    """The first engine whose server answers (`prefer` first), and every probe made."""
-    order = [prefer] if prefer else list(ENGINES)
-    probes = [probe_engine(kind) for kind in order]
-    chosen = next((probe.kind for probe in probes if probe.reachable), None)
-    return chosen, probes
 
 
 @dataclass(frozen=True)
